@@ -1,0 +1,26 @@
+//! Sans-IO core of http2-duplex.
+//!
+//! The core decides; the caller does IO. A caller (the Node bindings, or a
+//! test) feeds it what happened on the wire — a session opened, a GET, a POST's
+//! headers, a piece of a POST body, a POST body ended — and carries out what it
+//! answers: deliver these bytes, answer this POST, end this duplex, reject with
+//! this status.
+//!
+//! In-order bytes are never copied by the core: `Registry::piece` tells the
+//! caller to deliver its own buffer. Only pieces that arrive early (pipelined
+//! writes, protocol version 2) are held, as [`bytes::Bytes`].
+
+mod inbound;
+mod limits;
+mod post;
+mod registry;
+mod rejection;
+
+pub use inbound::{Completion, Piece};
+pub use limits::Limits;
+pub use post::{PostHeaders, PostKind, PostRoute};
+pub use registry::{DuplexKey, OpenedDuplex, Registry, ScopeKey, Stats};
+pub use rejection::{Reason, Rejection};
+
+/// The protocol version this core speaks when a client asks for it.
+pub const PROTOCOL_VERSION: u32 = 2;

@@ -1,0 +1,25 @@
+/// Bounds that protect the server from bad or hostile clients.
+///
+/// The defaults are far above what a well-behaved client reaches.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Duplexes open at once in one scope (an HTTP/2 session).
+    pub max_duplexes_per_scope: usize,
+    /// Write POSTs of one duplex in flight at once (protocol v2 window).
+    pub window: u64,
+    /// Bytes of one duplex held out of order; also the v2 window in bytes.
+    pub window_bytes: usize,
+    /// Size of one write POST body.
+    pub max_write_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_duplexes_per_scope: 1000,
+            window: 16,
+            window_bytes: 1 << 20,
+            max_write_bytes: 16 << 20,
+        }
+    }
+}

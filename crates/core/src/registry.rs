@@ -1,0 +1,231 @@
+//! Scopes (HTTP/2 sessions), the duplex ids opened in each, and the routing of
+//! a POST to its duplex.
+
+use std::collections::HashMap;
+
+use uuid::Uuid;
+
+use crate::inbound::{Completion, Inbound, Piece};
+use crate::limits::Limits;
+use crate::post::{flag, parse_seq, PostHeaders, PostKind, PostRoute};
+use crate::rejection::{Reason, Rejection};
+
+/// A pairing scope: ids opened in one scope are unknown in every other. The
+/// Node server uses one per HTTP/2 session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ScopeKey(pub u64);
+
+/// A duplex, as the caller names it (the id on the wire is a secret; this is not).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DuplexKey(pub u64);
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OpenedDuplex {
+    pub key: DuplexKey,
+    pub id: String,
+}
+
+/// Counts for operators and tests.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub scopes: usize,
+    pub duplexes: usize,
+    pub held_bytes: usize,
+    pub writes_in_flight: usize,
+}
+
+struct Duplex {
+    scope: ScopeKey,
+    id: String,
+    inbound: Inbound,
+}
+
+#[derive(Default)]
+struct Scope {
+    ids: HashMap<String, DuplexKey>,
+}
+
+pub struct Registry {
+    limits: Limits,
+    scopes: HashMap<ScopeKey, Scope>,
+    duplexes: HashMap<DuplexKey, Duplex>,
+    next_key: u64,
+    held_bytes: usize,
+}
+
+impl Registry {
+    pub fn new(limits: Limits) -> Self {
+        Registry {
+            limits,
+            scopes: HashMap::new(),
+            duplexes: HashMap::new(),
+            next_key: 0,
+            held_bytes: 0,
+        }
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    pub fn open_scope(&mut self) -> ScopeKey {
+        let key = ScopeKey(self.take_key());
+        self.scopes.insert(key, Scope::default());
+        key
+    }
+
+    /// Forgets a scope; returns the duplexes that were open in it, to be ended.
+    pub fn close_scope(&mut self, scope: ScopeKey) -> Vec<DuplexKey> {
+        let Some(closed) = self.scopes.remove(&scope) else {
+            return Vec::new();
+        };
+        let mut keys: Vec<DuplexKey> = closed.ids.into_values().collect();
+        keys.sort_unstable();
+        for key in &keys {
+            self.forget(*key);
+        }
+        keys
+    }
+
+    /// A GET opened a duplex in `scope`.
+    pub fn open_duplex(&mut self, scope: ScopeKey) -> Result<OpenedDuplex, Rejection> {
+        let limit = self.limits.max_duplexes_per_scope;
+        let open = self
+            .scopes
+            .get(&scope)
+            .ok_or_else(|| Rejection::new(Reason::UnknownId))?
+            .ids
+            .len();
+        if open >= limit {
+            return Err(Rejection::new(Reason::TooManyDuplexes { limit }));
+        }
+        let key = DuplexKey(self.take_key());
+        let id = Uuid::new_v4().to_string();
+        self.scopes
+            .get_mut(&scope)
+            .expect("scope checked above")
+            .ids
+            .insert(id.clone(), key);
+        self.duplexes.insert(
+            key,
+            Duplex {
+                scope,
+                id: id.clone(),
+                inbound: Inbound::new(),
+            },
+        );
+        Ok(OpenedDuplex { key, id })
+    }
+
+    /// The duplex is gone (closed or destroyed): forget it and what it held.
+    pub fn close_duplex(&mut self, key: DuplexKey) {
+        self.forget(key);
+    }
+
+    /// Routes a POST in `scope` by its headers. On a fatal rejection the
+    /// caller must destroy the duplex named by `fatal_key`.
+    pub fn route_post(
+        &mut self,
+        scope: ScopeKey,
+        headers: &PostHeaders<'_>,
+    ) -> Result<PostRoute, (Rejection, Option<DuplexKey>)> {
+        let id = headers
+            .id
+            .ok_or((Rejection::new(Reason::MissingId), None))?;
+        let key = self
+            .scopes
+            .get(&scope)
+            .and_then(|s| s.ids.get(id))
+            .copied()
+            .ok_or((Rejection::new(Reason::UnknownId), None))?;
+        let fail = |rejection: Rejection| {
+            let fatal = rejection.fatal.then_some(key);
+            (rejection, fatal)
+        };
+        let seq = parse_seq(headers.seq).map_err(fail)?;
+        let limits = &self.limits;
+        let inbound = &mut self
+            .duplexes
+            .get_mut(&key)
+            .expect("id maps to a duplex")
+            .inbound;
+        let kind = if flag(headers.end) {
+            let completion = inbound.end(seq).map_err(fail)?;
+            let now = completion.ended;
+            if now {
+                self.forget(key);
+            }
+            PostKind::End {
+                destroyed: flag(headers.destroyed),
+                now,
+            }
+        } else if flag(headers.single) {
+            PostKind::Stream {
+                seq: inbound.begin_stream(limits).map_err(fail)?,
+            }
+        } else {
+            PostKind::Write {
+                seq: inbound.begin_write(seq, limits).map_err(fail)?,
+            }
+        };
+        Ok(PostRoute { key, kind })
+    }
+
+    /// A piece of write `seq`'s body arrived.
+    pub fn piece(&mut self, key: DuplexKey, seq: u64, data: &[u8]) -> Result<Piece, Rejection> {
+        let inbound = &mut self
+            .duplexes
+            .get_mut(&key)
+            .ok_or_else(|| Rejection::new(Reason::UnknownId))?
+            .inbound;
+        let before = inbound.held_bytes();
+        let piece = inbound.piece(seq, data, &self.limits)?;
+        self.held_bytes += inbound.held_bytes() - before;
+        Ok(piece)
+    }
+
+    /// Write `seq`'s body ended. When the completion says `ended`, the id is
+    /// forgotten: the client's end has been delivered.
+    pub fn complete(&mut self, key: DuplexKey, seq: u64) -> Result<Completion, Rejection> {
+        let inbound = &mut self
+            .duplexes
+            .get_mut(&key)
+            .ok_or_else(|| Rejection::new(Reason::UnknownId))?
+            .inbound;
+        let before = inbound.held_bytes();
+        let completion = inbound.complete(seq)?;
+        self.held_bytes -= before - inbound.held_bytes();
+        if completion.ended {
+            // The client's side is over: later POSTs with this id get 404.
+            self.forget(key);
+        }
+        Ok(completion)
+    }
+
+    pub fn stats(&self) -> Stats {
+        Stats {
+            scopes: self.scopes.len(),
+            duplexes: self.duplexes.len(),
+            held_bytes: self.held_bytes,
+            writes_in_flight: self
+                .duplexes
+                .values()
+                .map(|d| d.inbound.writes_in_flight())
+                .sum(),
+        }
+    }
+
+    fn forget(&mut self, key: DuplexKey) {
+        if let Some(duplex) = self.duplexes.remove(&key) {
+            self.held_bytes -= duplex.inbound.held_bytes();
+            if let Some(scope) = self.scopes.get_mut(&duplex.scope) {
+                scope.ids.remove(&duplex.id);
+            }
+        }
+    }
+
+    fn take_key(&mut self) -> u64 {
+        self.next_key += 1;
+        self.next_key
+    }
+}

@@ -1,0 +1,100 @@
+use std::fmt;
+
+/// Why a request was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reason {
+    MissingId,
+    UnknownId,
+    MalformedSeq,
+    MixedSequencing,
+    DuplicateSeq(u64),
+    OutsideWindow { seq: u64, window_end: u64 },
+    HeldBytesExceeded { held: usize, limit: usize },
+    WriteTooLarge { limit: usize },
+    StreamingAlreadyOpen,
+    WriteAfterEnd { seq: u64, count: u64 },
+    BadEndCount { count: u64, delivered: u64 },
+    AlreadyEnding,
+    TooManyDuplexes { limit: usize },
+    UnknownWrite(u64),
+}
+
+/// A refused request: the HTTP status to answer with, the reason, and whether
+/// the duplex it names must be destroyed (its byte stream can no longer be
+/// delivered intact).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rejection {
+    pub status: u16,
+    pub reason: Reason,
+    pub fatal: bool,
+}
+
+impl Rejection {
+    pub(crate) fn new(reason: Reason) -> Self {
+        use Reason::*;
+        let (status, fatal) = match reason {
+            MissingId => (400, false),
+            UnknownId => (404, false),
+            MalformedSeq | MixedSequencing | WriteAfterEnd { .. } | BadEndCount { .. } => {
+                (400, true)
+            }
+            DuplicateSeq(_) | StreamingAlreadyOpen | AlreadyEnding => (409, true),
+            OutsideWindow { .. } => (429, true),
+            HeldBytesExceeded { .. } | WriteTooLarge { .. } => (413, true),
+            TooManyDuplexes { .. } => (429, false),
+            UnknownWrite(_) => (500, true),
+        };
+        Rejection {
+            status,
+            reason,
+            fatal,
+        }
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use Reason::*;
+        match self {
+            MissingId => write!(f, "POST without an http2-duplex-id header"),
+            UnknownId => write!(f, "unknown http2-duplex-id in this session"),
+            MalformedSeq => write!(f, "http2-duplex-seq is not a decimal integer below 2^53"),
+            MixedSequencing => write!(
+                f,
+                "http2-duplex-seq on some write POSTs of a duplex and not on others"
+            ),
+            DuplicateSeq(seq) => write!(f, "http2-duplex-seq {seq} was already used"),
+            OutsideWindow { seq, window_end } => write!(
+                f,
+                "http2-duplex-seq {seq} is outside the window (must be below {window_end})"
+            ),
+            HeldBytesExceeded { held, limit } => write!(
+                f,
+                "{held} bytes held out of order, above the window of {limit} bytes"
+            ),
+            WriteTooLarge { limit } => write!(f, "write POST body larger than {limit} bytes"),
+            StreamingAlreadyOpen => write!(f, "a streaming POST is already open for this duplex"),
+            WriteAfterEnd { seq, count } => write!(
+                f,
+                "write POST {seq} after an end POST that counted {count} writes"
+            ),
+            BadEndCount { count, delivered } => write!(
+                f,
+                "end POST counts {count} writes but {delivered} were already delivered"
+            ),
+            AlreadyEnding => write!(f, "end POST for a duplex that is already ending"),
+            TooManyDuplexes { limit } => {
+                write!(f, "too many duplexes open in this session (limit {limit})")
+            }
+            UnknownWrite(seq) => write!(f, "no write POST {seq} in flight"),
+        }
+    }
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.reason.fmt(f)
+    }
+}
+
+impl std::error::Error for Rejection {}

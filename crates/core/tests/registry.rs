@@ -1,0 +1,187 @@
+use http2_duplex_core::{Limits, Piece, PostHeaders, PostKind, Reason, Registry, Stats};
+
+fn write<'a>(id: &'a str, seq: Option<&'a str>) -> PostHeaders<'a> {
+    PostHeaders {
+        id: Some(id),
+        seq,
+        ..PostHeaders::default()
+    }
+}
+
+fn end(id: &str) -> PostHeaders<'_> {
+    PostHeaders {
+        id: Some(id),
+        end: Some("true"),
+        ..PostHeaders::default()
+    }
+}
+
+#[test]
+fn a_post_pairs_with_the_duplex_its_id_names() {
+    let mut registry = Registry::new(Limits::default());
+    let scope = registry.open_scope();
+    let a = registry.open_duplex(scope).unwrap();
+    let b = registry.open_duplex(scope).unwrap();
+    assert_ne!(a.id, b.id);
+    assert_eq!(uuid::Uuid::parse_str(&a.id).unwrap().get_version_num(), 4);
+    let route = registry.route_post(scope, &write(&b.id, None)).unwrap();
+    assert_eq!(route.key, b.key);
+    assert_eq!(route.kind, PostKind::Write { seq: 0 });
+    assert_eq!(registry.piece(b.key, 0, b"x"), Ok(Piece::Deliver));
+    assert_eq!(registry.complete(b.key, 0).unwrap().answered, vec![0]);
+}
+
+#[test]
+fn ids_are_scoped_to_their_session() {
+    let mut registry = Registry::new(Limits::default());
+    let one = registry.open_scope();
+    let other = registry.open_scope();
+    let duplex = registry.open_duplex(one).unwrap();
+    let (rejection, fatal) = registry
+        .route_post(other, &write(&duplex.id, None))
+        .unwrap_err();
+    assert_eq!(
+        (rejection.status, rejection.reason),
+        (404, Reason::UnknownId)
+    );
+    assert_eq!(fatal, None);
+    assert!(registry.route_post(one, &write(&duplex.id, None)).is_ok());
+}
+
+#[test]
+fn missing_and_unknown_ids() {
+    let mut registry = Registry::new(Limits::default());
+    let scope = registry.open_scope();
+    let no_id = PostHeaders::default();
+    assert_eq!(
+        registry.route_post(scope, &no_id).unwrap_err().0.status,
+        400
+    );
+    assert_eq!(
+        registry
+            .route_post(scope, &write("nope", None))
+            .unwrap_err()
+            .0
+            .status,
+        404
+    );
+}
+
+#[test]
+fn end_forgets_the_id_and_a_second_end_is_unknown() {
+    let mut registry = Registry::new(Limits::default());
+    let scope = registry.open_scope();
+    let duplex = registry.open_duplex(scope).unwrap();
+    let route = registry.route_post(scope, &end(&duplex.id)).unwrap();
+    assert_eq!(
+        route.kind,
+        PostKind::End {
+            destroyed: false,
+            now: true
+        }
+    );
+    assert_eq!(
+        registry
+            .route_post(scope, &end(&duplex.id))
+            .unwrap_err()
+            .0
+            .status,
+        404
+    );
+    assert_eq!(registry.stats().duplexes, 0);
+}
+
+#[test]
+fn end_is_delivered_after_the_writes_before_it() {
+    let mut registry = Registry::new(Limits::default());
+    let scope = registry.open_scope();
+    let duplex = registry.open_duplex(scope).unwrap();
+    registry
+        .route_post(scope, &write(&duplex.id, Some("1")))
+        .unwrap();
+    registry.complete(duplex.key, 1).unwrap();
+    let end = PostHeaders {
+        seq: Some("2"),
+        destroyed: Some("true"),
+        ..end(&duplex.id)
+    };
+    let route = registry.route_post(scope, &end).unwrap();
+    assert_eq!(
+        route.kind,
+        PostKind::End {
+            destroyed: true,
+            now: false
+        }
+    );
+    registry
+        .route_post(scope, &write(&duplex.id, Some("0")))
+        .unwrap();
+    let done = registry.complete(duplex.key, 0).unwrap();
+    assert_eq!(done.answered, vec![0, 1]);
+    assert!(done.ended);
+    assert_eq!(
+        registry.stats(),
+        Stats {
+            scopes: 1,
+            ..Stats::default()
+        }
+    );
+}
+
+#[test]
+fn closing_a_session_ends_its_duplexes_and_releases_what_they_held() {
+    let mut registry = Registry::new(Limits::default());
+    let scope = registry.open_scope();
+    let other = registry.open_scope();
+    let a = registry.open_duplex(scope).unwrap();
+    let b = registry.open_duplex(scope).unwrap();
+    let c = registry.open_duplex(other).unwrap();
+    registry
+        .route_post(scope, &write(&a.id, Some("1")))
+        .unwrap();
+    assert_eq!(registry.piece(a.key, 1, b"early"), Ok(Piece::Held));
+    assert_eq!(registry.stats().held_bytes, 5);
+    assert_eq!(registry.close_scope(scope), vec![a.key, b.key]);
+    assert_eq!(
+        registry.stats(),
+        Stats {
+            scopes: 1,
+            duplexes: 1,
+            held_bytes: 0,
+            writes_in_flight: 0
+        }
+    );
+    assert!(registry.route_post(other, &write(&c.id, None)).is_ok());
+    assert!(registry.close_scope(scope).is_empty());
+}
+
+#[test]
+fn duplexes_per_session_are_bounded() {
+    let mut registry = Registry::new(Limits {
+        max_duplexes_per_scope: 2,
+        ..Limits::default()
+    });
+    let scope = registry.open_scope();
+    let first = registry.open_duplex(scope).unwrap();
+    registry.open_duplex(scope).unwrap();
+    let err = registry.open_duplex(scope).unwrap_err();
+    assert_eq!(err.status, 429);
+    assert_eq!(
+        err.to_string(),
+        "too many duplexes open in this session (limit 2)"
+    );
+    registry.close_duplex(first.key);
+    assert!(registry.open_duplex(scope).is_ok());
+}
+
+#[test]
+fn a_fatal_rejection_names_the_duplex() {
+    let mut registry = Registry::new(Limits::default());
+    let scope = registry.open_scope();
+    let duplex = registry.open_duplex(scope).unwrap();
+    let (rejection, fatal) = registry
+        .route_post(scope, &write(&duplex.id, Some("x")))
+        .unwrap_err();
+    assert_eq!(rejection.status, 400);
+    assert_eq!(fatal, Some(duplex.key));
+}

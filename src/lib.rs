@@ -1,0 +1,244 @@
+//! Node-API bindings of the http2-duplex core. Translation only: every
+//! protocol decision is made by `http2_duplex_core`.
+
+use http2_duplex_core as core;
+use napi::bindgen_prelude::{Buffer, Either};
+use napi_derive::napi;
+
+/// Limits, all optional (the core's defaults apply).
+#[napi(object)]
+pub struct Limits {
+    pub max_duplexes_per_session: Option<u32>,
+    pub window: Option<u32>,
+    pub window_bytes: Option<u32>,
+    pub max_write_bytes: Option<u32>,
+}
+
+/// A refused request: answer `status`; destroy `fatal_key`'s duplex if set.
+#[napi(object)]
+pub struct Rejection {
+    pub status: u32,
+    pub message: String,
+    pub fatal_key: Option<i64>,
+}
+
+#[napi(object)]
+pub struct OpenedDuplex {
+    pub key: i64,
+    pub id: String,
+}
+
+/// Where a POST goes. `kind` is "write", "stream" or "end"; `seq` is set for
+/// writes and streams; `destroyed` and `ended_now` for ends.
+#[napi(object)]
+pub struct PostRoute {
+    pub key: i64,
+    pub kind: String,
+    pub seq: i64,
+    pub destroyed: bool,
+    pub ended_now: bool,
+}
+
+#[napi(object)]
+pub struct Completion {
+    pub released: Vec<Buffer>,
+    pub answered: Vec<i64>,
+    pub ended: bool,
+}
+
+#[napi(object)]
+pub struct Stats {
+    pub sessions: u32,
+    pub duplexes: u32,
+    pub held_bytes: f64,
+    pub writes_in_flight: u32,
+}
+
+#[napi(object)]
+pub struct EffectiveLimits {
+    pub max_duplexes_per_session: u32,
+    pub window: u32,
+    pub window_bytes: u32,
+    pub max_write_bytes: u32,
+}
+
+/// `Registry::piece`'s answer: deliver the caller's buffer now.
+pub const PIECE_DELIVER: u32 = 0;
+/// `Registry::piece`'s answer: the core holds a copy until it is in order.
+pub const PIECE_HELD: u32 = 1;
+
+fn rejection(rejection: core::Rejection, fatal: Option<core::DuplexKey>) -> Rejection {
+    Rejection {
+        status: rejection.status.into(),
+        message: rejection.to_string(),
+        fatal_key: fatal.map(|key| key.0 as i64),
+    }
+}
+
+fn duplex_key(key: i64) -> core::DuplexKey {
+    core::DuplexKey(key as u64)
+}
+
+fn clamp_u32(value: usize) -> u32 {
+    u32::try_from(value).unwrap_or(u32::MAX)
+}
+
+#[napi(js_name = "Registry")]
+pub struct JsRegistry {
+    inner: core::Registry,
+}
+
+#[napi]
+impl JsRegistry {
+    #[napi(constructor)]
+    pub fn new(limits: Option<Limits>) -> Self {
+        let mut effective = core::Limits::default();
+        if let Some(limits) = limits {
+            if let Some(v) = limits.max_duplexes_per_session {
+                effective.max_duplexes_per_scope = v as usize;
+            }
+            if let Some(v) = limits.window {
+                effective.window = v.into();
+            }
+            if let Some(v) = limits.window_bytes {
+                effective.window_bytes = v as usize;
+            }
+            if let Some(v) = limits.max_write_bytes {
+                effective.max_write_bytes = v as usize;
+            }
+        }
+        JsRegistry {
+            inner: core::Registry::new(effective),
+        }
+    }
+
+    #[napi]
+    pub fn limits(&self) -> EffectiveLimits {
+        let limits = self.inner.limits();
+        EffectiveLimits {
+            max_duplexes_per_session: clamp_u32(limits.max_duplexes_per_scope),
+            window: u32::try_from(limits.window).unwrap_or(u32::MAX),
+            window_bytes: clamp_u32(limits.window_bytes),
+            max_write_bytes: clamp_u32(limits.max_write_bytes),
+        }
+    }
+
+    #[napi]
+    pub fn open_session(&mut self) -> i64 {
+        self.inner.open_scope().0 as i64
+    }
+
+    /// Returns the keys of the duplexes that were open in the session.
+    #[napi]
+    pub fn close_session(&mut self, session: i64) -> Vec<i64> {
+        self.inner
+            .close_scope(core::ScopeKey(session as u64))
+            .into_iter()
+            .map(|key| key.0 as i64)
+            .collect()
+    }
+
+    #[napi]
+    pub fn open_duplex(&mut self, session: i64) -> Either<OpenedDuplex, Rejection> {
+        match self.inner.open_duplex(core::ScopeKey(session as u64)) {
+            Ok(opened) => Either::A(OpenedDuplex {
+                key: opened.key.0 as i64,
+                id: opened.id,
+            }),
+            Err(refused) => Either::B(rejection(refused, None)),
+        }
+    }
+
+    #[napi]
+    pub fn close_duplex(&mut self, key: i64) {
+        self.inner.close_duplex(duplex_key(key));
+    }
+
+    #[napi]
+    pub fn route_post(
+        &mut self,
+        session: i64,
+        id: Option<String>,
+        seq: Option<String>,
+        single: Option<String>,
+        end: Option<String>,
+        destroyed: Option<String>,
+    ) -> Either<PostRoute, Rejection> {
+        let headers = core::PostHeaders {
+            id: id.as_deref(),
+            seq: seq.as_deref(),
+            single: single.as_deref(),
+            end: end.as_deref(),
+            destroyed: destroyed.as_deref(),
+        };
+        match self
+            .inner
+            .route_post(core::ScopeKey(session as u64), &headers)
+        {
+            Ok(route) => {
+                let key = route.key.0 as i64;
+                Either::A(match route.kind {
+                    core::PostKind::Write { seq } | core::PostKind::Stream { seq } => PostRoute {
+                        key,
+                        kind: if matches!(route.kind, core::PostKind::Write { .. }) {
+                            "write"
+                        } else {
+                            "stream"
+                        }
+                        .to_owned(),
+                        seq: seq as i64,
+                        destroyed: false,
+                        ended_now: false,
+                    },
+                    core::PostKind::End { destroyed, now } => PostRoute {
+                        key,
+                        kind: "end".to_owned(),
+                        seq: -1,
+                        destroyed,
+                        ended_now: now,
+                    },
+                })
+            }
+            Err((refused, fatal)) => Either::B(rejection(refused, fatal)),
+        }
+    }
+
+    /// A piece of write `seq`'s body: `0` deliver it now, `1` held.
+    #[napi]
+    pub fn piece(&mut self, key: i64, seq: i64, data: &[u8]) -> Either<u32, Rejection> {
+        match self.inner.piece(duplex_key(key), seq as u64, data) {
+            Ok(core::Piece::Deliver) => Either::A(PIECE_DELIVER),
+            Ok(core::Piece::Held) => Either::A(PIECE_HELD),
+            Err(refused) => Either::B(rejection(refused, Some(duplex_key(key)))),
+        }
+    }
+
+    /// Write `seq`'s body ended.
+    #[napi]
+    pub fn complete(&mut self, key: i64, seq: i64) -> Either<Completion, Rejection> {
+        match self.inner.complete(duplex_key(key), seq as u64) {
+            Ok(done) => Either::A(Completion {
+                // Held pieces were copied once on arrival; handing them over moves the allocation.
+                released: done
+                    .released
+                    .into_iter()
+                    .map(|bytes| Buffer::from(Vec::from(bytes)))
+                    .collect(),
+                answered: done.answered.into_iter().map(|seq| seq as i64).collect(),
+                ended: done.ended,
+            }),
+            Err(refused) => Either::B(rejection(refused, Some(duplex_key(key)))),
+        }
+    }
+
+    #[napi]
+    pub fn stats(&self) -> Stats {
+        let stats = self.inner.stats();
+        Stats {
+            sessions: clamp_u32(stats.scopes),
+            duplexes: clamp_u32(stats.duplexes),
+            held_bytes: stats.held_bytes as f64,
+            writes_in_flight: clamp_u32(stats.writes_in_flight),
+        }
+    }
+}
