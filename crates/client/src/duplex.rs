@@ -1,0 +1,518 @@
+//! One duplex: a GET whose response body is the readable side, one streaming
+//! POST (`http2-duplex-single: true`) whose body is the writable side.
+
+use std::future::poll_fn;
+use std::sync::{Arc, Mutex, Weak};
+use std::task::Poll;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use h2::client::ResponseFuture;
+use h2::{Reason, RecvStream, SendStream};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Request};
+use tokio::sync::watch;
+
+use crate::pool::{Conn, Target};
+use crate::{Client, Error, Options};
+
+pub const HEADER_ID: &str = "http2-duplex-id";
+pub const HEADER_SINGLE: &str = "http2-duplex-single";
+pub const HEADER_END: &str = "http2-duplex-end";
+pub const HEADER_DESTROYED: &str = "http2-duplex-destroyed";
+
+/// How long a destroyed duplex keeps its connection open for the server's
+/// answer to the end POST (the original server's `close_timeout` default).
+const END_ANSWER_TIMEOUT: Duration = Duration::from_secs(1);
+
+#[derive(Clone, Debug)]
+enum End {
+    Done,
+    Destroyed,
+    Failed(Error),
+}
+
+#[derive(Clone, Debug, Default)]
+struct Status {
+    read_done: bool,
+    write_answered: bool,
+    end: Option<End>,
+}
+
+struct ReadSide {
+    body: Option<RecvStream>,
+    /// The one-byte preamble `a` is still to be stripped.
+    preamble: bool,
+    /// Bytes handed out whose flow-control capacity is not yet released:
+    /// released on the next `read`, i.e. once the application wants more.
+    unreleased: usize,
+    /// End of the GET body seen while gathering; reported on the next read.
+    eof_pending: bool,
+    /// An error seen while gathering; reported on the next read.
+    error_pending: Option<Error>,
+}
+
+struct WriteSide {
+    body: Option<SendStream<Bytes>>,
+    ended: bool,
+}
+
+struct Inner {
+    id: String,
+    target: Target,
+    extra: HeaderMap,
+    runtime: tokio::runtime::Handle,
+    reader: tokio::sync::Mutex<ReadSide>,
+    writer: tokio::sync::Mutex<WriteSide>,
+    status: watch::Sender<Status>,
+    conn: Mutex<Option<Arc<Conn>>>,
+}
+
+/// A client duplex. Cheap to clone; clones are the same duplex.
+///
+/// `read` and `write` may run concurrently (from different tasks). Calls of
+/// one kind are served in order.
+#[derive(Clone)]
+pub struct Duplex {
+    inner: Arc<Inner>,
+}
+
+fn extra_headers(options: &Options) -> Result<HeaderMap, Error> {
+    let mut map = HeaderMap::new();
+    for (name, value) in &options.headers {
+        let name = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|e| Error::InvalidHeader(format!("{name}: {e}")))?;
+        let value = HeaderValue::from_str(value)
+            .map_err(|e| Error::InvalidHeader(format!("{name}: {e}")))?;
+        map.append(name, value);
+    }
+    Ok(map)
+}
+
+fn request(
+    method: Method,
+    target: &Target,
+    extra: &HeaderMap,
+    more: &[(&'static str, &str)],
+) -> Result<Request<()>, Error> {
+    let mut req = Request::builder()
+        .method(method)
+        .uri(target.uri.clone())
+        .body(())
+        .map_err(|e| Error::InvalidUrl(e.to_string()))?;
+    let headers = req.headers_mut();
+    for (name, value) in extra {
+        headers.append(name.clone(), value.clone());
+    }
+    for (name, value) in more {
+        let value =
+            HeaderValue::from_str(value).map_err(|e| Error::InvalidHeader(e.to_string()))?;
+        headers.insert(*name, value);
+    }
+    Ok(req)
+}
+
+async fn send(
+    conn: &Conn,
+    req: Request<()>,
+    end_of_stream: bool,
+) -> Result<(ResponseFuture, SendStream<Bytes>), Error> {
+    let ready = conn.send.clone().ready().await.map_err(Error::from_h2)?;
+    let mut ready = ready;
+    ready
+        .send_request(req, end_of_stream)
+        .map_err(Error::from_h2)
+}
+
+fn status_error(status: http::StatusCode) -> Error {
+    Error::Status {
+        status: status.as_u16(),
+        status_text: status.canonical_reason().unwrap_or("").to_string(),
+    }
+}
+
+impl Duplex {
+    pub(crate) async fn open(client: &Client, url: &str, options: &Options) -> Result<Self, Error> {
+        let target = Target::parse(url)?;
+        let extra = extra_headers(options)?;
+        let conn = client.conn(&target, options).await?;
+
+        let get = request(Method::GET, &target, &extra, &[])?;
+        let (response, _) = send(&conn, get, true).await?;
+        let response = response.await.map_err(Error::from_h2)?;
+        if !response.status().is_success() {
+            return Err(status_error(response.status()));
+        }
+        let id = response
+            .headers()
+            .get(HEADER_ID)
+            .and_then(|v| v.to_str().ok())
+            .ok_or(Error::MissingId)?
+            .to_string();
+        let body = response.into_body();
+
+        let post = request(
+            Method::POST,
+            &target,
+            &extra,
+            &[
+                (HEADER_ID, &id),
+                (HEADER_SINGLE, "true"),
+                ("content-type", "application/octet-stream"),
+            ],
+        )?;
+        let (post_response, post_body) = send(&conn, post, false).await?;
+        let lost = conn.lost.clone();
+
+        let inner = Arc::new(Inner {
+            id,
+            target,
+            extra,
+            runtime: tokio::runtime::Handle::current(),
+            reader: tokio::sync::Mutex::new(ReadSide {
+                body: Some(body),
+                preamble: true,
+                unreleased: 0,
+                eof_pending: false,
+                error_pending: None,
+            }),
+            writer: tokio::sync::Mutex::new(WriteSide {
+                body: Some(post_body),
+                ended: false,
+            }),
+            status: watch::channel(Status::default()).0,
+            conn: Mutex::new(Some(conn)),
+        });
+        tokio::spawn(watch_post(
+            Arc::downgrade(&inner),
+            inner.status.subscribe(),
+            post_response,
+            lost,
+        ));
+        Ok(Duplex { inner })
+    }
+
+    /// The duplex id the server gave.
+    pub fn id(&self) -> &str {
+        &self.inner.id
+    }
+
+    /// Everything the server sent that is available now (waiting for at
+    /// least one byte), or `None` once the server ended. Each call first
+    /// releases the HTTP/2 flow-control capacity of what the previous call
+    /// returned, so a caller that stops calling `read` stops the server.
+    pub async fn read(&self) -> Result<Option<Bytes>, Error> {
+        let inner = &self.inner;
+        let mut ended = inner.status.subscribe();
+        let mut side = inner.reader.lock().await;
+        let side = &mut *side;
+        if let Some(err) = side.error_pending.take() {
+            return Err(inner.fail(err));
+        }
+        if side.eof_pending {
+            side.eof_pending = false;
+            side.body = None;
+            inner.update(|s| s.read_done = true);
+            return Ok(None);
+        }
+        let Some(body) = side.body.as_mut() else {
+            return match inner.end() {
+                Some(End::Destroyed) => Err(Error::Destroyed),
+                Some(End::Failed(err)) => Err(err),
+                _ => Ok(None),
+            };
+        };
+        if side.unreleased > 0 {
+            let n = std::mem::take(&mut side.unreleased);
+            if let Err(e) = body.flow_control().release_capacity(n) {
+                return Err(inner.fail(Error::from_h2(e)));
+            }
+        }
+        loop {
+            let first = tokio::select! {
+                data = body.data() => data,
+                _ = ended.wait_for(|s| s.end.is_some()) => return Err(inner.end_error()),
+            };
+            let first = match first {
+                None => {
+                    side.body = None;
+                    inner.update(|s| s.read_done = true);
+                    return Ok(None);
+                }
+                Some(Err(e)) => return Err(inner.fail(Error::from_h2(e))),
+                Some(Ok(chunk)) => chunk,
+            };
+            side.unreleased += first.len();
+            let mut out = first;
+            if side.preamble && !out.is_empty() {
+                side.preamble = false;
+                let _ = out.split_to(1);
+            }
+            let mut gathered: Option<BytesMut> = None;
+            loop {
+                match poll_fn(|cx| Poll::Ready(body.poll_data(cx))).await {
+                    Poll::Ready(Some(Ok(chunk))) => {
+                        side.unreleased += chunk.len();
+                        let buf = gathered.get_or_insert_with(|| BytesMut::from(&out[..]));
+                        buf.extend_from_slice(&chunk);
+                    }
+                    Poll::Ready(Some(Err(e))) => {
+                        side.error_pending = Some(Error::from_h2(e));
+                        break;
+                    }
+                    Poll::Ready(None) => {
+                        side.eof_pending = true;
+                        break;
+                    }
+                    Poll::Pending => break,
+                }
+            }
+            if let Some(buf) = gathered {
+                out = buf.freeze();
+            }
+            if out.is_empty() {
+                if let Some(err) = side.error_pending.take() {
+                    return Err(inner.fail(err));
+                }
+                if side.eof_pending {
+                    side.eof_pending = false;
+                    side.body = None;
+                    inner.update(|s| s.read_done = true);
+                    return Ok(None);
+                }
+                continue;
+            }
+            return Ok(Some(out));
+        }
+    }
+
+    /// Send `data` on the writable side. Resolves once HTTP/2 flow control
+    /// let all of it go, so a server that stops reading makes this wait.
+    pub async fn write(&self, mut data: Bytes) -> Result<(), Error> {
+        let inner = &self.inner;
+        let mut ended = inner.status.subscribe();
+        let mut side = inner.writer.lock().await;
+        if side.ended {
+            return Err(Error::WriteAfterEnd);
+        }
+        let Some(body) = side.body.as_mut() else {
+            return Err(inner.end_error());
+        };
+        while !data.is_empty() {
+            body.reserve_capacity(data.len());
+            let capacity = loop {
+                let capacity = body.capacity();
+                if capacity > 0 {
+                    break capacity;
+                }
+                let polled = tokio::select! {
+                    polled = poll_fn(|cx| body.poll_capacity(cx)) => polled,
+                    _ = ended.wait_for(|s| s.end.is_some()) => return Err(inner.end_error()),
+                };
+                match polled {
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => return Err(inner.fail(Error::from_h2(e))),
+                    None => {
+                        return Err(
+                            inner.fail(Error::StreamReset("the write stream closed".to_string()))
+                        )
+                    }
+                }
+            };
+            let chunk = data.split_to(capacity.min(data.len()));
+            if let Err(e) = body.send_data(chunk, false) {
+                return Err(inner.fail(Error::from_h2(e)));
+            }
+        }
+        Ok(())
+    }
+
+    /// End the writable side (end of the POST body) and wait for the
+    /// server's answer to the POST, i.e. until it has taken every byte.
+    pub async fn end(&self) -> Result<(), Error> {
+        let inner = &self.inner;
+        {
+            let mut side = inner.writer.lock().await;
+            if !side.ended {
+                let Some(body) = side.body.as_mut() else {
+                    return Err(inner.end_error());
+                };
+                if let Err(e) = body.send_data(Bytes::new(), true) {
+                    return Err(inner.fail(Error::from_h2(e)));
+                }
+                side.ended = true;
+            }
+        }
+        let mut status = inner.status.subscribe();
+        let status = status
+            .wait_for(|s| s.write_answered || s.end.is_some())
+            .await
+            .map_err(|_| Error::Destroyed)?
+            .clone();
+        if status.write_answered {
+            Ok(())
+        } else {
+            Err(inner.end_error())
+        }
+    }
+
+    /// Resolves when the duplex is over: `None` when it finished (both
+    /// sides ended) or was destroyed, `Some(error)` when it failed.
+    pub async fn closed(&self) -> Option<Error> {
+        let mut status = self.inner.status.subscribe();
+        let end = status
+            .wait_for(|s| s.end.is_some())
+            .await
+            .ok()
+            .and_then(|s| s.end.clone());
+        match end {
+            Some(End::Failed(err)) => Some(err),
+            _ => None,
+        }
+    }
+
+    /// Destroy the duplex: tell the server (an end POST with
+    /// `http2-duplex-destroyed: true`, unless the writable side already
+    /// finished), reset both streams, and let go of the connection. Needs no
+    /// async context; idempotent.
+    pub fn destroy(&self) {
+        let inner = self.inner.clone();
+        let mut changed = false;
+        let mut tell_server = false;
+        inner.status.send_if_modified(|s| {
+            if s.end.is_none() {
+                tell_server = !s.write_answered;
+                s.end = Some(End::Destroyed);
+                changed = true;
+            }
+            changed
+        });
+        if !changed {
+            return;
+        }
+        let runtime = inner.runtime.clone();
+        runtime.spawn(async move {
+            let conn = inner.conn.lock().unwrap().clone();
+            let mut answer = None;
+            if let (true, Some(conn)) = (tell_server, conn.as_ref()) {
+                if conn.lost.borrow().is_none() {
+                    if let Ok(req) = request(
+                        Method::POST,
+                        &inner.target,
+                        &inner.extra,
+                        &[
+                            (HEADER_ID, &inner.id),
+                            (HEADER_END, "true"),
+                            (HEADER_DESTROYED, "true"),
+                            ("content-type", "application/octet-stream"),
+                        ],
+                    ) {
+                        answer = send(conn, req, true).await.ok().map(|(r, _)| r);
+                    }
+                }
+            }
+            inner.release().await;
+            if let Some(answer) = answer {
+                let _ = tokio::time::timeout(END_ANSWER_TIMEOUT, answer).await;
+            }
+            drop(conn);
+        });
+    }
+}
+
+impl Inner {
+    fn end(&self) -> Option<End> {
+        self.status.borrow().end.clone()
+    }
+
+    fn end_error(&self) -> Error {
+        match self.end() {
+            Some(End::Failed(err)) => err,
+            _ => Error::Destroyed,
+        }
+    }
+
+    /// Apply `change`; when both sides are now done, the duplex is done.
+    fn update(self: &Arc<Self>, change: impl FnOnce(&mut Status)) {
+        let mut done = false;
+        self.status.send_modify(|s| {
+            change(s);
+            if s.end.is_none() && s.read_done && s.write_answered {
+                s.end = Some(End::Done);
+                done = true;
+            }
+        });
+        if done {
+            let inner = self.clone();
+            self.runtime.spawn(async move { inner.release().await });
+        }
+    }
+
+    /// Record a failure (the first one wins) and release everything.
+    fn fail(self: &Arc<Self>, err: Error) -> Error {
+        let mut changed = false;
+        self.status.send_if_modified(|s| {
+            if s.end.is_none() {
+                s.end = Some(End::Failed(err.clone()));
+                changed = true;
+            }
+            changed
+        });
+        if changed {
+            let inner = self.clone();
+            self.runtime.spawn(async move { inner.release().await });
+        }
+        err
+    }
+
+    /// Reset what is still open and drop the connection handle. Pending
+    /// reads and writes give up once `end` is set, freeing the locks.
+    async fn release(&self) {
+        if let Some(mut body) = self.writer.lock().await.body.take() {
+            body.send_reset(Reason::CANCEL);
+        }
+        self.reader.lock().await.body.take();
+        self.conn.lock().unwrap().take();
+    }
+}
+
+/// Waits for the POST's answer and for the connection to be lost.
+async fn watch_post(
+    inner: Weak<Inner>,
+    mut status: watch::Receiver<Status>,
+    answer: ResponseFuture,
+    mut lost: watch::Receiver<Option<String>>,
+) {
+    tokio::select! {
+        answer = answer => {
+            let Some(inner) = inner.upgrade() else { return };
+            match answer {
+                Ok(response) if response.status().is_success() => {
+                    inner.update(|s| s.write_answered = true)
+                }
+                Ok(response) => {
+                    inner.fail(status_error(response.status()));
+                }
+                Err(e) => {
+                    if inner.end().is_none() {
+                        inner.fail(Error::from_h2(e));
+                    }
+                }
+            }
+        }
+        _ = status.wait_for(|s| s.end.is_some()) => return,
+        reason = lost.wait_for(|l| l.is_some()) => {
+            if let (Some(inner), Ok(reason)) = (inner.upgrade(), reason) {
+                inner.fail(Error::ConnectionLost(reason.clone().unwrap_or_default()));
+            }
+            return;
+        }
+    }
+    tokio::select! {
+        _ = status.wait_for(|s| s.end.is_some()) => {}
+        reason = lost.wait_for(|l| l.is_some()) => {
+            if let (Some(inner), Ok(reason)) = (inner.upgrade(), reason) {
+                inner.fail(Error::ConnectionLost(reason.clone().unwrap_or_default()));
+            }
+        }
+    }
+}

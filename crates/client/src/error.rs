@@ -1,0 +1,92 @@
+use std::fmt;
+
+/// Why opening or using a duplex failed. `Display` says what happened in
+/// words a user can act on.
+#[derive(Debug, Clone)]
+pub enum Error {
+    /// The URL could not be used (not absolute, unknown scheme, …).
+    InvalidUrl(String),
+    /// The TCP connection could not be made.
+    Connect { authority: String, reason: String },
+    /// The TLS handshake failed (unknown or bad certificate, …).
+    Tls { authority: String, reason: String },
+    /// The TLS server did not pick HTTP/2 by ALPN.
+    NoHttp2 { authority: String },
+    /// A bad `ca` option.
+    InvalidCa(String),
+    /// A bad extra request header.
+    InvalidHeader(String),
+    /// The server answered outside 2xx. `status_text` is the canonical
+    /// reason phrase (HTTP/2 carries none).
+    Status { status: u16, status_text: String },
+    /// The GET answer had no `http2-duplex-id` header.
+    MissingId,
+    /// The HTTP/2 connection failed or closed while the duplex was in use.
+    ConnectionLost(String),
+    /// The server reset one of the duplex's streams.
+    StreamReset(String),
+    /// The duplex was destroyed.
+    Destroyed,
+    /// A write after the writable side was ended.
+    WriteAfterEnd,
+}
+
+impl Error {
+    pub(crate) fn from_h2(err: h2::Error) -> Self {
+        if err.is_io() || err.is_go_away() {
+            Error::ConnectionLost(err.to_string())
+        } else if err.is_reset() {
+            Error::StreamReset(err.to_string())
+        } else {
+            Error::ConnectionLost(err.to_string())
+        }
+    }
+
+    /// The HTTP status when the server answered outside 2xx.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Error::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::InvalidUrl(why) => write!(f, "invalid http2-duplex URL: {why}"),
+            Error::Connect { authority, reason } => {
+                write!(f, "cannot connect to {authority}: {reason}")
+            }
+            Error::Tls { authority, reason } => {
+                write!(f, "TLS handshake with {authority} failed: {reason}")
+            }
+            Error::NoHttp2 { authority } => write!(
+                f,
+                "{authority} did not negotiate HTTP/2 (ALPN h2); http2-duplex needs HTTP/2"
+            ),
+            Error::InvalidCa(why) => write!(f, "invalid ca option: {why}"),
+            Error::InvalidHeader(why) => write!(f, "invalid request header: {why}"),
+            Error::Status {
+                status,
+                status_text,
+            } => {
+                if status_text.is_empty() {
+                    write!(f, "{status}")
+                } else {
+                    write!(f, "{status_text}")
+                }
+            }
+            Error::MissingId => write!(
+                f,
+                "the server's answer has no http2-duplex-id header (not an http2-duplex endpoint?)"
+            ),
+            Error::ConnectionLost(why) => write!(f, "HTTP/2 connection lost: {why}"),
+            Error::StreamReset(why) => write!(f, "the server reset the duplex's stream: {why}"),
+            Error::Destroyed => write!(f, "the duplex was destroyed"),
+            Error::WriteAfterEnd => write!(f, "write after end"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}

@@ -1,0 +1,195 @@
+//! One HTTP/2 connection per origin (and TLS options), shared by the duplexes
+//! of that origin, like a browser. The pool holds connections weakly: a
+//! connection closes when its last duplex lets go of it.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
+
+use bytes::Bytes;
+use h2::client::SendRequest;
+use rustls_pki_types::ServerName;
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+
+use crate::{tls, Error, Options};
+
+/// Initial stream window: how much of a duplex's incoming data may wait
+/// unread (by the application) before the server must stop sending.
+const STREAM_WINDOW: u32 = 1024 * 1024;
+/// Initial connection window, shared by every stream of the connection.
+const CONNECTION_WINDOW: u32 = 32 * 1024 * 1024;
+
+/// Where a duplex URL points.
+#[derive(Clone, Debug)]
+pub(crate) struct Target {
+    pub uri: http::Uri,
+    pub tls: bool,
+    pub host: String,
+    pub port: u16,
+}
+
+impl Target {
+    pub fn parse(url: &str) -> Result<Self, Error> {
+        let uri: http::Uri = url
+            .parse()
+            .map_err(|e: http::uri::InvalidUri| Error::InvalidUrl(format!("{url}: {e}")))?;
+        let tls = match uri.scheme_str() {
+            Some("https") => true,
+            Some("http") => false,
+            Some(other) => {
+                return Err(Error::InvalidUrl(format!(
+                    "{url}: scheme {other} is not http or https"
+                )))
+            }
+            None => return Err(Error::InvalidUrl(format!("{url}: not an absolute URL"))),
+        };
+        let host = uri
+            .host()
+            .ok_or_else(|| Error::InvalidUrl(format!("{url}: no host")))?
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
+        let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
+        Ok(Target {
+            uri,
+            tls,
+            host,
+            port,
+        })
+    }
+
+    pub fn authority(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+}
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct PoolKey {
+    tls: bool,
+    host: String,
+    port: u16,
+    ca: Option<Vec<u8>>,
+    reject_unauthorized: bool,
+}
+
+/// A live HTTP/2 connection. Dropping the last `Arc<Conn>` drops the
+/// request handle, and h2 then closes the connection once its streams end.
+pub(crate) struct Conn {
+    pub send: SendRequest<Bytes>,
+    /// `Some(reason)` once the connection has failed or closed.
+    pub lost: watch::Receiver<Option<String>>,
+}
+
+impl Conn {
+    fn usable(&self) -> bool {
+        self.lost.borrow().is_none()
+    }
+
+    async fn open(target: &Target, options: &Options) -> Result<Conn, Error> {
+        let authority = target.authority();
+        let tcp = TcpStream::connect((target.host.as_str(), target.port))
+            .await
+            .map_err(|e| Error::Connect {
+                authority: authority.clone(),
+                reason: e.to_string(),
+            })?;
+        let _ = tcp.set_nodelay(true);
+        if target.tls {
+            let config = tls::config(options.ca.as_deref(), options.reject_unauthorized)?;
+            let name = ServerName::try_from(target.host.clone())
+                .map_err(|e| Error::InvalidUrl(format!("{}: bad server name: {e}", target.host)))?;
+            let stream = tokio_rustls::TlsConnector::from(Arc::new(config))
+                .connect(name, tcp)
+                .await
+                .map_err(|e| Error::Tls {
+                    authority: authority.clone(),
+                    reason: e.to_string(),
+                })?;
+            if stream.get_ref().1.alpn_protocol() != Some(b"h2") {
+                return Err(Error::NoHttp2 { authority });
+            }
+            Self::handshake(stream).await
+        } else {
+            Self::handshake(tcp).await
+        }
+    }
+
+    async fn handshake<T>(io: T) -> Result<Conn, Error>
+    where
+        T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let (send, connection) = h2::client::Builder::new()
+            .initial_window_size(STREAM_WINDOW)
+            .initial_connection_window_size(CONNECTION_WINDOW)
+            .max_concurrent_reset_streams(100_000)
+            .handshake::<T, Bytes>(io)
+            .await
+            .map_err(Error::from_h2)?;
+        let (lost_tx, lost) = watch::channel(None);
+        tokio::spawn(async move {
+            let reason = match connection.await {
+                Ok(()) => "the connection closed".to_string(),
+                Err(e) => e.to_string(),
+            };
+            let _ = lost_tx.send(Some(reason));
+        });
+        Ok(Conn { send, lost })
+    }
+}
+
+type Slot = Arc<tokio::sync::Mutex<Weak<Conn>>>;
+
+/// A connection pool. Clones share the pool. Duplexes opened through one
+/// pool to one origin (with the same TLS options) share one HTTP/2
+/// connection; separate pools never share.
+#[derive(Clone, Default)]
+pub struct Client {
+    slots: Arc<Mutex<HashMap<PoolKey, Slot>>>,
+}
+
+impl Client {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The number of live connections held by this pool.
+    pub fn connections(&self) -> usize {
+        let slots: Vec<Slot> = self.slots.lock().unwrap().values().cloned().collect();
+        slots
+            .iter()
+            .filter(|slot| {
+                slot.try_lock()
+                    .map(|c| c.upgrade().is_some_and(|c| c.usable()))
+                    .unwrap_or(true)
+            })
+            .count()
+    }
+
+    pub(crate) async fn conn(
+        &self,
+        target: &Target,
+        options: &Options,
+    ) -> Result<Arc<Conn>, Error> {
+        let key = PoolKey {
+            tls: target.tls,
+            host: target.host.clone(),
+            port: target.port,
+            ca: if target.tls { options.ca.clone() } else { None },
+            reject_unauthorized: options.reject_unauthorized || !target.tls,
+        };
+        let slot = self.slots.lock().unwrap().entry(key).or_default().clone();
+        let mut held = slot.lock().await;
+        if let Some(conn) = held.upgrade() {
+            if conn.usable() {
+                return Ok(conn);
+            }
+        }
+        let conn = Arc::new(Conn::open(target, options).await?);
+        *held = Arc::downgrade(&conn);
+        Ok(conn)
+    }
+}

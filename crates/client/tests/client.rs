@@ -1,0 +1,364 @@
+//! The client against an in-process HTTP/2 server (h2 + tokio-rustls)
+//! speaking protocol version 1: GET answers an id and the preamble `a`, then
+//! echoes what the streaming POST brings.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use h2::server::SendResponse;
+use http2_duplex_client::{Client, Error, Options};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, Mutex};
+
+const CERTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../__test__/certs/");
+
+fn read(name: &str) -> Vec<u8> {
+    std::fs::read(format!("{CERTS}{name}")).unwrap()
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    /// Echo every POST byte back on the GET body.
+    Echo,
+    /// Never read POST bodies (no flow-control capacity released).
+    Stall,
+    /// Answer every GET 404.
+    NotFound,
+}
+
+#[derive(Default)]
+struct Seen {
+    connections: AtomicUsize,
+    closed_connections: AtomicUsize,
+    end_posts: Mutex<Vec<(String, String)>>,
+}
+
+type Gets = Arc<Mutex<std::collections::HashMap<String, h2::SendStream<Bytes>>>>;
+
+async fn server(mode: Mode) -> (u16, Arc<Seen>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let certs: Vec<CertificateDer> = CertificateDer::pem_slice_iter(&read("cert.pem"))
+        .map(|c| c.unwrap())
+        .collect();
+    let key = PrivateKeyDer::from_pem_slice(&read("key.pem")).unwrap();
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .unwrap();
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let seen = Arc::new(Seen::default());
+    let seen2 = seen.clone();
+    tokio::spawn(async move {
+        let mut next_id = 0u64;
+        loop {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let acceptor = acceptor.clone();
+            let seen = seen2.clone();
+            seen.connections.fetch_add(1, Ordering::SeqCst);
+            next_id += 1_000_000;
+            let base = next_id;
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(tcp).await else {
+                    seen.closed_connections.fetch_add(1, Ordering::SeqCst);
+                    return;
+                };
+                let mut conn = h2::server::handshake(tls).await.unwrap();
+                let gets: Gets = Default::default();
+                let mut n = base;
+                while let Some(Ok((req, respond))) = conn.accept().await {
+                    n += 1;
+                    tokio::spawn(stream(mode, req, respond, gets.clone(), n, seen.clone()));
+                }
+                seen.closed_connections.fetch_add(1, Ordering::SeqCst);
+            });
+        }
+    });
+    (port, seen)
+}
+
+async fn stream(
+    mode: Mode,
+    req: http::Request<h2::RecvStream>,
+    mut respond: SendResponse<Bytes>,
+    gets: Gets,
+    n: u64,
+    seen: Arc<Seen>,
+) {
+    let ok = || http::Response::builder().status(200).body(()).unwrap();
+    if req.method() == http::Method::GET {
+        if mode == Mode::NotFound {
+            let res = http::Response::builder().status(404).body(()).unwrap();
+            respond.send_response(res, true).unwrap();
+            return;
+        }
+        let id = format!("id-{n}");
+        let res = http::Response::builder()
+            .status(200)
+            .header("http2-duplex-id", &id)
+            .body(())
+            .unwrap();
+        let mut body = respond.send_response(res, false).unwrap();
+        body.send_data(Bytes::from_static(b"a"), false).unwrap();
+        gets.lock().await.insert(id, body);
+        return;
+    }
+    let id = req.headers()["http2-duplex-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    if req.headers().get("http2-duplex-end").is_some() {
+        let destroyed = req
+            .headers()
+            .get("http2-duplex-destroyed")
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default();
+        seen.end_posts.lock().await.push((id, destroyed));
+        respond.send_response(ok(), true).unwrap();
+        return;
+    }
+    assert_eq!(req.headers()["http2-duplex-single"], "true");
+    if mode == Mode::Stall {
+        let _keep = req;
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        return;
+    }
+    let Some(mut get) = gets.lock().await.remove(&id) else {
+        let res = http::Response::builder().status(404).body(()).unwrap();
+        respond.send_response(res, true).unwrap();
+        return;
+    };
+    let mut body = req.into_body();
+    while let Some(chunk) = body.data().await {
+        let Ok(chunk) = chunk else { return };
+        let len = chunk.len();
+        let mut rest = chunk;
+        while !rest.is_empty() {
+            get.reserve_capacity(rest.len());
+            let cap = match std::future::poll_fn(|cx| get.poll_capacity(cx)).await {
+                Some(Ok(c)) => c,
+                _ => return,
+            };
+            let part = rest.split_to(cap.min(rest.len()));
+            get.send_data(part, false).unwrap();
+        }
+        body.flow_control().release_capacity(len).unwrap();
+    }
+    get.send_data(Bytes::new(), true).unwrap();
+    respond.send_response(ok(), true).unwrap();
+}
+
+fn options() -> Options {
+    Options {
+        ca: Some(read("ca.pem")),
+        ..Options::default()
+    }
+}
+
+fn pattern(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect()
+}
+
+async fn echo(client: &Client, url: &str, len: usize, seed: u8) {
+    let duplex = client.open(url, &options()).await.unwrap();
+    let data = pattern(len, seed);
+    let writer = duplex.clone();
+    let sent = data.clone();
+    let write = tokio::spawn(async move {
+        for chunk in sent.chunks(100_000) {
+            writer.write(Bytes::copy_from_slice(chunk)).await.unwrap();
+        }
+        writer.end().await.unwrap();
+    });
+    let mut got = Vec::new();
+    while let Some(chunk) = duplex.read().await.unwrap() {
+        got.extend_from_slice(&chunk);
+    }
+    write.await.unwrap();
+    assert_eq!(got.len(), data.len());
+    assert!(got == data, "echoed bytes differ");
+    assert!(duplex.closed().await.is_none());
+}
+
+#[tokio::test]
+async fn echoes_over_tls() {
+    let (port, seen) = server(Mode::Echo).await;
+    let client = Client::new();
+    echo(&client, &format!("https://localhost:{port}/dx"), 3 << 20, 7).await;
+    assert_eq!(seen.connections.load(Ordering::SeqCst), 1);
+    // the last duplex let go: the connection closes
+    for _ in 0..100 {
+        if seen.closed_connections.load(Ordering::SeqCst) == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(seen.closed_connections.load(Ordering::SeqCst), 1);
+    assert_eq!(client.connections(), 0);
+}
+
+#[tokio::test]
+async fn many_duplexes_share_one_connection() {
+    let (port, seen) = server(Mode::Echo).await;
+    let client = Client::new();
+    let url = format!("https://127.0.0.1:{port}/dx");
+    let mut tasks = Vec::new();
+    for i in 0..100u8 {
+        let client = client.clone();
+        let url = url.clone();
+        tasks.push(tokio::spawn(async move {
+            echo(&client, &url, 20_000 + i as usize, i).await
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_eq!(seen.connections.load(Ordering::SeqCst), 1);
+    // a separate pool opens its own connection
+    echo(&Client::new(), &url, 10, 1).await;
+    assert_eq!(seen.connections.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn non_2xx_is_a_status_error() {
+    let (port, _) = server(Mode::NotFound).await;
+    let err = Client::new()
+        .open(&format!("https://localhost:{port}/dx"), &options())
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(err.status(), Some(404));
+    assert_eq!(err.to_string(), "Not Found");
+}
+
+#[tokio::test]
+async fn unknown_certificate_fails_tls() {
+    let (port, _) = server(Mode::Echo).await;
+    let url = format!("https://localhost:{port}/dx");
+    let err = Client::new()
+        .open(&url, &Options::default())
+        .await
+        .err()
+        .unwrap();
+    assert!(matches!(err, Error::Tls { .. }), "{err}");
+    assert!(err.to_string().contains("UnknownIssuer"), "{err}");
+    // accepted when told not to check
+    let insecure = Options {
+        reject_unauthorized: false,
+        ..Options::default()
+    };
+    let duplex = Client::new().open(&url, &insecure).await.unwrap();
+    duplex.destroy();
+}
+
+#[tokio::test]
+async fn refused_connection() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let err = Client::new()
+        .open(&format!("https://127.0.0.1:{port}/dx"), &options())
+        .await
+        .err()
+        .unwrap();
+    assert!(matches!(err, Error::Connect { .. }), "{err}");
+    assert!(err.to_string().contains("refused"), "{err}");
+}
+
+#[tokio::test]
+async fn writes_wait_while_the_server_does_not_read() {
+    let (port, _) = server(Mode::Stall).await;
+    let duplex = Client::new()
+        .open(&format!("https://localhost:{port}/dx"), &options())
+        .await
+        .unwrap();
+    // the first window's worth goes through
+    tokio::time::timeout(
+        Duration::from_secs(5),
+        duplex.write(Bytes::from(vec![1; 32 * 1024])),
+    )
+    .await
+    .expect("first write")
+    .unwrap();
+    let big = duplex.write(Bytes::from(vec![2; 8 << 20]));
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), big)
+            .await
+            .is_err(),
+        "an 8 MiB write finished although the server reads nothing"
+    );
+    duplex.destroy();
+    assert!(duplex.closed().await.is_none());
+    assert!(matches!(duplex.read().await, Err(Error::Destroyed)));
+}
+
+#[tokio::test]
+async fn destroy_sends_an_end_post_and_frees_the_connection() {
+    let (port, seen) = server(Mode::Echo).await;
+    let client = Client::new();
+    let duplex = client
+        .open(&format!("https://localhost:{port}/dx"), &options())
+        .await
+        .unwrap();
+    let id = duplex.id().to_string();
+    let reader = duplex.clone();
+    let pending = tokio::spawn(async move { reader.read().await });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    duplex.destroy();
+    assert!(matches!(pending.await.unwrap(), Err(Error::Destroyed)));
+    for _ in 0..100 {
+        if seen.closed_connections.load(Ordering::SeqCst) == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(*seen.end_posts.lock().await, vec![(id, "true".to_string())]);
+    assert_eq!(seen.closed_connections.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn lost_connection_is_reported() {
+    // a server that accepts one GET then drops the connection
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, mut rx) = mpsc::channel::<()>(1);
+    tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let mut conn = h2::server::handshake(tcp).await.unwrap();
+        let (_req, mut respond) = conn.accept().await.unwrap().unwrap();
+        let res = http::Response::builder()
+            .status(200)
+            .header("http2-duplex-id", "x")
+            .body(())
+            .unwrap();
+        let mut body = respond.send_response(res, false).unwrap();
+        body.send_data(Bytes::from_static(b"ahello"), false)
+            .unwrap();
+        let _post = conn.accept().await;
+        let drive = async { while conn.accept().await.is_some() {} };
+        tokio::select! { _ = drive => {}, _ = rx.recv() => {} }
+        // dropping everything closes the TCP connection abruptly
+    });
+    let duplex = Client::new()
+        .open(&format!("http://127.0.0.1:{port}/dx"), &Options::default())
+        .await
+        .unwrap();
+    assert_eq!(&duplex.read().await.unwrap().unwrap()[..], b"hello");
+    tx.send(()).await.unwrap();
+    let err = duplex.read().await.err().unwrap();
+    assert!(err.to_string().contains("connection"), "{err}");
+    let err = duplex.closed().await.unwrap();
+    assert!(err.to_string().contains("connection"), "{err}");
+}
