@@ -1,6 +1,8 @@
 //! Node-API bindings of the http2-duplex core. Translation only: every
 //! protocol decision is made by `http2_duplex_core`.
 
+mod client;
+
 use http2_duplex_core as core;
 use napi::bindgen_prelude::{Buffer, Either};
 use napi_derive::napi;

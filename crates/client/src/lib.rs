@@ -17,6 +17,9 @@ pub use duplex::{Duplex, HEADER_DESTROYED, HEADER_END, HEADER_ID, HEADER_SINGLE}
 pub use error::Error;
 pub use pool::Client;
 
+/// The byte buffer type of [`Duplex::read`] and [`Duplex::write`].
+pub use bytes::Bytes;
+
 /// Options of [`Client::open`].
 #[derive(Clone, Debug)]
 pub struct Options {
