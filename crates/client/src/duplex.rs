@@ -22,6 +22,9 @@ pub const HEADER_DESTROYED: &str = "http2-duplex-destroyed";
 
 /// How long a destroyed duplex keeps its connection open for the server's
 /// answer to the end POST (the original server's `close_timeout` default).
+const READ_STREAM: &str = "GET (read) stream";
+const WRITE_STREAM: &str = "POST (write) stream";
+
 const END_ANSWER_TIMEOUT: Duration = Duration::from_secs(1);
 
 #[derive(Clone, Debug)]
@@ -224,7 +227,7 @@ impl Duplex {
         if side.unreleased > 0 {
             let n = std::mem::take(&mut side.unreleased);
             if let Err(e) = body.flow_control().release_capacity(n) {
-                return Err(inner.fail(Error::from_h2(e)));
+                return Err(inner.fail(Error::from_h2_on(e, READ_STREAM)));
             }
         }
         loop {
@@ -238,7 +241,14 @@ impl Duplex {
                     inner.update(|s| s.read_done = true);
                     return Ok(None);
                 }
-                Some(Err(e)) => return Err(inner.fail(Error::from_h2(e))),
+                // A server that ended its answer may close the stream with
+                // RST_STREAM(NO_ERROR) rather than END_STREAM: an end.
+                Some(Err(e)) if Error::is_no_error_reset(&e) => {
+                    side.body = None;
+                    inner.update(|s| s.read_done = true);
+                    return Ok(None);
+                }
+                Some(Err(e)) => return Err(inner.fail(Error::from_h2_on(e, READ_STREAM))),
                 Some(Ok(chunk)) => chunk,
             };
             side.unreleased += first.len();
@@ -255,8 +265,12 @@ impl Duplex {
                         let buf = gathered.get_or_insert_with(|| BytesMut::from(&out[..]));
                         buf.extend_from_slice(&chunk);
                     }
+                    Poll::Ready(Some(Err(e))) if Error::is_no_error_reset(&e) => {
+                        side.eof_pending = true;
+                        break;
+                    }
                     Poll::Ready(Some(Err(e))) => {
-                        side.error_pending = Some(Error::from_h2(e));
+                        side.error_pending = Some(Error::from_h2_on(e, READ_STREAM));
                         break;
                     }
                     Poll::Ready(None) => {
@@ -310,7 +324,7 @@ impl Duplex {
                 };
                 match polled {
                     Some(Ok(_)) => {}
-                    Some(Err(e)) => return Err(inner.fail(Error::from_h2(e))),
+                    Some(Err(e)) => return Err(inner.fail(Error::from_h2_on(e, WRITE_STREAM))),
                     None => {
                         return Err(
                             inner.fail(Error::StreamReset("the write stream closed".to_string()))
@@ -320,7 +334,7 @@ impl Duplex {
             };
             let chunk = data.split_to(capacity.min(data.len()));
             if let Err(e) = body.send_data(chunk, false) {
-                return Err(inner.fail(Error::from_h2(e)));
+                return Err(inner.fail(Error::from_h2_on(e, WRITE_STREAM)));
             }
         }
         Ok(())
@@ -337,7 +351,7 @@ impl Duplex {
                     return Err(inner.end_error());
                 };
                 if let Err(e) = body.send_data(Bytes::new(), true) {
-                    return Err(inner.fail(Error::from_h2(e)));
+                    return Err(inner.fail(Error::from_h2_on(e, WRITE_STREAM)));
                 }
                 side.ended = true;
             }
@@ -494,7 +508,7 @@ async fn watch_post(
                 }
                 Err(e) => {
                     if inner.end().is_none() {
-                        inner.fail(Error::from_h2(e));
+                        inner.fail(Error::from_h2_on(e, "POST (write) answer"));
                     }
                 }
             }

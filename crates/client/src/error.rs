@@ -33,13 +33,22 @@ pub enum Error {
 
 impl Error {
     pub(crate) fn from_h2(err: h2::Error) -> Self {
-        if err.is_io() || err.is_go_away() {
-            Error::ConnectionLost(err.to_string())
-        } else if err.is_reset() {
-            Error::StreamReset(err.to_string())
+        Self::from_h2_on(err, "stream")
+    }
+
+    /// `what`: which of the duplex's streams failed ("GET (read) stream", …).
+    pub(crate) fn from_h2_on(err: h2::Error, what: &str) -> Self {
+        if err.is_reset() && !err.is_io() && !err.is_go_away() {
+            Error::StreamReset(format!("{what}: {err}"))
         } else {
             Error::ConnectionLost(err.to_string())
         }
+    }
+
+    /// The peer reset a stream with NO_ERROR: it wants no more of the
+    /// request body, which is not a failure (RFC 9113 §8.1).
+    pub(crate) fn is_no_error_reset(err: &h2::Error) -> bool {
+        err.is_reset() && err.is_remote() && err.reason() == Some(h2::Reason::NO_ERROR)
     }
 
     /// The HTTP status when the server answered outside 2xx.
@@ -82,7 +91,7 @@ impl fmt::Display for Error {
                 "the server's answer has no http2-duplex-id header (not an http2-duplex endpoint?)"
             ),
             Error::ConnectionLost(why) => write!(f, "HTTP/2 connection lost: {why}"),
-            Error::StreamReset(why) => write!(f, "the server reset the duplex's stream: {why}"),
+            Error::StreamReset(why) => write!(f, "the server reset the duplex's {why}"),
             Error::Destroyed => write!(f, "the duplex was destroyed"),
             Error::WriteAfterEnd => write!(f, "write after end"),
         }

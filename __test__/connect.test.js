@@ -1,0 +1,213 @@
+'use strict';
+// The Node client (lib/connect.js over crates/client) against this package's
+// server and against the original http2-duplex 6.0.3 server.
+const { test, describe, before, after } = require('node:test');
+const assert = require('node:assert');
+const http2 = require('node:http2');
+const fs = require('node:fs');
+const path = require('node:path');
+const net = require('node:net');
+const crypto = require('node:crypto');
+const { spawn } = require('node:child_process');
+const { once } = require('node:events');
+const { connect, ResponseError, ConnectionPool } = require('../lib/connect');
+
+const certs = path.join(__dirname, 'certs');
+const key = fs.readFileSync(path.join(certs, 'key.pem'));
+const cert = fs.readFileSync(path.join(certs, 'cert.pem'));
+const ca = fs.readFileSync(path.join(certs, 'ca.pem'));
+
+const servers = {
+    ours: async () => require('..').Http2DuplexServer,
+    'http2-duplex 6.0.3': async () => (await import('http2-duplex-6')).Http2DuplexServer
+};
+
+async function start(Http2DuplexServer, on_duplex = d => d.pipe(d)) {
+    const server = http2.createSecureServer({ key, cert });
+    const sessions = [];
+    server.on('session', s => sessions.push(s));
+    const dx = new Http2DuplexServer(server, '/dx');
+    dx.on('duplex', on_duplex);
+    server.on('stream', (stream, headers) => {
+        if (headers[':path'] !== '/dx') {
+            stream.respond({ ':status': 404 }, { endStream: true });
+        }
+    });
+    await new Promise(resolve => server.listen(0, '127.0.0.1', resolve));
+    const url = `https://localhost:${server.address().port}/dx`;
+    return {
+        server, dx, sessions, url,
+        close: () => {
+            dx.detach();
+            for (const s of sessions) s.destroy();
+            return new Promise(resolve => server.close(resolve));
+        }
+    };
+}
+
+const closed = duplex => duplex.closed ? Promise.resolve() : once(duplex, 'close');
+
+// Writes `total` random bytes in `size`-byte writes, reads the echo, and
+// returns both SHA-256 digests.
+async function echo(duplex, total, size) {
+    const sent = crypto.createHash('sha256');
+    const got = crypto.createHash('sha256');
+    let received = 0;
+    const reading = new Promise((resolve, reject) => {
+        duplex.on('data', chunk => { got.update(chunk); received += chunk.length; });
+        duplex.on('end', resolve);
+        duplex.on('error', reject);
+    });
+    for (let n = 0; n < total; n += size) {
+        const chunk = crypto.randomBytes(Math.min(size, total - n));
+        sent.update(chunk);
+        if (!duplex.write(chunk)) {
+            await once(duplex, 'drain');
+        }
+    }
+    duplex.end();
+    await reading;
+    return { received, sent: sent.digest('hex'), got: got.digest('hex') };
+}
+
+for (const [name, load] of Object.entries(servers)) {
+    describe(`connect to the ${name} server`, () => {
+        let s;
+        before(async () => { s = await start(await load()); });
+        after(() => s.close());
+
+        test('echoes 10 MiB, verified by SHA-256', async () => {
+            const duplex = await connect(s.url, { ca });
+            assert.strictEqual(typeof duplex.id, 'string');
+            const { received, sent, got } = await echo(duplex, 10 << 20, 64 * 1024);
+            assert.strictEqual(received, 10 << 20);
+            assert.strictEqual(got, sent);
+            await closed(duplex);
+        });
+
+        test('100 duplexes share one HTTP/2 connection', async () => {
+            const pool = new ConnectionPool();
+            const before_sessions = s.sessions.length;
+            const duplexes = await Promise.all(
+                Array.from({ length: 100 }, () => connect(s.url, { ca, pool })));
+            assert.strictEqual(pool.connections, 1);
+            assert.strictEqual(s.sessions.length, before_sessions + 1);
+            assert.strictEqual(new Set(duplexes.map(d => d.id)).size, 100);
+            const results = await Promise.all(duplexes.map((d, i) => echo(d, 10000 + i, 1000)));
+            for (const [i, r] of results.entries()) {
+                assert.strictEqual(r.received, 10000 + i);
+                assert.strictEqual(r.got, r.sent);
+            }
+            await Promise.all(duplexes.map(closed));
+            // the connection closes with its last duplex
+            for (let i = 0; i < 100 && pool.connections !== 0; i++) {
+                await new Promise(r => setTimeout(r, 20));
+            }
+            assert.strictEqual(pool.connections, 0);
+        });
+
+        test('the server stopping reading makes write() return false', async () => {
+            const stalled = await start(await load(), () => {});
+            try {
+                const duplex = await connect(stalled.url, { ca, highWaterMark: 64 * 1024 });
+                let writes = 0;
+                while (duplex.write(Buffer.alloc(64 * 1024)) && writes < 1000) {
+                    writes++;
+                    await new Promise(r => setImmediate(r));
+                }
+                assert.ok(writes < 1000, 'write() kept returning true');
+                const drained = await Promise.race([
+                    once(duplex, 'drain').then(() => true),
+                    new Promise(r => setTimeout(() => r(false), 500))
+                ]);
+                assert.strictEqual(drained, false);
+                duplex.destroy();
+                await once(duplex, 'close');
+            } finally {
+                await stalled.close();
+            }
+        });
+    });
+}
+
+describe('connect errors', () => {
+    let s;
+    before(async () => { s = await start(require('..').Http2DuplexServer); });
+    after(() => s.close());
+
+    test('connection refused rejects', async () => {
+        const port = await new Promise(resolve => {
+            const l = net.createServer().listen(0, '127.0.0.1', () => {
+                const { port } = l.address();
+                l.close(() => resolve(port));
+            });
+        });
+        await assert.rejects(connect(`https://127.0.0.1:${port}/dx`, { ca }),
+            /cannot connect to 127\.0\.0\.1:\d+: Connection refused/);
+    });
+
+    test('an unknown certificate rejects', async () => {
+        await assert.rejects(connect(s.url), /TLS handshake with localhost:\d+ failed: .*UnknownIssuer/);
+    });
+
+    test('rejectUnauthorized: false accepts an unknown certificate', async () => {
+        const duplex = await connect(s.url, { rejectUnauthorized: false });
+        duplex.destroy();
+        await once(duplex, 'close');
+    });
+
+    test('a non-2xx answer rejects with ResponseError', async () => {
+        const err = await connect(s.url.replace('/dx', '/nowhere'), { ca }).then(
+            () => assert.fail('connected'), e => e);
+        assert.ok(err instanceof ResponseError);
+        assert.strictEqual(err.status, 404);
+        assert.strictEqual(err.response.status, 404);
+        assert.strictEqual(err.response.statusText, 'Not Found');
+        assert.strictEqual(err.message, 'Not Found');
+    });
+
+    test('extra headers reach the server', async () => {
+        const seen = new Promise(resolve => s.dx.once('duplex', (d, id, headers) => {
+            resolve(headers['x-test']);
+            d.pipe(d);
+        }));
+        const duplex = await connect(s.url, { ca, headers: { 'X-Test': 'yes' } });
+        assert.strictEqual(await seen, 'yes');
+        duplex.destroy();
+    });
+
+    test('a connection lost mid-stream emits error', async () => {
+        const duplex = await connect(s.url, { ca, pool: new ConnectionPool() });
+        duplex.resume();
+        duplex.write('x');
+        await new Promise(r => setTimeout(r, 100));
+        for (const session of s.sessions) session.destroy();
+        const [err] = await once(duplex, 'error');
+        assert.match(err.message, /connection/i);
+    });
+});
+
+describe('process exit', () => {
+    let s;
+    before(async () => { s = await start(require('..').Http2DuplexServer); });
+    after(() => s.close());
+
+    for (const how of ['destroy', 'end']) {
+        test(`a process that connects and then ${how}s exits on its own`, async () => {
+            const script = `
+                const { connect } = require(${JSON.stringify(path.join(__dirname, '..', 'lib', 'connect'))});
+                const ca = require('fs').readFileSync(${JSON.stringify(path.join(certs, 'ca.pem'))});
+                connect(process.argv[1], { ca }).then(duplex => {
+                    duplex.on('data', () => {});
+                    duplex.write('hello');
+                    setTimeout(() => duplex.${how}(), 100);
+                });`;
+            const child = spawn(process.execPath, ['-e', script, s.url], { stdio: 'inherit' });
+            const timer = setTimeout(() => child.kill('SIGKILL'), 20000);
+            const [code, signal] = await once(child, 'exit');
+            clearTimeout(timer);
+            assert.strictEqual(signal, null, 'the child had to be killed: it did not exit');
+            assert.strictEqual(code, 0);
+        });
+    }
+});
