@@ -127,6 +127,43 @@ for (const [name, load] of Object.entries(servers)) {
                 await stalled.close();
             }
         });
+
+        test('a reader that stops reading stops the server (its write() returns false)', async () => {
+            let server_duplex;
+            const got = new Promise(resolve => { server_duplex = resolve; });
+            const stalled = await start(await load(), d => server_duplex(d));
+            try {
+                const duplex = await connect(stalled.url, { ca, highWaterMark: 64 * 1024 });
+                const sd = await got;
+                // write while the server's 'drain' keeps coming; it must stop
+                let written = 0;
+                for (;;) {
+                    written += 64 * 1024;
+                    if (!sd.write(Buffer.alloc(64 * 1024))) {
+                        const drained = await Promise.race([
+                            once(sd, 'drain').then(() => true),
+                            new Promise(r => setTimeout(() => r(false), 300))
+                        ]);
+                        if (!drained) {
+                            break;
+                        }
+                    }
+                    assert.ok(written < (64 << 20), 'the server wrote 64 MiB to a client that reads nothing');
+                }
+                assert.ok(written >= (256 << 10), `only ${written} bytes went before backpressure`);
+                // once the client reads, everything flows again
+                let received = 0;
+                const total = written;
+                await new Promise(resolve => {
+                    duplex.on('data', c => { received += c.length; if (received >= total) resolve(); });
+                });
+                assert.strictEqual(received, total);
+                duplex.destroy();
+                await closed(duplex);
+            } finally {
+                await stalled.close();
+            }
+        });
     });
 }
 
@@ -134,6 +171,13 @@ describe('connect errors', () => {
     let s;
     before(async () => { s = await start(require('..').Http2DuplexServer); });
     after(() => s.close());
+
+    test("import { connect } from 'http2-duplex' works", async () => {
+        const esm = await import('http2-duplex');
+        assert.strictEqual(esm.connect, connect);
+        assert.strictEqual(esm.ResponseError, ResponseError);
+        assert.strictEqual(require('http2-duplex').connect, connect);
+    });
 
     test('connection refused rejects', async () => {
         const port = await new Promise(resolve => {
