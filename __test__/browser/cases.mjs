@@ -1,0 +1,166 @@
+// The browser e2e cases, shared by every browser and client mode.
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { DUPLEX_PATH, OUR_CLIENT } from './server.mjs';
+import { read_all, read_bytes, send_random, first_event } from './streams.mjs';
+
+const MiB = 1024 * 1024;
+// A case that hangs fails on its own instead of stalling the file.
+const TIMEOUT = 20000;
+
+function posts_of(server, id) {
+    return server.posts.filter(headers => headers['http2-duplex-id'] === id);
+}
+
+// env: { name, browser(), server(), options, streaming, client_url, pipelined }
+export function define_cases(env) {
+    const client_url = env.client_url || OUR_CLIENT;
+
+    describe(env.name, () => {
+        let page;
+
+        before(async () => {
+            page = await env.browser().page(`${env.server().origin}/page.html`);
+        });
+
+        after(() => page && page.close());
+
+        async function open() {
+            const { key, id } = await page.call('open', client_url, DUPLEX_PATH, env.options);
+            return { key, id, sd: await env.server().duplex(id) };
+        }
+
+        // Ends both sides and checks both close cleanly.
+        async function close_both({ key, sd }) {
+            sd.resume();
+            const server_end = sd.readableEnded ? 'end' : first_event(sd, ['end', 'error']);
+            await page.call('resume', key);
+            await page.call('end', key);
+            sd.end();
+            assert.equal(await server_end, 'end');
+            assert.equal(await page.call('first_event', key, ['close', 'error']), 'close');
+        }
+
+        function assert_mode(id) {
+            const posts = posts_of(env.server(), id);
+            const single = posts.filter(h => h['http2-duplex-single'] === 'true');
+            if (env.streaming) {
+                assert.equal(single.length, 1, 'one streaming POST');
+            } else {
+                assert.equal(single.length, 0, 'no streaming POST');
+                const seqs = posts.filter(h => h['http2-duplex-seq'] !== undefined);
+                assert.equal(seqs.length > 0, Boolean(env.pipelined), 'seq headers iff v2');
+            }
+        }
+
+        test('single byte each way', { timeout: TIMEOUT }, async () => {
+            const duplex = await open();
+            const server_got = read_bytes(duplex.sd, 1);
+            assert.equal(await page.call('write', duplex.key, [42]), null);
+            assert.deepEqual(await server_got, [42]);
+            duplex.sd.write(Buffer.from([7]));
+            assert.deepEqual(await page.call('read_bytes', duplex.key, 1), [7]);
+            await close_both(duplex);
+        });
+
+        test('1 MiB in random-sized writes both ways at once, SHA-256 checked', { timeout: TIMEOUT }, async () => {
+            const { key, id, sd } = await open();
+            const server_got = read_all(sd);
+            const client_got = page.call('read_all', key);
+            const [client_sent, server_sent] = await Promise.all([
+                page.call('send_random', key, MiB, 32768, true),
+                send_random(sd, MiB, 32768, true)
+            ]);
+            assert.deepEqual(await server_got, client_sent);
+            assert.deepEqual(await client_got, server_sent);
+            assert.equal(await page.call('first_event', key, ['close', 'error']), 'close');
+            assert_mode(id);
+        });
+
+        for (const count of [1, 2, 10]) {
+            test(`${count} duplex(es) at once, echoed`, { timeout: TIMEOUT }, async () => {
+                const duplexes = await Promise.all(Array.from({ length: count }, open));
+                for (const { sd } of duplexes) {
+                    sd.pipe(sd);
+                }
+                await Promise.all(duplexes.map(async ({ key }) => {
+                    const echoed = page.call('read_all', key);
+                    const sent = await page.call('send_random', key, 64 * 1024, 4096, true);
+                    assert.deepEqual(await echoed, sent);
+                }));
+            });
+        }
+
+        test('client end → server end', { timeout: TIMEOUT }, async () => {
+            const duplex = await open();
+            duplex.sd.resume();
+            const server_end = first_event(duplex.sd, ['end', 'error']);
+            await page.call('end', duplex.key);
+            assert.equal(await server_end, 'end');
+            await close_both(duplex);
+        });
+
+        test('server end → client end', { timeout: TIMEOUT }, async () => {
+            const duplex = await open();
+            await page.call('resume', duplex.key);
+            const client_end = page.call('first_event', duplex.key, ['end', 'error']);
+            duplex.sd.end();
+            assert.equal(await client_end, 'end');
+            await close_both(duplex);
+        });
+
+        test('client destroy → server side ends', { timeout: TIMEOUT }, async () => {
+            const { key, sd } = await open();
+            sd.resume();
+            const server_end = first_event(sd, ['end', 'close']);
+            await page.call('destroy', key);
+            assert.match(await server_end, /^(end|close)$/);
+        });
+
+        test('server destroy → client ends or errors', { timeout: TIMEOUT }, async () => {
+            const { key, sd } = await open();
+            await page.call('resume', key);
+            const client_end = page.call('first_event', key, ['end', 'error']);
+            sd.destroy();
+            assert.match(await client_end, /^(end|error: .*)$/);
+        });
+
+        test('make() on an unknown path rejects with ResponseError 404', { timeout: TIMEOUT }, async () => {
+            assert.deepEqual(await page.call('open_error', client_url, '/no-such-path', env.options), {
+                is_response_error: true,
+                status: 404,
+                message: '404'
+            });
+        });
+
+        test('backpressure: writes stall while the server does not read', { timeout: TIMEOUT }, async () => {
+            const duplex = await open();
+            // 'drain' not coming for a while is the only sign of a full pipeline.
+            const { written, full } = await page.call('fill', duplex.key, 4096, 64 * MiB, 500);
+            assert.ok(full, `writes never stalled (${written} bytes written)`);
+            assert.ok(written < 8 * MiB, `${written} bytes written before writes stalled`);
+            const server_got = read_all(duplex.sd);
+            assert.equal(await page.call('drained', duplex.key), 'drain');
+            await page.call('end', duplex.key);
+            assert.equal((await server_got).length, written);
+            await page.call('resume', duplex.key);
+            duplex.sd.end();
+            assert.equal(await page.call('first_event', duplex.key, ['close', 'error']), 'close');
+        });
+
+        if (env.pipelined) {
+            test('v2: a burst of 1000 one-byte writes costs few POSTs and keeps order', { timeout: TIMEOUT }, async () => {
+                const { key, id, sd } = await open();
+                const server_got = read_bytes(sd, 1000);
+                assert.equal(await page.call('burst', key, 1000), 'finish');
+                assert.deepEqual(await server_got, Array.from({ length: 1000 }, (_, i) => i & 0xff));
+                const writes = posts_of(env.server(), id).filter(h => h['http2-duplex-end'] !== 'true');
+                assert.ok(writes.length <= 20, `${writes.length} write POSTs`);
+                sd.resume();
+                sd.end();
+                await page.call('resume', key);
+                assert.equal(await page.call('first_event', key, ['close', 'error']), 'close');
+            });
+        }
+    });
+}

@@ -1,0 +1,170 @@
+// Runs in the page: drives client duplexes for the tests, addressed by a key.
+const duplexes = new Map();
+let next_key = 0;
+
+function record(duplex) {
+    const events = {};
+    for (const name of ['end', 'finish', 'close', 'error']) {
+        events[name] = new Promise(resolve => duplex.once(name, err =>
+            resolve(name === 'error' ? `error: ${err.message}` : name)));
+    }
+    return events;
+}
+
+function get(key) {
+    return duplexes.get(key).duplex;
+}
+
+export async function open(client_url, url, options) {
+    const { default: make } = await import(client_url);
+    const duplex = await make(new URL(url, location.href).href, options);
+    const key = next_key++;
+    duplexes.set(key, { duplex, events: record(duplex) });
+    return { key, id: duplex.id };
+}
+
+// What make() rejects with, as plain data.
+export async function open_error(client_url, url, options) {
+    const { default: make, ResponseError } = await import(client_url);
+    try {
+        await make(new URL(url, location.href).href, options);
+        return null;
+    } catch (err) {
+        return {
+            is_response_error: err instanceof ResponseError,
+            status: err.response && err.response.status,
+            message: err.message
+        };
+    }
+}
+
+// The first of the named events to fire: 'end', 'close', 'error: …'.
+export function first_event(key, names) {
+    const { events } = duplexes.get(key);
+    return Promise.race(names.map(name => events[name]));
+}
+
+export function write(key, bytes) {
+    return new Promise(resolve => get(key).write(new Uint8Array(bytes), err =>
+        resolve(err ? `error: ${err.message}` : null)));
+}
+
+export function end(key) {
+    get(key).end();
+}
+
+export function destroy(key) {
+    get(key).destroy();
+}
+
+export function read_bytes(key, n) {
+    const duplex = get(key);
+    return new Promise((resolve, reject) => {
+        const bytes = [];
+        const on_data = data => {
+            bytes.push(...data);
+            if (bytes.length >= n) {
+                duplex.off('data', on_data);
+                duplex.pause();
+                resolve(bytes);
+            }
+        };
+        duplex.on('data', on_data);
+        duplex.once('error', reject);
+    });
+}
+
+async function sha256(chunks) {
+    const length = chunks.reduce((n, c) => n + c.length, 0);
+    const all = new Uint8Array(length);
+    let offset = 0;
+    for (const chunk of chunks) {
+        all.set(chunk, offset);
+        offset += chunk.length;
+    }
+    const digest = await crypto.subtle.digest('SHA-256', all);
+    return { length, sha256: [...new Uint8Array(digest)].map(b => b.toString(16).padStart(2, '0')).join('') };
+}
+
+// Reads until 'end'; the length and SHA-256 of everything read.
+export function read_all(key) {
+    const duplex = get(key);
+    return new Promise((resolve, reject) => {
+        const chunks = [];
+        duplex.on('data', data => chunks.push(new Uint8Array(data)));
+        duplex.once('end', () => resolve(sha256(chunks)));
+        duplex.once('error', reject);
+    });
+}
+
+function random_bytes(n) {
+    const bytes = new Uint8Array(n);
+    for (let i = 0; i < n; i += 65536) {
+        crypto.getRandomValues(bytes.subarray(i, Math.min(n, i + 65536)));
+    }
+    return bytes;
+}
+
+// Writes `total` random bytes in writes of 1..max_chunk bytes, waiting for 'drain'
+// when write() says so; then ends and waits for 'finish' if asked.
+export async function send_random(key, total, max_chunk, end_after) {
+    const duplex = get(key);
+    const chunks = [];
+    let sent = 0;
+    while (sent < total) {
+        const size = Math.min(total - sent, 1 + Math.floor(Math.random() * max_chunk));
+        const chunk = random_bytes(size);
+        chunks.push(chunk);
+        sent += size;
+        if (!duplex.write(chunk)) {
+            await new Promise(resolve => duplex.once('drain', resolve));
+        }
+    }
+    if (end_after) {
+        duplex.end();
+        await duplexes.get(key).events.finish;
+    }
+    return sha256(chunks);
+}
+
+// Writes `count` one-byte writes synchronously, then ends; resolves on 'finish'.
+export async function burst(key, count) {
+    const duplex = get(key);
+    for (let i = 0; i < count; i++) {
+        duplex.write(new Uint8Array([i & 0xff]));
+    }
+    duplex.end();
+    return first_event(key, ['finish', 'error']);
+}
+
+export function resume(key) {
+    get(key).resume();
+}
+
+// Writes `chunk_size` chunks while the duplex drains, until 'drain' has not come for
+// `quiet_ms` (the pipeline is full) or `limit` bytes went in. Then drained(key) tells
+// when the duplex drains again.
+export async function fill(key, chunk_size, limit, quiet_ms) {
+    const entry = duplexes.get(key);
+    const { duplex } = entry;
+    let written = 0;
+    for (;;) {
+        while (written < limit && duplex.write(new Uint8Array(chunk_size).fill(written & 0xff))) {
+            written += chunk_size;
+        }
+        if (written >= limit) {
+            return { written, full: false };
+        }
+        written += chunk_size;
+        const drain = new Promise(resolve => duplex.once('drain', () => resolve('drain')));
+        const quiet = new Promise(resolve => setTimeout(resolve, quiet_ms, 'quiet'));
+        if (await Promise.race([drain, quiet]) === 'quiet') {
+            entry.drained = drain;
+            return { written, full: true };
+        }
+    }
+}
+
+export function drained(key) {
+    return duplexes.get(key).drained;
+}

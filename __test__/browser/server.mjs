@@ -1,0 +1,116 @@
+// An HTTPS HTTP/2 test server: an Http2DuplexServer on DUPLEX_PATH, and on other
+// paths (unhandled_stream) the test page, the harness and the client bundles, so
+// the client runs same-origin in a secure context.
+import { createSecureServer } from 'node:http2';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { build } from 'esbuild';
+import { client_build_options } from '../../scripts/build-client.mjs';
+
+const require = createRequire(import.meta.url);
+const root = new URL('../../', import.meta.url);
+const file = path => new URL(path, root);
+
+export const DUPLEX_PATH = '/duplex';
+export const OUR_CLIENT = '/client.mjs';
+export const ORIGINAL_CLIENT = '/client6.mjs';
+
+export function our_server_class() {
+    return require('../../index.js').Http2DuplexServer;
+}
+
+export async function original_server_class() {
+    return (await import('http2-duplex-6')).Http2DuplexServer;
+}
+
+async function bundle(options) {
+    const result = await build({ ...options, write: false, logLevel: 'error' });
+    return result.outputFiles[0].text;
+}
+
+let bundles;
+// Our client as built for dist/, and the original 6.0.3 client with the aliases it needs.
+async function client_bundles() {
+    bundles = bundles || Promise.all([
+        bundle(client_build_options()),
+        bundle({
+            entryPoints: [require.resolve('http2-duplex-6/client.js')],
+            bundle: true,
+            format: 'esm',
+            platform: 'browser',
+            alias: { stream: 'readable-stream' }
+        })
+    ]);
+    const [ours, original] = await bundles;
+    return { [OUR_CLIENT]: ours, [ORIGINAL_CLIENT]: original };
+}
+
+const PAGE = `<!DOCTYPE html><meta charset="utf-8"><title>http2-duplex test</title>
+<script type="module">import * as harness from '/harness.mjs'; window.harness = harness;</script>`;
+
+// Every write POST's headers, so tests can check what went over the wire.
+function record_posts(http2_server, posts) {
+    http2_server.on('stream', (stream, headers) => {
+        if (headers[':method'] === 'POST' && headers[':path'] === DUPLEX_PATH) {
+            posts.push(headers);
+        }
+    });
+}
+
+export async function start_server({ Server, options, routes = {} } = {}) {
+    const ServerClass = Server || our_server_class();
+    const http2_server = createSecureServer({
+        key: readFileSync(file('examples/certs/server.key')),
+        cert: readFileSync(file('examples/certs/server.crt'))
+    });
+    const scripts = { ...await client_bundles(), '/harness.mjs': readFileSync(new URL('harness.mjs', import.meta.url), 'utf8'), ...routes };
+    const duplex_server = new ServerClass(http2_server, DUPLEX_PATH, options);
+    const waiting = new Map();      // id → resolve, or the duplex that came first
+    const posts = [];
+    record_posts(http2_server, posts);
+
+    duplex_server.on('duplex', (duplex, id) => {
+        const resolve = waiting.get(id);
+        if (resolve) {
+            waiting.delete(id);
+            resolve(duplex);
+        } else {
+            waiting.set(id, duplex);
+        }
+    });
+
+    duplex_server.on('unhandled_stream', (stream, headers) => {
+        const path = headers[':path'];
+        if (path === '/page.html') {
+            stream.respond({ ':status': 200, 'content-type': 'text/html; charset=utf-8' });
+            return stream.end(PAGE);
+        }
+        if (scripts[path] !== undefined) {
+            stream.respond({ ':status': 200, 'content-type': 'text/javascript' });
+            return stream.end(scripts[path]);
+        }
+        stream.respond({ ':status': 404 }, { endStream: true });
+    });
+
+    await new Promise(resolve => http2_server.listen(0, '127.0.0.1', resolve));
+    const origin = `https://127.0.0.1:${http2_server.address().port}`;
+
+    return {
+        origin,
+        posts,
+        duplex_server,
+        // The server side of the duplex the client knows as `id`.
+        duplex(id) {
+            const duplex = waiting.get(id);
+            if (duplex) {
+                waiting.delete(id);
+                return Promise.resolve(duplex);
+            }
+            return new Promise(resolve => waiting.set(id, resolve));
+        },
+        async close() {
+            duplex_server.detach();
+            await new Promise(resolve => http2_server.close(resolve));
+        }
+    };
+}

@@ -1,0 +1,181 @@
+// Browser client of http2-duplex: a Node-style Duplex over fetch and HTTP/2.
+// Reads are the body of one long GET; writes are one streaming POST where the
+// browser can stream request bodies, else one POST per write (docs/protocol.md).
+import { Duplex } from 'readable-stream';
+import { Buffer } from 'buffer';
+import { ResponseError, response_error } from './lib/browser/response-error.js';
+import { split_options, request_init } from './lib/browser/options.js';
+import { StreamUpload, request_streaming_supported } from './lib/browser/stream-upload.js';
+import { PostUpload } from './lib/browser/post-upload.js';
+
+export { ResponseError };
+
+const DEFAULT_WINDOW = 16;
+const DEFAULT_WINDOW_BYTES = 1024 * 1024;
+
+function ignore() {}
+
+function header_number(headers, name, fallback) {
+    const value = Number(headers.get(name));
+    return Number.isSafeInteger(value) && value > 0 ? value : fallback;
+}
+
+class FetchDuplex extends Duplex {
+    constructor(url, options) {
+        const { client, duplex, fetch_init } = split_options(options, {
+            disable_request_streaming: false,
+            fetch: (...args) => fetch(...args),
+            ResponseError
+        });
+        super(duplex);
+        this.url = url;
+        this._client = client;
+        this._fetch_init = fetch_init;
+        this._abort_read = new AbortController();
+        this._abort_write = new AbortController();
+        this._reader = null;
+        this._preamble_left = 1;    // the server's first byte only makes fetch resolve early
+        this._reading = false;
+        this._upload = null;
+        this._ended_server = false; // our end reached the server
+    }
+
+    async init() {
+        const response = await this._request({ signal: this._abort_read.signal });
+        this._reader = response.body.getReader();
+        this.id = response.headers.get('http2-duplex-id');
+        this._upload = this._make_upload(response.headers);
+    }
+
+    _make_upload(headers) {
+        if (!this._client.disable_request_streaming && request_streaming_supported()) {
+            return new StreamUpload({
+                start: body => this._request({
+                    method: 'POST',
+                    body,
+                    duplex: 'half',
+                    signal: this._abort_write.signal
+                }, this._post_headers({ 'http2-duplex-single': 'true' })),
+                // The server closed the duplex: nothing more will be taken.
+                on_early_answer: () => this.end(),
+                on_error: err => this.destroy(err)
+            });
+        }
+        const pipelined = Number(headers.get('http2-duplex-version')) >= 2;
+        const seq_header = seq => (pipelined ? { 'http2-duplex-seq': String(seq) } : {});
+        return new PostUpload({
+            pipelined,
+            window: pipelined ? header_number(headers, 'http2-duplex-window', DEFAULT_WINDOW) : 1,
+            window_bytes: pipelined ?
+                header_number(headers, 'http2-duplex-window-bytes', DEFAULT_WINDOW_BYTES) : Infinity,
+            send: (body, seq) => this._post(body, seq_header(seq), this._abort_write.signal),
+            send_end: count => this._post(undefined, {
+                'http2-duplex-end': 'true',
+                ...seq_header(count)
+            }, this._abort_write.signal),
+            on_error: err => this.destroy(err)
+        });
+    }
+
+    // fetch with the user's options; rejects with ResponseError unless 2xx.
+    async _request(init, headers) {
+        const response = await this._client.fetch(this.url,
+            request_init(this._fetch_init, init, headers));
+        if (!response.ok) {
+            throw await response_error(this._client.ResponseError, response);
+        }
+        return response;
+    }
+
+    async _post(body, headers, signal) {
+        const response = await this._request({ method: 'POST', body, signal },
+            this._post_headers(headers));
+        await response.arrayBuffer();
+    }
+
+    _post_headers(headers) {
+        return {
+            'http2-duplex-id': this.id,
+            'content-type': 'application/octet-stream',
+            ...headers
+        };
+    }
+
+    _read() {
+        if (!this._reading) {
+            this._pump().catch(err => this.destroy(err));
+        }
+    }
+
+    // Push the GET body until the readable side is full; _read resumes it.
+    async _pump() {
+        this._reading = true;
+        try {
+            for (;;) {
+                const { value, done } = await this._reader.read();
+                if (this.destroyed) {
+                    return;
+                }
+                if (done) {
+                    this.push(null);
+                    return;
+                }
+                const skip = Math.min(this._preamble_left, value.length);
+                this._preamble_left -= skip;
+                if (value.length > skip &&
+                    !this.push(Buffer.from(value.buffer, value.byteOffset + skip, value.length - skip))) {
+                    return;
+                }
+            }
+        } finally {
+            this._reading = false;
+        }
+    }
+
+    _write(chunk, encoding, cb) {
+        this._upload.write(chunk, cb);
+    }
+
+    _writev(chunks, cb) {
+        const list = chunks.map(({ chunk }) => chunk);
+        this._upload.write(list.length === 1 ? list[0] : Buffer.concat(list), cb);
+    }
+
+    // 'finish' only once the server has taken every byte written.
+    _final(cb) {
+        this._upload.end().then(() => {
+            this._ended_server = true;
+            cb();
+        }, cb);
+    }
+
+    _destroy(err, cb) {
+        if (this._reader) {
+            this._reader.cancel().catch(ignore);
+        }
+        this._abort_read.abort();
+        this._abort_write.abort();
+        if (this._upload) {
+            this._upload.destroy(err);
+        }
+        if (this.id !== undefined && !this._ended_server) {
+            // Tell the server, without the aborted signal; no one to report failure to.
+            this._post(undefined, {
+                'http2-duplex-end': 'true',
+                'http2-duplex-destroyed': 'true'
+            }).catch(ignore);
+        }
+        cb(err);
+    }
+}
+
+export default async function make(url, options) {
+    const duplex = new FetchDuplex(url, options);
+    try {
+        await duplex.init();
+    } catch (err) {
+        duplex.destroy();
+        throw err;
+    }
+    return duplex;
+}
