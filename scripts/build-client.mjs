@@ -16,10 +16,12 @@ export function client_build_options(extra) {
     };
 }
 
+export const DIST_CLIENT = `${root}dist/client.mjs`;
+
+export function build_dist({ minify = false } = {}) {
+    return build(client_build_options({ outfile: DIST_CLIENT, sourcemap: true, minify }));
+}
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-    await build(client_build_options({
-        outfile: `${root}dist/client.mjs`,
-        sourcemap: true,
-        minify: process.argv.includes('--minify')
-    }));
+    await build_dist({ minify: process.argv.includes('--minify') });
 }

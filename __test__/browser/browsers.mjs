@@ -23,12 +23,12 @@ export async function launch_chromium() {
     });
     return {
         // A new context is a new HTTP/2 connection to the server.
-        async page(url) {
+        async page(url, { harness = true } = {}) {
             const context = await browser.newContext({ ignoreHTTPSErrors: true });
             const page = await context.newPage();
             page.on('pageerror', err => console.error('page error:', err));
             await page.goto(url);
-            return wrap(page, () => context.close());
+            return wrap(page, () => context.close(), harness);
         },
         close: () => browser.close()
     };
@@ -66,19 +66,21 @@ export async function launch_firefox() {
         env: { ...process.env, MOZ_REMOTE_SETTINGS_DEVTOOLS: '1' }
     });
     return {
-        async page(url) {
+        async page(url, { harness = true } = {}) {
             const context = await browser.createBrowserContext();
             const page = await context.newPage();
             await page.goto(url);
-            return wrap(page, () => context.close());
+            return wrap(page, () => context.close(), harness);
         },
         close: () => browser.close()
     };
 }
 
 // The same small surface over both drivers: call(name, ...args) runs harness[name].
-async function wrap(page, close) {
-    await page.waitForFunction(() => window.harness !== undefined);
+async function wrap(page, close, harness) {
+    if (harness) {
+        await page.waitForFunction(() => window.harness !== undefined);
+    }
     return {
         page,
         call: (name, ...args) => page.evaluate(([n, a]) => window.harness[n](...a), [name, args]),
