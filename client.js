@@ -15,6 +15,10 @@ const DEFAULT_WINDOW_BYTES = 1024 * 1024;
 
 function ignore() {}
 
+function seq_header(seq) {
+    return seq === undefined ? {} : { 'http2-duplex-seq': String(seq) };
+}
+
 function header_number(headers, name, fallback) {
     const value = Number(headers.get(name));
     return Number.isSafeInteger(value) && value > 0 ? value : fallback;
@@ -62,7 +66,6 @@ class FetchDuplex extends Duplex {
             });
         }
         const pipelined = Number(headers.get('http2-duplex-version')) >= 2;
-        const seq_header = seq => (pipelined ? { 'http2-duplex-seq': String(seq) } : {});
         return new PostUpload({
             pipelined,
             window: pipelined ? header_number(headers, 'http2-duplex-window', DEFAULT_WINDOW) : 1,
@@ -162,7 +165,8 @@ class FetchDuplex extends Duplex {
             // Tell the server, without the aborted signal; no one to report failure to.
             this._post(undefined, {
                 'http2-duplex-end': 'true',
-                'http2-duplex-destroyed': 'true'
+                'http2-duplex-destroyed': 'true',
+                ...seq_header(this._upload && this._upload.end_seq)
             }).catch(ignore);
         }
         cb(err);

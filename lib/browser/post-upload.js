@@ -7,7 +7,8 @@
 import { Buffer } from 'buffer';
 
 export class PostUpload {
-    // send(body, seq) and send_end(count) return promises that reject on failure.
+    // send(body, seq) and send_end(count) return promises that reject on failure;
+    // seq and count are undefined in version 1.
     constructor({ send, send_end, on_error, window = 1, window_bytes = Infinity, pipelined = false }) {
         this._send = send;
         this._send_end = send_end;
@@ -25,8 +26,9 @@ export class PostUpload {
         this._waiters = [];
     }
 
-    get posts() {
-        return this._posts;
+    // The seq an end POST carries: the number of write POSTs sent (version 2 only).
+    get end_seq() {
+        return this._pipelined ? this._posts : undefined;
     }
 
     write(chunk, cb) {
@@ -47,7 +49,7 @@ export class PostUpload {
         // Version 1 servers deliver in arrival order, so the end waits for the last answer.
         await this._until(() => this._queue.length === 0 &&
                                 (this._pipelined || this._in_flight === 0));
-        await this._send_end(this._posts);
+        await this._send_end(this.end_seq);
         await this._until(() => this._in_flight === 0);
     }
 
@@ -108,7 +110,8 @@ export class PostUpload {
     _post(entries) {
         const body = entries.length === 1 ? entries[0].chunk :
             Buffer.concat(entries.map(e => e.chunk));
-        const seq = this._posts++;
+        const seq = this._pipelined ? this._posts : undefined;
+        this._posts += 1;
         this._in_flight += 1;
         this._in_flight_bytes += body.length;
         if (this._pipelined) {

@@ -1,0 +1,31 @@
+// The per-write cases in Firefox ESR (no fetch request streaming there), driven by
+// puppeteer-core over WebDriver BiDi; v2 against our server, v1 against 6.0.3.
+import { before, after } from 'node:test';
+import { start_server, original_server_class } from './browser/server.mjs';
+import { launch_firefox } from './browser/browsers.mjs';
+import { define_cases } from './browser/cases.mjs';
+
+let browser, ours, original;
+
+before(async () => {
+    [browser, ours, original] = await Promise.all([
+        launch_firefox(),
+        start_server(),
+        start_server({ Server: await original_server_class() })
+    ]);
+});
+
+after(async () => {
+    await browser?.close();
+    await ours?.close();
+    await original?.close();
+});
+
+// Firefox falls back to per-write by itself; the option must not change that.
+define_cases({ browser: () => browser, server: () => ours, name: 'firefox: per-write (v2)', options: {}, pipelined: true });
+define_cases({
+    browser: () => browser,
+    server: () => original,
+    name: 'firefox: per-write (v1) against 6.0.3',
+    options: { disable_request_streaming: true }
+});
