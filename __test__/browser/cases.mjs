@@ -71,14 +71,14 @@ export function define_cases(env) {
 
         tc('1 MiB in random-sized writes both ways at once, SHA-256 checked', async () => {
             const { key, id, sd } = await open();
-            const server_got = read_all(sd);
-            const client_got = page.call('read_all', key);
-            const [client_sent, server_sent] = await Promise.all([
+            const [server_got, client_got, client_sent, server_sent] = await Promise.all([
+                read_all(sd),
+                page.call('read_all', key),
                 page.call('send_random', key, MiB, 32768, true),
                 send_random(sd, MiB, 32768, true)
             ]);
-            assert.deepEqual(await server_got, client_sent);
-            assert.deepEqual(await client_got, server_sent);
+            assert.deepEqual(server_got, client_sent);
+            assert.deepEqual(client_got, server_sent);
             assert.equal(await page.call('first_event', key, ['close', 'error']), 'close');
             assert_mode(id);
         });
@@ -89,11 +89,17 @@ export function define_cases(env) {
                 for (const { sd } of duplexes) {
                     sd.pipe(sd);
                 }
-                await Promise.all(duplexes.map(async ({ key }) => {
-                    const echoed = page.call('read_all', key);
-                    const sent = await page.call('send_random', key, 64 * 1024, 4096, true);
-                    assert.deepEqual(await echoed, sent);
+                // allSettled: one failure must not leave the others' rejections unhandled.
+                const results = await Promise.allSettled(duplexes.map(async ({ key }) => {
+                    const [echoed, sent] = await Promise.all([
+                        page.call('read_all', key),
+                        page.call('send_random', key, 64 * 1024, 4096, true)
+                    ]);
+                    assert.deepEqual(echoed, sent);
                 }));
+                for (const result of results) {
+                    assert.equal(result.status, 'fulfilled', result.reason);
+                }
             });
         }
 

@@ -122,7 +122,10 @@ export async function send_random(key, total, max_chunk, end_after) {
     }
     if (end_after) {
         duplex.end();
-        await duplexes.get(key).events.finish;
+        const event = await first_event(key, ['finish', 'error', 'close']);
+        if (event !== 'finish') {
+            throw new Error(`${event} before finish`);
+        }
     }
     return sha256(chunks);
 }

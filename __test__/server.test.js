@@ -1,0 +1,361 @@
+'use strict';
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const { once } = require('events');
+const { createHash, randomBytes } = require('crypto');
+const http2 = require('http2');
+const {
+    start_server, connect, request, open, post, next_duplex, read_bytes
+} = require('./support/h2');
+
+const sha256 = data => createHash('sha256').update(data).digest('hex');
+
+test('GET opens a duplex with the protocol headers and the preamble', async t => {
+    const s = await start_server();
+    t.after(s.close);
+    const session = connect(s.url);
+    t.after(() => session.destroy());
+    const opened = next_duplex(s.server);
+    const { id, headers } = await open(session);
+    assert.equal(headers[':status'], 200);
+    assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    assert.equal(headers['content-type'], 'application/octet-stream');
+    assert.equal(headers['cache-control'], 'max-age=0, no-cache, must-revalidate, proxy-revalidate');
+    assert.deepEqual(headers['access-control-expose-headers'].split(', '),
+        ['http2-duplex-id', 'http2-duplex-version', 'http2-duplex-window', 'http2-duplex-window-bytes']);
+    assert.equal(headers['http2-duplex-version'], '2');
+    const event = await opened;
+    assert.equal(event.id, id);
+    assert.equal(event.duplex.stream.constructor.name, 'ServerHttp2Stream');
+});
+
+test('duplex event carries the request and the per-session map', async t => {
+    const s = await start_server();
+    t.after(s.close);
+    const session = connect(s.url);
+    t.after(() => session.destroy());
+    const event = once(s.server, 'duplex');
+    const { id } = await open(session);
+    const [duplex, event_id, headers, flags, raw_headers, duplexes, response_headers] = await event;
+    assert.equal(event_id, id);
+    assert.equal(headers[':method'], 'GET');
+    assert.equal(typeof flags, 'number');
+    assert.ok(Array.isArray(raw_headers));
+    assert.equal(duplexes.get(id), duplex);
+    assert.equal(typeof response_headers, 'object');
+});
+
+test('a write POST is delivered and answered; server writes reach the GET body', async t => {
+    const s = await start_server();
+    t.after(s.close);
+    const session = connect(s.url);
+    t.after(() => session.destroy());
+    const opened = next_duplex(s.server);
+    const { id, stream } = await open(session);
+    const { duplex } = await opened;
+    const received = read_bytes(duplex, 5);
+    const answered = await post(session, id, 'hello');
+    assert.equal(answered.status, 200);
+    assert.equal((await received).toString(), 'hello');
+    duplex.end('bye');
+    const body = [];
+    stream.on('data', chunk => body.push(chunk));
+    await once(stream, 'end');
+    assert.equal(Buffer.concat(body).toString(), 'bye');
+});
+
+test('a streaming POST delivers every write; its end ends the duplex', async t => {
+    const s = await start_server();
+    t.after(s.close);
+    const session = connect(s.url);
+    t.after(() => session.destroy());
+    const opened = next_duplex(s.server);
+    const { id } = await open(session);
+    const { duplex } = await opened;
+    const upload = session.request({
+        ':method': 'POST', ':path': '/duplex',
+        'http2-duplex-id': id, 'http2-duplex-single': 'true'
+    });
+    upload.write('one,');
+    assert.equal((await read_bytes(duplex, 4)).toString(), 'one,');
+    upload.end('two');
+    const rest = [];
+    duplex.on('data', chunk => rest.push(chunk));
+    await once(duplex, 'end');
+    assert.equal(Buffer.concat(rest).toString(), 'two');
+    const [response] = await once(upload, 'response');
+    assert.equal(response[':status'], 200);
+});
+
+test('end POST ends the readable side; a second end is unknown', async t => {
+    const s = await start_server();
+    t.after(s.close);
+    const session = connect(s.url);
+    t.after(() => session.destroy());
+    const opened = next_duplex(s.server);
+    const { id } = await open(session);
+    const { duplex } = await opened;
+    duplex.resume();
+    const ended = once(duplex, 'end');
+    assert.equal((await post(session, id, undefined, { 'http2-duplex-end': 'true' })).status, 200);
+    await ended;
+    assert.equal((await post(session, id, undefined, { 'http2-duplex-end': 'true' })).status, 404);
+});
+
+test('end POST with destroyed closes the GET stream', async t => {
+    const s = await start_server();
+    t.after(s.close);
+    const session = connect(s.url);
+    t.after(() => session.destroy());
+    const opened = next_duplex(s.server);
+    const { id, stream } = await open(session);
+    const { duplex } = await opened;
+    duplex.resume();
+    const closed = once(stream, 'close');
+    const answered = await post(session, id, undefined,
+        { 'http2-duplex-end': 'true', 'http2-duplex-destroyed': 'true' });
+    assert.equal(answered.status, 200);
+    await closed;
+    await once(duplex, 'close');
+});
+
+test('an unknown id and an id of another session get 404', async t => {
+    const s = await start_server();
+    t.after(s.close);
+    const one = connect(s.url);
+    const other = connect(s.url);
+    t.after(() => { one.destroy(); other.destroy(); });
+    const opened = next_duplex(s.server);
+    const { id } = await open(one);
+    const { duplex } = await opened;
+    let leaked = false;
+    duplex.on('data', () => { leaked = true; });
+    assert.equal((await post(one, 'no-such-id', 'x')).status, 404);
+    assert.equal((await post(other, id, 'x')).status, 404);
+    assert.equal((await post(other, id, undefined, { 'http2-duplex-end': 'true' })).status, 404);
+    assert.equal(leaked, false);
+    assert.equal((await post(one, id, 'mine')).status, 200);
+});
+
+test('other methods get 405 and a warning', async t => {
+    const s = await start_server();
+    t.after(s.close);
+    const session = connect(s.url);
+    t.after(() => session.destroy());
+    for (const method of ['PUT', 'DELETE', 'PATCH']) {
+        const warning = once(s.server, 'warning');
+        const answered = await request(session, { ':method': method, ':path': '/duplex' }, 'x');
+        assert.equal(answered.status, 405);
+        assert.equal((await warning)[0].message, `unknown method: ${method}`);
+    }
+});
+
+test('other paths are left to unhandled_stream', async t => {
+    const s = await start_server();
+    t.after(s.close);
+    const session = connect(s.url);
+    t.after(() => session.destroy());
+    s.server.once('unhandled_stream', (stream, headers, flags, raw, duplexes, response_headers) => {
+        assert.equal(headers[':path'], '/elsewhere');
+        assert.ok(duplexes instanceof Map);
+        assert.equal(stream.headersSent, false);
+        stream.respond({ ':status': 418, ...response_headers }, { endStream: true });
+    });
+    const answered = await request(session, { ':path': '/elsewhere' });
+    assert.equal(answered.status, 418);
+});
+
+test('backpressure: POSTs are answered only once the reader takes their chunks', async t => {
+    const s = await start_server({ highWaterMark: 1024 });
+    t.after(s.close);
+    const session = connect(s.url);
+    t.after(() => session.destroy());
+    const opened = next_duplex(s.server);
+    const { id } = await open(session);
+    const { duplex } = await opened;
+    // Nobody reads: the first POST fills the readable buffer past its mark.
+    assert.equal((await post(session, id, Buffer.alloc(2048))).status, 200);
+    let answered = false;
+    const second = post(session, id, Buffer.alloc(10)).then(r => { answered = true; return r; });
+    await new Promise(resolve => duplex.once('data', resolve).pause());
+    // The reader took the first chunk only now, so the second POST was held until here.
+    assert.equal(answered, false);
+    assert.equal(duplex.readableLength, 10);
+    duplex.resume();
+    assert.equal((await second).status, 200);
+});
+
+test('a streaming POST is paused while the reader does not read', async t => {
+    const s = await start_server({ highWaterMark: 1024 });
+    t.after(s.close);
+    const session = connect(s.url);
+    t.after(() => session.destroy());
+    const opened = next_duplex(s.server);
+    const { id } = await open(session);
+    const { duplex } = await opened;
+    const upload = session.request({
+        ':method': 'POST', ':path': '/duplex',
+        'http2-duplex-id': id, 'http2-duplex-single': 'true'
+    });
+    // Write until HTTP/2 flow control pushes back: the server stopped reading.
+    const chunk = Buffer.alloc(16384);
+    let written = 0;
+    while (upload.write(chunk)) {
+        written += chunk.length;
+    }
+    written += chunk.length;
+    await new Promise(resolve => setImmediate(resolve));
+    assert.ok(duplex.readableLength < 1024 * 1024,
+        `server held ${duplex.readableLength} bytes`);
+    upload.end();
+    const total = (await read_all(duplex)).length;
+    assert.equal(total, written);
+});
+
+async function read_all(readable) {
+    const chunks = [];
+    for await (const chunk of readable) {
+        chunks.push(chunk);
+    }
+    return Buffer.concat(chunks);
+}
+
+test('50 duplexes on one session stay apart', async t => {
+    const s = await start_server();
+    t.after(s.close);
+    const session = connect(s.url);
+    t.after(() => session.destroy());
+    s.server.on('duplex', duplex => duplex.pipe(duplex));
+    const opened = await Promise.all(Array.from({ length: 50 }, () => open(session)));
+    await Promise.all(opened.map(async ({ id, stream }, i) => {
+        const message = `message ${i} for ${id}`;
+        const echoed = read_bytes(stream, message.length);
+        assert.equal((await post(session, id, message)).status, 200);
+        assert.equal((await echoed).toString(), message);
+    }));
+    assert.equal(s.server.stats().duplexes, 50);
+});
+
+test('10 MiB in random-sized writes both ways, checked by SHA-256', async t => {
+    const s = await start_server();
+    t.after(s.close);
+    const session = connect(s.url);
+    t.after(() => session.destroy());
+    const opened = next_duplex(s.server);
+    const { id, stream } = await open(session);
+    const { duplex } = await opened;
+    const size = 10 * 1024 * 1024;
+    const up = randomBytes(size);
+    const down = randomBytes(size);
+    const server_got = read_all(duplex);
+    const client_got = read_all(stream);
+    duplex.end(down);
+    for (let offset = 0; offset < size;) {
+        const length = Math.min(size - offset, 1 + Math.floor(Math.random() * 256 * 1024));
+        assert.equal((await post(session, id, up.subarray(offset, offset + length))).status, 200);
+        offset += length;
+    }
+    assert.equal((await post(session, id, undefined, { 'http2-duplex-end': 'true' })).status, 200);
+    assert.equal(sha256(await server_got), sha256(up));
+    assert.equal(sha256(await client_got), sha256(down));
+});
+
+test('closing the session ends every duplex on it', async t => {
+    const s = await start_server();
+    t.after(s.close);
+    const session = connect(s.url);
+    const opened = [next_duplex(s.server)];
+    await open(session);
+    opened.push(next_duplex(s.server));
+    await open(session);
+    const duplexes = (await Promise.all(opened)).map(({ duplex }) => duplex);
+    const ended = duplexes.map(duplex => { duplex.resume(); return once(duplex, 'end'); });
+    session.destroy();
+    await Promise.all(ended);
+    assert.equal(s.server.stats().sessions, 0);
+    assert.equal(s.server.stats().duplexes, 0);
+});
+
+test('when the duplex closes, an open POST is answered and later closed', async t => {
+    const s = await start_server({ close_timeout: 50 });
+    t.after(s.close);
+    const session = connect(s.url);
+    t.after(() => session.destroy());
+    const opened = next_duplex(s.server);
+    const { id } = await open(session);
+    const { duplex } = await opened;
+    const upload = session.request({
+        ':method': 'POST', ':path': '/duplex',
+        'http2-duplex-id': id, 'http2-duplex-single': 'true'
+    });
+    upload.write('x');
+    await read_bytes(duplex, 1);
+    duplex.destroy();
+    const [response] = await once(upload, 'response');
+    assert.equal(response[':status'], 200);
+    await once(upload, 'close');
+});
+
+test('errors on the GET stream reach the duplex', async t => {
+    const s = await start_server();
+    t.after(s.close);
+    const session = connect(s.url);
+    t.after(() => session.destroy());
+    const opened = next_duplex(s.server);
+    await open(session);
+    const { duplex } = await opened;
+    const failed = once(duplex, 'error');
+    duplex.stream.destroy(new Error('boom'));
+    assert.equal((await failed)[0].message, 'boom');
+});
+
+test('a client resetting its streams never crashes the server', async t => {
+    const s = await start_server();
+    t.after(s.close);
+    s.server.on('duplex', duplex => {
+        duplex.on('error', () => {});
+        duplex.pipe(duplex);
+    });
+    const session = connect(s.url);
+    t.after(() => session.destroy());
+    const { id, stream } = await open(session);
+    const upload = session.request({
+        ':method': 'POST', ':path': '/duplex', 'http2-duplex-id': id
+    });
+    upload.write('partial');
+    upload.close(http2.constants.NGHTTP2_CANCEL);
+    stream.close(http2.constants.NGHTTP2_CANCEL);
+    await once(stream, 'close');
+    // The server still serves new duplexes on the same session.
+    const again = await open(session);
+    assert.equal((await post(session, again.id, 'ok')).status, 200);
+});
+
+test('detach destroys every session it saw; attach and detach are idempotent', async t => {
+    const s = await start_server();
+    t.after(s.close);
+    s.server.attach();
+    const session = connect(s.url);
+    await open(session);
+    assert.equal(s.server.sessions.size, 1);
+    const closed = once(session, 'close');
+    s.server.detach();
+    s.server.detach();
+    await closed;
+    s.server.attach();
+    s.server.attach();
+    assert.equal(s.http2_server.listenerCount('session'), 1);
+});
+
+test('a session whose destroy throws gives a warning, not an exception', async t => {
+    const s = await start_server();
+    t.after(s.close);
+    const session = connect(s.url);
+    t.after(() => session.destroy());
+    await open(session);
+    const [server_session] = s.server.sessions;
+    server_session.destroy = () => { throw new Error('cannot destroy'); };
+    const warning = once(s.server, 'warning');
+    s.server.detach();
+    assert.equal((await warning)[0].message, 'cannot destroy');
+});

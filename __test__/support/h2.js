@@ -1,0 +1,97 @@
+'use strict';
+// A secure HTTP/2 server with an Http2DuplexServer on it, and a raw protocol
+// client over Node's own http2.connect, for the server suites.
+const http2 = require('http2');
+const { once } = require('events');
+const { readFileSync } = require('fs');
+const { join } = require('path');
+const { Http2DuplexServer } = require('../..');
+
+const certs = join(__dirname, '..', 'certs');
+const key = readFileSync(join(certs, 'server.key'));
+const cert = readFileSync(join(certs, 'server.crt'));
+
+async function start_server(options = {}, path = '/duplex') {
+    const http2_server = http2.createSecureServer({ key, cert });
+    const server = new Http2DuplexServer(http2_server, path, options);
+    http2_server.listen(0, '127.0.0.1');
+    await once(http2_server, 'listening');
+    const url = `https://127.0.0.1:${http2_server.address().port}`;
+    const close = async () => {
+        server.detach();
+        http2_server.close();
+        await once(http2_server, 'close');
+    };
+    return { http2_server, server, url, path, close };
+}
+
+function connect(url) {
+    const session = http2.connect(url, { ca: cert });
+    session.on('error', () => {});
+    return session;
+}
+
+// Sends a request and resolves to { status, headers, body }.
+async function request(session, headers, body) {
+    const stream = session.request(headers, { endStream: body === undefined });
+    if (body !== undefined) {
+        stream.end(body);
+    }
+    const chunks = [];
+    stream.on('data', chunk => chunks.push(chunk));
+    const [response] = await once(stream, 'response');
+    await once(stream, 'end');
+    return { status: response[':status'], headers: response, body: Buffer.concat(chunks) };
+}
+
+// Opens a duplex; resolves to { id, headers, stream } once the preamble is read.
+async function open(session, path = '/duplex') {
+    const stream = session.request({ ':path': path });
+    const [headers] = await once(stream, 'response');
+    const [preamble] = await once(stream, 'data');
+    if (preamble.length !== 1 || preamble[0] !== 0x61) {
+        throw new Error(`bad preamble ${preamble.toString('hex')}`);
+    }
+    return { id: headers['http2-duplex-id'], headers, stream };
+}
+
+function post(session, id, body = Buffer.alloc(0), extra = {}, path = '/duplex') {
+    return request(session, {
+        ':method': 'POST',
+        ':path': path,
+        'http2-duplex-id': id,
+        ...extra
+    }, body);
+}
+
+async function next_duplex(server) {
+    const [duplex, id] = await once(server, 'duplex');
+    return { duplex, id };
+}
+
+// Reads exactly `length` bytes from a flowing readable, then pauses it.
+function read_bytes(readable, length) {
+    return new Promise((resolve, reject) => {
+        const chunks = [];
+        let got = 0;
+        const on_data = chunk => {
+            chunks.push(chunk);
+            got += chunk.length;
+            if (got >= length) {
+                readable.pause();
+                readable.off('data', on_data).off('error', reject);
+                const all = Buffer.concat(chunks);
+                if (got > length) {
+                    readable.unshift(all.subarray(length));
+                }
+                resolve(all.subarray(0, length));
+            }
+        };
+        readable.on('data', on_data).on('error', reject);
+        readable.resume();
+    });
+}
+
+module.exports = {
+    start_server, connect, request, open, post, next_duplex, read_bytes, cert
+};
