@@ -1,7 +1,7 @@
 // The echo example and zero-config bundling, in headless Chromium.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, mkdirSync, symlinkSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -92,4 +92,11 @@ test('bundling: esbuild (platform browser, no config) bundles the client and it 
     } finally {
         rmSync(dir, { recursive: true, force: true });
     }
+});
+
+test('types: client.d.ts compiles against a typical use (tsc --strict)', () => {
+    const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+    execFileSync(process.execPath, [tsc, '--noEmit', '--strict', '--target', 'es2020',
+        '--module', 'esnext', '--moduleResolution', 'bundler', '--lib', 'es2020,dom,dom.iterable',
+        '--types', 'node', join(root, '__test__', 'browser', 'types-check.ts')], { stdio: 'inherit' });
 });
