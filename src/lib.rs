@@ -65,8 +65,10 @@ pub struct EffectiveLimits {
 }
 
 /// `Registry::piece`'s answer: deliver the caller's buffer now.
+#[napi]
 pub const PIECE_DELIVER: u32 = 0;
 /// `Registry::piece`'s answer: the core holds a copy until it is in order.
+#[napi]
 pub const PIECE_HELD: u32 = 1;
 
 fn rejection(rejection: core::Rejection, fatal: Option<core::DuplexKey>) -> Rejection {

@@ -17,18 +17,25 @@ async function start_server(options = {}, path = '/duplex') {
     http2_server.listen(0, '127.0.0.1');
     await once(http2_server, 'listening');
     const url = `https://127.0.0.1:${http2_server.address().port}`;
+    const clients = new Set();
+    const connect = () => {
+        const session = http2.connect(url, { ca: cert });
+        session.on('error', () => {});
+        clients.add(session);
+        return session;
+    };
     const close = async () => {
+        for (const session of clients) {
+            session.destroy();
+        }
         server.detach();
+        for (const session of server.sessions) {
+            session.destroy();
+        }
         http2_server.close();
         await once(http2_server, 'close');
     };
-    return { http2_server, server, url, path, close };
-}
-
-function connect(url) {
-    const session = http2.connect(url, { ca: cert });
-    session.on('error', () => {});
-    return session;
+    return { http2_server, server, url, path, connect, close };
 }
 
 // Sends a request and resolves to { status, headers, body }.
@@ -39,8 +46,9 @@ async function request(session, headers, body) {
     }
     const chunks = [];
     stream.on('data', chunk => chunks.push(chunk));
+    const ended = once(stream, 'end');
     const [response] = await once(stream, 'response');
-    await once(stream, 'end');
+    await ended;
     return { status: response[':status'], headers: response, body: Buffer.concat(chunks) };
 }
 
@@ -69,7 +77,7 @@ async function next_duplex(server) {
     return { duplex, id };
 }
 
-// Reads exactly `length` bytes from a flowing readable, then pauses it.
+// Reads exactly `length` bytes from a readable, then pauses it.
 function read_bytes(readable, length) {
     return new Promise((resolve, reject) => {
         const chunks = [];
@@ -93,5 +101,15 @@ function read_bytes(readable, length) {
 }
 
 module.exports = {
-    start_server, connect, request, open, post, next_duplex, read_bytes, cert
+    start_server, request, open, post, next_duplex, read_bytes, cert
 };
+
+async function read_all(readable) {
+    const chunks = [];
+    for await (const chunk of readable) {
+        chunks.push(chunk);
+    }
+    return Buffer.concat(chunks);
+}
+
+module.exports.read_all = read_all;

@@ -1,0 +1,69 @@
+'use strict';
+const { Duplex } = require('stream');
+
+// The server's end of one duplex: reads come from the client's POSTs, writes go
+// to the GET response body (`stream`).
+class ServerDuplex extends Duplex {
+    #blocked = false;
+    #when_taken = [];
+
+    constructor(stream, options) {
+        super(options);
+        this.stream = stream;
+    }
+
+    // Pushes a chunk from a POST into the readable side.
+    deliver(chunk) {
+        if (!this.push(chunk)) {
+            this.#blocked = true;
+        }
+    }
+
+    // Runs `taken` once the readable side has room again: a POST is answered
+    // (and a streaming POST resumed) only then, which is the client's backpressure.
+    when_taken(taken) {
+        if (this.#blocked) {
+            this.#when_taken.push(taken);
+        } else {
+            taken();
+        }
+    }
+
+    _read() {
+        this.#blocked = false;
+        const waiting = this.#when_taken;
+        this.#when_taken = [];
+        for (const taken of waiting) {
+            taken();
+        }
+    }
+
+    _write(chunk, encoding, cb) {
+        this.stream.write(chunk, encoding, cb);
+    }
+
+    _writev(chunks, cb) {
+        // Corked, the GET stream hands the whole batch to its own _writev:
+        // one write to the session, no concatenation.
+        this.stream.cork();
+        const last = chunks.length - 1;
+        chunks.forEach(({ chunk, encoding }, i) =>
+            this.stream.write(chunk, encoding, i === last ? cb : undefined));
+        this.stream.uncork();
+    }
+
+    _final(cb) {
+        if (this.stream.writableEnded || this.stream.destroyed) {
+            return cb();
+        }
+        this.stream.end(cb);
+    }
+
+    _destroy(err, cb) {
+        this.#when_taken = [];
+        this.stream.destroy(err);
+        cb(err);
+    }
+}
+
+module.exports = { ServerDuplex };

@@ -1,0 +1,315 @@
+'use strict';
+const { EventEmitter } = require('events');
+const { constants } = require('http2');
+const { Registry, PIECE_DELIVER } = require('./native');
+const { ServerDuplex } = require('./server-duplex');
+
+const COMMON_HEADERS = {
+    'cache-control': 'max-age=0, no-cache, must-revalidate, proxy-revalidate'
+};
+
+const EXPOSED_HEADERS = [
+    'http2-duplex-id',
+    'http2-duplex-version',
+    'http2-duplex-window',
+    'http2-duplex-window-bytes'
+].join(', ');
+
+// Options of ours, as opposed to the Duplex options passed to each duplex.
+const LIMIT_OPTIONS = {
+    max_duplexes_per_session: 'maxDuplexesPerSession',
+    window: 'window',
+    window_bytes: 'windowBytes',
+    max_write_bytes: 'maxWriteBytes'
+};
+
+function header(headers, name) {
+    const value = headers[name];
+    return value === undefined ? undefined : String(value);
+}
+
+// Answers a request unless its stream is already gone (the client may reset
+// any stream at any time; that must never throw).
+function answer(stream, status, response_headers) {
+    if (stream.destroyed || stream.closed || stream.headersSent) {
+        return;
+    }
+    stream.respond({ ':status': status, ...response_headers }, { endStream: true });
+}
+
+class Http2DuplexServer extends EventEmitter {
+    #session_listener = null;
+    #registry;
+
+    constructor(http2_server, path, options) {
+        super();
+        this.http2_server = http2_server;
+        this.path = path;
+        this.options = {
+            close_timeout: 1000,
+            autoDestroy: true,
+            ...options
+        };
+        const limits = {};
+        for (const [option, limit] of Object.entries(LIMIT_OPTIONS)) {
+            if (this.options[option] !== undefined) {
+                limits[limit] = this.options[option];
+            }
+        }
+        this.#registry = new Registry(limits);
+        this.limits = this.#registry.limits();
+        this.sessions = new Set();
+        this.attach();
+    }
+
+    attach() {
+        if (!this.#session_listener) {
+            this.#session_listener = session => this.#on_session(session);
+            this.http2_server.on('session', this.#session_listener);
+        }
+    }
+
+    detach() {
+        if (!this.#session_listener) {
+            return;
+        }
+        this.http2_server.removeListener('session', this.#session_listener);
+        this.#session_listener = null;
+        for (const session of this.sessions) {
+            session.removeAllListeners('stream');
+            try {
+                session.destroy();
+            } catch (err) {
+                this.emit('warning', err);
+            }
+        }
+    }
+
+    // Counts kept by the Rust core: open sessions, duplexes, bytes held out of
+    // order, write POSTs in flight.
+    stats() {
+        return this.#registry.stats();
+    }
+
+    #on_session(session) {
+        const scope = this.#registry.openSession();
+        // id → duplex, as the original exposes it to event listeners.
+        const duplexes = new Map();
+        const entries = new Map();
+        this.sessions.add(session);
+        session.on('close', () => {
+            this.sessions.delete(session);
+            for (const key of this.#registry.closeSession(scope)) {
+                const entry = entries.get(key);
+                entries.delete(key);
+                duplexes.delete(entry.id);
+                entry.duplex.push(null);
+            }
+        });
+        // Errors of the session reach its streams (and so the duplexes).
+        session.on('error', () => {});
+        session.on('stream', (stream, headers, flags, raw_headers) => {
+            this.#on_stream({
+                stream, headers, flags, raw_headers, scope, duplexes, entries
+            });
+        });
+    }
+
+    #on_stream(request) {
+        const { stream, headers, flags, raw_headers, duplexes } = request;
+        const response_headers = { ...COMMON_HEADERS };
+        if (headers[':path'] !== this.path) {
+            this.emit('unhandled_stream', stream, headers, flags, raw_headers,
+                duplexes, response_headers);
+            return;
+        }
+        // A client reset is ordinary here; errors that matter reach the duplex.
+        stream.on('error', () => {});
+        const method = headers[':method'];
+        if (method === 'GET') {
+            this.#open(request, response_headers);
+        } else if (method === 'POST') {
+            this.#post(request, response_headers);
+        } else {
+            answer(stream, 405, response_headers);
+            this.emit('warning', new Error(`unknown method: ${method}`));
+        }
+    }
+
+    #reject(stream, rejection, response_headers) {
+        answer(stream, rejection.status, response_headers);
+        // Stop the upload of a refused body; the answer above is already final.
+        if (!stream.destroyed) {
+            stream.close(constants.NGHTTP2_NO_ERROR);
+        }
+        this.emit('warning', Object.assign(new Error(rejection.message), {
+            status: rejection.status
+        }));
+    }
+
+    #open({ stream, headers, flags, raw_headers, scope, duplexes, entries },
+        response_headers) {
+        const opened = this.#registry.openDuplex(scope);
+        if (opened.status !== undefined) {
+            this.#reject(stream, opened, response_headers);
+            return;
+        }
+        const { key, id } = opened;
+        const duplex = new ServerDuplex(stream, this.options);
+        const entry = { id, duplex, posts: new Map(), end_post: null };
+        entries.set(key, entry);
+        duplexes.set(id, duplex);
+
+        stream.on('error', err => duplex.destroy(err));
+        stream.on('close', () => {
+            if (!duplex.writableEnded && !duplex.destroyed) {
+                duplex.end();
+            }
+        });
+        duplex.on('close', () => {
+            this.#registry.closeDuplex(key);
+            entries.delete(key);
+            duplexes.delete(id);
+            if (!stream.closed && !stream.destroyed) {
+                stream.close();
+            }
+        });
+
+        stream.respond({
+            ':status': 200,
+            'http2-duplex-id': id,
+            'http2-duplex-version': '2',
+            'http2-duplex-window': String(this.limits.window),
+            'http2-duplex-window-bytes': String(this.limits.windowBytes),
+            'access-control-expose-headers': EXPOSED_HEADERS,
+            'content-type': 'application/octet-stream',
+            ...response_headers
+        });
+        // fetch may wait for the first byte of the body before resolving.
+        stream.write('a');
+        this.emit('duplex', duplex, id, headers, flags, raw_headers, duplexes,
+            response_headers);
+    }
+
+    #post({ stream, headers, scope, entries }, response_headers) {
+        const route = this.#registry.routePost(scope,
+            header(headers, 'http2-duplex-id'),
+            header(headers, 'http2-duplex-seq'),
+            header(headers, 'http2-duplex-single'),
+            header(headers, 'http2-duplex-end'),
+            header(headers, 'http2-duplex-destroyed'));
+        if (route.status !== undefined) {
+            this.#reject(stream, route, response_headers);
+            this.#fail(entries, route);
+            return;
+        }
+        const entry = entries.get(route.key);
+        const respond = () => answer(stream, 200, response_headers);
+        this.#close_with_duplex(stream, entry.duplex, respond);
+        if (route.kind === 'end') {
+            stream.resume();
+            if (route.destroyed) {
+                entry.duplex.stream.close();
+            }
+            if (route.endedNow) {
+                this.#end(entry, respond);
+            } else {
+                entry.end_post = respond;
+            }
+            return;
+        }
+        entry.posts.set(route.seq, respond);
+        this.#receive(stream, route, entry, entries);
+    }
+
+    // Feeds a write or streaming POST's body through the core.
+    #receive(stream, { key, kind, seq }, entry, entries) {
+        const { duplex } = entry;
+        let done = false;
+        const fail = rejection => {
+            done = true;
+            this.#reject(stream, rejection, {});
+            this.#fail(entries, rejection);
+        };
+        stream.on('data', piece => {
+            const result = this.#registry.piece(key, seq, piece);
+            if (result === PIECE_DELIVER) {
+                duplex.deliver(piece);
+                if (kind === 'stream') {
+                    // Stop reading the upload until the reader has taken it.
+                    stream.pause();
+                    duplex.when_taken(() => stream.resume());
+                }
+            } else if (typeof result !== 'number') {
+                fail(result);
+            }
+        });
+        stream.on('end', () => {
+            if (done || duplex.destroyed) {
+                return;
+            }
+            done = true;
+            const completion = this.#registry.complete(key, seq);
+            if (completion.status !== undefined) {
+                return fail(completion);
+            }
+            for (const chunk of completion.released) {
+                duplex.deliver(chunk);
+            }
+            for (const answered of completion.answered) {
+                const respond = entry.posts.get(answered);
+                entry.posts.delete(answered);
+                duplex.when_taken(respond);
+            }
+            if (completion.ended) {
+                this.#end(entry, entry.end_post);
+            }
+        });
+        stream.on('close', () => {
+            if (!done && kind === 'write' && !duplex.destroyed) {
+                // Part of the chunk may already be delivered: the byte stream
+                // can no longer be whole.
+                duplex.destroy(new Error(
+                    `write POST ${seq} was reset by the client before its body ended`));
+            }
+        });
+    }
+
+    #end(entry, respond) {
+        entry.duplex.push(null);
+        if (respond) {
+            respond();
+        }
+    }
+
+    // A fatal rejection names a duplex whose byte stream is broken.
+    #fail(entries, rejection) {
+        if (rejection.fatalKey === undefined || rejection.fatalKey === null) {
+            return;
+        }
+        const entry = entries.get(rejection.fatalKey);
+        if (entry) {
+            entry.duplex.destroy(Object.assign(new Error(rejection.message), {
+                status: rejection.status
+            }));
+        }
+    }
+
+    // When the duplex closes, a POST still open is answered and, after
+    // close_timeout, closed.
+    #close_with_duplex(stream, duplex, respond) {
+        const on_close = () => {
+            respond();
+            const timer = setTimeout(() => {
+                if (!stream.destroyed) {
+                    stream.close();
+                }
+            }, this.options.close_timeout);
+            stream.once('close', () => clearTimeout(timer));
+        };
+        duplex.once('close', on_close);
+        stream.once('close', () => duplex.removeListener('close', on_close));
+    }
+}
+
+module.exports = { Http2DuplexServer };
