@@ -171,3 +171,47 @@ export async function fill(key, chunk_size, limit, quiet_ms) {
 export function drained(key) {
     return duplexes.get(key).drained;
 }
+
+// Fetch that hides the version 2 headers, so a client speaks version 1 to our server.
+export function v1_fetch(input, init) {
+    return fetch(input, init).then(response => {
+        const headers = new Headers(response.headers);
+        headers.delete('http2-duplex-version');
+        return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
+    });
+}
+
+// Opens a duplex (version 1 if asked), writes `count` writes of `size` bytes honouring
+// backpressure, ends, and resolves with the milliseconds until 'finish'.
+export async function timed_upload(client_url, url, { v1, count, size }) {
+    const { default: make } = await import(client_url);
+    // Counts the POSTs in flight at once, to show pipelining.
+    let in_flight = 0;
+    let max_in_flight = 0;
+    const counting_fetch = async (input, init) => {
+        max_in_flight = Math.max(max_in_flight, ++in_flight);
+        try {
+            return await (v1 ? v1_fetch : fetch)(input, init);
+        } finally {
+            in_flight -= 1;
+        }
+    };
+    const duplex = await make(new URL(url, location.href).href, {
+        disable_request_streaming: true,
+        fetch: counting_fetch
+    });
+    const start = performance.now();
+    for (let i = 0; i < count; i++) {
+        if (!duplex.write(new Uint8Array(size))) {
+            await new Promise(resolve => duplex.once('drain', resolve));
+        }
+    }
+    duplex.end();
+    await new Promise((resolve, reject) => {
+        duplex.once('finish', resolve);
+        duplex.once('error', reject);
+    });
+    const ms = performance.now() - start;
+    duplex.resume();
+    return { id: duplex.id, ms, max_in_flight };
+}
