@@ -10,6 +10,8 @@ class ServerDuplex extends Duplex {
     constructor(stream, options) {
         super(options);
         this.stream = stream;
+        // Restarted by every server write (the server sets it when idle_timeout is on).
+        this.idle_timer = null;
     }
 
     // Pushes a chunk from a POST into the readable side.
@@ -39,10 +41,12 @@ class ServerDuplex extends Duplex {
     }
 
     _write(chunk, encoding, cb) {
+        this.idle_timer?.refresh();
         this.stream.write(chunk, encoding, cb);
     }
 
     _writev(chunks, cb) {
+        this.idle_timer?.refresh();
         // Corked, the GET stream hands the whole batch to its own _writev:
         // one write to the session, no concatenation.
         this.stream.cork();

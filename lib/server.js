@@ -48,6 +48,7 @@ class Http2DuplexServer extends EventEmitter {
         this.options = {
             close_timeout: 1000,
             autoDestroy: true,
+            idle_timeout: 0,
             ...options
         };
         const limits = {};
@@ -156,7 +157,11 @@ class Http2DuplexServer extends EventEmitter {
         }
         const { key, id } = opened;
         const duplex = new ServerDuplex(stream, this.options);
-        const entry = { id, duplex, posts: new Map(), end_post: null };
+        const entry = {
+            id, duplex, posts: new Map(), end_post: null,
+            idle: this.#idle_timer(duplex)
+        };
+        duplex.idle_timer = entry.idle;
         entries.set(key, entry);
         duplexes.set(id, duplex);
 
@@ -167,6 +172,7 @@ class Http2DuplexServer extends EventEmitter {
             }
         });
         duplex.on('close', () => {
+            clearTimeout(entry.idle);
             this.#registry.closeDuplex(key);
             entries.delete(key);
             duplexes.delete(id);
@@ -204,6 +210,7 @@ class Http2DuplexServer extends EventEmitter {
             return;
         }
         const entry = entries.get(route.key);
+        entry.idle?.refresh();
         const respond = () => answer(stream, 200, response_headers);
         this.#close_with_duplex(stream, entry.duplex, respond);
         if (route.kind === 'end') {
@@ -232,6 +239,7 @@ class Http2DuplexServer extends EventEmitter {
             this.#fail(entries, rejection);
         };
         stream.on('data', piece => {
+            entry.idle?.refresh();
             const result = this.#registry.piece(key, seq, piece);
             if (result === PIECE_DELIVER) {
                 duplex.deliver(piece);
@@ -273,6 +281,21 @@ class Http2DuplexServer extends EventEmitter {
                     `write POST ${seq} was reset by the client before its body ended`));
             }
         });
+    }
+
+    // Destroys a duplex that has seen no POST and no server write for
+    // idle_timeout ms (off when 0).
+    #idle_timer(duplex) {
+        const ms = this.options.idle_timeout;
+        if (!(ms > 0)) {
+            return null;
+        }
+        const timer = setTimeout(() => {
+            const message = `idle timeout: no traffic on the duplex for ${ms} ms`;
+            this.emit('warning', Object.assign(new Error(message), { status: 408 }));
+            duplex.destroy(Object.assign(new Error(message), { status: 408 }));
+        }, ms);
+        return timer;
     }
 
     #end(entry, respond) {
