@@ -1,25 +1,10 @@
 // The per-write cases in Firefox ESR (no fetch request streaming there), driven by
 // puppeteer-core over WebDriver BiDi; v2 against our server, v1 against 6.0.3.
-import { before, after } from 'node:test';
-import { start_server, original_server_class } from './browser/server.mjs';
 import { launch_firefox } from './browser/browsers.mjs';
+import { setup } from './browser/setup.mjs';
 import { define_cases } from './browser/cases.mjs';
 
-let browser, ours, original;
-
-before(async () => {
-    [browser, ours, original] = await Promise.all([
-        launch_firefox(),
-        start_server(),
-        start_server({ Server: await original_server_class() })
-    ]);
-});
-
-after(async () => {
-    await browser?.close();
-    await ours?.close();
-    await original?.close();
-});
+const { browser, ours, original } = setup(launch_firefox, { with_original: true });
 
 // Both servers close (RST_STREAM) the GET stream as soon as the duplex closes, which
 // can overtake its last DATA frame; Firefox then fails the body ("Error in input
@@ -28,16 +13,16 @@ const RST_RACE = 'server: GET stream closed before its END_STREAM went out (flak
 
 // Firefox falls back to per-write by itself; the option must not change that.
 define_cases({
-    browser: () => browser,
-    server: () => ours,
+    browser,
+    server: ours,
     name: 'firefox: per-write (v2)',
     options: {},
     pipelined: true,
     todo: { '10 duplex(es) at once, echoed': RST_RACE }
 });
 define_cases({
-    browser: () => browser,
-    server: () => original,
+    browser,
+    server: original,
     name: 'firefox: per-write (v1) against 6.0.3',
     options: { disable_request_streaming: true },
     todo: {

@@ -1,28 +1,14 @@
 // Interop with http2-duplex 6.0.3 in headless Chromium: the original client against
 // our server, and our client against the original server.
-import { before, after } from 'node:test';
-import { start_server, original_server_class, ORIGINAL_CLIENT } from './browser/server.mjs';
+import { ORIGINAL_CLIENT } from './browser/server.mjs';
 import { launch_chromium } from './browser/browsers.mjs';
+import { setup } from './browser/setup.mjs';
 import { define_cases } from './browser/cases.mjs';
 
-let browser, ours, original;
+const { browser, ours, original } = setup(launch_chromium, { with_original: true });
 
-before(async () => {
-    [browser, ours, original] = await Promise.all([
-        launch_chromium(),
-        start_server(),
-        start_server({ Server: await original_server_class() })
-    ]);
-});
-
-after(async () => {
-    await browser?.close();
-    await ours?.close();
-    await original?.close();
-});
-
-const old_client = { browser: () => browser, server: () => ours, client_url: ORIGINAL_CLIENT };
-const old_server = { browser: () => browser, server: () => original };
+const old_client = { browser, server: ours, client_url: ORIGINAL_CLIENT };
+const old_server = { browser, server: original };
 
 define_cases({
     ...old_client,
