@@ -137,6 +137,26 @@ export function define_cases(env) {
             assert.match(await client_end, /^(end|error: .*)$/);
         });
 
+        tc('server ends first, client keeps writing: every byte arrives', async () => {
+            const { key, sd } = await open();
+            await page.call('resume', key);
+            const client_end = page.call('first_event', key, ['end', 'error']);
+            const server_got = read_all(sd);
+            sd.end();
+            assert.equal(await client_end, 'end');
+            const sent = await page.call('send_random', key, 256 * 1024, 8192, true);
+            assert.deepEqual(await server_got, sent);
+            assert.equal(await page.call('first_event', key, ['close', 'error']), 'close');
+        });
+
+        tc('a failed write POST fails the write', async () => {
+            assert.deepEqual(await page.call('failing_write', client_url, DUPLEX_PATH, env.options), {
+                message: 'Unavailable',
+                is_response_error: true,
+                destroyed: true
+            });
+        });
+
         tc('make() on an unknown path rejects with ResponseError 404', async () => {
             assert.deepEqual(await page.call('open_error', client_url, '/no-such-path', env.options), {
                 is_response_error: true,

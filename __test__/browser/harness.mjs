@@ -215,3 +215,21 @@ export async function timed_upload(client_url, url, { v1, count, size }) {
     duplex.resume();
     return { id: duplex.id, ms, max_in_flight };
 }
+
+// Opens a duplex whose write POSTs (not the GET nor the end POST) are answered 503,
+// writes one chunk, and reports how the failure surfaced.
+export async function failing_write(client_url, url, options) {
+    const { default: make, ResponseError } = await import(client_url);
+    const failing_fetch = (input, init) => {
+        const headers = new Headers(init.headers);
+        if (init.method === 'POST' && !headers.has('http2-duplex-end')) {
+            return Promise.resolve(new Response(null, { status: 503, statusText: 'Unavailable' }));
+        }
+        return fetch(input, init);
+    };
+    const duplex = await make(new URL(url, location.href).href, { ...options, fetch: failing_fetch });
+    const error = new Promise(resolve => duplex.once('error', resolve));
+    const callback_error = await new Promise(resolve => duplex.write(new Uint8Array([1]), resolve));
+    const err = callback_error || await error;
+    return { message: err.message, is_response_error: err instanceof ResponseError, destroyed: duplex.destroyed };
+}

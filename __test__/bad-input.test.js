@@ -1,0 +1,245 @@
+'use strict';
+// One test per row of docs/hardening.md: every bad input gets a clear answer,
+// never a crash, and the other duplexes lose nothing.
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const { once } = require('events');
+const http2 = require('http2');
+const {
+    start_server, request, open, post, next_duplex, read_bytes, read_all
+} = require('./support/h2');
+
+const END = { 'http2-duplex-end': 'true' };
+
+async function setup(t, options) {
+    const s = await start_server(options);
+    t.after(s.close);
+    const warnings = [];
+    s.server.on('warning', err => warnings.push(err));
+    const session = s.connect();
+    const duplex_of = async () => {
+        const opened = next_duplex(s.server);
+        const client = await open(session);
+        const { duplex } = await opened;
+        return { ...client, duplex };
+    };
+    return { s, session, warnings, duplex_of };
+}
+
+// A bystander duplex whose data must come through whole, whatever happens to others.
+async function bystander(ctx) {
+    const { id, duplex } = await ctx.duplex_of();
+    const received = read_all(duplex);
+    assert.equal((await post(ctx.session, id, 'before')).status, 200);
+    return async () => {
+        assert.equal((await post(ctx.session, id, 'after')).status, 200);
+        assert.equal((await post(ctx.session, id, undefined, END)).status, 200);
+        assert.equal((await received).toString(), 'beforeafter');
+    };
+}
+
+test('POST without http2-duplex-id: 400 and a warning', async t => {
+    const ctx = await setup(t);
+    const check = await bystander(ctx);
+    const answered = await request(ctx.session, { ':method': 'POST', ':path': '/duplex' }, 'x');
+    assert.equal(answered.status, 400);
+    assert.match(ctx.warnings.at(-1).message, /without an http2-duplex-id/);
+    await check();
+});
+
+test('id from another session: 404', async t => {
+    const ctx = await setup(t);
+    const { id, duplex } = await ctx.duplex_of();
+    const other = ctx.s.connect();
+    assert.equal((await post(other, id, 'intruder')).status, 404);
+    assert.equal(duplex.readableLength, 0);
+    assert.match(ctx.warnings.at(-1).message, /unknown http2-duplex-id/);
+});
+
+test('id of a duplex already ended: 404', async t => {
+    const ctx = await setup(t);
+    const { id, duplex } = await ctx.duplex_of();
+    duplex.resume();
+    assert.equal((await post(ctx.session, id, undefined, END)).status, 200);
+    assert.equal((await post(ctx.session, id, 'late')).status, 404);
+});
+
+test('malformed and oversized header values: 400 or 404, never a crash', async t => {
+    const ctx = await setup(t);
+    const check = await bystander(ctx);
+    const { id, duplex } = await ctx.duplex_of();
+    const failed = once(duplex, 'error');
+    assert.equal((await post(ctx.session, 'x'.repeat(8000), 'x')).status, 404);
+    assert.equal((await post(ctx.session, `${id}, ${id}`, 'x')).status, 404);
+    assert.equal((await post(ctx.session, id, 'x', { 'http2-duplex-seq': '9'.repeat(40) })).status, 400);
+    assert.equal((await failed)[0].status, 400);
+    await check();
+});
+
+test('end POST twice: the second gets 404', async t => {
+    const ctx = await setup(t);
+    const { id, duplex } = await ctx.duplex_of();
+    duplex.resume();
+    assert.equal((await post(ctx.session, id, undefined, END)).status, 200);
+    assert.equal((await post(ctx.session, id, undefined, END)).status, 404);
+});
+
+test('end POST twice while the first waits for writes: 409', async t => {
+    const ctx = await setup(t);
+    const { id, duplex } = await ctx.duplex_of();
+    duplex.on('error', () => {});
+    const seq = { 'http2-duplex-seq': '1' };
+    post(ctx.session, id, undefined, { ...END, ...seq });
+    assert.equal((await post(ctx.session, id, undefined, { ...END, ...seq })).status, 409);
+});
+
+test('write POST after end: 404', async t => {
+    const ctx = await setup(t);
+    const { id, duplex } = await ctx.duplex_of();
+    duplex.resume();
+    await post(ctx.session, id, undefined, END);
+    assert.equal((await post(ctx.session, id, 'more')).status, 404);
+});
+
+test('a second streaming POST while one is open: 409, the first goes on', async t => {
+    const ctx = await setup(t);
+    const { id, duplex } = await ctx.duplex_of();
+    duplex.on('error', () => {});
+    const headers = {
+        ':method': 'POST', ':path': '/duplex',
+        'http2-duplex-id': id, 'http2-duplex-single': 'true'
+    };
+    const first = ctx.session.request(headers);
+    first.write('one');
+    assert.equal((await read_bytes(duplex, 3)).toString(), 'one');
+    assert.equal((await request(ctx.session, headers, 'two')).status, 409);
+    assert.match(ctx.warnings.at(-1).message, /streaming POST is already open/);
+});
+
+test('client resets the GET mid-body: the duplex ends its writable side', async t => {
+    const ctx = await setup(t);
+    const check = await bystander(ctx);
+    const { stream, duplex } = await ctx.duplex_of();
+    duplex.write('some');
+    stream.close(http2.constants.NGHTTP2_CANCEL);
+    await once(duplex, 'finish');
+    assert.equal(duplex.writableEnded, true);
+    await check();
+});
+
+test('client resets a write POST mid-body: the duplex errors, others are untouched', async t => {
+    const ctx = await setup(t);
+    const check = await bystander(ctx);
+    const { id, duplex } = await ctx.duplex_of();
+    const failed = once(duplex, 'error');
+    const upload = ctx.session.request({
+        ':method': 'POST', ':path': '/duplex', 'http2-duplex-id': id
+    });
+    upload.on('error', () => {});
+    upload.write('partial');
+    await read_bytes(duplex, 7);
+    upload.close(http2.constants.NGHTTP2_CANCEL);
+    assert.match((await failed)[0].message, /write POST 0 was reset by the client/);
+    await check();
+});
+
+test('session destroyed with writes in flight: its duplexes end, the registry empties', async t => {
+    const ctx = await setup(t);
+    const session = ctx.s.connect();
+    const opened = next_duplex(ctx.s.server);
+    const { id } = await open(session);
+    const { duplex } = await opened;
+    const upload = session.request({
+        ':method': 'POST', ':path': '/duplex', 'http2-duplex-id': id, 'http2-duplex-seq': '1'
+    });
+    upload.on('error', () => {});
+    upload.write('early');
+    await once(upload, 'ready');
+    const ended = once(duplex, 'end');
+    duplex.resume();
+    session.destroy();
+    await ended;
+    await once(duplex, 'close');
+    assert.deepEqual(ctx.s.server.stats(), {
+        sessions: 1, duplexes: 0, heldBytes: 0, writesInFlight: 0
+    });
+});
+
+test('a client that never reads the GET body: server writes see backpressure', async t => {
+    const ctx = await setup(t);
+    const { stream, duplex } = await ctx.duplex_of();
+    stream.pause();
+    const chunk = Buffer.alloc(64 * 1024);
+    let written = 0;
+    while (duplex.write(chunk)) {
+        written += chunk.length;
+        assert.ok(written < 64 * 1024 * 1024, 'write() never returned false');
+    }
+    // Flow control stops the GET at its window; the rest waits in the duplex.
+    await new Promise(resolve => setImmediate(resolve));
+    assert.ok(duplex.writableLength <= 2 * duplex.writableHighWaterMark + chunk.length);
+    const drained = once(duplex, 'drain');
+    stream.resume();
+    await drained;
+});
+
+for (const method of ['HEAD', 'PUT', 'DELETE', 'OPTIONS']) {
+    test(`${method} on the duplex path: 405 and a warning`, async t => {
+        const ctx = await setup(t);
+        const answered = await request(ctx.session, { ':method': method, ':path': '/duplex' });
+        assert.equal(answered.status, 405);
+        assert.equal(ctx.warnings.at(-1).message, `unknown method: ${method}`);
+    });
+}
+
+test('limit: duplexes per session, 429 and a warning; other sessions unaffected', async t => {
+    const ctx = await setup(t, { max_duplexes_per_session: 2 });
+    await ctx.duplex_of();
+    await ctx.duplex_of();
+    const refused = await request(ctx.session, { ':path': '/duplex' });
+    assert.equal(refused.status, 429);
+    assert.match(ctx.warnings.at(-1).message, /too many duplexes open in this session \(limit 2\)/);
+    const other = ctx.s.connect();
+    assert.equal((await open(other)).headers[':status'], 200);
+});
+
+test('limit: one write POST body, 413 and a warning', async t => {
+    const ctx = await setup(t, { max_write_bytes: 1024 });
+    const check = await bystander(ctx);
+    const { id, duplex } = await ctx.duplex_of();
+    const failed = once(duplex, 'error');
+    assert.equal((await post(ctx.session, id, Buffer.alloc(4096))).status, 413);
+    assert.match(ctx.warnings.at(-1).message, /larger than 1024 bytes/);
+    assert.equal((await failed)[0].status, 413);
+    await check();
+});
+
+test('limit: bytes not taken by the reader stay bounded by the client\'s writes', async t => {
+    const ctx = await setup(t, { highWaterMark: 16 * 1024 });
+    const { id, duplex } = await ctx.duplex_of();
+    // Nobody reads. A v1 client sends a write only once the previous one was answered.
+    let sent = 0;
+    const writer = (async () => {
+        for (;;) {
+            const answered = await post(ctx.session, id, Buffer.alloc(8192));
+            assert.equal(answered.status, 200);
+            sent += 8192;
+        }
+    })();
+    writer.catch(() => {});
+    await once(duplex, 'readable');
+    // The write after the one that filled the buffer is never answered.
+    assert.equal((await post(ctx.session, 'unknown', 'x')).status, 404);
+    // Held: the answered writes plus the one whose answer is withheld.
+    assert.equal(duplex.readableLength, sent + 8192);
+    assert.ok(duplex.readableLength <= 16 * 1024 + 8192, `held ${duplex.readableLength}`);
+});
+
+test('limit: idle timeout destroys a silent duplex with a warning', async t => {
+    const ctx = await setup(t, { idle_timeout: 50 });
+    const { duplex } = await ctx.duplex_of();
+    const [err] = await once(duplex, 'error');
+    assert.match(err.message, /idle timeout: no traffic on the duplex for 50 ms/);
+    assert.equal(err.status, 408);
+    assert.match(ctx.warnings.at(-1).message, /idle timeout/);
+});
