@@ -3,10 +3,10 @@
 // browser can stream request bodies, else one POST per write (docs/protocol.md).
 import { Duplex } from 'readable-stream';
 import { Buffer } from 'buffer';
-import { ResponseError, response_error } from './lib/browser/response-error.js';
-import { split_options, request_init } from './lib/browser/options.js';
-import { StreamUpload, request_streaming_supported } from './lib/browser/stream-upload.js';
-import { PostUpload } from './lib/browser/post-upload.js';
+import { ResponseError, response_error } from './lib/browser/response-error.mjs';
+import { split_options, request_init } from './lib/browser/options.mjs';
+import { StreamUpload, request_streaming_supported } from './lib/browser/stream-upload.mjs';
+import { PostUpload } from './lib/browser/post-upload.mjs';
 
 export { ResponseError };
 

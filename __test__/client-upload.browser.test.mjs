@@ -1,0 +1,141 @@
+// The browser client's per-write uploader, driven in Node with a fake network: window,
+// byte bound, coalescing, seq numbering, callbacks and failures (docs/protocol.md, v1 and v2).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Buffer } from 'buffer';
+import { PostUpload } from '../lib/browser/post-upload.mjs';
+
+const tick = () => new Promise(resolve => setImmediate(resolve));
+
+// A PostUpload whose POSTs wait until the test answers them.
+function fake(options) {
+    const posts = [];
+    const ends = [];
+    const errors = [];
+    const upload = new PostUpload({
+        ...options,
+        send: (body, seq) => new Promise((resolve, reject) => {
+            posts.push({ body: Buffer.from(body), seq, resolve, reject });
+        }),
+        send_end: count => {
+            ends.push(count);
+            return Promise.resolve();
+        },
+        on_error: err => errors.push(err)
+    });
+    return { upload, posts, ends, errors };
+}
+
+function write(upload, bytes) {
+    const state = { done: false, err: undefined };
+    upload.write(Buffer.from(bytes), err => {
+        state.done = true;
+        state.err = err;
+    });
+    return state;
+}
+
+test('v1: one POST at a time, no seq, callback when answered', async () => {
+    const { upload, posts, ends } = fake({});
+    const first = write(upload, [1]);
+    await tick();
+    assert.equal(posts.length, 1);
+    assert.equal(posts[0].seq, undefined);
+    assert.equal(first.done, false);
+    posts[0].resolve();
+    await tick();
+    assert.deepEqual(first, { done: true, err: undefined });
+    write(upload, [2]);
+    const ended = upload.end();
+    await tick();
+    assert.deepEqual(ends, [], 'end waits for the last answer');
+    posts[1].resolve();
+    await ended;
+    assert.deepEqual(ends, [undefined]);
+});
+
+test('v1: a failed POST fails its write and later ones', async () => {
+    const { upload, posts, errors } = fake({});
+    const first = write(upload, [1]);
+    await tick();
+    posts[0].reject(new Error('503'));
+    await tick();
+    assert.equal(first.err.message, '503');
+    assert.equal(write(upload, [2]).err.message, '503');
+    assert.deepEqual(errors, [], 'the write callback reports it');
+    await assert.rejects(upload.end(), /503/);
+});
+
+test('v2: at most `window` POSTs in flight, numbered from 0', async () => {
+    const { upload, posts } = fake({ pipelined: true, window: 3 });
+    for (let i = 0; i < 5; i++) {
+        assert.equal(write(upload, [i]).done, true, 'accepted into the window at once');
+        await tick();
+    }
+    assert.deepEqual(posts.map(p => p.seq), [0, 1, 2]);
+    posts[1].resolve();
+    await tick();
+    assert.deepEqual(posts.map(p => p.seq), [0, 1, 2, 3]);
+    // What queued while the window was full goes out together.
+    assert.deepEqual(posts.map(p => [...p.body]), [[0], [1], [2], [3, 4]]);
+});
+
+test('v2: a burst of writes is coalesced into one POST', async () => {
+    const { upload, posts } = fake({ pipelined: true, window: 16 });
+    for (let i = 0; i < 100; i++) {
+        write(upload, [i]);
+    }
+    await tick();
+    assert.equal(posts.length, 1);
+    assert.deepEqual([...posts[0].body], Array.from({ length: 100 }, (_, i) => i));
+});
+
+test('v2: bytes in flight are bounded; the callback waits when the window is full', async () => {
+    const { upload, posts } = fake({ pipelined: true, window: 16, window_bytes: 10 });
+    write(upload, [1, 2, 3, 4, 5, 6]);
+    await tick();
+    const second = write(upload, [7, 8, 9, 10, 11, 12]);
+    await tick();
+    assert.equal(posts.length, 1, '6 + 6 bytes would exceed 10');
+    assert.equal(second.done, false, 'not accepted while the window is full');
+    posts[0].resolve();
+    await tick();
+    assert.equal(posts.length, 2);
+    assert.equal(second.done, true);
+});
+
+test('v2: a chunk larger than the byte window goes alone when nothing is in flight', async () => {
+    const { upload, posts } = fake({ pipelined: true, window: 16, window_bytes: 4 });
+    const big = write(upload, [1, 2, 3, 4, 5, 6, 7, 8]);
+    await tick();
+    assert.equal(posts.length, 1);
+    assert.equal(posts[0].body.length, 8);
+    assert.equal(big.done, true);
+});
+
+test('v2: the end POST carries the count and end() waits for every answer', async () => {
+    const { upload, posts, ends } = fake({ pipelined: true, window: 16 });
+    write(upload, [1]);
+    await tick();
+    write(upload, [2]);
+    let finished = false;
+    const ended = upload.end().then(() => {
+        finished = true;
+    });
+    await tick();
+    assert.deepEqual(ends, [2], 'sent while writes are in flight');
+    assert.equal(finished, false);
+    posts.forEach(p => p.resolve());
+    await ended;
+    assert.equal(finished, true);
+});
+
+test('v2: a failure after the write was accepted is reported through on_error', async () => {
+    const { upload, posts, errors } = fake({ pipelined: true, window: 16 });
+    write(upload, [1]);
+    await tick();
+    posts[0].reject(new Error('409'));
+    await tick();
+    assert.deepEqual(errors.map(e => e.message), ['409']);
+    assert.equal(write(upload, [2]).err.message, '409');
+});
