@@ -3,7 +3,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, mkdirSync, symlinkSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, symlinkSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -51,7 +51,7 @@ test('example: keys typed into client.html come back as the echo', async () => {
     }
 });
 
-// An app that depends on the package, bundled by esbuild with no options beyond the entry point.
+// An app that depends on the package.
 const APP = `
 import make from 'http2-duplex';
 export async function run(url) {
@@ -64,35 +64,63 @@ export async function run(url) {
 }
 `;
 
-test('bundling: esbuild (platform browser, no config) bundles the client and it echoes', async () => {
+// The app in a temporary project that depends on this package (a symlink in node_modules).
+function make_app_dir() {
     const dir = mkdtempSync(join(tmpdir(), 'http2-duplex-app-'));
-    try {
-        mkdirSync(join(dir, 'node_modules'));
-        symlinkSync(root, join(dir, 'node_modules', 'http2-duplex'));
-        writeFileSync(join(dir, 'app.js'), APP);
-        const result = await build({
-            entryPoints: [join(dir, 'app.js')],
-            bundle: true,
-            platform: 'browser',
-            format: 'esm',
-            write: false,
-            logLevel: 'silent'
-        });
-        assert.deepEqual(result.warnings, []);
-        const server = await start_server({ routes: { '/app.js': result.outputFiles[0].text } });
-        server.duplex_server.on('duplex', duplex => duplex.pipe(duplex));
+    mkdirSync(join(dir, 'node_modules'));
+    symlinkSync(root, join(dir, 'node_modules', 'http2-duplex'));
+    writeFileSync(join(dir, 'app.js'), APP);
+    writeFileSync(join(dir, 'global.js'), "import { run } from './app.js';\nglobalThis.run_app = run;\n");
+    return dir;
+}
+
+async function esbuild_bundle(dir) {
+    const result = await build({
+        entryPoints: [join(dir, 'global.js')],
+        bundle: true,
+        platform: 'browser',
+        write: false,
+        logLevel: 'silent'
+    });
+    assert.deepEqual(result.warnings, []);
+    return result.outputFiles[0].text;
+}
+
+async function webpack_bundle(dir) {
+    const { default: webpack } = await import('webpack');
+    const stats = await new Promise((resolve, reject) => webpack({
+        mode: 'production',
+        context: dir,
+        entry: './global.js',
+        output: { path: join(dir, 'dist'), filename: 'bundle.js' }
+    }, (err, result) => (err ? reject(err) : resolve(result))));
+    const { errors, warnings } = stats.toJson({ all: false, errors: true, warnings: true });
+    assert.deepEqual(errors, []);
+    assert.deepEqual(warnings, []);
+    return readFileSync(join(dir, 'dist', 'bundle.js'), 'utf8');
+}
+
+// Bundlers given nothing but the entry point: no polyfills, aliases or fallbacks.
+for (const [name, bundle] of [['esbuild (platform browser)', esbuild_bundle], ['webpack 5', webpack_bundle]]) {
+    test(`bundling: ${name} with no config bundles the client and it echoes`, async () => {
+        const dir = make_app_dir();
         try {
-            const { page, close } = await browser.page(`${server.origin}/page.html`);
-            const text = await page.evaluate(async path => (await import('/app.js')).run(path), DUPLEX_PATH);
-            assert.equal(text, 'bundled hello');
-            await close();
+            const script = await bundle(dir);
+            const server = await start_server({ routes: { '/app.js': script } });
+            server.duplex_server.on('duplex', duplex => duplex.pipe(duplex));
+            try {
+                const { page, close } = await browser.page(`${server.origin}/page.html`);
+                await page.addScriptTag({ url: '/app.js' });
+                assert.equal(await page.evaluate(path => window.run_app(path), DUPLEX_PATH), 'bundled hello');
+                await close();
+            } finally {
+                await server.close();
+            }
         } finally {
-            await server.close();
+            rmSync(dir, { recursive: true, force: true });
         }
-    } finally {
-        rmSync(dir, { recursive: true, force: true });
-    }
-});
+    });
+}
 
 test('types: client.d.ts compiles against a typical use (tsc --strict)', () => {
     const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');

@@ -31,8 +31,9 @@ export function define_cases(env) {
 
         after(() => page && page.close());
 
-        async function open() {
-            const { key, id } = await page.call('open', client_url, DUPLEX_PATH, env.options);
+        async function open(extra_options) {
+            const { key, id } = await page.call('open', client_url, DUPLEX_PATH,
+                { ...env.options, ...extra_options });
             return { key, id, sd: await env.server().duplex(id) };
         }
 
@@ -85,7 +86,7 @@ export function define_cases(env) {
 
         for (const count of [1, 2, 10]) {
             tc(`${count} duplex(es) at once, echoed`, async () => {
-                const duplexes = await Promise.all(Array.from({ length: count }, open));
+                const duplexes = await Promise.all(Array.from({ length: count }, () => open()));
                 for (const { sd } of duplexes) {
                     sd.pipe(sd);
                 }
@@ -155,6 +156,19 @@ export function define_cases(env) {
                 is_response_error: true,
                 destroyed: true
             });
+        });
+
+        tc('other options reach fetch: headers on every POST', async () => {
+            const duplex = await open({ headers: { 'x-test-header': 'passed' } });
+            const server_got = read_bytes(duplex.sd, 1);
+            assert.equal(await page.call('write', duplex.key, [1]), null);
+            await server_got;
+            await close_both(duplex);
+            const posts = posts_of(env.server(), duplex.id);
+            assert.ok(posts.length >= 1);
+            for (const headers of posts) {
+                assert.equal(headers['x-test-header'], 'passed');
+            }
         });
 
         tc('make() on an unknown path rejects with ResponseError 404', async () => {
