@@ -24,6 +24,8 @@ function start(port) {
     duplex_server.on('duplex', duplex => duplex.pipe(duplex));
 
     duplex_server.on('unhandled_stream', (stream, headers) => {
+        // A browser that goes away mid-response is no reason to stop the server.
+        stream.on('error', () => {});
         const file = files[headers[':path']];
         if (!file) {
             return stream.respond({ ':status': 404 }, { endStream: true });

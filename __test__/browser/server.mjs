@@ -81,6 +81,7 @@ export async function start_server({ Server, options, routes = {} } = {}) {
 
     duplex_server.on('unhandled_stream', (stream, headers) => {
         const path = headers[':path'];
+        stream.on('error', () => {});   // a page closed mid-response
         if (path === '/page.html') {
             stream.respond({ ':status': 200, 'content-type': 'text/html; charset=utf-8' });
             return stream.end(PAGE);
