@@ -62,3 +62,7 @@ export declare class Http2DuplexServer extends EventEmitter {
     on(event: string | symbol, listener: (...args: any[]) => void): this;
     once: Http2DuplexServer['on'];
 }
+
+export {
+    connect, ResponseError, ConnectionPool, ConnectOptions, ClientDuplex
+} from './lib/connect';

@@ -23,6 +23,11 @@ const LIMIT_OPTIONS = {
     max_write_bytes: 'maxWriteBytes'
 };
 
+function declared_length(headers) {
+    const value = headers['content-length'];
+    return /^\d{1,15}$/.test(value) ? Number(value) : undefined;
+}
+
 function header(headers, name) {
     const value = headers[name];
     return value === undefined ? undefined : String(value);
@@ -111,7 +116,7 @@ class Http2DuplexServer extends EventEmitter {
         session.on('error', () => {});
         session.on('stream', (stream, headers, flags, raw_headers) => {
             this.#on_stream({
-                stream, headers, flags, raw_headers, scope, duplexes, entries
+                stream, headers, flags, raw_headers, session, scope, duplexes, entries
             });
         });
     }
@@ -176,7 +181,9 @@ class Http2DuplexServer extends EventEmitter {
             this.#registry.closeDuplex(key);
             entries.delete(key);
             duplexes.delete(id);
-            if (!stream.closed && !stream.destroyed) {
+            // An ended GET finishes on its own; closing it now could reset
+            // it before its last DATA frame has gone out.
+            if (!stream.writableEnded && !stream.closed && !stream.destroyed) {
                 stream.close();
             }
         });
@@ -197,7 +204,8 @@ class Http2DuplexServer extends EventEmitter {
             response_headers);
     }
 
-    #post({ stream, headers, scope, entries }, response_headers) {
+    #post(request, response_headers) {
+        const { stream, headers, scope, entries } = request;
         const route = this.#registry.routePost(scope,
             header(headers, 'http2-duplex-id'),
             header(headers, 'http2-duplex-seq'),
@@ -226,20 +234,32 @@ class Http2DuplexServer extends EventEmitter {
             return;
         }
         entry.posts.set(route.seq, respond);
-        this.#receive(stream, route, entry, entries);
+        this.#receive(request, route, entry);
     }
 
     // Feeds a write or streaming POST's body through the core.
-    #receive(stream, { key, kind, seq }, entry, entries) {
+    #receive({ stream, headers, session, entries }, { key, kind, seq }, entry) {
         const { duplex } = entry;
+        // Node ends a stream's readable side on a reset as on a real end; the
+        // reset code, or the declared length, tells them apart.
+        const length = kind === 'write' ? declared_length(headers) : undefined;
+        let received = 0;
         let done = false;
         const fail = rejection => {
             done = true;
             this.#reject(stream, rejection, {});
             this.#fail(entries, rejection);
         };
+        const reset = () => {
+            // A closed session ends its duplexes instead (see #on_session).
+            if (!session.destroyed) {
+                duplex.destroy(new Error(
+                    `write POST ${seq} was reset by the client before its body ended`));
+            }
+        };
         stream.on('data', piece => {
             entry.idle?.refresh();
+            received += piece.length;
             const result = this.#registry.piece(key, seq, piece);
             if (result === PIECE_DELIVER) {
                 duplex.deliver(piece);
@@ -257,6 +277,11 @@ class Http2DuplexServer extends EventEmitter {
                 return;
             }
             done = true;
+            // A reset streaming POST ends the duplex, as a client's destroy does.
+            if (kind === 'write' && (stream.rstCode > constants.NGHTTP2_NO_ERROR ||
+                (length !== undefined && received !== length))) {
+                return reset();
+            }
             const completion = this.#registry.complete(key, seq);
             if (completion.status !== undefined) {
                 return fail(completion);
@@ -274,11 +299,10 @@ class Http2DuplexServer extends EventEmitter {
             }
         });
         stream.on('close', () => {
+            // Part of the chunk may already be delivered: the byte stream can
+            // no longer be whole.
             if (!done && kind === 'write' && !duplex.destroyed) {
-                // Part of the chunk may already be delivered: the byte stream
-                // can no longer be whole.
-                duplex.destroy(new Error(
-                    `write POST ${seq} was reset by the client before its body ended`));
+                reset();
             }
         });
     }
