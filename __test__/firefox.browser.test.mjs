@@ -6,9 +6,10 @@ import { define_cases } from './browser/cases.mjs';
 
 const { browser, ours, original } = setup(launch_firefox, { with_original: true });
 
-// Both servers close (RST_STREAM) the GET stream as soon as the duplex closes, which
-// can overtake its last DATA frame; Firefox then fails the body ("Error in input
-// stream"), now and then. Known server bugs, so these cases are todo until fixed.
+// Both servers reset the GET stream when the duplex is destroyed, even after a clean
+// end (ours: ServerDuplex._destroy → stream.destroy()); the RST_STREAM can overtake
+// the last DATA frame and Firefox then fails the body ("Error in input stream"), now
+// and then. Known server bugs, so these cases are todo until fixed.
 const RST_RACE = 'server: GET stream closed before its END_STREAM went out (flaky in Firefox)';
 
 // Firefox falls back to per-write by itself; the option must not change that.
