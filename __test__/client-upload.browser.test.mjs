@@ -1,9 +1,11 @@
-// The browser client's per-write uploader, driven in Node with a fake network: window,
-// byte bound, coalescing, seq numbering, callbacks and failures (docs/protocol.md, v1 and v2).
+// The browser client's uploaders, driven in Node with a fake network. Per-write: window,
+// byte bound, coalescing, seq numbering, callbacks and failures (docs/protocol.md, v1 and v2);
+// streaming: pull-paced callbacks, end and early answers.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Buffer } from 'buffer';
 import { PostUpload } from '../lib/browser/post-upload.mjs';
+import { StreamUpload } from '../lib/browser/stream-upload.mjs';
 
 const tick = () => new Promise(resolve => setImmediate(resolve));
 
@@ -138,4 +140,51 @@ test('v2: a failure after the write was accepted is reported through on_error', 
     await tick();
     assert.deepEqual(errors.map(e => e.message), ['409']);
     assert.equal(write(upload, [2]).err.message, '409');
+});
+
+// A StreamUpload whose POST is a body the test reads, answered when the test says.
+function fake_stream() {
+    const calls = { early: 0, errors: [] };
+    let answer;
+    let body;
+    const upload = new StreamUpload({
+        start: stream => {
+            body = stream.getReader();
+            return new Promise(resolve => {
+                answer = resolve;
+            });
+        },
+        on_early_answer: () => calls.early++,
+        on_error: err => calls.errors.push(err)
+    });
+    return { upload, calls, body: () => body, answer: () => answer() };
+}
+
+test('streaming: a write is done when fetch pulls it; end() waits for the answer', async () => {
+    const { upload, body, answer, calls } = fake_stream();
+    const first = write(upload, [1, 2]);
+    await tick();
+    assert.equal(first.done, false, 'not pulled yet');
+    assert.deepEqual([...(await body().read()).value], [1, 2]);
+    assert.equal(first.done, true);
+    let finished = false;
+    const ended = upload.end().then(() => {
+        finished = true;
+    });
+    assert.equal((await body().read()).done, true, 'end() closes the body');
+    await tick();
+    assert.equal(finished, false, 'finish waits for the server');
+    answer();
+    await ended;
+    assert.equal(calls.early, 0);
+});
+
+test('streaming: an answer before end() fails writes the server never took', async () => {
+    const { upload, answer, calls } = fake_stream();
+    const pending = write(upload, [1]);
+    answer();
+    await tick();
+    assert.match(pending.err.message, /before taking every write/);
+    assert.equal(calls.early, 1);
+    assert.match(write(upload, [2]).err.message, /before taking every write/);
 });
