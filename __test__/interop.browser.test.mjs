@@ -14,13 +14,7 @@ define_cases({
     ...old_client,
     name: '6.0.3 client → our server: request streaming',
     options: {},
-    streaming: true,
-    todo: {
-        // Server bug: after Chromium resets the streaming POST (the 6.0.3 client's
-        // writer.abort()), the end+destroyed POST is never answered and the server
-        // duplex only ends when the HTTP/2 session closes.
-        'client destroy → server side ends': 'server: end+destroyed POST unanswered after a reset streaming POST'
-    }
+    streaming: true
 });
 define_cases({
     ...old_client,

@@ -65,7 +65,11 @@ class ServerDuplex extends Duplex {
 
     _destroy(err, cb) {
         this.#when_taken = [];
-        this.stream.destroy(err);
+        // An ended GET closes by itself once its last DATA frame is out; a
+        // reset now could overtake that frame (Firefox reports it as an error).
+        if (err || !this.stream.writableEnded) {
+            this.stream.destroy(err);
+        }
         cb(err);
     }
 }

@@ -163,7 +163,8 @@ class Http2DuplexServer extends EventEmitter {
         const { key, id } = opened;
         const duplex = new ServerDuplex(stream, this.options);
         const entry = {
-            id, duplex, posts: new Map(), end_post: null,
+            // posts: seq → answer; open_posts: POST stream → answer.
+            id, duplex, posts: new Map(), open_posts: new Map(), end_post: null,
             idle: this.#idle_timer(duplex)
         };
         duplex.idle_timer = entry.idle;
@@ -178,6 +179,9 @@ class Http2DuplexServer extends EventEmitter {
         });
         duplex.on('close', () => {
             clearTimeout(entry.idle);
+            for (const [post, respond] of entry.open_posts) {
+                this.#close_later(post, respond);
+            }
             this.#registry.closeDuplex(key);
             entries.delete(key);
             duplexes.delete(id);
@@ -220,7 +224,8 @@ class Http2DuplexServer extends EventEmitter {
         const entry = entries.get(route.key);
         entry.idle?.refresh();
         const respond = () => answer(stream, 200, response_headers);
-        this.#close_with_duplex(stream, entry.duplex, respond);
+        entry.open_posts.set(stream, respond);
+        stream.once('close', () => entry.open_posts.delete(stream));
         if (route.kind === 'end') {
             stream.resume();
             if (route.destroyed) {
@@ -272,7 +277,7 @@ class Http2DuplexServer extends EventEmitter {
                 fail(result);
             }
         });
-        stream.on('end', () => {
+        const finish = () => {
             if (done || duplex.destroyed) {
                 return;
             }
@@ -297,11 +302,15 @@ class Http2DuplexServer extends EventEmitter {
             if (completion.ended) {
                 this.#end(entry, entry.end_post);
             }
-        });
+        };
+        stream.on('end', finish);
         stream.on('close', () => {
-            // Part of the chunk may already be delivered: the byte stream can
-            // no longer be whole.
-            if (!done && kind === 'write' && !duplex.destroyed) {
+            if (kind === 'stream') {
+                // Reset while paused, a stream never emits 'end'.
+                finish();
+            } else if (!done && !duplex.destroyed) {
+                // Part of the chunk may already be delivered: the byte stream
+                // can no longer be whole.
                 reset();
             }
         });
@@ -344,18 +353,14 @@ class Http2DuplexServer extends EventEmitter {
 
     // When the duplex closes, a POST still open is answered and, after
     // close_timeout, closed.
-    #close_with_duplex(stream, duplex, respond) {
-        const on_close = () => {
-            respond();
-            const timer = setTimeout(() => {
-                if (!stream.destroyed) {
-                    stream.close();
-                }
-            }, this.options.close_timeout);
-            stream.once('close', () => clearTimeout(timer));
-        };
-        duplex.once('close', on_close);
-        stream.once('close', () => duplex.removeListener('close', on_close));
+    #close_later(stream, respond) {
+        respond();
+        const timer = setTimeout(() => {
+            if (!stream.destroyed) {
+                stream.close();
+            }
+        }, this.options.close_timeout);
+        stream.once('close', () => clearTimeout(timer));
     }
 }
 
