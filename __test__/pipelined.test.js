@@ -4,20 +4,10 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const { once } = require('events');
 const { createHash, randomBytes } = require('crypto');
-const { start_server, open, post, next_duplex, read_all } = require('./support/h2');
+const { one_duplex, open, post, next_duplex, read_all } = require('./support/h2');
 
 const sha256 = data => createHash('sha256').update(data).digest('hex');
 const seq = n => ({ 'http2-duplex-seq': String(n) });
-
-async function one_duplex(t, options) {
-    const s = await start_server(options);
-    t.after(s.close);
-    const session = s.connect();
-    const opened = next_duplex(s.server);
-    const { id, headers } = await open(session);
-    const { duplex } = await opened;
-    return { s, session, id, headers, duplex };
-}
 
 test('the GET response announces version 2 and its window', async t => {
     const { headers } = await one_duplex(t, { window: 8, window_bytes: 4096 });

@@ -74,6 +74,17 @@ function post(session, id, body = Buffer.alloc(0), extra = {}, path = '/duplex')
     }, body);
 }
 
+// Starts a server for test `t`, and opens one duplex on a new session.
+async function one_duplex(t, options) {
+    const s = await start_server(options);
+    t.after(s.close);
+    const session = s.connect();
+    const opened = next_duplex(s.server);
+    const client = await open(session);
+    const { duplex } = await opened;
+    return { s, session, ...client, duplex };
+}
+
 async function next_duplex(server) {
     const [duplex, id] = await once(server, 'duplex');
     return { duplex, id };
@@ -103,7 +114,7 @@ function read_bytes(readable, length) {
 }
 
 module.exports = {
-    start_server, request, open, post, next_duplex, read_bytes, cert
+    start_server, one_duplex, request, open, post, next_duplex, read_bytes, cert
 };
 
 async function read_all(readable) {

@@ -173,11 +173,7 @@ impl Registry {
 
     /// A piece of write `seq`'s body arrived.
     pub fn piece(&mut self, key: DuplexKey, seq: u64, data: &[u8]) -> Result<Piece, Rejection> {
-        let inbound = &mut self
-            .duplexes
-            .get_mut(&key)
-            .ok_or_else(|| Rejection::new(Reason::UnknownId))?
-            .inbound;
+        let inbound = inbound_of(&mut self.duplexes, key)?;
         let before = inbound.held_bytes();
         let piece = inbound.piece(seq, data, &self.limits)?;
         self.held_bytes += inbound.held_bytes() - before;
@@ -187,11 +183,7 @@ impl Registry {
     /// Write `seq`'s body ended. When the completion says `ended`, the id is
     /// forgotten: the client's end has been delivered.
     pub fn complete(&mut self, key: DuplexKey, seq: u64) -> Result<Completion, Rejection> {
-        let inbound = &mut self
-            .duplexes
-            .get_mut(&key)
-            .ok_or_else(|| Rejection::new(Reason::UnknownId))?
-            .inbound;
+        let inbound = inbound_of(&mut self.duplexes, key)?;
         let before = inbound.held_bytes();
         let completion = inbound.complete(seq)?;
         self.held_bytes -= before - inbound.held_bytes();
@@ -228,4 +220,14 @@ impl Registry {
         self.next_key += 1;
         self.next_key
     }
+}
+
+fn inbound_of(
+    duplexes: &mut HashMap<DuplexKey, Duplex>,
+    key: DuplexKey,
+) -> Result<&mut Inbound, Rejection> {
+    duplexes
+        .get_mut(&key)
+        .map(|duplex| &mut duplex.inbound)
+        .ok_or_else(|| Rejection::new(Reason::UnknownId))
 }
