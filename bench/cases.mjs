@@ -7,10 +7,11 @@ const MODES = [
     { mode: 'per-write', options: { disable_request_streaming: true } }
 ];
 
-const DEFAULTS = { duration: 3000, messages: 20000, rounds: 1000, latency: 50 };
-const QUICK = { duration: 1000, messages: 2000, rounds: 200, latency: 50 };
+const DEFAULTS = { duration: 3000, repeat: 3, messages: 20000, rounds: 1000, latency: 50 };
+const QUICK = { duration: 1000, repeat: 1, messages: 2000, rounds: 200, latency: 50 };
 
-// --quick, --duration=ms, --messages=n, --rounds=n, --latency=ms, --only=text, --cpu-prof
+// --quick, --duration=ms, --repeat=n, --messages=n, --rounds=n, --latency=ms, --only=text, --cpu-prof,
+// --ours-options=JSON (extra Http2DuplexServer options for ours, to try a tuning)
 export function parse_flags(argv) {
     const flags = Object.fromEntries(argv.map(arg => {
         const [name, value] = arg.replace(/^--/, '').split('=');
@@ -22,7 +23,7 @@ export function parse_flags(argv) {
             sizes[name] = Number(flags[name]);
         }
     }
-    return { ...sizes, only: flags.only, cpu_prof: Boolean(flags['cpu-prof']) };
+    return { ...sizes, only: flags.only, cpu_prof: Boolean(flags['cpu-prof']), ours_options: flags['ours-options'] };
 }
 
 // Each case runs one page workload per implementation; rows are what the table shows.
@@ -51,8 +52,9 @@ export function define_cases(sizes) {
         cases.push({
             id: `messages-${mode}`, mode, options, impls,
             workload: 'messages',
-            params: { count: sizes.messages, size: 64 },
-            rows: [{ name: `${sizes.messages} pipelined 64 B writes`, key: 'value', unit: 'msg/s', better: 'higher' }]
+            // A slow implementation stops early: the rate is what counts.
+            params: { count: sizes.messages, size: 64, duration_ms: sizes.duration * 2 },
+            rows: [{ name: `≤ ${sizes.messages} pipelined 64 B writes`, key: 'value', unit: 'msg/s', better: 'higher' }]
         });
     }
     cases.push({

@@ -182,29 +182,34 @@ export async function ping_pong(target, options, { size, rounds, warmup, duratio
     return { rounds: times.length, bytes: times.length * size, ok, p50: percentile(times, 0.5), p99: percentile(times, 0.99) };
 }
 
-// Many small writes without waiting for echoes (but honouring backpressure);
-// messages per second until the last echo is back.
-export async function messages(target, options, { count, size }) {
+// Many small writes without waiting for echoes (but honouring backpressure), up
+// to `count` or until duration_ms; messages per second until the last echo is back.
+export async function messages(target, options, { count, size, duration_ms }) {
     const conn = await open(target, options);
     const sent = random_bytes(count * size);
     const back = new Uint8Array(count * size);
+    let written = 0;
+    let writing = true;
     let received = 0;
-    const all_back = waiter(conn, () => received >= back.length);
+    const all_back = waiter(conn, () => !writing && received >= written * size);
     conn.on_data(data => {
         back.set(data.subarray(0, back.length - received), received);
         received += data.length;
         all_back.poke();
     });
     const start = performance.now();
-    for (let i = 0; i < count; i++) {
-        const wait = conn.write(sent.subarray(i * size, (i + 1) * size));
+    while (written < count && performance.now() - start < duration_ms) {
+        const wait = conn.write(sent.subarray(written * size, (written + 1) * size));
+        written += 1;
         if (wait) {
             await Promise.race([wait, conn.failed]);
         }
     }
+    writing = false;
     await all_back.done();
     const ms = performance.now() - start;
     await conn.close();
-    const ok = received === sent.length && await sha256(sent) === await sha256(back);
-    return { ms, bytes: received, ok, value: count / (ms / 1000) };
+    const length = written * size;
+    const ok = received === length && await sha256(sent.subarray(0, length)) === await sha256(back.subarray(0, length));
+    return { ms, bytes: received, count: written, ok, value: written / (ms / 1000) };
 }

@@ -1,21 +1,21 @@
-// npm run bench [-- --quick | --duration=ms --messages=n --rounds=n --latency=ms --only=id --cpu-prof]
+// npm run bench [-- --quick | --duration=ms --repeat=n --messages=n --rounds=n --latency=ms --only=id --cpu-prof]
 // Runs our server + client, http2-duplex 6.0.3's server + client and a ws
 // WebSocket echo side by side in one headless Chromium; prints a table with
 // ratios to 6.0.3 and writes bench/results/latest.{json,svg}.
 import { fork } from 'node:child_process';
 import { writeFileSync, mkdirSync } from 'node:fs';
-import { launch_chromium } from '../__test__/browser/browsers.mjs';
 import { IMPLS, parse_flags, define_cases } from './cases.mjs';
 import { format_table, check_targets, format_targets } from './report.mjs';
 import { draw_chart } from './chart.mjs';
+import { launch_bench_browser } from './browser.mjs';
 
 const results_dir = new URL('results/', import.meta.url);
 
 // A server child per implementation, so its cpuUsage() is its own.
-function start_child(impl, cpu_prof) {
+function start_child(impl, { cpu_prof, ours_options }) {
     const exec_argv = cpu_prof ? ['--cpu-prof', `--cpu-prof-dir=${new URL('profiles/', results_dir).pathname}`,
         `--cpu-prof-name=${impl}-${process.pid}.cpuprofile`] : [];
-    const child = fork(new URL('server.mjs', import.meta.url), [impl], { execArgv: exec_argv });
+    const child = fork(new URL('server.mjs', import.meta.url), [impl, ours_options || '{}'], { execArgv: exec_argv });
     const replies = [];
     child.on('message', msg => replies.shift()?.(msg));
     const next = () => new Promise(resolve => replies.push(resolve));
@@ -35,43 +35,53 @@ function start_child(impl, cpu_prof) {
 
 // A page on the implementation's own origin with the bench workloads loaded.
 async function open_page(browser, server, latency) {
-    const opened = await browser.page(server.page, { harness: false });
-    if (latency) {
-        // DevTools emulation delays the start of every request by about `latency`.
-        const cdp = await opened.page.context().newCDPSession(opened.page);
-        await cdp.send('Network.enable');
-        await cdp.send('Network.emulateNetworkConditions', {
-            offline: false, latency, downloadThroughput: -1, uploadThroughput: -1
-        });
-    }
-    await opened.page.evaluate(url => import(url).then(m => { window.bench = m; }), server.bench_script);
+    const page = latency ? await browser.emulated_page(server.page, server.bench_script, latency) :
+        await browser.page(server.page, server.bench_script);
     return {
-        run: (workload, options, params) => opened.page.evaluate(([w, t, o, p]) => window.bench[w](t, o, p),
-            [workload, server.target, options, params]),
-        close: opened.close
+        run: (workload, options, params) => page.run(workload, server.target, options, params),
+        close: page.close
     };
 }
 
-async function run_case(bench_case, pages, servers) {
-    const measured = {};
-    for (const impl of bench_case.impls) {
-        const page = await pages(impl, bench_case.latency);
-        const cpu_before = await servers[impl].cpu();
-        const result = await page.run(bench_case.workload, bench_case.options, bench_case.params);
-        const cpu_ms = (await servers[impl].cpu() - cpu_before) / 1000;
-        if (!result.ok) {
-            throw new Error(`${bench_case.id} ${impl}: the echo did not match what was sent`);
+async function run_once(bench_case, impl, pages, servers) {
+    const page = await pages(impl, bench_case.latency);
+    const cpu_before = await servers[impl].cpu();
+    const result = await page.run(bench_case.workload, bench_case.options, bench_case.params);
+    const cpu_ms = (await servers[impl].cpu() - cpu_before) / 1000;
+    if (!result.ok) {
+        throw new Error(`${bench_case.id} ${impl}: the echo did not match what was sent`);
+    }
+    return { ...result, cpu_ms };
+}
+
+// Runs are interleaved across implementations; each keeps its median run (by the
+// case's first row) and the CPU time per MB over all its runs.
+async function run_case(bench_case, repeat, pages, servers) {
+    const runs = Object.fromEntries(bench_case.impls.map(impl => [impl, []]));
+    for (let r = 0; r < repeat; r++) {
+        for (const impl of bench_case.impls) {
+            runs[impl].push(await run_once(bench_case, impl, pages, servers));
         }
-        measured[impl] = { ...result, cpu_ms, cpu_ms_per_mb: cpu_ms / (result.bytes / 1e6) };
-        process.stderr.write(`  ${bench_case.id} ${impl}: ${JSON.stringify(measured[impl])}\n`);
+    }
+    const key = bench_case.rows[0].key;
+    const measured = {};
+    for (const [impl, list] of Object.entries(runs)) {
+        const sorted = [...list].sort((a, b) => a[key] - b[key]);
+        const sum = name => list.reduce((n, run) => n + run[name], 0);
+        measured[impl] = {
+            ...sorted[Math.floor((sorted.length - 1) / 2)],
+            cpu_ms_per_mb: sum('cpu_ms') / (sum('bytes') / 1e6),
+            runs: list.map(run => run[key])
+        };
+        process.stderr.write(`  ${bench_case.id} ${impl}: ${measured[impl].runs.map(x => x.toPrecision(3)).join(' ')}\n`);
     }
     return measured;
 }
 
 const sizes = parse_flags(process.argv.slice(2));
 const cases = define_cases(sizes);
-const servers = Object.fromEntries(await Promise.all(IMPLS.map(async impl => [impl, await start_child(impl, sizes.cpu_prof)])));
-const browser = await launch_chromium();
+const servers = Object.fromEntries(await Promise.all(IMPLS.map(async impl => [impl, await start_child(impl, sizes)])));
+const browser = await launch_bench_browser();
 const open_pages = new Map();
 const pages = (impl, latency = 0) => {
     const key = `${impl}/${latency}`;
@@ -89,12 +99,12 @@ try {
     const started = Date.now();
     const measured = [];
     for (const bench_case of cases) {
-        measured.push({ ...bench_case, results: await run_case(bench_case, pages, servers) });
+        measured.push({ ...bench_case, results: await run_case(bench_case, sizes.repeat, pages, servers) });
     }
     const report = {
         date: new Date().toISOString(),
         node: process.version,
-        browser: browser.version?.(),
+        browser: browser.version,
         sizes,
         seconds: (Date.now() - started) / 1000,
         cases: measured.map(({ id, mode, workload, params, latency, rows, results }) =>

@@ -1,6 +1,7 @@
 // One echo server per child process, so process.cpuUsage() counts only that
 // implementation's work: node bench/server.mjs ours|original|ws.
 // Every duplex (or WebSocket stream) is piped into itself. Answers IPC messages:
+// A second argument, JSON, adds options for our server (ours only).
 // 'cpu' → { cpu } (user + system µs so far), 'exit' → closes and exits.
 import { createServer } from 'node:https';
 import { readFileSync } from 'node:fs';
@@ -16,9 +17,10 @@ function echo(duplex) {
     duplex.pipe(duplex);
 }
 
-async function start_duplex(original) {
+async function start_duplex(original, options) {
     const server = await start_server({
         Server: original ? await original_server_class() : undefined,
+        options,
         routes: { [BENCH_SCRIPT]: page_script }
     });
     server.duplex_server.on('duplex', echo);
@@ -60,7 +62,7 @@ async function start_ws() {
 }
 
 const impl = process.argv[2];
-const server = impl === 'ws' ? await start_ws() : await start_duplex(impl === 'original');
+const server = impl === 'ws' ? await start_ws() : await start_duplex(impl === 'original', impl === 'ours' ? JSON.parse(process.argv[3] || '{}') : undefined);
 
 process.on('message', async msg => {
     if (msg === 'cpu') {

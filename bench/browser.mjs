@@ -1,0 +1,108 @@
+// One headless Chromium launched by playwright-core, with pages of two kinds:
+// - plain pages, made over a second, raw CDP connection that enables no DevTools
+//   domain but Runtime: Playwright's own pages run with the Network domain on, and
+//   that alone caps Chromium's non-streaming request bodies at ~10-19 MB/s
+//   (docs/benchmarks.md), which would measure DevTools instead of the client;
+// - emulated pages (Playwright's), with DevTools network latency emulation.
+import net from 'node:net';
+import { chromium } from 'playwright-core';
+import WebSocket from 'ws';
+
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    '--ignore-certificate-errors'];
+
+function free_port() {
+    return new Promise(resolve => {
+        const server = net.createServer().listen(0, '127.0.0.1', () => {
+            const { port } = server.address();
+            server.close(() => resolve(port));
+        });
+    });
+}
+
+// A minimal CDP client over the browser's WebSocket endpoint (flattened sessions).
+async function cdp_connect(url) {
+    const ws = new WebSocket(url, { perMessageDeflate: false, maxPayload: 256 * 1024 * 1024 });
+    await new Promise((resolve, reject) => {
+        ws.once('open', resolve);
+        ws.once('error', reject);
+    });
+    let next_id = 0;
+    const pending = new Map();
+    ws.on('message', data => {
+        const msg = JSON.parse(data);
+        const waiting = pending.get(msg.id);
+        if (waiting) {
+            pending.delete(msg.id);
+            msg.error ? waiting.reject(new Error(msg.error.message)) : waiting.resolve(msg.result);
+        }
+    });
+    return {
+        send: (method, params = {}, sessionId) => new Promise((resolve, reject) => {
+            const id = ++next_id;
+            pending.set(id, { resolve, reject });
+            ws.send(JSON.stringify({ id, method, params, sessionId }));
+        }),
+        close: () => ws.close()
+    };
+}
+
+// Evaluates an async expression in a page session; throws what the page threw.
+async function evaluate(cdp, session, expression) {
+    const { result, exceptionDetails } = await cdp.send('Runtime.evaluate',
+        { expression, awaitPromise: true, returnByValue: true }, session);
+    if (exceptionDetails) {
+        throw new Error(exceptionDetails.exception?.description || exceptionDetails.text);
+    }
+    return result.value;
+}
+
+export async function launch_bench_browser() {
+    const port = await free_port();
+    const browser = await chromium.launch({
+        executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
+        args: [...ARGS, `--remote-debugging-port=${port}`]
+    });
+    const version = await (await fetch(`http://127.0.0.1:${port}/json/version`)).json();
+    const cdp = await cdp_connect(version.webSocketDebuggerUrl);
+
+    return {
+        version: browser.version(),
+        // A new browser context each: its own HTTP/2 connection to the server.
+        async page(url, script) {
+            const { browserContextId } = await cdp.send('Target.createBrowserContext');
+            const { targetId } = await cdp.send('Target.createTarget', { url: 'about:blank', browserContextId });
+            const { sessionId } = await cdp.send('Target.attachToTarget', { targetId, flatten: true });
+            await cdp.send('Page.navigate', { url }, sessionId);
+            await evaluate(cdp, sessionId, `new Promise(resolve => document.readyState === 'complete' ?
+                resolve() : addEventListener('load', () => resolve()))`);
+            await evaluate(cdp, sessionId, `import(${JSON.stringify(script)}).then(m => { window.bench = m; })`);
+            return {
+                run: (name, ...args) => evaluate(cdp, sessionId,
+                    `window.bench[${JSON.stringify(name)}](...${JSON.stringify(args)})`),
+                close: () => cdp.send('Target.disposeBrowserContext', { browserContextId })
+            };
+        },
+        // A Playwright page whose every request starts `latency` ms late.
+        async emulated_page(url, script, latency) {
+            const context = await browser.newContext({ ignoreHTTPSErrors: true });
+            const page = await context.newPage();
+            const session = await page.context().newCDPSession(page);
+            await session.send('Network.enable');
+            await session.send('Network.emulateNetworkConditions', {
+                offline: false, latency, downloadThroughput: -1, uploadThroughput: -1
+            });
+            await page.goto(url);
+            await page.evaluate(src => import(src).then(m => { window.bench = m; }), script);
+            return {
+                run: (name, ...args) => page.evaluate(([n, a]) => window.bench[n](...a), [name, args]),
+                close: () => context.close()
+            };
+        },
+        async close() {
+            cdp.close();
+            await browser.close();
+        }
+    };
+}
