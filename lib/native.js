@@ -1,5 +1,5 @@
 'use strict';
-// Loads the Rust core built by `npm run build` (napi build writes it next to package.json).
+// Loads the Rust addon that `npm run build` (scripts/build-addon.mjs) puts next to package.json.
 const { join } = require('path');
 
 const addon = join(__dirname, '..', 'http2-duplex.node');
