@@ -23,7 +23,7 @@ export function parse_flags(argv) {
             sizes[name] = Number(flags[name]);
         }
     }
-    return { ...sizes, only: flags.only, cpu_prof: Boolean(flags['cpu-prof']), ours_options: flags['ours-options'] };
+    return { ...sizes, quick: Boolean(flags.quick), only: flags.only, cpu_prof: Boolean(flags['cpu-prof']), ours_options: flags['ours-options'] };
 }
 
 // Each case runs one page workload per implementation; rows are what the table shows.

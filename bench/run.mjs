@@ -113,9 +113,12 @@ try {
     report.targets = check_targets(report);
     console.log(format_table(report));
     console.log(format_targets(report.targets));
+    // Partial or tuned runs must not replace the committed results.
+    const name = sizes.quick || sizes.only || sizes.ours_options ? 'partial' : 'latest';
     mkdirSync(results_dir, { recursive: true });
-    writeFileSync(new URL('latest.json', results_dir), JSON.stringify(report, null, 2) + '\n');
-    writeFileSync(new URL('latest.svg', results_dir), draw_chart(report));
+    writeFileSync(new URL(`${name}.json`, results_dir), JSON.stringify(report, null, 2) + '\n');
+    writeFileSync(new URL(`${name}.svg`, results_dir), draw_chart(report));
+    console.log(`\nwrote bench/results/${name}.json and ${name}.svg`);
 } finally {
     for (const page of open_pages.values()) {
         await (await page).close();
