@@ -70,8 +70,10 @@ test('v1: a failed POST fails its write and later ones', async () => {
 
 test('v2: at most `window` POSTs in flight, numbered from 0', async () => {
     const { upload, posts } = fake({ pipelined: true, window: 3 });
+    // Large writes each fill a POST of their own.
+    const large = i => Buffer.alloc(256 * 1024, i);
     for (let i = 0; i < 5; i++) {
-        assert.equal(write(upload, [i]).done, true, 'accepted into the window at once');
+        assert.equal(write(upload, large(i)).done, true, 'accepted into the window at once');
         await tick();
     }
     assert.deepEqual(posts.map(p => p.seq), [0, 1, 2]);
@@ -79,7 +81,21 @@ test('v2: at most `window` POSTs in flight, numbered from 0', async () => {
     await tick();
     assert.deepEqual(posts.map(p => p.seq), [0, 1, 2, 3]);
     // What queued while the window was full goes out together.
-    assert.deepEqual(posts.map(p => [...p.body]), [[0], [1], [2], [3, 4]]);
+    assert.deepEqual(posts.map(p => p.body.length / large(0).length), [1, 1, 1, 2]);
+    assert.deepEqual([posts[3].body[0], posts[3].body.at(-1)], [3, 4]);
+});
+
+test('v2: once two POSTs are in flight, small writes gather until one answers', async () => {
+    const { upload, posts } = fake({ pipelined: true, window: 16 });
+    for (let i = 0; i < 5; i++) {
+        write(upload, [i]);
+        await tick();
+    }
+    assert.deepEqual(posts.map(p => [...p.body]), [[0], [1]]);
+    posts[0].resolve();
+    await tick();
+    assert.deepEqual(posts.map(p => [...p.body]), [[0], [1], [2, 3, 4]]);
+    assert.deepEqual(posts.map(p => p.seq), [0, 1, 2]);
 });
 
 test('v2: a burst of writes is coalesced into one POST', async () => {

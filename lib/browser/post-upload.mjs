@@ -6,6 +6,10 @@
 // Writes that arrive while POSTs are in flight are coalesced into the next POST.
 import { Buffer } from 'buffer';
 
+// In flight from which further writes are gathered into large POSTs.
+const BUSY_POSTS = 2;
+const LARGE_POST_BYTES = 256 * 1024;
+
 export class PostUpload {
     // send(body, seq) and send_end(count) return promises that reject on failure;
     // seq and count are undefined in version 1.
@@ -77,7 +81,8 @@ export class PostUpload {
     }
 
     _flush() {
-        while (!this._error && this._queue.length > 0 && this._in_flight < this._window) {
+        while (!this._error && this._queue.length > 0 && this._in_flight < this._window &&
+               this._worth_posting()) {
             const entries = this._take(this._window_bytes - this._in_flight_bytes);
             if (entries.length === 0) {
                 break;
@@ -88,6 +93,13 @@ export class PostUpload {
             this._ack_within_window();
         }
         this._wake();
+    }
+
+    // Each POST costs the browser and the server far more than its bytes, so once
+    // the pipe is busy, writes wait until they fill a large POST (or one answers).
+    _worth_posting() {
+        return this._in_flight < BUSY_POSTS || this._queued_bytes >= Math.min(
+            LARGE_POST_BYTES, this._window_bytes - this._in_flight_bytes);
     }
 
     // Whole chunks that fit in `room`; the first always goes when nothing is in flight.
