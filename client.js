@@ -140,8 +140,10 @@ class FetchDuplex extends Duplex {
     }
 
     _writev(chunks, cb) {
-        const list = chunks.map(({ chunk }) => chunk);
-        this._upload.write(list.length === 1 ? list[0] : Buffer.concat(list), cb);
+        // The upload coalesces (per write) or streams them as they are, so
+        // concatenating here would only copy every byte once more.
+        const last = chunks.length - 1;
+        chunks.forEach(({ chunk }, i) => this._upload.write(chunk, i === last ? cb : ignore));
     }
 
     // 'finish' only once the server has taken every byte written.

@@ -107,11 +107,12 @@ class ClientDuplex extends Duplex {
     // The callback comes once HTTP/2 flow control let the data go, so a
     // server that stops reading makes write() return false.
     _write(chunk, encoding, cb) {
-        this._handle.write(chunk).then(() => cb(), cb);
+        this._handle.write([chunk]).then(() => cb(), cb);
     }
 
     _writev(chunks, cb) {
-        this._write(Buffer.concat(chunks.map(c => c.chunk)), null, cb);
+        // The addon gathers the batch into one buffer: one copy, not two.
+        this._handle.write(chunks.map(c => c.chunk)).then(() => cb(), cb);
     }
 
     // 'finish' comes once the server answered the streaming POST, i.e. has

@@ -14,11 +14,12 @@ class ServerDuplex extends Duplex {
         this.idle_timer = null;
     }
 
-    // Pushes a chunk from a POST into the readable side.
+    // Pushes a chunk from a POST into the readable side; false once it is full.
     deliver(chunk) {
         if (!this.push(chunk)) {
             this.#blocked = true;
         }
+        return !this.#blocked;
     }
 
     // Runs `taken` once the readable side has room again: a POST is answered

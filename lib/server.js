@@ -162,12 +162,9 @@ class Http2DuplexServer extends EventEmitter {
         }
         const { key, id } = opened;
         const duplex = new ServerDuplex(stream, this.options);
-        const entry = {
-            // posts: seq → answer; open_posts: POST stream → answer.
-            id, duplex, posts: new Map(), open_posts: new Map(), end_post: null,
-            idle: this.#idle_timer(duplex)
-        };
-        duplex.idle_timer = entry.idle;
+        // posts: seq → answer; open_posts: POST stream → answer.
+        const entry = { id, duplex, posts: new Map(), open_posts: new Map(), end_post: null };
+        duplex.idle_timer = this.#idle_timer(duplex);
         entries.set(key, entry);
         duplexes.set(id, duplex);
 
@@ -178,7 +175,7 @@ class Http2DuplexServer extends EventEmitter {
             }
         });
         duplex.on('close', () => {
-            clearTimeout(entry.idle);
+            clearTimeout(duplex.idle_timer);
             for (const [post, respond] of entry.open_posts) {
                 this.#close_later(post, respond);
             }
@@ -222,7 +219,7 @@ class Http2DuplexServer extends EventEmitter {
             return;
         }
         const entry = entries.get(route.key);
-        entry.idle?.refresh();
+        entry.duplex.idle_timer?.refresh();
         const respond = () => answer(stream, 200, response_headers);
         entry.open_posts.set(stream, respond);
         stream.once('close', () => entry.open_posts.delete(stream));
@@ -262,16 +259,16 @@ class Http2DuplexServer extends EventEmitter {
                     `write POST ${seq} was reset by the client before its body ended`));
             }
         };
+        const resume = () => stream.resume();
         stream.on('data', piece => {
-            entry.idle?.refresh();
+            duplex.idle_timer?.refresh();
             received += piece.length;
             const result = this.#registry.piece(key, seq, piece);
             if (result === PIECE_DELIVER) {
-                duplex.deliver(piece);
-                if (kind === 'stream') {
+                if (!duplex.deliver(piece) && kind === 'stream') {
                     // Stop reading the upload until the reader has taken it.
                     stream.pause();
-                    duplex.when_taken(() => stream.resume());
+                    duplex.when_taken(resume);
                 }
             } else if (typeof result !== 'number') {
                 fail(result);

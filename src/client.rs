@@ -107,12 +107,19 @@ impl ClientDuplex {
         }
     }
 
-    /// Resolves once HTTP/2 flow control has let all of `data` go.
+    /// Resolves once HTTP/2 flow control has let all of `chunks` go. The
+    /// bytes are copied once, into one buffer the network side owns.
     #[napi]
-    pub async fn write(&self, data: Buffer) -> napi::Result<()> {
-        let bytes = client::Bytes::copy_from_slice(&data);
-        drop(data);
-        self.inner.write(bytes).await.map_err(js_error)
+    pub async fn write(&self, chunks: Vec<Buffer>) -> napi::Result<()> {
+        let mut data = Vec::with_capacity(chunks.iter().map(|chunk| chunk.len()).sum());
+        for chunk in &chunks {
+            data.extend_from_slice(chunk);
+        }
+        drop(chunks);
+        self.inner
+            .write(client::Bytes::from(data))
+            .await
+            .map_err(js_error)
     }
 
     /// Ends the writable side; resolves when the server answered the POST.

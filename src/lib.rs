@@ -180,27 +180,17 @@ impl JsRegistry {
             .route_post(core::ScopeKey(session as u64), &headers)
         {
             Ok(route) => {
-                let key = route.key.0 as i64;
-                Either::A(match route.kind {
-                    core::PostKind::Write { seq } | core::PostKind::Stream { seq } => PostRoute {
-                        key,
-                        kind: if matches!(route.kind, core::PostKind::Write { .. }) {
-                            "write"
-                        } else {
-                            "stream"
-                        }
-                        .to_owned(),
-                        seq: seq as i64,
-                        destroyed: false,
-                        ended_now: false,
-                    },
-                    core::PostKind::End { destroyed, now } => PostRoute {
-                        key,
-                        kind: "end".to_owned(),
-                        seq: -1,
-                        destroyed,
-                        ended_now: now,
-                    },
+                let (kind, seq, destroyed, ended_now) = match route.kind {
+                    core::PostKind::Write { seq } => ("write", seq as i64, false, false),
+                    core::PostKind::Stream { seq } => ("stream", seq as i64, false, false),
+                    core::PostKind::End { destroyed, now } => ("end", -1, destroyed, now),
+                };
+                Either::A(PostRoute {
+                    key: route.key.0 as i64,
+                    kind: kind.to_owned(),
+                    seq,
+                    destroyed,
+                    ended_now,
                 })
             }
             Err((refused, fatal)) => Either::B(rejection(refused, fatal)),

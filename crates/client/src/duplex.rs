@@ -54,6 +54,26 @@ struct ReadSide {
     error_pending: Option<Error>,
 }
 
+impl ReadSide {
+    /// The server's answer is over: the read side is done.
+    fn ended(&mut self, inner: &Arc<Inner>) -> Result<Option<Bytes>, Error> {
+        self.body = None;
+        inner.update(|s| s.read_done = true);
+        Ok(None)
+    }
+
+    /// An error or end seen while gathering, now due.
+    fn take_pending(&mut self, inner: &Arc<Inner>) -> Option<Result<Option<Bytes>, Error>> {
+        if let Some(err) = self.error_pending.take() {
+            return Some(Err(inner.fail(err)));
+        }
+        if std::mem::take(&mut self.eof_pending) {
+            return Some(self.ended(inner));
+        }
+        None
+    }
+}
+
 struct WriteSide {
     body: Option<SendStream<Bytes>>,
     ended: bool,
@@ -208,14 +228,8 @@ impl Duplex {
         let mut ended = inner.status.subscribe();
         let mut side = inner.reader.lock().await;
         let side = &mut *side;
-        if let Some(err) = side.error_pending.take() {
-            return Err(inner.fail(err));
-        }
-        if side.eof_pending {
-            side.eof_pending = false;
-            side.body = None;
-            inner.update(|s| s.read_done = true);
-            return Ok(None);
+        if let Some(outcome) = side.take_pending(inner) {
+            return outcome;
         }
         let Some(body) = side.body.as_mut() else {
             return match inner.end() {
@@ -236,18 +250,10 @@ impl Duplex {
                 _ = ended.wait_for(|s| s.end.is_some()) => return Err(inner.end_error()),
             };
             let first = match first {
-                None => {
-                    side.body = None;
-                    inner.update(|s| s.read_done = true);
-                    return Ok(None);
-                }
                 // A server that ended its answer may close the stream with
                 // RST_STREAM(NO_ERROR) rather than END_STREAM: an end.
-                Some(Err(e)) if Error::is_no_error_reset(&e) => {
-                    side.body = None;
-                    inner.update(|s| s.read_done = true);
-                    return Ok(None);
-                }
+                None => return side.ended(inner),
+                Some(Err(e)) if Error::is_no_error_reset(&e) => return side.ended(inner),
                 Some(Err(e)) => return Err(inner.fail(Error::from_h2_on(e, READ_STREAM))),
                 Some(Ok(chunk)) => chunk,
             };
@@ -283,20 +289,16 @@ impl Duplex {
             if let Some(buf) = gathered {
                 out = buf.freeze();
             }
-            if out.is_empty() {
-                if let Some(err) = side.error_pending.take() {
-                    return Err(inner.fail(err));
-                }
-                if side.eof_pending {
-                    side.eof_pending = false;
-                    side.body = None;
-                    inner.update(|s| s.read_done = true);
-                    return Ok(None);
-                }
-                continue;
+            if !out.is_empty() {
+                return Ok(Some(out));
             }
-            return Ok(Some(out));
+            if side.error_pending.is_some() || side.eof_pending {
+                break;
+            }
         }
+        // Nothing gathered but an error or end: report it now.
+        side.take_pending(inner)
+            .expect("the loop ends only with an error or end pending")
     }
 
     /// Send `data` on the writable side. Resolves once HTTP/2 flow control
