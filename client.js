@@ -11,9 +11,17 @@ import { PostUpload } from './lib/browser/post-upload.mjs';
 export { ResponseError };
 
 const DEFAULT_WINDOW = 16;
-const DEFAULT_WINDOW_BYTES = 1024 * 1024;
+const DEFAULT_WINDOW_BYTES = 4 * 1024 * 1024;
 
 function ignore() {}
+
+// readable-stream defers a write callback that fires inside _write with
+// process.nextTick, which the browser's process shim runs as setTimeout(0); Chromium
+// clamps such timers to 4 ms once nested, so a writer waiting for 'drain' got one
+// write per 4 ms. A callback run from a microtask is not deferred at all.
+function from_microtask(cb) {
+    return err => queueMicrotask(() => cb(err));
+}
 
 function seq_header(seq) {
     return seq === undefined ? {} : { 'http2-duplex-seq': String(seq) };
@@ -136,14 +144,14 @@ class FetchDuplex extends Duplex {
     }
 
     _write(chunk, encoding, cb) {
-        this._upload.write(chunk, cb);
+        this._upload.write(chunk, from_microtask(cb));
     }
 
     _writev(chunks, cb) {
         // The upload coalesces (per write) or streams them as they are, so
         // concatenating here would only copy every byte once more.
         const last = chunks.length - 1;
-        chunks.forEach(({ chunk }, i) => this._upload.write(chunk, i === last ? cb : ignore));
+        chunks.forEach(({ chunk }, i) => this._upload.write(chunk, i === last ? from_microtask(cb) : ignore));
     }
 
     // 'finish' only once the server has taken every byte written.

@@ -194,6 +194,15 @@ export function define_cases(env) {
             assert.equal(await page.call('first_event', duplex.key, ['close', 'error']), 'close');
         });
 
+        if (env.pipelined && client_url === OUR_CLIENT) {
+            tc('v2: writes the window accepts complete without a timer each', async () => {
+                const { key, sd } = await open();
+                const server_got = read_bytes(sd, 50 * 64 * 1024);
+                assert.equal(await page.call('writes_before_next_task', key, 50, 64 * 1024), 50);
+                await server_got;
+            });
+        }
+
         if (env.pipelined) {
             tc('v2: a burst of 1000 one-byte writes costs few POSTs and keeps order', async () => {
                 const { key, id, sd } = await open();

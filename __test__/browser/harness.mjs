@@ -168,6 +168,27 @@ export async function fill(key, chunk_size, limit, quiet_ms) {
     }
 }
 
+// Writes `count` chunks larger than the highWaterMark, each after 'drain', and
+// returns how many were written before the page ran its next task. Version 2
+// accepts them all into its window at once, so without a timer per write (as a
+// process.nextTick shim on setTimeout gives, clamped to 4 ms) all go in one task.
+export async function writes_before_next_task(key, count, chunk_size) {
+    const duplex = get(key);
+    let written = 0;
+    let before_next_task;
+    const next_task = new Promise(resolve => setTimeout(() => {
+        before_next_task = written;
+        resolve();
+    }));
+    for (; written < count; written++) {
+        if (!duplex.write(new Uint8Array(chunk_size))) {
+            await new Promise(resolve => duplex.once('drain', resolve));
+        }
+    }
+    await next_task;
+    return before_next_task;
+}
+
 export function drained(key) {
     return duplexes.get(key).drained;
 }
