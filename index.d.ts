@@ -15,8 +15,12 @@ export interface Http2DuplexServerOptions extends DuplexOptions {
     max_duplexes_per_session?: number;
     /** Pipelined write POSTs in flight per duplex, protocol v2; past it 429 (default 16). */
     window?: number;
-    /** Bytes a duplex may hold out of order, protocol v2; past it 413 (default 1 MiB). */
+    /** Bytes of write POSTs in flight per duplex (and held out of order), protocol v2; past it 413 (default 4 MiB). */
     window_bytes?: number;
+    /** HTTP/2 receive window of each session this server sees, bytes; 0 keeps the server's (default 8 MiB). */
+    session_window?: number;
+    /** HTTP/2 initial receive window of each stream of those sessions, bytes; 0 keeps the server's (default 1 MiB). */
+    stream_window?: number;
     /** Size of one write POST body; past it 413 (default 16 MiB). */
     max_write_bytes?: number;
 }

@@ -5,6 +5,7 @@ const { once } = require('events');
 const { createHash, randomBytes } = require('crypto');
 const http2 = require('http2');
 const { Readable } = require('stream');
+const { Http2DuplexServer } = require('..');
 const {
     start_server, one_duplex, request, open, post, next_duplex, read_bytes, read_all
 } = require('./support/h2');
@@ -302,4 +303,26 @@ test('a session whose destroy throws gives a warning, not an exception', async t
     s.server.detach();
     assert.equal((await warning)[0].message, 'cannot destroy');
     server_session.destroy = destroy;
+});
+
+test('each session gets the larger HTTP/2 receive windows; 0 keeps the server\'s', async t => {
+    const windows_seen = async options => {
+        const s = await start_server(options);
+        t.after(s.close);
+        const session = s.connect();
+        // The new SETTINGS and WINDOW_UPDATE precede the GET's answer.
+        await open(session);
+        return {
+            stream: session.remoteSettings.initialWindowSize,
+            session: session.state.remoteWindowSize
+        };
+    };
+    assert.deepEqual(await windows_seen(), { stream: 1024 * 1024, session: 8 * 1024 * 1024 });
+    assert.deepEqual(await windows_seen({ session_window: 0, stream_window: 0 }),
+        { stream: 65535, session: 65535 });
+    const server = http2.createServer();
+    assert.throws(() => new Http2DuplexServer(server, '/duplex', { stream_window: 2 ** 31 }),
+        /stream_window must be an integer from 0 to 2147483647 bytes, got 2147483648/);
+    assert.throws(() => new Http2DuplexServer(server, '/duplex', { session_window: -1 }),
+        RangeError);
 });

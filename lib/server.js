@@ -23,6 +23,21 @@ const LIMIT_OPTIONS = {
     max_write_bytes: 'maxWriteBytes'
 };
 
+// HTTP/2 receive windows of the sessions this server sees. Node's default, 64 KiB
+// for the session and each stream, lets a client send only that much per round
+// trip, which caps pipelined write POSTs and streaming uploads.
+const RECEIVE_WINDOWS = {
+    session_window: 8 * 1024 * 1024,
+    stream_window: 1024 * 1024
+};
+const MAX_WINDOW = 2 ** 31 - 1;
+
+function check_window(name, value) {
+    if (!Number.isSafeInteger(value) || value < 0 || value > MAX_WINDOW) {
+        throw new RangeError(`${name} must be an integer from 0 to ${MAX_WINDOW} bytes, got ${value}`);
+    }
+}
+
 function declared_length(headers) {
     const value = headers['content-length'];
     return /^\d{1,15}$/.test(value) ? Number(value) : undefined;
@@ -54,8 +69,12 @@ class Http2DuplexServer extends EventEmitter {
             close_timeout: 1000,
             autoDestroy: true,
             idle_timeout: 0,
+            ...RECEIVE_WINDOWS,
             ...options
         };
+        for (const name of Object.keys(RECEIVE_WINDOWS)) {
+            check_window(name, this.options[name]);
+        }
         const limits = {};
         for (const [option, limit] of Object.entries(LIMIT_OPTIONS)) {
             if (this.options[option] !== undefined) {
@@ -103,6 +122,7 @@ class Http2DuplexServer extends EventEmitter {
         const duplexes = new Map();
         const entries = new Map();
         this.sessions.add(session);
+        this.#open_receive_windows(session);
         session.on('close', () => {
             this.sessions.delete(session);
             for (const key of this.#registry.closeSession(scope)) {
@@ -119,6 +139,23 @@ class Http2DuplexServer extends EventEmitter {
                 stream, headers, flags, raw_headers, session, scope, duplexes, entries
             });
         });
+    }
+
+    // Raises the windows only, never lowers what the HTTP/2 server set. Larger
+    // windows let a client send more before it waits; what the server buffers
+    // per session stays bounded by session_window.
+    #open_receive_windows(session) {
+        const { session_window, stream_window } = this.options;
+        try {
+            if (session_window > (session.state.effectiveLocalWindowSize || 0)) {
+                session.setLocalWindowSize(session_window);
+            }
+            if (stream_window > session.localSettings.initialWindowSize) {
+                session.settings({ initialWindowSize: stream_window });
+            }
+        } catch (err) {
+            this.emit('warning', err);
+        }
     }
 
     #on_stream(request) {

@@ -117,12 +117,16 @@ module.exports = {
     start_server, one_duplex, request, open, post, next_duplex, read_bytes, cert
 };
 
-async function read_all(readable) {
-    const chunks = [];
-    for await (const chunk of readable) {
-        chunks.push(chunk);
-    }
-    return Buffer.concat(chunks);
+// Not `for await`: ending the loop destroys the stream, and a duplex whose
+// readable side has ended may still be writing.
+function read_all(readable) {
+    return new Promise((resolve, reject) => {
+        const chunks = [];
+        readable.on('data', chunk => chunks.push(chunk));
+        readable.once('end', () => resolve(Buffer.concat(chunks)));
+        readable.once('error', reject);
+        readable.resume();
+    });
 }
 
 module.exports.read_all = read_all;
