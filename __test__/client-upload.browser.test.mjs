@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Buffer } from 'buffer';
-import { PostUpload } from '../lib/browser/post-upload.mjs';
+import { PostUpload, LARGE_POST_BYTES } from '../lib/browser/post-upload.mjs';
 import { StreamUpload } from '../lib/browser/stream-upload.mjs';
 
 const tick = () => new Promise(resolve => setImmediate(resolve));
@@ -71,7 +71,7 @@ test('v1: a failed POST fails its write and later ones', async () => {
 test('v2: at most `window` POSTs in flight, numbered from 0', async () => {
     const { upload, posts } = fake({ pipelined: true, window: 3 });
     // Large writes each fill a POST of their own.
-    const large = i => Buffer.alloc(256 * 1024, i);
+    const large = i => Buffer.alloc(LARGE_POST_BYTES, i);
     for (let i = 0; i < 5; i++) {
         assert.equal(write(upload, large(i)).done, true, 'accepted into the window at once');
         await tick();
