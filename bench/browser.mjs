@@ -1,9 +1,8 @@
-// One headless Chromium launched by playwright-core, with pages of two kinds:
-// - plain pages, made over a second, raw CDP connection that enables no DevTools
-//   domain but Runtime: Playwright's own pages run with the Network domain on, and
-//   that alone caps Chromium's non-streaming request bodies at ~10-19 MB/s
-//   (docs/benchmarks.md), which would measure DevTools instead of the client;
-// - emulated pages (Playwright's), with DevTools network latency emulation.
+// One headless Chromium launched by playwright-core. Pages are made over a second,
+// raw CDP connection that enables only the DevTools domains a case needs:
+// Playwright's own pages track every request, and that alone caps Chromium's
+// non-streaming request bodies at ~10-19 MB/s (docs/benchmarks.md), which would
+// measure DevTools instead of the client.
 import net from 'node:net';
 import { chromium } from 'playwright-core';
 import WebSocket from 'ws';
@@ -70,10 +69,17 @@ export async function launch_bench_browser() {
     return {
         version: browser.version(),
         // A new browser context each: its own HTTP/2 connection to the server.
-        async page(url, script) {
+        // With `latency`, DevTools network emulation starts every request that
+        // many ms late (the Network domain is then on for this page only).
+        async page(url, script, latency = 0) {
             const { browserContextId } = await cdp.send('Target.createBrowserContext');
             const { targetId } = await cdp.send('Target.createTarget', { url: 'about:blank', browserContextId });
             const { sessionId } = await cdp.send('Target.attachToTarget', { targetId, flatten: true });
+            if (latency) {
+                await cdp.send('Network.enable', {}, sessionId);
+                await cdp.send('Network.emulateNetworkConditions',
+                    { offline: false, latency, downloadThroughput: -1, uploadThroughput: -1 }, sessionId);
+            }
             await cdp.send('Page.navigate', { url }, sessionId);
             await evaluate(cdp, sessionId, `new Promise(resolve => document.readyState === 'complete' ?
                 resolve() : addEventListener('load', () => resolve()))`);
@@ -82,22 +88,6 @@ export async function launch_bench_browser() {
                 run: (name, ...args) => evaluate(cdp, sessionId,
                     `window.bench[${JSON.stringify(name)}](...${JSON.stringify(args)})`),
                 close: () => cdp.send('Target.disposeBrowserContext', { browserContextId })
-            };
-        },
-        // A Playwright page whose every request starts `latency` ms late.
-        async emulated_page(url, script, latency) {
-            const context = await browser.newContext({ ignoreHTTPSErrors: true });
-            const page = await context.newPage();
-            const session = await page.context().newCDPSession(page);
-            await session.send('Network.enable');
-            await session.send('Network.emulateNetworkConditions', {
-                offline: false, latency, downloadThroughput: -1, uploadThroughput: -1
-            });
-            await page.goto(url);
-            await page.evaluate(src => import(src).then(m => { window.bench = m; }), script);
-            return {
-                run: (name, ...args) => page.evaluate(([n, a]) => window.bench[n](...a), [name, args]),
-                close: () => context.close()
             };
         },
         async close() {

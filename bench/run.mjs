@@ -35,8 +35,7 @@ function start_child(impl, { cpu_prof, ours_options }) {
 
 // A page on the implementation's own origin with the bench workloads loaded.
 async function open_page(browser, server, latency) {
-    const page = latency ? await browser.emulated_page(server.page, server.bench_script, latency) :
-        await browser.page(server.page, server.bench_script);
+    const page = await browser.page(server.page, server.bench_script, latency);
     return {
         run: (workload, options, params) => page.run(workload, server.target, options, params),
         close: page.close
