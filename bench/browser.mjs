@@ -6,6 +6,7 @@
 import net from 'node:net';
 import { chromium } from 'playwright-core';
 import WebSocket from 'ws';
+import { browser_cpu_reader } from './browser-cpu.mjs';
 
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
     '--disable-background-networking', '--disable-component-update', '--disable-sync',
@@ -59,15 +60,18 @@ async function evaluate(cdp, session, expression) {
 
 export async function launch_bench_browser() {
     const port = await free_port();
+    const port_flag = `--remote-debugging-port=${port}`;
     const browser = await chromium.launch({
         executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
-        args: [...ARGS, `--remote-debugging-port=${port}`]
+        args: [...ARGS, port_flag]
     });
     const version = await (await fetch(`http://127.0.0.1:${port}/json/version`)).json();
     const cdp = await cdp_connect(version.webSocketDebuggerUrl);
 
     return {
         version: browser.version(),
+        // A CPU sample of every browser process; compare two with cpu_between().
+        cpu_sample: browser_cpu_reader(port_flag),
         // A new browser context each: its own HTTP/2 connection to the server.
         // With `latency`, DevTools network emulation starts every request that
         // many ms late (the Network domain is then on for this page only).

@@ -69,6 +69,24 @@ export function format_table(report) {
         '', 'cpu: server process CPU time (user + system) per MB echoed, ms/MB'].join('\n');
 }
 
+// Where each MB of the bulk (64 KiB) cases goes, CPU ms by process: the server
+// child, then the browser's renderer, network service and browser process.
+const CPU_PARTS = ['renderer', 'network', 'browser'];
+
+export function format_cpu_table(report) {
+    const lines = ['', 'cpu per MB echoed by process, ms/MB (64 KiB cases):',
+        `  ${'case'.padEnd(40)} ${'impl'.padEnd(6)} ${['server', ...CPU_PARTS, 'total'].map(h => h.padStart(8)).join(' ')}`];
+    for (const c of report.cases.filter(c => c.params.chunk_size)) {
+        for (const [impl, result] of Object.entries(c.results)) {
+            const browser = result.browser_cpu_ms_per_mb || {};
+            const parts = [result.cpu_ms_per_mb, ...CPU_PARTS.map(type => browser[type] || 0)];
+            const total = result.cpu_ms_per_mb + Object.values(browser).reduce((a, b) => a + b, 0);
+            lines.push(`  ${`${c.rows[0].name}, ${c.mode}`.padEnd(40)} ${LABELS[impl].padEnd(6)} ${[...parts, total].map(x => num(x).padStart(8)).join(' ')}`);
+        }
+    }
+    return lines.join('\n');
+}
+
 export function format_targets(targets) {
     return ['', 'targets:', ...targets.map(t =>
         `  ${t.met ? 'met   ' : 'MISSED'} ${t.label}: ${num(t.ratio)}×`)].join('\n');

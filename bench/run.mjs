@@ -5,9 +5,10 @@
 import { fork } from 'node:child_process';
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { IMPLS, parse_flags, define_cases } from './cases.mjs';
-import { format_table, check_targets, format_targets } from './report.mjs';
+import { format_table, format_cpu_table, check_targets, format_targets } from './report.mjs';
 import { draw_chart } from './chart.mjs';
 import { launch_bench_browser } from './browser.mjs';
+import { cpu_between } from './browser-cpu.mjs';
 
 const results_dir = new URL('results/', import.meta.url);
 
@@ -45,12 +46,27 @@ async function open_page(browser, server, latency) {
 async function run_once(bench_case, impl, pages, servers) {
     const page = await pages(impl, bench_case.latency);
     const cpu_before = await servers[impl].cpu();
+    const browser_before = browser.cpu_sample();
     const result = await page.run(bench_case.workload, bench_case.options, bench_case.params);
+    const browser_after = browser.cpu_sample();
     const cpu_ms = (await servers[impl].cpu() - cpu_before) / 1000;
     if (!result.ok) {
         throw new Error(`${bench_case.id} ${impl}: the echo did not match what was sent`);
     }
-    return { ...result, cpu_ms };
+    const browser_cpu_ms = cpu_between(browser_before, browser_after);
+    return { ...result, cpu_ms, browser_cpu_ms };
+}
+
+// Per MB over all runs: { renderer: ms, network: ms, … } of the browser's processes.
+function browser_cpu_per_mb(runs) {
+    const mb = runs.reduce((n, run) => n + run.bytes, 0) / 1e6;
+    const totals = {};
+    for (const run of runs) {
+        for (const [type, ms] of Object.entries(run.browser_cpu_ms)) {
+            totals[type] = (totals[type] || 0) + ms;
+        }
+    }
+    return Object.fromEntries(Object.entries(totals).map(([type, ms]) => [type, ms / mb]));
 }
 
 // Runs are interleaved across implementations; each keeps its median run (by the
@@ -70,6 +86,7 @@ async function run_case(bench_case, repeat, pages, servers) {
         measured[impl] = {
             ...sorted[Math.floor((sorted.length - 1) / 2)],
             cpu_ms_per_mb: sum('cpu_ms') / (sum('bytes') / 1e6),
+            browser_cpu_ms_per_mb: browser_cpu_per_mb(list),
             runs: list.map(run => run[key])
         };
         process.stderr.write(`  ${bench_case.id} ${impl}: ${measured[impl].runs.map(x => x.toPrecision(3)).join(' ')}\n`);
@@ -111,6 +128,7 @@ try {
     };
     report.targets = check_targets(report);
     console.log(format_table(report));
+    console.log(format_cpu_table(report));
     console.log(format_targets(report.targets));
     // Partial or tuned runs must not replace the committed results.
     const name = sizes.quick || sizes.only || sizes.ours_options ? 'partial' : 'latest';

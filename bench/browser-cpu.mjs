@@ -1,0 +1,68 @@
+// CPU time of a Chromium and every process it started, by process type, read
+// from /proc (Linux): where the browser's share of an echo goes.
+import { readdirSync, readFileSync } from 'node:fs';
+
+const TICK_MS = 10;     // /proc/<pid>/stat counts in clock ticks (USER_HZ, 100 on Linux)
+
+function read_processes() {
+    const processes = [];
+    for (const pid of readdirSync('/proc').filter(name => /^\d+$/.test(name))) {
+        try {
+            // Fields after the parenthesised name: state ppid ... utime(12) stime(13).
+            const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+            // Chromium rewrites its children's titles: their arguments are joined by spaces.
+            const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split(/[\0 ]/);
+            processes.push({
+                pid: Number(pid),
+                ppid: Number(fields[1]),
+                cpu_ms: (Number(fields[11]) + Number(fields[12])) * TICK_MS,
+                cmdline
+            });
+        } catch {
+            // The process ended between listing and reading.
+        }
+    }
+    return processes;
+}
+
+function process_type(cmdline) {
+    const flag = name => cmdline.find(arg => arg.startsWith(`--${name}=`))?.split('=')[1];
+    const type = flag('type');
+    if (!type) {
+        return 'browser';
+    }
+    if (type === 'utility') {
+        return (flag('utility-sub-type') || 'utility').includes('NetworkService') ? 'network' : 'utility';
+    }
+    return type === 'gpu-process' ? 'gpu' : type;
+}
+
+// The root is the browser process, known by a flag only it was given. The reader
+// returns a sample; cpu_between(before, after) gives ms by process type, counting
+// only processes alive at `after` (one that exited meanwhile is not counted).
+export function browser_cpu_reader(root_flag) {
+    return () => {
+        const processes = read_processes();
+        const root = processes.find(p => p.cmdline.includes(root_flag));
+        const tree = new Set(root ? [root.pid] : []);
+        // Children start after their parents, so one pass in pid order finds them
+        // unless pids wrapped; a second pass catches those.
+        for (let pass = 0; pass < 2; pass++) {
+            for (const p of processes) {
+                if (tree.has(p.ppid)) {
+                    tree.add(p.pid);
+                }
+            }
+        }
+        return new Map(processes.filter(p => tree.has(p.pid))
+            .map(p => [p.pid, { type: process_type(p.cmdline), cpu_ms: p.cpu_ms }]));
+    };
+}
+
+export function cpu_between(before, after) {
+    const by_type = {};
+    for (const [pid, { type, cpu_ms }] of after) {
+        by_type[type] = (by_type[type] || 0) + cpu_ms - (before.get(pid)?.cpu_ms || 0);
+    }
+    return by_type;
+}
