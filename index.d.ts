@@ -17,6 +17,8 @@ export interface Http2DuplexServerOptions extends DuplexOptions {
     window?: number;
     /** Bytes of write POSTs in flight per duplex (and held out of order), protocol v2; past it 413 (default 4 MiB). */
     window_bytes?: number;
+    /** Bytes all the duplexes of one HTTP/2 session may hold out of order together; past it 413 (default 64 MiB). */
+    max_held_bytes_per_session?: number;
     /** HTTP/2 receive window of each session this server sees, bytes; 0 keeps the server's (default 8 MiB). */
     session_window?: number;
     /** HTTP/2 initial receive window of each stream of those sessions, bytes; 0 keeps the server's (default 1 MiB). */

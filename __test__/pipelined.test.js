@@ -127,3 +127,28 @@ test('a bad duplex leaves the other duplexes of the session untouched', async t 
         { 'http2-duplex-end': 'true', ...seq(2) })).status, 200);
     assert.equal((await received).toString(), 'fine-0fine-1');
 });
+
+test('bytes held out of order by all duplexes of a session are bounded together (413)', async t => {
+    const { s, session, id } = await one_duplex(t,
+        { window_bytes: 1024, max_held_bytes_per_session: 1500 });
+    const opened = next_duplex(s.server);
+    const other = await open(session);
+    const { duplex: second } = await opened;
+    const failed = once(second, 'error');
+    const warned = once(s.server, 'warning');
+    // Each duplex's write 1 is held while its write 0 has not come: 800 + 800 > 1500.
+    const first_body_taken = new Promise(resolve =>
+        s.http2_server.once('stream', stream => stream.once('end', resolve)));
+    const held_post = post(session, id, Buffer.alloc(800), seq(1));
+    await first_body_taken;
+    assert.equal(s.server.stats().heldBytes, 800);
+    assert.equal((await post(session, other.id, Buffer.alloc(800), seq(1))).status, 413);
+    const message = /this session would hold more than 1500 bytes out of order/;
+    assert.match((await warned)[0].message, message);
+    assert.match((await failed)[0].message, message);
+    // The first duplex is untouched: its write 0 releases what it held.
+    assert.equal(s.server.stats().duplexes, 1);
+    assert.equal((await post(session, id, 'x', seq(0))).status, 200);
+    assert.equal((await held_post).status, 200);
+    assert.equal(s.server.stats().heldBytes, 0);
+});

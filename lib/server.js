@@ -20,6 +20,7 @@ const LIMIT_OPTIONS = {
     max_duplexes_per_session: 'maxDuplexesPerSession',
     window: 'window',
     window_bytes: 'windowBytes',
+    max_held_bytes_per_session: 'maxHeldBytesPerSession',
     max_write_bytes: 'maxWriteBytes'
 };
 

@@ -13,6 +13,7 @@ pub struct Limits {
     pub max_duplexes_per_session: Option<u32>,
     pub window: Option<u32>,
     pub window_bytes: Option<u32>,
+    pub max_held_bytes_per_session: Option<u32>,
     pub max_write_bytes: Option<u32>,
 }
 
@@ -61,6 +62,7 @@ pub struct EffectiveLimits {
     pub max_duplexes_per_session: u32,
     pub window: u32,
     pub window_bytes: u32,
+    pub max_held_bytes_per_session: u32,
     pub max_write_bytes: u32,
 }
 
@@ -107,6 +109,9 @@ impl JsRegistry {
             if let Some(v) = limits.window_bytes {
                 effective.window_bytes = v as usize;
             }
+            if let Some(v) = limits.max_held_bytes_per_session {
+                effective.max_held_bytes_per_scope = v as usize;
+            }
             if let Some(v) = limits.max_write_bytes {
                 effective.max_write_bytes = v as usize;
             }
@@ -123,6 +128,7 @@ impl JsRegistry {
             max_duplexes_per_session: clamp_u32(limits.max_duplexes_per_scope),
             window: u32::try_from(limits.window).unwrap_or(u32::MAX),
             window_bytes: clamp_u32(limits.window_bytes),
+            max_held_bytes_per_session: clamp_u32(limits.max_held_bytes_per_scope),
             max_write_bytes: clamp_u32(limits.max_write_bytes),
         }
     }

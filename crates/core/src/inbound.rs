@@ -152,12 +152,14 @@ impl Inbound {
         Ok(seq)
     }
 
-    /// A piece of write `seq`'s body arrived.
+    /// A piece of write `seq`'s body arrived; `scope_room` is what the other
+    /// duplexes of the scope leave of `max_held_bytes_per_scope`.
     pub(crate) fn piece(
         &mut self,
         seq: u64,
         data: &[u8],
         limits: &Limits,
+        scope_room: usize,
     ) -> Result<Piece, Rejection> {
         let current = seq == self.next;
         let write = self
@@ -181,6 +183,11 @@ impl Inbound {
             return Err(Rejection::new(Reason::HeldBytesExceeded {
                 held,
                 limit: limits.window_bytes,
+            }));
+        }
+        if data.len() > scope_room {
+            return Err(Rejection::new(Reason::SessionHeldBytesExceeded {
+                limit: limits.max_held_bytes_per_scope,
             }));
         }
         // Copying is the price of arriving early; in-order pieces are never copied.
@@ -273,7 +280,7 @@ mod tests {
         let l = limits();
         let mut inbound = Inbound::new();
         assert_eq!(inbound.begin_write(None, &l), Ok(0));
-        assert_eq!(inbound.piece(0, b"ab", &l), Ok(Piece::Deliver));
+        assert_eq!(inbound.piece(0, b"ab", &l, usize::MAX), Ok(Piece::Deliver));
         let done = inbound.complete(0).unwrap();
         assert_eq!(done.answered, vec![0]);
         assert!(done.released.is_empty() && !done.ended);
@@ -287,12 +294,12 @@ mod tests {
         for seq in [2, 1, 0] {
             inbound.begin_write(Some(seq), &l).unwrap();
         }
-        assert_eq!(inbound.piece(2, b"cc", &l), Ok(Piece::Held));
+        assert_eq!(inbound.piece(2, b"cc", &l, usize::MAX), Ok(Piece::Held));
         assert_eq!(inbound.complete(2).unwrap(), Completion::default());
-        assert_eq!(inbound.piece(1, b"b", &l), Ok(Piece::Held));
-        assert_eq!(inbound.piece(1, b"b", &l), Ok(Piece::Held));
+        assert_eq!(inbound.piece(1, b"b", &l, usize::MAX), Ok(Piece::Held));
+        assert_eq!(inbound.piece(1, b"b", &l, usize::MAX), Ok(Piece::Held));
         assert_eq!(inbound.held_bytes(), 4);
-        assert_eq!(inbound.piece(0, b"a", &l), Ok(Piece::Deliver));
+        assert_eq!(inbound.piece(0, b"a", &l, usize::MAX), Ok(Piece::Deliver));
         let done = inbound.complete(0).unwrap();
         // Write 1 is not complete: its held piece is released and it becomes current.
         assert_eq!(
@@ -300,7 +307,7 @@ mod tests {
             vec![Bytes::from_static(b"b"), Bytes::from_static(b"b")]
         );
         assert_eq!(done.answered, vec![0]);
-        assert_eq!(inbound.piece(1, b"B", &l), Ok(Piece::Deliver));
+        assert_eq!(inbound.piece(1, b"B", &l, usize::MAX), Ok(Piece::Deliver));
         let done = inbound.complete(1).unwrap();
         assert_eq!(done.released, vec![Bytes::from_static(b"cc")]);
         assert_eq!(done.answered, vec![1, 2]);
@@ -313,7 +320,7 @@ mod tests {
         let l = limits();
         let mut inbound = Inbound::new();
         inbound.begin_write(Some(1), &l).unwrap();
-        inbound.piece(1, b"x", &l).unwrap();
+        inbound.piece(1, b"x", &l, usize::MAX).unwrap();
         inbound.complete(1).unwrap();
         let end = inbound.end(Some(2)).unwrap();
         assert!(!end.ended);
@@ -340,7 +347,10 @@ mod tests {
             Reason::StreamingAlreadyOpen
         );
         // A stream is not bounded by max_write_bytes.
-        assert_eq!(inbound.piece(seq, &[0; 100], &l), Ok(Piece::Deliver));
+        assert_eq!(
+            inbound.piece(seq, &[0; 100], &l, usize::MAX),
+            Ok(Piece::Deliver)
+        );
         let done = inbound.complete(seq).unwrap();
         assert!(done.ended);
         assert_eq!(done.answered, vec![seq]);
@@ -385,9 +395,15 @@ mod tests {
         inbound.begin_write(Some(0), &l).unwrap();
         inbound.begin_write(Some(1), &l).unwrap();
         inbound.begin_write(Some(2), &l).unwrap();
-        assert_eq!(inbound.piece(0, &[0; 9], &l).unwrap_err().status, 413);
-        assert_eq!(inbound.piece(1, &[0; 6], &l), Ok(Piece::Held));
-        let err = inbound.piece(2, &[0; 6], &l).unwrap_err();
+        assert_eq!(
+            inbound
+                .piece(0, &[0; 9], &l, usize::MAX)
+                .unwrap_err()
+                .status,
+            413
+        );
+        assert_eq!(inbound.piece(1, &[0; 6], &l, usize::MAX), Ok(Piece::Held));
+        let err = inbound.piece(2, &[0; 6], &l, usize::MAX).unwrap_err();
         assert_eq!(
             err.reason,
             Reason::HeldBytesExceeded {

@@ -43,6 +43,7 @@ struct Duplex {
 #[derive(Default)]
 struct Scope {
     ids: HashMap<String, DuplexKey>,
+    held_bytes: usize,
 }
 
 pub struct Registry {
@@ -173,20 +174,28 @@ impl Registry {
 
     /// A piece of write `seq`'s body arrived.
     pub fn piece(&mut self, key: DuplexKey, seq: u64, data: &[u8]) -> Result<Piece, Rejection> {
-        let inbound = inbound_of(&mut self.duplexes, key)?;
+        let (inbound, scope) = inbound_and_scope(&mut self.duplexes, &mut self.scopes, key)?;
+        let scope_room = self
+            .limits
+            .max_held_bytes_per_scope
+            .saturating_sub(scope.held_bytes);
         let before = inbound.held_bytes();
-        let piece = inbound.piece(seq, data, &self.limits)?;
-        self.held_bytes += inbound.held_bytes() - before;
+        let piece = inbound.piece(seq, data, &self.limits, scope_room)?;
+        let added = inbound.held_bytes() - before;
+        scope.held_bytes += added;
+        self.held_bytes += added;
         Ok(piece)
     }
 
     /// Write `seq`'s body ended. When the completion says `ended`, the id is
     /// forgotten: the client's end has been delivered.
     pub fn complete(&mut self, key: DuplexKey, seq: u64) -> Result<Completion, Rejection> {
-        let inbound = inbound_of(&mut self.duplexes, key)?;
+        let (inbound, scope) = inbound_and_scope(&mut self.duplexes, &mut self.scopes, key)?;
         let before = inbound.held_bytes();
         let completion = inbound.complete(seq)?;
-        self.held_bytes -= before - inbound.held_bytes();
+        let released = before - inbound.held_bytes();
+        scope.held_bytes -= released;
+        self.held_bytes -= released;
         if completion.ended {
             // The client's side is over: later POSTs with this id get 404.
             self.forget(key);
@@ -209,9 +218,11 @@ impl Registry {
 
     fn forget(&mut self, key: DuplexKey) {
         if let Some(duplex) = self.duplexes.remove(&key) {
-            self.held_bytes -= duplex.inbound.held_bytes();
+            let held = duplex.inbound.held_bytes();
+            self.held_bytes -= held;
             if let Some(scope) = self.scopes.get_mut(&duplex.scope) {
                 scope.ids.remove(&duplex.id);
+                scope.held_bytes -= held;
             }
         }
     }
@@ -222,12 +233,17 @@ impl Registry {
     }
 }
 
-fn inbound_of(
-    duplexes: &mut HashMap<DuplexKey, Duplex>,
+// A scope outlives its duplexes: close_scope forgets them first.
+fn inbound_and_scope<'a>(
+    duplexes: &'a mut HashMap<DuplexKey, Duplex>,
+    scopes: &'a mut HashMap<ScopeKey, Scope>,
     key: DuplexKey,
-) -> Result<&mut Inbound, Rejection> {
-    duplexes
+) -> Result<(&'a mut Inbound, &'a mut Scope), Rejection> {
+    let duplex = duplexes
         .get_mut(&key)
-        .map(|duplex| &mut duplex.inbound)
-        .ok_or_else(|| Rejection::new(Reason::UnknownId))
+        .ok_or_else(|| Rejection::new(Reason::UnknownId))?;
+    let scope = scopes
+        .get_mut(&duplex.scope)
+        .expect("an open duplex's scope is open");
+    Ok((&mut duplex.inbound, scope))
 }

@@ -10,6 +10,7 @@ pub enum Reason {
     DuplicateSeq(u64),
     OutsideWindow { seq: u64, window_end: u64 },
     HeldBytesExceeded { held: usize, limit: usize },
+    SessionHeldBytesExceeded { limit: usize },
     WriteTooLarge { limit: usize },
     StreamingAlreadyOpen,
     WriteAfterEnd { seq: u64, count: u64 },
@@ -40,7 +41,9 @@ impl Rejection {
             }
             DuplicateSeq(_) | StreamingAlreadyOpen | AlreadyEnding => (409, true),
             OutsideWindow { .. } => (429, true),
-            HeldBytesExceeded { .. } | WriteTooLarge { .. } => (413, true),
+            HeldBytesExceeded { .. } | SessionHeldBytesExceeded { .. } | WriteTooLarge { .. } => {
+                (413, true)
+            }
             TooManyDuplexes { .. } => (429, false),
             UnknownWrite(_) => (500, true),
         };
@@ -71,6 +74,10 @@ impl fmt::Display for Reason {
             HeldBytesExceeded { held, limit } => write!(
                 f,
                 "{held} bytes held out of order, above the window of {limit} bytes"
+            ),
+            SessionHeldBytesExceeded { limit } => write!(
+                f,
+                "the duplexes of this session would hold more than {limit} bytes out of order"
             ),
             WriteTooLarge { limit } => write!(f, "write POST body larger than {limit} bytes"),
             StreamingAlreadyOpen => write!(f, "a streaming POST is already open for this duplex"),

@@ -185,3 +185,38 @@ fn a_fatal_rejection_names_the_duplex() {
     assert_eq!(rejection.status, 400);
     assert_eq!(fatal, Some(duplex.key));
 }
+
+#[test]
+fn bytes_held_out_of_order_are_bounded_per_session_too() {
+    let mut registry = Registry::new(Limits {
+        window_bytes: 10,
+        max_held_bytes_per_scope: 15,
+        ..Limits::default()
+    });
+    let scope = registry.open_scope();
+    let other_scope = registry.open_scope();
+    // Each duplex holds its write 1 while write 0 has not arrived.
+    let hold = |registry: &mut Registry, scope, bytes: usize| {
+        let duplex = registry.open_duplex(scope).unwrap();
+        registry
+            .route_post(scope, &write(&duplex.id, Some("1")))
+            .unwrap();
+        (duplex.key, registry.piece(duplex.key, 1, &vec![0; bytes]))
+    };
+    let (first, held) = hold(&mut registry, scope, 8);
+    assert_eq!(held, Ok(Piece::Held));
+    let (_, over) = hold(&mut registry, scope, 8);
+    let err = over.unwrap_err();
+    assert_eq!((err.status, err.fatal), (413, true));
+    assert_eq!(err.reason, Reason::SessionHeldBytesExceeded { limit: 15 });
+    assert_eq!(
+        err.to_string(),
+        "the duplexes of this session would hold more than 15 bytes out of order"
+    );
+    // Another session has its own budget.
+    assert_eq!(hold(&mut registry, other_scope, 8).1, Ok(Piece::Held));
+    // What a closed duplex held is free again.
+    registry.close_duplex(first);
+    assert_eq!(hold(&mut registry, scope, 8).1, Ok(Piece::Held));
+    assert_eq!(registry.stats().held_bytes, 16);
+}
