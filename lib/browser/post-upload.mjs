@@ -8,7 +8,7 @@ import { Buffer } from 'buffer';
 
 // In flight from which further writes are gathered into large POSTs.
 const BUSY_POSTS = 2;
-export const LARGE_POST_BYTES = 1024 * 1024;
+export const LARGE_POST_BYTES = 2 * 1024 * 1024;
 
 export class PostUpload {
     // send(body, seq) and send_end(count) return promises that reject on failure;
