@@ -204,3 +204,19 @@ test('streaming: an answer before end() fails writes the server never took', asy
     assert.equal(calls.early, 1);
     assert.match(write(upload, [2]).err.message, /before taking every write/);
 });
+
+test('streaming: writes queued while fetch is busy go out as one chunk of at most 256 KiB', async () => {
+    const { upload, body } = fake_stream();
+    const small = [write(upload, [1]), write(upload, [2, 3]), write(upload, [4])];
+    assert.deepEqual([...(await body().read()).value], [1, 2, 3, 4]);
+    await tick();
+    assert.deepEqual(small.map(w => w.done), [true, true, true]);
+    // Large writes are joined only up to the limit; the rest waits for the next read.
+    const large = Array.from({ length: 3 }, (_, i) => write(upload, Buffer.alloc(100 * 1024, i)));
+    const first = (await body().read()).value;
+    assert.equal(first.length, 200 * 1024);
+    assert.deepEqual([first[0], first.at(-1)], [0, 1]);
+    await tick();
+    assert.deepEqual(large.map(w => w.done), [true, true, false]);
+    assert.equal((await body().read()).value[0], 2);
+});

@@ -24,6 +24,19 @@ export function request_streaming_supported() {
     }
 }
 
+const JOIN_BYTES = 256 * 1024;
+
+function join(entries) {
+    const size = entries.reduce((n, { chunk }) => n + chunk.length, 0);
+    const joined = new Uint8Array(size);
+    let offset = 0;
+    for (const { chunk } of entries) {
+        joined.set(chunk, offset);
+        offset += chunk.length;
+    }
+    return joined;
+}
+
 export class StreamUpload {
     // start(body) starts the POST and returns a promise that resolves when it was
     // answered 2xx. on_early_answer: the server answered before end() (it closed
@@ -89,16 +102,30 @@ export class StreamUpload {
         }
         const { controller, resolve } = this._pull;
         if (this._queue.length > 0) {
-            const { chunk, cb } = this._queue.shift();
+            const entries = this._take();
             this._pull = null;
-            controller.enqueue(chunk);
+            controller.enqueue(entries.length === 1 ? entries[0].chunk : join(entries));
             resolve();
-            cb();
+            for (const { cb } of entries) {
+                cb();
+            }
         } else if (this._ending) {
             this._pull = null;
             controller.close();
             resolve();
         }
+    }
+
+    // Writes queued while fetch was busy go out as one chunk (up to JOIN_BYTES):
+    // every chunk costs fetch a read of its own, far more than the copy.
+    _take() {
+        let size = this._queue[0].chunk.length;
+        let count = 1;
+        while (count < this._queue.length && size + this._queue[count].chunk.length <= JOIN_BYTES) {
+            size += this._queue[count].chunk.length;
+            count += 1;
+        }
+        return this._queue.splice(0, count);
     }
 
     _fail(err) {
