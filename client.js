@@ -11,7 +11,7 @@ import { PostUpload } from './lib/browser/post-upload.mjs';
 export { ResponseError };
 
 const DEFAULT_WINDOW = 16;
-const DEFAULT_WINDOW_BYTES = 8 * 1024 * 1024;
+const DEFAULT_WINDOW_BYTES = 16 * 1024 * 1024;
 
 function ignore() {}
 

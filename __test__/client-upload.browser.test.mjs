@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Buffer } from 'buffer';
-import { PostUpload, LARGE_POST_BYTES } from '../lib/browser/post-upload.mjs';
+import { PostUpload, large_post_bytes } from '../lib/browser/post-upload.mjs';
 import { StreamUpload } from '../lib/browser/stream-upload.mjs';
 
 const tick = () => new Promise(resolve => setImmediate(resolve));
@@ -71,7 +71,7 @@ test('v1: a failed POST fails its write and later ones', async () => {
 test('v2: at most `window` POSTs in flight, numbered from 0', async () => {
     const { upload, posts } = fake({ pipelined: true, window: 3 });
     // Large writes each fill a POST of their own.
-    const large = i => Buffer.alloc(LARGE_POST_BYTES, i);
+    const large = i => Buffer.alloc(large_post_bytes(Infinity), i);
     for (let i = 0; i < 5; i++) {
         assert.equal(write(upload, large(i)).done, true, 'accepted into the window at once');
         await tick();
@@ -219,4 +219,21 @@ test('streaming: writes queued while fetch is busy go out as one chunk of at mos
     await tick();
     assert.deepEqual(large.map(w => w.done), [true, true, false]);
     assert.equal((await body().read()).value[0], 2);
+});
+
+test('v2: with two POSTs in flight, writes gather until a quarter of the window (at most 4 MiB)', async () => {
+    assert.equal(large_post_bytes(1024 * 1024), 256 * 1024);
+    assert.equal(large_post_bytes(16 * 1024 * 1024), 4 * 1024 * 1024);
+    assert.equal(large_post_bytes(1024 * 1024 * 1024), 4 * 1024 * 1024);
+    const { upload, posts } = fake({ pipelined: true, window: 16, window_bytes: 64 });
+    write(upload, [0]);
+    await tick();
+    write(upload, [1]);
+    await tick();
+    for (let i = 2; i < 2 + 16; i++) {
+        write(upload, [i]);
+        await tick();
+        assert.equal(posts.length, i < 17 ? 2 : 3, `after write ${i}`);
+    }
+    assert.equal(posts[2].body.length, 16);
 });

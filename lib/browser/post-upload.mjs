@@ -8,7 +8,12 @@ import { Buffer } from 'buffer';
 
 // In flight from which further writes are gathered into large POSTs.
 const BUSY_POSTS = 2;
-export const LARGE_POST_BYTES = 2 * 1024 * 1024;
+// A large POST is a quarter of the window, so that a few are in flight at once.
+export const MAX_LARGE_POST_BYTES = 4 * 1024 * 1024;
+
+export function large_post_bytes(window_bytes) {
+    return Math.min(MAX_LARGE_POST_BYTES, Math.floor(window_bytes / 4));
+}
 
 export class PostUpload {
     // send(body, seq) and send_end(count) return promises that reject on failure;
@@ -19,6 +24,7 @@ export class PostUpload {
         this._on_error = on_error;
         this._window = window;
         this._window_bytes = window_bytes;
+        this._large_post_bytes = large_post_bytes(window_bytes);
         this._pipelined = pipelined;
         this._queue = [];           // { chunk, cb } not yet sent
         this._queued_bytes = 0;
@@ -99,7 +105,7 @@ export class PostUpload {
     // the pipe is busy, writes wait until they fill a large POST (or one answers).
     _worth_posting() {
         return this._in_flight < BUSY_POSTS || this._queued_bytes >= Math.min(
-            LARGE_POST_BYTES, this._window_bytes - this._in_flight_bytes);
+            this._large_post_bytes, this._window_bytes - this._in_flight_bytes);
     }
 
     // Whole chunks that fit in `room`; the first always goes when nothing is in flight.
