@@ -45,12 +45,13 @@ export function browser_cpu_reader(root_flag) {
         const processes = read_processes();
         const root = processes.find(p => p.cmdline.includes(root_flag));
         const tree = new Set(root ? [root.pid] : []);
-        // Children start after their parents, so one pass in pid order finds them
-        // unless pids wrapped; a second pass catches those.
-        for (let pass = 0; pass < 2; pass++) {
+        // Add children of the tree until none is left (zygotes start renderers).
+        for (let grew = true; grew;) {
+            grew = false;
             for (const p of processes) {
-                if (tree.has(p.ppid)) {
+                if (!tree.has(p.pid) && tree.has(p.ppid)) {
                     tree.add(p.pid);
+                    grew = true;
                 }
             }
         }

@@ -57,9 +57,8 @@ async function run_once(bench_case, impl, pages, servers) {
     return { ...result, cpu_ms, browser_cpu_ms };
 }
 
-// Per MB over all runs: { renderer: ms, network: ms, … } of the browser's processes.
-function browser_cpu_per_mb(runs) {
-    const mb = runs.reduce((n, run) => n + run.bytes, 0) / 1e6;
+// Over all runs, per MB: { renderer: ms, network: ms, … } of the browser's processes.
+function browser_cpu_per_mb(runs, mb) {
     const totals = {};
     for (const run of runs) {
         for (const [type, ms] of Object.entries(run.browser_cpu_ms)) {
@@ -82,11 +81,11 @@ async function run_case(bench_case, repeat, pages, servers) {
     const measured = {};
     for (const [impl, list] of Object.entries(runs)) {
         const sorted = [...list].sort((a, b) => a[key] - b[key]);
-        const sum = name => list.reduce((n, run) => n + run[name], 0);
+        const mb = list.reduce((n, run) => n + run.bytes, 0) / 1e6;
         measured[impl] = {
             ...sorted[Math.floor((sorted.length - 1) / 2)],
-            cpu_ms_per_mb: sum('cpu_ms') / (sum('bytes') / 1e6),
-            browser_cpu_ms_per_mb: browser_cpu_per_mb(list),
+            cpu_ms_per_mb: list.reduce((n, run) => n + run.cpu_ms, 0) / mb,
+            browser_cpu_ms_per_mb: browser_cpu_per_mb(list, mb),
             runs: list.map(run => run[key])
         };
         process.stderr.write(`  ${bench_case.id} ${impl}: ${measured[impl].runs.map(x => x.toPrecision(3)).join(' ')}\n`);

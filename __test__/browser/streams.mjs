@@ -1,6 +1,7 @@
 // Node-side counterparts of harness.mjs for the server's duplexes.
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
+import h2 from '../support/h2.js';
 
 export function read_all(duplex) {
     return new Promise((resolve, reject) => {
@@ -15,22 +16,9 @@ export function read_all(duplex) {
     });
 }
 
-export function read_bytes(duplex, n) {
-    return new Promise((resolve, reject) => {
-        const chunks = [];
-        let length = 0;
-        const on_data = data => {
-            chunks.push(data);
-            length += data.length;
-            if (length >= n) {
-                duplex.off('data', on_data);
-                duplex.pause();
-                resolve([...Buffer.concat(chunks)]);
-            }
-        };
-        duplex.on('data', on_data);
-        duplex.once('error', reject);
-    });
+// The first n bytes, as an array to compare with what the page reports.
+export async function read_bytes(duplex, n) {
+    return [...await h2.read_bytes(duplex, n)];
 }
 
 export async function send_random(duplex, total, max_chunk, end_after) {

@@ -230,14 +230,18 @@ async fn many_duplexes_share_one_connection() {
     assert_eq!(seen.connections.load(Ordering::SeqCst), 2);
 }
 
+// What opening `url` fails with, on a pool of its own.
+async fn open_error(url: &str, options: &Options) -> Error {
+    match Client::new().open(url, options).await {
+        Ok(_) => panic!("opening {url} succeeded"),
+        Err(err) => err,
+    }
+}
+
 #[tokio::test]
 async fn non_2xx_is_a_status_error() {
     let (port, _) = server(Mode::NotFound).await;
-    let err = Client::new()
-        .open(&format!("https://localhost:{port}/dx"), &options())
-        .await
-        .err()
-        .unwrap();
+    let err = open_error(&format!("https://localhost:{port}/dx"), &options()).await;
     assert_eq!(err.status(), Some(404));
     assert_eq!(err.to_string(), "Not Found");
 }
@@ -246,11 +250,7 @@ async fn non_2xx_is_a_status_error() {
 async fn unknown_certificate_fails_tls() {
     let (port, _) = server(Mode::Echo).await;
     let url = format!("https://localhost:{port}/dx");
-    let err = Client::new()
-        .open(&url, &Options::default())
-        .await
-        .err()
-        .unwrap();
+    let err = open_error(&url, &Options::default()).await;
     assert!(matches!(err, Error::Tls { .. }), "{err}");
     assert!(err.to_string().contains("UnknownIssuer"), "{err}");
     // accepted when told not to check
@@ -268,11 +268,7 @@ async fn refused_connection() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let err = Client::new()
-        .open(&format!("https://127.0.0.1:{port}/dx"), &options())
-        .await
-        .err()
-        .unwrap();
+    let err = open_error(&format!("https://127.0.0.1:{port}/dx"), &options()).await;
     assert!(matches!(err, Error::Connect { .. }), "{err}");
     assert!(err.to_string().contains("refused"), "{err}");
 }

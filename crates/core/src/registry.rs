@@ -51,7 +51,6 @@ pub struct Registry {
     scopes: HashMap<ScopeKey, Scope>,
     duplexes: HashMap<DuplexKey, Duplex>,
     next_key: u64,
-    held_bytes: usize,
 }
 
 impl Registry {
@@ -61,7 +60,6 @@ impl Registry {
             scopes: HashMap::new(),
             duplexes: HashMap::new(),
             next_key: 0,
-            held_bytes: 0,
         }
     }
 
@@ -181,9 +179,7 @@ impl Registry {
             .saturating_sub(scope.held_bytes);
         let before = inbound.held_bytes();
         let piece = inbound.piece(seq, data, &self.limits, scope_room)?;
-        let added = inbound.held_bytes() - before;
-        scope.held_bytes += added;
-        self.held_bytes += added;
+        scope.held_bytes += inbound.held_bytes() - before;
         Ok(piece)
     }
 
@@ -193,9 +189,7 @@ impl Registry {
         let (inbound, scope) = inbound_and_scope(&mut self.duplexes, &mut self.scopes, key)?;
         let before = inbound.held_bytes();
         let completion = inbound.complete(seq)?;
-        let released = before - inbound.held_bytes();
-        scope.held_bytes -= released;
-        self.held_bytes -= released;
+        scope.held_bytes -= before - inbound.held_bytes();
         if completion.ended {
             // The client's side is over: later POSTs with this id get 404.
             self.forget(key);
@@ -207,7 +201,7 @@ impl Registry {
         Stats {
             scopes: self.scopes.len(),
             duplexes: self.duplexes.len(),
-            held_bytes: self.held_bytes,
+            held_bytes: self.scopes.values().map(|s| s.held_bytes).sum(),
             writes_in_flight: self
                 .duplexes
                 .values()
@@ -218,11 +212,10 @@ impl Registry {
 
     fn forget(&mut self, key: DuplexKey) {
         if let Some(duplex) = self.duplexes.remove(&key) {
-            let held = duplex.inbound.held_bytes();
-            self.held_bytes -= held;
+            // A closed scope is already gone, and with it what its duplexes held.
             if let Some(scope) = self.scopes.get_mut(&duplex.scope) {
                 scope.ids.remove(&duplex.id);
-                scope.held_bytes -= held;
+                scope.held_bytes -= duplex.inbound.held_bytes();
             }
         }
     }
