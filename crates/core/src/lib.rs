@@ -10,12 +10,14 @@
 //! caller to deliver its own buffer. Only pieces that arrive early (pipelined
 //! writes, protocol version 2) are held, as [`bytes::Bytes`].
 
+mod code;
 mod inbound;
 mod limits;
 mod post;
 mod registry;
 mod rejection;
 
+pub use code::Code;
 pub use inbound::{Completion, Piece};
 pub use limits::Limits;
 pub use post::{PostHeaders, PostKind, PostRoute};

@@ -1,5 +1,7 @@
 use std::fmt;
 
+use crate::code::Code;
+
 /// Why a request was refused.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Reason {
@@ -30,28 +32,44 @@ pub struct Rejection {
     pub fatal: bool,
 }
 
+impl Reason {
+    /// The stable code of this reason.
+    pub fn code(&self) -> Code {
+        use Reason::*;
+        match self {
+            MissingId => Code::MissingId,
+            UnknownId => Code::UnknownId,
+            MalformedSeq => Code::SeqMalformed,
+            MixedSequencing => Code::SeqMixed,
+            DuplicateSeq(_) => Code::SeqRepeated,
+            OutsideWindow { .. } => Code::SeqOutsideWindow,
+            HeldBytesExceeded { .. } => Code::WindowBytes,
+            SessionHeldBytesExceeded { .. } => Code::SessionHeldBytes,
+            WriteTooLarge { .. } => Code::WriteTooLarge,
+            StreamingAlreadyOpen => Code::StreamingAlreadyOpen,
+            WriteAfterEnd { .. } => Code::WriteAfterEnd,
+            BadEndCount { .. } => Code::BadEndCount,
+            AlreadyEnding => Code::AlreadyEnding,
+            TooManyDuplexes { .. } => Code::TooManyDuplexes,
+            UnknownWrite(_) => Code::UnknownWrite,
+        }
+    }
+}
+
 impl Rejection {
     pub(crate) fn new(reason: Reason) -> Self {
         use Reason::*;
-        let (status, fatal) = match reason {
-            MissingId => (400, false),
-            UnknownId => (404, false),
-            MalformedSeq | MixedSequencing | WriteAfterEnd { .. } | BadEndCount { .. } => {
-                (400, true)
-            }
-            DuplicateSeq(_) | StreamingAlreadyOpen | AlreadyEnding => (409, true),
-            OutsideWindow { .. } => (429, true),
-            HeldBytesExceeded { .. } | SessionHeldBytesExceeded { .. } | WriteTooLarge { .. } => {
-                (413, true)
-            }
-            TooManyDuplexes { .. } => (429, false),
-            UnknownWrite(_) => (500, true),
-        };
+        // Refusals that leave the duplex's byte stream intact are not fatal.
+        let fatal = !matches!(reason, MissingId | UnknownId | TooManyDuplexes { .. });
         Rejection {
-            status,
+            status: reason.code().status().unwrap_or(500),
             reason,
             fatal,
         }
+    }
+
+    pub fn code(&self) -> Code {
+        self.reason.code()
     }
 }
 

@@ -55,7 +55,7 @@ fn missing_and_unknown_ids() {
     let no_id = PostHeaders::default();
     assert_eq!(
         registry.route_post(scope, &no_id).unwrap_err().0.status,
-        400
+        404
     );
     assert_eq!(
         registry

@@ -1,0 +1,239 @@
+//! The one table of error codes. Server warnings, duplex errors, the
+//! `http2-duplex-error` header of a refused request and the clients'
+//! `ResponseError`s all name their cause by one of these codes. The JS
+//! layers read the same table from `lib/error-codes.js` and
+//! `lib/browser/error-codes.mjs`, which `cargo test` keeps equal to it.
+
+/// A stable error code. `as_str()` is what JS sees as `err.code`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Code {
+    MissingId,
+    UnknownId,
+    DuplexClosed,
+    SeqMalformed,
+    SeqMixed,
+    SeqRepeated,
+    SeqOutsideWindow,
+    WindowBytes,
+    SessionHeldBytes,
+    WriteTooLarge,
+    StreamingAlreadyOpen,
+    WriteAfterEnd,
+    BadEndCount,
+    AlreadyEnding,
+    TooManyDuplexes,
+    UnknownWrite,
+    MethodNotAllowed,
+    ClientReset,
+    TruncatedBody,
+    IdleTimeout,
+    SessionClosed,
+    Destroyed,
+    InvalidOption,
+    Response,
+    NoIdInResponse,
+    Connection,
+    ServerReset,
+}
+
+impl Code {
+    /// Every code, in table order.
+    pub const ALL: [Code; 27] = [
+        Code::MissingId,
+        Code::UnknownId,
+        Code::DuplexClosed,
+        Code::SeqMalformed,
+        Code::SeqMixed,
+        Code::SeqRepeated,
+        Code::SeqOutsideWindow,
+        Code::WindowBytes,
+        Code::SessionHeldBytes,
+        Code::WriteTooLarge,
+        Code::StreamingAlreadyOpen,
+        Code::WriteAfterEnd,
+        Code::BadEndCount,
+        Code::AlreadyEnding,
+        Code::TooManyDuplexes,
+        Code::UnknownWrite,
+        Code::MethodNotAllowed,
+        Code::ClientReset,
+        Code::TruncatedBody,
+        Code::IdleTimeout,
+        Code::SessionClosed,
+        Code::Destroyed,
+        Code::InvalidOption,
+        Code::Response,
+        Code::NoIdInResponse,
+        Code::Connection,
+        Code::ServerReset,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        use Code::*;
+        match self {
+            MissingId => "ERR_HTTP2_DUPLEX_MISSING_ID",
+            UnknownId => "ERR_HTTP2_DUPLEX_UNKNOWN_ID",
+            DuplexClosed => "ERR_HTTP2_DUPLEX_CLOSED",
+            SeqMalformed => "ERR_HTTP2_DUPLEX_SEQ_MALFORMED",
+            SeqMixed => "ERR_HTTP2_DUPLEX_SEQ_MIXED",
+            SeqRepeated => "ERR_HTTP2_DUPLEX_SEQ_REPEATED",
+            SeqOutsideWindow => "ERR_HTTP2_DUPLEX_SEQ_OUTSIDE_WINDOW",
+            WindowBytes => "ERR_HTTP2_DUPLEX_WINDOW_BYTES",
+            SessionHeldBytes => "ERR_HTTP2_DUPLEX_SESSION_HELD_BYTES",
+            WriteTooLarge => "ERR_HTTP2_DUPLEX_WRITE_TOO_LARGE",
+            StreamingAlreadyOpen => "ERR_HTTP2_DUPLEX_STREAMING_ALREADY_OPEN",
+            WriteAfterEnd => "ERR_HTTP2_DUPLEX_WRITE_AFTER_END",
+            BadEndCount => "ERR_HTTP2_DUPLEX_BAD_END_COUNT",
+            AlreadyEnding => "ERR_HTTP2_DUPLEX_ALREADY_ENDING",
+            TooManyDuplexes => "ERR_HTTP2_DUPLEX_TOO_MANY_DUPLEXES",
+            UnknownWrite => "ERR_HTTP2_DUPLEX_UNKNOWN_WRITE",
+            MethodNotAllowed => "ERR_HTTP2_DUPLEX_METHOD_NOT_ALLOWED",
+            ClientReset => "ERR_HTTP2_DUPLEX_CLIENT_RESET",
+            TruncatedBody => "ERR_HTTP2_DUPLEX_TRUNCATED_BODY",
+            IdleTimeout => "ERR_HTTP2_DUPLEX_IDLE_TIMEOUT",
+            SessionClosed => "ERR_HTTP2_DUPLEX_SESSION_CLOSED",
+            Destroyed => "ERR_HTTP2_DUPLEX_DESTROYED",
+            InvalidOption => "ERR_HTTP2_DUPLEX_INVALID_OPTION",
+            Response => "ERR_HTTP2_DUPLEX_RESPONSE",
+            NoIdInResponse => "ERR_HTTP2_DUPLEX_NO_ID_IN_RESPONSE",
+            Connection => "ERR_HTTP2_DUPLEX_CONNECTION",
+            ServerReset => "ERR_HTTP2_DUPLEX_SERVER_RESET",
+        }
+    }
+
+    /// The HTTP status a server answers with for this cause, if it answers.
+    pub const fn status(self) -> Option<u16> {
+        use Code::*;
+        Some(match self {
+            MissingId | UnknownId | DuplexClosed => 404,
+            SeqMalformed | SeqMixed | WriteAfterEnd | BadEndCount | TruncatedBody => 400,
+            SeqRepeated | StreamingAlreadyOpen | AlreadyEnding => 409,
+            SeqOutsideWindow | TooManyDuplexes => 429,
+            WindowBytes | SessionHeldBytes | WriteTooLarge => 413,
+            UnknownWrite => 500,
+            MethodNotAllowed => 405,
+            IdleTimeout => 408,
+            Destroyed => 410,
+            ClientReset | SessionClosed | InvalidOption | Response | NoIdInResponse
+            | Connection | ServerReset => return None,
+        })
+    }
+
+    /// What happened and what to do about it, for messages and docs.
+    pub const fn hint(self) -> &'static str {
+        use Code::*;
+        match self {
+            MissingId => "POST without an http2-duplex-id header: send the id from the GET answer",
+            UnknownId => "unknown http2-duplex-id in this pairing scope: open a duplex with a GET first, on a connection of the same scope",
+            DuplexClosed => "the duplex of this http2-duplex-id has closed: open a new one",
+            SeqMalformed => "http2-duplex-seq is not a decimal integer below 2^53",
+            SeqMixed => "http2-duplex-seq on some write POSTs of a duplex and not on others: number all or none",
+            SeqRepeated => "http2-duplex-seq was already used: number each write once",
+            SeqOutsideWindow => "http2-duplex-seq is past the window: wait for earlier writes to be answered",
+            WindowBytes => "too many bytes held out of order for this duplex: keep at most http2-duplex-window-bytes in flight",
+            SessionHeldBytes => "the duplexes of this session hold too many bytes out of order: send fewer writes at once or raise max_held_bytes_per_session",
+            WriteTooLarge => "write POST body larger than max_write_bytes: split the write or raise the limit",
+            StreamingAlreadyOpen => "a streaming POST is already open for this duplex: send one per duplex",
+            WriteAfterEnd => "write POST numbered at or after the end POST's count",
+            BadEndCount => "the end POST counts fewer writes than were already delivered",
+            AlreadyEnding => "a second end POST for a duplex that is already ending",
+            TooManyDuplexes => "too many duplexes open in this session: close some or raise max_duplexes_per_session",
+            UnknownWrite => "no such write POST in flight (internal error: please report it)",
+            MethodNotAllowed => "only GET and POST are served on the duplex path",
+            ClientReset => "the client reset a request of the duplex before it was done",
+            TruncatedBody => "a write POST body ended before its content-length: the byte stream is no longer whole",
+            IdleTimeout => "no traffic on the duplex for idle_timeout ms",
+            SessionClosed => "the connection carrying the duplex closed with an error",
+            Destroyed => "the duplex was destroyed before this POST's bytes were taken",
+            InvalidOption => "an option of Http2DuplexServer is out of range",
+            Response => "the server answered outside 2xx",
+            NoIdInResponse => "the GET answer has no http2-duplex-id header: is the URL an http2-duplex endpoint?",
+            Connection => "the HTTP/2 connection failed or closed",
+            ServerReset => "the server reset a stream of the duplex",
+        }
+    }
+
+    pub fn from_str(code: &str) -> Option<Code> {
+        Code::ALL.into_iter().find(|c| c.as_str() == code)
+    }
+}
+
+impl std::fmt::Display for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The table as a CommonJS module (`lib/error-codes.js`).
+pub fn js_table_cjs() -> String {
+    format!(
+        "'use strict';\n{}module.exports = {};\n",
+        GENERATED_NOTE,
+        js_object()
+    )
+}
+
+/// The table as an ES module (`lib/browser/error-codes.mjs`).
+pub fn js_table_esm() -> String {
+    format!(
+        "{}export const codes = {};\n\nexport default codes;\n",
+        GENERATED_NOTE,
+        js_object()
+    )
+}
+
+const GENERATED_NOTE: &str = "// Generated from crates/core/src/code.rs by `UPDATE_CODES=1 cargo test -p http2-duplex-core`; do not edit.\n";
+
+fn js_object() -> String {
+    let mut out = String::from("Object.freeze({\n");
+    for code in Code::ALL {
+        let status = code
+            .status()
+            .map_or_else(|| "null".to_owned(), |s| s.to_string());
+        out.push_str(&format!(
+            "    {}: Object.freeze({{ code: '{}', status: {}, message: '{}' }}),\n",
+            code.as_str(),
+            code.as_str(),
+            status,
+            code.hint().replace('\\', "\\\\").replace('\'', "\\'")
+        ));
+    }
+    out.push_str("})");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_and_named() {
+        for (i, a) in Code::ALL.iter().enumerate() {
+            assert!(a.as_str().starts_with("ERR_HTTP2_DUPLEX_"));
+            assert_eq!(Code::from_str(a.as_str()), Some(*a));
+            for b in &Code::ALL[i + 1..] {
+                assert_ne!(a.as_str(), b.as_str());
+            }
+        }
+    }
+
+    // The JS copies of the table are generated; this keeps them equal to it.
+    #[test]
+    fn js_tables_match() {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+        for (path, text) in [
+            ("lib/error-codes.js", js_table_cjs()),
+            ("lib/browser/error-codes.mjs", js_table_esm()),
+        ] {
+            let file = format!("{root}/{path}");
+            if std::env::var_os("UPDATE_CODES").is_some() {
+                std::fs::write(&file, &text).unwrap();
+            }
+            let on_disk = std::fs::read_to_string(&file).unwrap_or_default();
+            assert!(
+                on_disk == text,
+                "{path} differs from crates/core/src/code.rs: run `UPDATE_CODES=1 cargo test -p http2-duplex-core`"
+            );
+        }
+    }
+}

@@ -1,0 +1,32 @@
+// Generated from crates/core/src/code.rs by `UPDATE_CODES=1 cargo test -p http2-duplex-core`; do not edit.
+export const codes = Object.freeze({
+    ERR_HTTP2_DUPLEX_MISSING_ID: Object.freeze({ code: 'ERR_HTTP2_DUPLEX_MISSING_ID', status: 404, message: 'POST without an http2-duplex-id header: send the id from the GET answer' }),
+    ERR_HTTP2_DUPLEX_UNKNOWN_ID: Object.freeze({ code: 'ERR_HTTP2_DUPLEX_UNKNOWN_ID', status: 404, message: 'unknown http2-duplex-id in this pairing scope: open a duplex with a GET first, on a connection of the same scope' }),
+    ERR_HTTP2_DUPLEX_CLOSED: Object.freeze({ code: 'ERR_HTTP2_DUPLEX_CLOSED', status: 404, message: 'the duplex of this http2-duplex-id has closed: open a new one' }),
+    ERR_HTTP2_DUPLEX_SEQ_MALFORMED: Object.freeze({ code: 'ERR_HTTP2_DUPLEX_SEQ_MALFORMED', status: 400, message: 'http2-duplex-seq is not a decimal integer below 2^53' }),
+    ERR_HTTP2_DUPLEX_SEQ_MIXED: Object.freeze({ code: 'ERR_HTTP2_DUPLEX_SEQ_MIXED', status: 400, message: 'http2-duplex-seq on some write POSTs of a duplex and not on others: number all or none' }),
+    ERR_HTTP2_DUPLEX_SEQ_REPEATED: Object.freeze({ code: 'ERR_HTTP2_DUPLEX_SEQ_REPEATED', status: 409, message: 'http2-duplex-seq was already used: number each write once' }),
+    ERR_HTTP2_DUPLEX_SEQ_OUTSIDE_WINDOW: Object.freeze({ code: 'ERR_HTTP2_DUPLEX_SEQ_OUTSIDE_WINDOW', status: 429, message: 'http2-duplex-seq is past the window: wait for earlier writes to be answered' }),
+    ERR_HTTP2_DUPLEX_WINDOW_BYTES: Object.freeze({ code: 'ERR_HTTP2_DUPLEX_WINDOW_BYTES', status: 413, message: 'too many bytes held out of order for this duplex: keep at most http2-duplex-window-bytes in flight' }),
+    ERR_HTTP2_DUPLEX_SESSION_HELD_BYTES: Object.freeze({ code: 'ERR_HTTP2_DUPLEX_SESSION_HELD_BYTES', status: 413, message: 'the duplexes of this session hold too many bytes out of order: send fewer writes at once or raise max_held_bytes_per_session' }),
+    ERR_HTTP2_DUPLEX_WRITE_TOO_LARGE: Object.freeze({ code: 'ERR_HTTP2_DUPLEX_WRITE_TOO_LARGE', status: 413, message: 'write POST body larger than max_write_bytes: split the write or raise the limit' }),
+    ERR_HTTP2_DUPLEX_STREAMING_ALREADY_OPEN: Object.freeze({ code: 'ERR_HTTP2_DUPLEX_STREAMING_ALREADY_OPEN', status: 409, message: 'a streaming POST is already open for this duplex: send one per duplex' }),
+    ERR_HTTP2_DUPLEX_WRITE_AFTER_END: Object.freeze({ code: 'ERR_HTTP2_DUPLEX_WRITE_AFTER_END', status: 400, message: 'write POST numbered at or after the end POST\'s count' }),
+    ERR_HTTP2_DUPLEX_BAD_END_COUNT: Object.freeze({ code: 'ERR_HTTP2_DUPLEX_BAD_END_COUNT', status: 400, message: 'the end POST counts fewer writes than were already delivered' }),
+    ERR_HTTP2_DUPLEX_ALREADY_ENDING: Object.freeze({ code: 'ERR_HTTP2_DUPLEX_ALREADY_ENDING', status: 409, message: 'a second end POST for a duplex that is already ending' }),
+    ERR_HTTP2_DUPLEX_TOO_MANY_DUPLEXES: Object.freeze({ code: 'ERR_HTTP2_DUPLEX_TOO_MANY_DUPLEXES', status: 429, message: 'too many duplexes open in this session: close some or raise max_duplexes_per_session' }),
+    ERR_HTTP2_DUPLEX_UNKNOWN_WRITE: Object.freeze({ code: 'ERR_HTTP2_DUPLEX_UNKNOWN_WRITE', status: 500, message: 'no such write POST in flight (internal error: please report it)' }),
+    ERR_HTTP2_DUPLEX_METHOD_NOT_ALLOWED: Object.freeze({ code: 'ERR_HTTP2_DUPLEX_METHOD_NOT_ALLOWED', status: 405, message: 'only GET and POST are served on the duplex path' }),
+    ERR_HTTP2_DUPLEX_CLIENT_RESET: Object.freeze({ code: 'ERR_HTTP2_DUPLEX_CLIENT_RESET', status: null, message: 'the client reset a request of the duplex before it was done' }),
+    ERR_HTTP2_DUPLEX_TRUNCATED_BODY: Object.freeze({ code: 'ERR_HTTP2_DUPLEX_TRUNCATED_BODY', status: 400, message: 'a write POST body ended before its content-length: the byte stream is no longer whole' }),
+    ERR_HTTP2_DUPLEX_IDLE_TIMEOUT: Object.freeze({ code: 'ERR_HTTP2_DUPLEX_IDLE_TIMEOUT', status: 408, message: 'no traffic on the duplex for idle_timeout ms' }),
+    ERR_HTTP2_DUPLEX_SESSION_CLOSED: Object.freeze({ code: 'ERR_HTTP2_DUPLEX_SESSION_CLOSED', status: null, message: 'the connection carrying the duplex closed with an error' }),
+    ERR_HTTP2_DUPLEX_DESTROYED: Object.freeze({ code: 'ERR_HTTP2_DUPLEX_DESTROYED', status: 410, message: 'the duplex was destroyed before this POST\'s bytes were taken' }),
+    ERR_HTTP2_DUPLEX_INVALID_OPTION: Object.freeze({ code: 'ERR_HTTP2_DUPLEX_INVALID_OPTION', status: null, message: 'an option of Http2DuplexServer is out of range' }),
+    ERR_HTTP2_DUPLEX_RESPONSE: Object.freeze({ code: 'ERR_HTTP2_DUPLEX_RESPONSE', status: null, message: 'the server answered outside 2xx' }),
+    ERR_HTTP2_DUPLEX_NO_ID_IN_RESPONSE: Object.freeze({ code: 'ERR_HTTP2_DUPLEX_NO_ID_IN_RESPONSE', status: null, message: 'the GET answer has no http2-duplex-id header: is the URL an http2-duplex endpoint?' }),
+    ERR_HTTP2_DUPLEX_CONNECTION: Object.freeze({ code: 'ERR_HTTP2_DUPLEX_CONNECTION', status: null, message: 'the HTTP/2 connection failed or closed' }),
+    ERR_HTTP2_DUPLEX_SERVER_RESET: Object.freeze({ code: 'ERR_HTTP2_DUPLEX_SERVER_RESET', status: null, message: 'the server reset a stream of the duplex' }),
+});
+
+export default codes;
