@@ -146,10 +146,12 @@ async fn send(
         .map_err(Error::from_h2)
 }
 
-fn status_error(status: http::StatusCode) -> Error {
+fn status_error<T>(response: &http::Response<T>) -> Error {
+    let status = response.status();
     Error::Status {
         status: status.as_u16(),
         status_text: status.canonical_reason().unwrap_or("").to_string(),
+        headers: response.headers().clone(),
     }
 }
 
@@ -163,7 +165,7 @@ impl Duplex {
         let (response, _) = send(&conn, get, true).await?;
         let response = response.await.map_err(Error::from_h2)?;
         if !response.status().is_success() {
-            return Err(status_error(response.status()));
+            return Err(status_error(&response));
         }
         let id = response
             .headers()
@@ -506,7 +508,7 @@ async fn watch_post(
                     inner.update(|s| s.write_answered = true)
                 }
                 Ok(response) => {
-                    inner.fail(status_error(response.status()));
+                    inner.fail(status_error(&response));
                 }
                 Err(e) => {
                     if inner.end().is_none() {

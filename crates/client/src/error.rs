@@ -1,5 +1,11 @@
 use std::fmt;
 
+use http::HeaderMap;
+use http2_duplex_core::Code;
+
+/// The header a server names the cause of a refused request in.
+pub const HEADER_ERROR: &str = "http2-duplex-error";
+
 /// Why opening or using a duplex failed. `Display` says what happened in
 /// words a user can act on.
 #[derive(Debug, Clone)]
@@ -16,9 +22,14 @@ pub enum Error {
     InvalidCa(String),
     /// A bad extra request header.
     InvalidHeader(String),
-    /// The server answered outside 2xx. `status_text` is the canonical
-    /// reason phrase (HTTP/2 carries none).
-    Status { status: u16, status_text: String },
+    /// The server answered outside 2xx (to the GET, or later to the
+    /// streaming POST). `status_text` is the canonical reason phrase (HTTP/2
+    /// carries none); `headers` are the answer's headers.
+    Status {
+        status: u16,
+        status_text: String,
+        headers: HeaderMap,
+    },
     /// The GET answer had no `http2-duplex-id` header.
     MissingId,
     /// The HTTP/2 connection failed or closed while the duplex was in use.
@@ -58,6 +69,31 @@ impl Error {
             _ => None,
         }
     }
+
+    /// The stable code of this failure (`err.code` in JS). For an answer
+    /// outside 2xx: the code the server named in its `http2-duplex-error`
+    /// header, or [`Code::Response`] when it named none (or one this client
+    /// does not know).
+    pub fn code(&self) -> Code {
+        match self {
+            Error::InvalidUrl(_) | Error::InvalidCa(_) | Error::InvalidHeader(_) => {
+                Code::InvalidOption
+            }
+            Error::Connect { .. }
+            | Error::Tls { .. }
+            | Error::NoHttp2 { .. }
+            | Error::ConnectionLost(_) => Code::Connection,
+            Error::Status { headers, .. } => headers
+                .get(HEADER_ERROR)
+                .and_then(|v| v.to_str().ok())
+                .and_then(Code::from_str)
+                .unwrap_or(Code::Response),
+            Error::MissingId => Code::NoIdInResponse,
+            Error::StreamReset(_) => Code::ServerReset,
+            Error::Destroyed => Code::Destroyed,
+            Error::WriteAfterEnd => Code::WriteAfterEnd,
+        }
+    }
 }
 
 impl fmt::Display for Error {
@@ -79,6 +115,7 @@ impl fmt::Display for Error {
             Error::Status {
                 status,
                 status_text,
+                ..
             } => {
                 if status_text.is_empty() {
                     write!(f, "{status}")

@@ -14,7 +14,9 @@ mod pool;
 mod tls;
 
 pub use duplex::{Duplex, HEADER_DESTROYED, HEADER_END, HEADER_ID, HEADER_SINGLE};
-pub use error::Error;
+pub use error::{Error, HEADER_ERROR};
+/// The table of stable error codes ([`Error::code`]).
+pub use http2_duplex_core::Code;
 pub use pool::Client;
 
 /// The byte buffer type of [`Duplex::read`] and [`Duplex::write`].

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use h2::server::SendResponse;
-use http2_duplex_client::{Client, Error, Options};
+use http2_duplex_client::{Client, Code, Error, Options};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::TcpListener;
@@ -28,6 +28,14 @@ enum Mode {
     Stall,
     /// Answer every GET 404.
     NotFound,
+    /// Answer every GET 429 naming the cause in `http2-duplex-error`.
+    Refuse,
+    /// Answer every GET 200 without an id.
+    NoId,
+    /// Answer the streaming POST 413 naming the cause.
+    RefusePost,
+    /// Reset the GET stream once the POST arrives.
+    ResetGet,
 }
 
 #[derive(Default)]
@@ -101,6 +109,20 @@ async fn stream(
             respond.send_response(res, true).unwrap();
             return;
         }
+        if mode == Mode::Refuse {
+            let res = http::Response::builder()
+                .status(429)
+                .header("http2-duplex-error", "ERR_HTTP2_DUPLEX_TOO_MANY_DUPLEXES")
+                .body(())
+                .unwrap();
+            respond.send_response(res, true).unwrap();
+            return;
+        }
+        if mode == Mode::NoId {
+            let mut body = respond.send_response(ok(), false).unwrap();
+            body.send_data(Bytes::from_static(b"a"), true).unwrap();
+            return;
+        }
         let id = format!("id-{n}");
         let res = http::Response::builder()
             .status(200)
@@ -127,6 +149,25 @@ async fn stream(
         return;
     }
     assert_eq!(req.headers()["http2-duplex-single"], "true");
+    if mode == Mode::RefusePost {
+        let res = http::Response::builder()
+            .status(413)
+            .header("http2-duplex-error", "ERR_HTTP2_DUPLEX_WRITE_TOO_LARGE")
+            .body(())
+            .unwrap();
+        respond.send_response(res, true).unwrap();
+        let _keep = gets.lock().await.remove(&id);
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        return;
+    }
+    if mode == Mode::ResetGet {
+        if let Some(mut get) = gets.lock().await.remove(&id) {
+            get.send_reset(h2::Reason::INTERNAL_ERROR);
+        }
+        let _keep = (req, respond);
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        return;
+    }
     if mode == Mode::Stall {
         let _keep = req;
         tokio::time::sleep(Duration::from_secs(3600)).await;
@@ -244,6 +285,55 @@ async fn non_2xx_is_a_status_error() {
     let err = open_error(&format!("https://localhost:{port}/dx"), &options()).await;
     assert_eq!(err.status(), Some(404));
     assert_eq!(err.to_string(), "Not Found");
+    assert_eq!(err.code(), Code::Response);
+}
+
+#[tokio::test]
+async fn a_refusal_carries_the_servers_code() {
+    let (port, _) = server(Mode::Refuse).await;
+    let err = open_error(&format!("https://localhost:{port}/dx"), &options()).await;
+    assert_eq!(err.status(), Some(429));
+    assert_eq!(err.code(), Code::TooManyDuplexes);
+}
+
+#[tokio::test]
+async fn an_answer_without_id_is_no_id_in_response() {
+    let (port, _) = server(Mode::NoId).await;
+    let err = open_error(&format!("https://localhost:{port}/dx"), &options()).await;
+    assert!(matches!(err, Error::MissingId), "{err}");
+    assert_eq!(err.code(), Code::NoIdInResponse);
+}
+
+#[tokio::test]
+async fn a_refused_post_fails_the_duplex_with_the_servers_code() {
+    let (port, _) = server(Mode::RefusePost).await;
+    let duplex = Client::new()
+        .open(&format!("https://localhost:{port}/dx"), &options())
+        .await
+        .unwrap();
+    let err = duplex.closed().await.expect("the duplex failed");
+    assert_eq!(err.status(), Some(413));
+    assert_eq!(err.code(), Code::WriteTooLarge);
+    let err = duplex.write(Bytes::from_static(b"x")).await.unwrap_err();
+    assert_eq!(err.code(), Code::WriteTooLarge);
+}
+
+#[tokio::test]
+async fn a_reset_get_is_server_reset() {
+    let (port, _) = server(Mode::ResetGet).await;
+    let duplex = Client::new()
+        .open(&format!("https://localhost:{port}/dx"), &options())
+        .await
+        .unwrap();
+    let err = duplex.read().await.unwrap_err();
+    assert_eq!(err.code(), Code::ServerReset, "{err}");
+    assert_eq!(duplex.closed().await.unwrap().code(), Code::ServerReset);
+}
+
+#[tokio::test]
+async fn a_bad_url_is_an_invalid_option() {
+    let err = open_error("ftp://localhost/dx", &options()).await;
+    assert_eq!(err.code(), Code::InvalidOption);
 }
 
 #[tokio::test]
@@ -253,6 +343,7 @@ async fn unknown_certificate_fails_tls() {
     let err = open_error(&url, &Options::default()).await;
     assert!(matches!(err, Error::Tls { .. }), "{err}");
     assert!(err.to_string().contains("UnknownIssuer"), "{err}");
+    assert_eq!(err.code(), Code::Connection);
     // accepted when told not to check
     let insecure = Options {
         reject_unauthorized: false,
@@ -271,6 +362,7 @@ async fn refused_connection() {
     let err = open_error(&format!("https://127.0.0.1:{port}/dx"), &options()).await;
     assert!(matches!(err, Error::Connect { .. }), "{err}");
     assert!(err.to_string().contains("refused"), "{err}");
+    assert_eq!(err.code(), Code::Connection);
 }
 
 #[tokio::test]
@@ -298,6 +390,7 @@ async fn writes_wait_while_the_server_does_not_read() {
     duplex.destroy();
     assert!(duplex.closed().await.is_none());
     assert!(matches!(duplex.read().await, Err(Error::Destroyed)));
+    assert_eq!(Error::Destroyed.code(), Code::Destroyed);
 }
 
 #[tokio::test]
@@ -355,6 +448,8 @@ async fn lost_connection_is_reported() {
     tx.send(()).await.unwrap();
     let err = duplex.read().await.err().unwrap();
     assert!(err.to_string().contains("connection"), "{err}");
+    assert_eq!(err.code(), Code::Connection);
     let err = duplex.closed().await.unwrap();
     assert!(err.to_string().contains("connection"), "{err}");
+    assert_eq!(err.code(), Code::Connection);
 }
