@@ -22,11 +22,11 @@ const servers = {
     'http2-duplex 6.0.3': async () => (await import('http2-duplex-6')).Http2DuplexServer
 };
 
-async function start(Http2DuplexServer, on_duplex = d => d.pipe(d)) {
+async function start(Http2DuplexServer, on_duplex = d => d.pipe(d), options) {
     const server = http2.createSecureServer({ key, cert });
     const sessions = [];
     server.on('session', s => sessions.push(s));
-    const dx = new Http2DuplexServer(server, '/dx');
+    const dx = new Http2DuplexServer(server, '/dx', options);
     dx.on('duplex', on_duplex);
     server.on('stream', (stream, headers) => {
         if (headers[':path'] !== '/dx') {
@@ -46,6 +46,11 @@ async function start(Http2DuplexServer, on_duplex = d => d.pipe(d)) {
 }
 
 const closed = duplex => duplex.closed ? Promise.resolve() : once(duplex, 'close');
+
+// What connecting to `url` rejects with.
+function open_error(url, options) {
+    return connect(url, options).then(() => assert.fail(`connected to ${url}`), err => err);
+}
 
 // Writes `total` random bytes in `size`-byte writes, reads the echo, and
 // returns both SHA-256 digests.
@@ -187,19 +192,26 @@ describe('connect errors', () => {
         assert.strictEqual(require('http2-duplex').connect, connect);
     });
 
-    test('connection refused rejects', async () => {
+    test('connection refused rejects with ERR_HTTP2_DUPLEX_CONNECTION', async () => {
         const port = await new Promise(resolve => {
             const l = net.createServer().listen(0, '127.0.0.1', () => {
                 const { port } = l.address();
                 l.close(() => resolve(port));
             });
         });
-        await assert.rejects(connect(`https://127.0.0.1:${port}/dx`, { ca }),
-            /cannot connect to 127\.0\.0\.1:\d+: Connection refused/);
+        const err = await open_error(`https://127.0.0.1:${port}/dx`, { ca });
+        assert.strictEqual(err.code, 'ERR_HTTP2_DUPLEX_CONNECTION');
+        assert.ok(!(err instanceof ResponseError));
     });
 
-    test('an unknown certificate rejects', async () => {
-        await assert.rejects(connect(s.url), /TLS handshake with localhost:\d+ failed: .*UnknownIssuer/);
+    test('an unknown certificate rejects with ERR_HTTP2_DUPLEX_CONNECTION', async () => {
+        const err = await open_error(s.url);
+        assert.strictEqual(err.code, 'ERR_HTTP2_DUPLEX_CONNECTION');
+    });
+
+    test('a URL that is not http(s) rejects with ERR_HTTP2_DUPLEX_INVALID_OPTION', async () => {
+        const err = await open_error('ftp://localhost/dx');
+        assert.strictEqual(err.code, 'ERR_HTTP2_DUPLEX_INVALID_OPTION');
     });
 
     test('rejectUnauthorized: false accepts an unknown certificate', async () => {
@@ -209,13 +221,34 @@ describe('connect errors', () => {
     });
 
     test('a non-2xx answer rejects with ResponseError', async () => {
-        const err = await connect(s.url.replace('/dx', '/nowhere'), { ca }).then(
-            () => assert.fail('connected'), e => e);
+        const err = await open_error(s.url.replace('/dx', '/nowhere'), { ca });
         assert.ok(err instanceof ResponseError);
+        assert.strictEqual(err.name, 'ResponseError');
+        assert.strictEqual(err.code, 'ERR_HTTP2_DUPLEX_RESPONSE');
         assert.strictEqual(err.status, 404);
         assert.strictEqual(err.response.status, 404);
         assert.strictEqual(err.response.statusText, 'Not Found');
-        assert.strictEqual(err.message, 'Not Found');
+        assert.strictEqual(err.response.ok, false);
+        assert.strictEqual(typeof err.response.headers, 'object');
+    });
+
+    test("a GET the server refuses carries the server's code (max_duplexes_per_session)", async () => {
+        const limited = await start(require('..').Http2DuplexServer, d => d.pipe(d),
+            { max_duplexes_per_session: 1 });
+        try {
+            const pool = new ConnectionPool();
+            const first = await connect(limited.url, { ca, pool });
+            const err = await open_error(limited.url, { ca, pool });
+            assert.ok(err instanceof ResponseError);
+            assert.strictEqual(err.name, 'ResponseError');
+            assert.strictEqual(err.status, 429);
+            assert.strictEqual(err.code, 'ERR_HTTP2_DUPLEX_TOO_MANY_DUPLEXES');
+            assert.strictEqual(err.response.headers['http2-duplex-error'], err.code);
+            first.destroy();
+            await closed(first);
+        } finally {
+            await limited.close();
+        }
     });
 
     test('extra headers reach the server', async () => {
@@ -228,14 +261,164 @@ describe('connect errors', () => {
         duplex.destroy();
     });
 
-    test('a connection lost mid-stream emits error', async () => {
+    test('a connection lost mid-stream emits ERR_HTTP2_DUPLEX_CONNECTION', async () => {
         const duplex = await connect(s.url, { ca, pool: new ConnectionPool() });
         duplex.resume();
         duplex.write('x');
         await new Promise(r => setTimeout(r, 100));
         for (const session of s.sessions) session.destroy();
         const [err] = await once(duplex, 'error');
-        assert.match(err.message, /connection/i);
+        assert.strictEqual(err.code, 'ERR_HTTP2_DUPLEX_CONNECTION');
+    });
+});
+
+// A raw HTTP/2 (h2c) server that answers as `handlers` say: get(stream,
+// headers) and post(stream, headers); by default GET opens a duplex with id
+// `stub` and POST is never answered.
+async function stub(handlers) {
+    const server = http2.createServer();
+    const sessions = new Set();
+    server.on('session', session => {
+        sessions.add(session);
+        session.on('close', () => sessions.delete(session));
+    });
+    server.on('stream', (stream, headers) => {
+        stream.on('error', () => {});
+        const handler = handlers[headers[':method'].toLowerCase()];
+        if (handler) {
+            handler(stream, headers);
+        } else if (headers[':method'] === 'GET') {
+            stream.respond({ ':status': 200, 'http2-duplex-id': 'stub' });
+            stream.write('a');
+        }
+    });
+    await new Promise(resolve => server.listen(0, '127.0.0.1', resolve));
+    return {
+        url: `http://127.0.0.1:${server.address().port}/dx`,
+        close: () => {
+            for (const session of sessions) session.destroy();
+            return new Promise(resolve => server.close(resolve));
+        }
+    };
+}
+
+// Opens a duplex on `url` and returns the error it is destroyed with.
+async function duplex_error(url, options) {
+    const duplex = await connect(url, { pool: new ConnectionPool(), ...options });
+    duplex.resume();
+    duplex.write('x');
+    const [err] = await once(duplex, 'error');
+    await closed(duplex);
+    return err;
+}
+
+describe('connect errors from a raw HTTP/2 server', () => {
+    test('a GET answered 429 with http2-duplex-error rejects with that code', async () => {
+        const s = await stub({
+            get: stream => stream.respond({
+                ':status': 429, 'http2-duplex-error': 'ERR_HTTP2_DUPLEX_TOO_MANY_DUPLEXES'
+            }, { endStream: true })
+        });
+        try {
+            const err = await open_error(s.url);
+            assert.ok(err instanceof ResponseError);
+            assert.strictEqual(err.name, 'ResponseError');
+            assert.strictEqual(err.code, 'ERR_HTTP2_DUPLEX_TOO_MANY_DUPLEXES');
+            assert.strictEqual(err.status, 429);
+            assert.strictEqual(err.response.status, 429);
+        } finally {
+            await s.close();
+        }
+    });
+
+    test('a GET answered 200 without an id rejects with ERR_HTTP2_DUPLEX_NO_ID_IN_RESPONSE', async () => {
+        const s = await stub({
+            get: stream => {
+                stream.respond({ ':status': 200 });
+                stream.end('a');
+            }
+        });
+        try {
+            const err = await open_error(s.url);
+            assert.strictEqual(err.code, 'ERR_HTTP2_DUPLEX_NO_ID_IN_RESPONSE');
+            assert.ok(!(err instanceof ResponseError));
+        } finally {
+            await s.close();
+        }
+    });
+
+    test('a streaming POST answered 413 destroys the duplex with a ResponseError', async () => {
+        const s = await stub({
+            post: stream => stream.respond({
+                ':status': 413, 'http2-duplex-error': 'ERR_HTTP2_DUPLEX_WRITE_TOO_LARGE'
+            }, { endStream: true })
+        });
+        try {
+            const err = await duplex_error(s.url);
+            assert.ok(err instanceof ResponseError);
+            assert.strictEqual(err.name, 'ResponseError');
+            assert.strictEqual(err.code, 'ERR_HTTP2_DUPLEX_WRITE_TOO_LARGE');
+            assert.strictEqual(err.status, 413);
+            assert.strictEqual(err.response.status, 413);
+            assert.strictEqual(err.response.ok, false);
+        } finally {
+            await s.close();
+        }
+    });
+
+    test('a POST answered 500 without a code is ERR_HTTP2_DUPLEX_RESPONSE', async () => {
+        const s = await stub({
+            post: stream => stream.respond({ ':status': 500 }, { endStream: true })
+        });
+        try {
+            const err = await duplex_error(s.url);
+            assert.ok(err instanceof ResponseError);
+            assert.strictEqual(err.code, 'ERR_HTTP2_DUPLEX_RESPONSE');
+            assert.strictEqual(err.status, 500);
+        } finally {
+            await s.close();
+        }
+    });
+
+    test('the ResponseError option is used for a refused POST too, after init()', async () => {
+        class MyError extends ResponseError {
+            async init() {
+                this.initialised = true;
+            }
+        }
+        const s = await stub({
+            post: stream => stream.respond({
+                ':status': 410, 'http2-duplex-error': 'ERR_HTTP2_DUPLEX_DESTROYED'
+            }, { endStream: true })
+        });
+        try {
+            const err = await duplex_error(s.url, { ResponseError: MyError });
+            assert.ok(err instanceof MyError);
+            assert.strictEqual(err.initialised, true);
+            assert.strictEqual(err.code, 'ERR_HTTP2_DUPLEX_DESTROYED');
+            assert.strictEqual(err.status, 410);
+        } finally {
+            await s.close();
+        }
+    });
+
+    test('a GET stream the server resets is ERR_HTTP2_DUPLEX_SERVER_RESET', async () => {
+        let get;
+        const s = await stub({
+            get: stream => {
+                get = stream;
+                stream.respond({ ':status': 200, 'http2-duplex-id': 'stub' });
+                stream.write('a');
+            },
+            post: () => get.destroy(new Error('reset by the test'))
+        });
+        try {
+            const err = await duplex_error(s.url);
+            assert.strictEqual(err.code, 'ERR_HTTP2_DUPLEX_SERVER_RESET');
+            assert.ok(!(err instanceof ResponseError));
+        } finally {
+            await s.close();
+        }
     });
 });
 

@@ -1,11 +1,39 @@
 import { Duplex, DuplexOptions } from 'stream';
 
-/** A non-2xx answer to the duplex's GET (same shape as the browser client's). */
-export class ResponseError extends Error {
-    constructor(response: { status: number; statusText: string; ok: boolean });
-    response: { status: number; statusText: string; ok: boolean };
+/** What a ResponseError is constructed with: the server's answer. */
+export interface ClientResponse {
     status: number;
+    /** The status's canonical reason phrase (HTTP/2 carries none). */
+    statusText: string;
+    ok: boolean;
+    /** The answer's headers, lower-case names. */
+    headers?: Record<string, string>;
+}
+
+/**
+ * A non-2xx answer, to the duplex's GET (connect() rejects) or later to its
+ * streaming POST (the duplex is destroyed with it). Same shape as the
+ * browser client's.
+ */
+export class ResponseError extends Error {
+    constructor(response: ClientResponse);
+    /** 'ResponseError' */
+    name: string;
+    /** The answer's `http2-duplex-error` header if present, else 'ERR_HTTP2_DUPLEX_RESPONSE'. */
+    code: string;
+    status: number;
+    response: ClientResponse;
+    /** Awaited before the error is thrown; override to do more. */
     init(): Promise<void>;
+}
+
+/**
+ * Every other error of connect() or of a ClientDuplex: `code` is one of the
+ * stable codes (ERR_HTTP2_DUPLEX_CONNECTION, ERR_HTTP2_DUPLEX_SERVER_RESET,
+ * ERR_HTTP2_DUPLEX_NO_ID_IN_RESPONSE, ERR_HTTP2_DUPLEX_INVALID_OPTION, …).
+ */
+export interface ClientError extends Error {
+    code: string;
 }
 
 /**
@@ -27,8 +55,8 @@ export interface ConnectOptions extends DuplexOptions {
     headers?: Record<string, string | number | string[]>;
     /** Connection pool (default: one shared by the process). */
     pool?: ConnectionPool;
-    /** Class used for non-2xx answers (default ResponseError). */
-    ResponseError?: new (response: { status: number; statusText: string; ok: boolean }) => Error & { init(): Promise<void> };
+    /** Class used for non-2xx answers (default ResponseError); init() is awaited before it is thrown. */
+    ResponseError?: new (response: ClientResponse) => Error & { init(): Promise<void> };
 }
 
 export interface ClientDuplex extends Duplex {

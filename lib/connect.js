@@ -5,19 +5,40 @@
 // only maps it onto Node's stream interface.
 const { Duplex } = require('stream');
 const native = require('./native');
+const codes = require('./error-codes');
+
+const RESPONSE_CODE = codes.ERR_HTTP2_DUPLEX_RESPONSE.code;
 
 // Same shape as the browser client's ResponseError: `response` (here
-// `{ status, statusText, ok }`, there a fetch Response), message = statusText
-// or status. `status` is also on the error itself.
+// `{ status, statusText, ok, headers }`, there a fetch Response), message =
+// statusText or status, `status` = response.status, `code` = the answer's
+// http2-duplex-error header (the server's stable code) or
+// ERR_HTTP2_DUPLEX_RESPONSE.
 class ResponseError extends Error {
     constructor(response) {
         super(response.statusText || String(response.status));
         this.name = 'ResponseError';
         this.response = response;
         this.status = response.status;
+        this.code = (response.headers && response.headers['http2-duplex-error']) || RESPONSE_CODE;
     }
 
     async init() {}
+}
+
+// A failure of the native client (tagged by kind) as the JS error to throw.
+async function failure_error(failure, ErrorClass) {
+    if (failure.kind === 'response') {
+        const err = new ErrorClass({
+            status: failure.status,
+            statusText: failure.statusText,
+            ok: false,
+            headers: failure.headers
+        });
+        await err.init();
+        return err;
+    }
+    return Object.assign(new Error(failure.message), { code: failure.code });
 }
 
 // Duplexes connected through one pool to one origin share one HTTP/2
@@ -60,16 +81,27 @@ function header_strings(headers) {
 }
 
 class ClientDuplex extends Duplex {
-    constructor(handle, options) {
+    constructor(handle, options, ErrorClass) {
         super(Object.assign({ autoDestroy: true }, options));
         this._handle = handle;
+        this._ErrorClass = ErrorClass;
         this._reading = false;
         this.id = handle.id;
-        handle.closed().then(message => {
-            if (message !== null && message !== undefined) {
-                this.destroy(new Error(message));
+        handle.closed().then(async done => {
+            if (done.kind === 'failed') {
+                this.destroy(await this._error(done.failure));
             }
-        }, err => this.destroy(err));
+        }).catch(err => this.destroy(err));
+    }
+
+    _error(failure) {
+        return failure_error(failure, this._ErrorClass);
+    }
+
+    // Runs `cb` once a native write or end is done, with its error if any.
+    _settle(promise, cb) {
+        promise.then(done => (done.kind === 'failed' ? this._error(done.failure) : null), err => err)
+            .then(err => cb(err));
     }
 
     _read() {
@@ -85,15 +117,19 @@ class ClientDuplex extends Duplex {
     async _pump() {
         try {
             for (;;) {
-                const chunk = await this._handle.read();
+                const read = await this._handle.read();
                 if (this.destroyed) {
                     return;
                 }
-                if (chunk === null) {
+                if (read.kind === 'end') {
                     this.push(null);
                     return;
                 }
-                if (!this.push(chunk)) {
+                if (read.kind === 'failed') {
+                    this.destroy(await this._error(read.failure));
+                    return;
+                }
+                if (!this.push(read.chunk)) {
                     return;
                 }
             }
@@ -107,18 +143,18 @@ class ClientDuplex extends Duplex {
     // The callback comes once HTTP/2 flow control let the data go, so a
     // server that stops reading makes write() return false.
     _write(chunk, encoding, cb) {
-        this._handle.write([chunk]).then(() => cb(), cb);
+        this._settle(this._handle.write([chunk]), cb);
     }
 
     _writev(chunks, cb) {
         // The addon gathers the batch into one buffer: one copy, not two.
-        this._handle.write(chunks.map(c => c.chunk)).then(() => cb(), cb);
+        this._settle(this._handle.write(chunks.map(c => c.chunk)), cb);
     }
 
     // 'finish' comes once the server answered the streaming POST, i.e. has
     // taken every byte.
     _final(cb) {
-        this._handle.end().then(() => cb(), cb);
+        this._settle(this._handle.end(), cb);
     }
 
     _destroy(err, cb) {
@@ -129,8 +165,9 @@ class ClientDuplex extends Duplex {
 
 // options: ca (PEM string, Buffer or array of them), rejectUnauthorized
 // (default true), headers (extra request headers), pool (a ConnectionPool),
-// ResponseError (class used for non-2xx answers), and any Duplex option
-// (highWaterMark, …).
+// ResponseError (class used for non-2xx answers, to the GET or later to the
+// streaming POST), and any Duplex option (highWaterMark, …). Every error has
+// a stable `code` (lib/error-codes.js).
 async function connect(url, options = {}) {
     const {
         ca,
@@ -146,16 +183,10 @@ async function connect(url, options = {}) {
         rejectUnauthorized: rejectUnauthorized !== false,
         headers: header_strings(headers)
     });
-    if (typeof opened.status === 'number') {
-        const err = new ErrorClass({
-            status: opened.status,
-            statusText: opened.statusText,
-            ok: false
-        });
-        await err.init();
-        throw err;
+    if (opened.kind === 'failed') {
+        throw await failure_error(opened.failure, ErrorClass);
     }
-    return new ClientDuplex(opened, duplex_options);
+    return new ClientDuplex(opened.duplex, duplex_options, ErrorClass);
 }
 
 module.exports = { connect, ResponseError, ConnectionPool };

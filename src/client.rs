@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use http2_duplex_client as client;
-use napi::bindgen_prelude::{Buffer, Either};
+use napi::bindgen_prelude::Buffer;
 use napi_derive::napi;
 
 /// Options of `ClientPool.open`.
@@ -18,15 +18,94 @@ pub struct ClientOpenOptions {
     pub headers: Option<HashMap<String, String>>,
 }
 
-/// The server answered the GET outside 2xx.
-#[napi(object)]
-pub struct ClientHttpStatus {
-    pub status: u32,
-    pub status_text: String,
+/// Why opening or using a duplex failed; `lib/connect.js` builds the JS
+/// error from it by its `kind`.
+#[napi(discriminant = "kind", discriminant_case = "lowercase")]
+pub enum ClientFailure {
+    /// The server answered outside 2xx (the GET, or later the streaming
+    /// POST): a `ResponseError`, whose code comes from `headers`.
+    Response {
+        status: u32,
+        status_text: String,
+        headers: HashMap<String, String>,
+    },
+    /// Anything else: an `Error` with this stable code.
+    Error { code: String, message: String },
 }
 
-fn js_error(err: client::Error) -> napi::Error {
-    napi::Error::from_reason(err.to_string())
+impl From<client::Error> for ClientFailure {
+    fn from(err: client::Error) -> Self {
+        match err {
+            client::Error::Status {
+                status,
+                status_text,
+                headers,
+            } => {
+                let mut map = HashMap::<String, String>::new();
+                for (name, value) in &headers {
+                    let value = String::from_utf8_lossy(value.as_bytes());
+                    map.entry(name.as_str().to_owned())
+                        .and_modify(|v| {
+                            v.push_str(", ");
+                            v.push_str(&value);
+                        })
+                        .or_insert_with(|| value.into_owned());
+                }
+                ClientFailure::Response {
+                    status: status.into(),
+                    status_text,
+                    headers: map,
+                }
+            }
+            err => ClientFailure::Error {
+                code: err.code().as_str().to_owned(),
+                message: err.to_string(),
+            },
+        }
+    }
+}
+
+/// What `ClientPool.open` resolves with.
+#[napi(
+    discriminant = "kind",
+    discriminant_case = "lowercase",
+    object_from_js = false
+)]
+pub enum ClientOpened {
+    Duplex { duplex: ClientDuplex },
+    Failed { failure: ClientFailure },
+}
+
+/// What `ClientDuplex.read` resolves with.
+#[napi(discriminant = "kind", discriminant_case = "lowercase")]
+pub enum ClientRead {
+    /// All data available now.
+    Data {
+        chunk: Buffer,
+    },
+    /// The server ended its side.
+    End,
+    Failed {
+        failure: ClientFailure,
+    },
+}
+
+/// What `write`, `end` and `closed` resolve with.
+#[napi(discriminant = "kind", discriminant_case = "lowercase")]
+pub enum ClientDone {
+    Done,
+    Failed { failure: ClientFailure },
+}
+
+impl From<Result<(), client::Error>> for ClientDone {
+    fn from(result: Result<(), client::Error>) -> Self {
+        match result {
+            Ok(()) => ClientDone::Done,
+            Err(err) => ClientDone::Failed {
+                failure: err.into(),
+            },
+        }
+    }
 }
 
 /// A connection pool: duplexes opened through one pool to one origin share
@@ -57,29 +136,21 @@ impl ClientPool {
         self.inner.connections() as u32
     }
 
-    /// Open a duplex; resolves with the duplex or, for a non-2xx answer,
-    /// with its status. Other failures reject.
+    /// Open a duplex; resolves with the duplex or with why it failed.
     #[napi]
-    pub async fn open(
-        &self,
-        url: String,
-        options: Option<ClientOpenOptions>,
-    ) -> napi::Result<Either<ClientDuplex, ClientHttpStatus>> {
+    pub async fn open(&self, url: String, options: Option<ClientOpenOptions>) -> ClientOpened {
         let options = options.map_or_else(client::Options::default, |o| client::Options {
             ca: o.ca.map(String::into_bytes),
             reject_unauthorized: o.reject_unauthorized.unwrap_or(true),
             headers: o.headers.unwrap_or_default().into_iter().collect(),
         });
         match self.inner.open(&url, &options).await {
-            Ok(inner) => Ok(Either::A(ClientDuplex { inner })),
-            Err(client::Error::Status {
-                status,
-                status_text,
-            }) => Ok(Either::B(ClientHttpStatus {
-                status: status.into(),
-                status_text,
-            })),
-            Err(err) => Err(js_error(err)),
+            Ok(inner) => ClientOpened::Duplex {
+                duplex: ClientDuplex { inner },
+            },
+            Err(err) => ClientOpened::Failed {
+                failure: err.into(),
+            },
         }
     }
 }
@@ -99,39 +170,46 @@ impl ClientDuplex {
     /// All data available now (waiting for some), or null at the end.
     /// Calling it again releases the flow-control capacity of the last batch.
     #[napi]
-    pub async fn read(&self) -> napi::Result<Option<Buffer>> {
+    pub async fn read(&self) -> ClientRead {
         match self.inner.read().await {
-            Ok(Some(bytes)) => Ok(Some(Buffer::from(Vec::from(bytes)))),
-            Ok(None) => Ok(None),
-            Err(err) => Err(js_error(err)),
+            Ok(Some(bytes)) => ClientRead::Data {
+                chunk: Buffer::from(Vec::from(bytes)),
+            },
+            Ok(None) => ClientRead::End,
+            Err(err) => ClientRead::Failed {
+                failure: err.into(),
+            },
         }
     }
 
     /// Resolves once HTTP/2 flow control has let all of `chunks` go. The
     /// bytes are copied once, into one buffer the network side owns.
     #[napi]
-    pub async fn write(&self, chunks: Vec<Buffer>) -> napi::Result<()> {
+    pub async fn write(&self, chunks: Vec<Buffer>) -> ClientDone {
         let mut data = Vec::with_capacity(chunks.iter().map(|chunk| chunk.len()).sum());
         for chunk in &chunks {
             data.extend_from_slice(chunk);
         }
         drop(chunks);
-        self.inner
-            .write(client::Bytes::from(data))
-            .await
-            .map_err(js_error)
+        self.inner.write(client::Bytes::from(data)).await.into()
     }
 
     /// Ends the writable side; resolves when the server answered the POST.
     #[napi]
-    pub async fn end(&self) -> napi::Result<()> {
-        self.inner.end().await.map_err(js_error)
+    pub async fn end(&self) -> ClientDone {
+        self.inner.end().await.into()
     }
 
-    /// Resolves when the duplex is over: null, or the failure's message.
+    /// Resolves when the duplex is over: done (finished or destroyed), or
+    /// failed.
     #[napi]
-    pub async fn closed(&self) -> Option<String> {
-        self.inner.closed().await.map(|err| err.to_string())
+    pub async fn closed(&self) -> ClientDone {
+        match self.inner.closed().await {
+            None => ClientDone::Done,
+            Some(err) => ClientDone::Failed {
+                failure: err.into(),
+            },
+        }
     }
 
     #[napi]
