@@ -23,7 +23,8 @@ test('GET opens a duplex with the protocol headers and the preamble', async t =>
     assert.equal(headers['content-type'], 'application/octet-stream');
     assert.equal(headers['cache-control'], 'max-age=0, no-cache, must-revalidate, proxy-revalidate');
     assert.deepEqual(headers['access-control-expose-headers'].split(', '),
-        ['http2-duplex-id', 'http2-duplex-version', 'http2-duplex-window', 'http2-duplex-window-bytes']);
+        ['http2-duplex-id', 'http2-duplex-version', 'http2-duplex-window', 'http2-duplex-window-bytes',
+            'http2-duplex-error']);
     assert.equal(headers['http2-duplex-version'], '2');
     const event = await opened;
     assert.equal(event.id, id);
@@ -228,7 +229,7 @@ test('closing the session ends every duplex on it', async t => {
     assert.equal(s.server.stats().duplexes, 0);
 });
 
-test('when the duplex closes, an open POST is answered and later closed', async t => {
+test('when the duplex is destroyed, an open POST is answered 410 (not taken) and later closed', async t => {
     const { s, session, id, duplex } = await one_duplex(t, { close_timeout: 50 });
     const upload = session.request({
         ':method': 'POST', ':path': '/duplex',
@@ -238,11 +239,12 @@ test('when the duplex closes, an open POST is answered and later closed', async 
     await read_bytes(duplex, 1);
     duplex.destroy();
     const [response] = await once(upload, 'response');
-    assert.equal(response[':status'], 200);
+    assert.equal(response[':status'], 410);
+    assert.equal(response['http2-duplex-error'], 'ERR_HTTP2_DUPLEX_DESTROYED');
     await once(upload, 'close');
 });
 
-test('errors on the GET stream reach the duplex', async t => {
+test('errors the application puts on the GET stream reach the duplex', async t => {
     const s = await start_server();
     t.after(s.close);
     const session = s.connect();
@@ -322,7 +324,7 @@ test('each session gets the larger HTTP/2 receive windows; 0 keeps the server\'s
         { stream: 65535, session: 65535 });
     const server = http2.createServer();
     assert.throws(() => new Http2DuplexServer(server, '/duplex', { stream_window: 2 ** 31 }),
-        /stream_window must be an integer from 0 to 2147483647 bytes, got 2147483648/);
+        { name: 'RangeError', code: 'ERR_HTTP2_DUPLEX_INVALID_OPTION' });
     assert.throws(() => new Http2DuplexServer(server, '/duplex', { session_window: -1 }),
-        RangeError);
+        { name: 'RangeError', code: 'ERR_HTTP2_DUPLEX_INVALID_OPTION' });
 });

@@ -1,17 +1,47 @@
 'use strict';
 const { Duplex } = require('stream');
 
+// The 'error' listeners that Readable#pipe puts on its destination: they
+// rethrow when nothing else listens, so they are not the application listening.
+const pipe_handlers = new WeakSet();
+
+// A write that cannot reach a GET the client reset is not the application's
+// fault: the server closes the duplex for that reset instead.
+function ignoring_error(cb) {
+    return () => cb();
+}
+
 // The server's end of one duplex: reads come from the client's POSTs, writes go
 // to the GET response body (`stream`).
 class ServerDuplex extends Duplex {
     #blocked = false;
     #when_taken = [];
+    #failure = null;
 
     constructor(stream, options) {
         super(options);
         this.stream = stream;
         // Restarted by every server write (the server sets it when idle_timeout is on).
         this.idle_timer = null;
+        this.on('pipe', () => {
+            // pipe() prepends its handler just before it emits 'pipe'.
+            const [handler] = this.listeners('error');
+            if (handler) {
+                pipe_handlers.add(handler);
+            }
+        });
+    }
+
+    // Destroys the duplex for a failure the client caused. As Node does for
+    // http.IncomingMessage, 'error' is emitted only when the application
+    // listens for it; otherwise the duplex just closes.
+    fail(err) {
+        if (this.destroyed) {
+            return;
+        }
+        this.#failure = err;
+        const listens = this.listeners('error').some(l => !pipe_handlers.has(l));
+        this.destroy(listens ? err : undefined);
     }
 
     // Pushes a chunk from a POST into the readable side; false once it is full.
@@ -23,7 +53,7 @@ class ServerDuplex extends Duplex {
     }
 
     // Runs `taken` once the readable side has room again: a POST is answered
-    // (and a streaming POST resumed) only then, which is the client's backpressure.
+    // (and its body read further) only then, which is the client's backpressure.
     when_taken(taken) {
         if (this.#blocked) {
             this.#when_taken.push(taken);
@@ -43,17 +73,23 @@ class ServerDuplex extends Duplex {
 
     _write(chunk, encoding, cb) {
         this.idle_timer?.refresh();
-        this.stream.write(chunk, encoding, cb);
+        if (this.stream.destroyed) {
+            return cb();
+        }
+        this.stream.write(chunk, encoding, ignoring_error(cb));
     }
 
     _writev(chunks, cb) {
         this.idle_timer?.refresh();
+        if (this.stream.destroyed) {
+            return cb();
+        }
         // Corked, the GET stream hands the whole batch to its own _writev:
         // one write to the session, no concatenation.
         this.stream.cork();
         const last = chunks.length - 1;
         chunks.forEach(({ chunk, encoding }, i) =>
-            this.stream.write(chunk, encoding, i === last ? cb : undefined));
+            this.stream.write(chunk, encoding, i === last ? ignoring_error(cb) : undefined));
         this.stream.uncork();
     }
 
@@ -61,15 +97,16 @@ class ServerDuplex extends Duplex {
         if (this.stream.writableEnded || this.stream.destroyed) {
             return cb();
         }
-        this.stream.end(cb);
+        this.stream.end(() => cb());
     }
 
     _destroy(err, cb) {
         this.#when_taken = [];
+        const reset = err ?? this.#failure;
         // An ended GET closes by itself once its last DATA frame is out; a
         // reset now could overtake that frame (Firefox reports it as an error).
-        if (err || !this.stream.writableEnded) {
-            this.stream.destroy(err);
+        if (reset || !this.stream.writableEnded) {
+            this.stream.destroy(reset ?? undefined);
         }
         cb(err);
     }

@@ -7,26 +7,33 @@ use http2_duplex_core as core;
 use napi::bindgen_prelude::{Buffer, Either};
 use napi_derive::napi;
 
-/// Limits, all optional (the core's defaults apply).
+/// Limits, all optional (the core's defaults apply). Checked by
+/// `checkOption` first: integers within range.
 #[napi(object)]
 pub struct Limits {
-    pub max_duplexes_per_session: Option<u32>,
-    pub window: Option<u32>,
-    pub window_bytes: Option<u32>,
-    pub max_held_bytes_per_session: Option<u32>,
-    pub max_write_bytes: Option<u32>,
+    pub max_duplexes_per_session: Option<f64>,
+    pub window: Option<f64>,
+    pub window_bytes: Option<f64>,
+    pub max_held_bytes_per_session: Option<f64>,
+    pub max_write_bytes: Option<f64>,
 }
 
-/// A refused request: answer `status`; destroy `fatal_key`'s duplex if set.
+/// A refused request (`kind` "refused"): answer `status` (none for a reset
+/// stream) with `code`; destroy `fatal_key`'s duplex if set; warn unless `quiet`.
 #[napi(object)]
 pub struct Rejection {
-    pub status: u32,
+    pub kind: String,
+    pub code: String,
+    pub status: Option<u32>,
     pub message: String,
     pub fatal_key: Option<i64>,
+    pub quiet: bool,
 }
 
+/// `kind` "opened".
 #[napi(object)]
 pub struct OpenedDuplex {
+    pub kind: String,
     pub key: i64,
     pub id: String,
 }
@@ -42,8 +49,10 @@ pub struct PostRoute {
     pub ended_now: bool,
 }
 
+/// `kind` "completed".
 #[napi(object)]
 pub struct Completion {
+    pub kind: String,
     pub released: Vec<Buffer>,
     pub answered: Vec<i64>,
     pub ended: bool,
@@ -59,11 +68,11 @@ pub struct Stats {
 
 #[napi(object)]
 pub struct EffectiveLimits {
-    pub max_duplexes_per_session: u32,
-    pub window: u32,
-    pub window_bytes: u32,
-    pub max_held_bytes_per_session: u32,
-    pub max_write_bytes: u32,
+    pub max_duplexes_per_session: f64,
+    pub window: f64,
+    pub window_bytes: f64,
+    pub max_held_bytes_per_session: f64,
+    pub max_write_bytes: f64,
 }
 
 /// `Registry::piece`'s answer: deliver the caller's buffer now.
@@ -72,13 +81,35 @@ pub const PIECE_DELIVER: u32 = 0;
 /// `Registry::piece`'s answer: the core holds a copy until it is in order.
 #[napi]
 pub const PIECE_HELD: u32 = 1;
+/// `Registry::piece`'s answer: refused; `takeRejection()` says why.
+#[napi]
+pub const PIECE_REFUSED: u32 = 2;
 
 fn rejection(rejection: core::Rejection, fatal: Option<core::DuplexKey>) -> Rejection {
+    let code = rejection.code();
     Rejection {
-        status: rejection.status.into(),
+        kind: "refused".to_owned(),
+        code: code.as_str().to_owned(),
+        status: code.status().map(u32::from),
         message: rejection.to_string(),
         fatal_key: fatal.map(|key| key.0 as i64),
+        quiet: rejection.is_quiet(),
     }
+}
+
+/// `Err(message)` when `value` is out of range for the numeric option `name`.
+#[napi]
+pub fn check_option(name: String, value: f64) -> Option<String> {
+    core::check_option(&name, value).err()
+}
+
+/// The table of error codes, for tests that compare it with lib/error-codes.js.
+#[napi]
+pub fn error_codes() -> Vec<String> {
+    core::Code::ALL
+        .iter()
+        .map(|code| code.as_str().to_owned())
+        .collect()
 }
 
 fn duplex_key(key: i64) -> core::DuplexKey {
@@ -92,6 +123,9 @@ fn clamp_u32(value: usize) -> u32 {
 #[napi(js_name = "Registry")]
 pub struct JsRegistry {
     inner: core::Registry,
+    // Why the last `piece` was refused: kept here so that the hot path
+    // returns a number, not an object.
+    refused: Option<Rejection>,
 }
 
 #[napi]
@@ -104,7 +138,7 @@ impl JsRegistry {
                 effective.max_duplexes_per_scope = v as usize;
             }
             if let Some(v) = limits.window {
-                effective.window = v.into();
+                effective.window = v as u64;
             }
             if let Some(v) = limits.window_bytes {
                 effective.window_bytes = v as usize;
@@ -118,6 +152,7 @@ impl JsRegistry {
         }
         JsRegistry {
             inner: core::Registry::new(effective),
+            refused: None,
         }
     }
 
@@ -125,11 +160,11 @@ impl JsRegistry {
     pub fn limits(&self) -> EffectiveLimits {
         let limits = self.inner.limits();
         EffectiveLimits {
-            max_duplexes_per_session: clamp_u32(limits.max_duplexes_per_scope),
-            window: u32::try_from(limits.window).unwrap_or(u32::MAX),
-            window_bytes: clamp_u32(limits.window_bytes),
-            max_held_bytes_per_session: clamp_u32(limits.max_held_bytes_per_scope),
-            max_write_bytes: clamp_u32(limits.max_write_bytes),
+            max_duplexes_per_session: limits.max_duplexes_per_scope as f64,
+            window: limits.window as f64,
+            window_bytes: limits.window_bytes as f64,
+            max_held_bytes_per_session: limits.max_held_bytes_per_scope as f64,
+            max_write_bytes: limits.max_write_bytes as f64,
         }
     }
 
@@ -152,6 +187,7 @@ impl JsRegistry {
     pub fn open_duplex(&mut self, session: i64) -> Either<OpenedDuplex, Rejection> {
         match self.inner.open_duplex(core::ScopeKey(session as u64)) {
             Ok(opened) => Either::A(OpenedDuplex {
+                kind: "opened".to_owned(),
                 key: opened.key.0 as i64,
                 id: opened.id,
             }),
@@ -203,21 +239,45 @@ impl JsRegistry {
         }
     }
 
-    /// A piece of write `seq`'s body: `0` deliver it now, `1` held.
+    /// A piece of write `seq`'s body: `PIECE_DELIVER`, `PIECE_HELD` or
+    /// `PIECE_REFUSED`.
     #[napi]
-    pub fn piece(&mut self, key: i64, seq: i64, data: &[u8]) -> Either<u32, Rejection> {
+    pub fn piece(&mut self, key: i64, seq: i64, data: &[u8]) -> u32 {
         match self.inner.piece(duplex_key(key), seq as u64, data) {
-            Ok(core::Piece::Deliver) => Either::A(PIECE_DELIVER),
-            Ok(core::Piece::Held) => Either::A(PIECE_HELD),
-            Err(refused) => Either::B(rejection(refused, Some(duplex_key(key)))),
+            Ok(core::Piece::Deliver) => PIECE_DELIVER,
+            Ok(core::Piece::Held) => PIECE_HELD,
+            Err(refused) => {
+                self.refused = Some(rejection(refused, Some(duplex_key(key))));
+                PIECE_REFUSED
+            }
         }
     }
 
-    /// Write `seq`'s body ended.
+    /// Why the last `piece` answered `PIECE_REFUSED`.
     #[napi]
-    pub fn complete(&mut self, key: i64, seq: i64) -> Either<Completion, Rejection> {
-        match self.inner.complete(duplex_key(key), seq as u64) {
+    pub fn take_rejection(&mut self) -> Option<Rejection> {
+        self.refused.take()
+    }
+
+    /// Write `seq`'s body ended: `reset` if the client reset it, after
+    /// `received` bytes of the `declared` content-length.
+    #[napi]
+    pub fn finish_body(
+        &mut self,
+        key: i64,
+        seq: i64,
+        reset: bool,
+        received: f64,
+        declared: Option<f64>,
+    ) -> Either<Completion, Rejection> {
+        let end = core::BodyEnd {
+            reset,
+            received: received as u64,
+            declared: declared.map(|d| d as u64),
+        };
+        match self.inner.finish_body(duplex_key(key), seq as u64, &end) {
             Ok(done) => Either::A(Completion {
+                kind: "completed".to_owned(),
                 // Held pieces were copied once on arrival; handing them over moves the allocation.
                 released: done
                     .released

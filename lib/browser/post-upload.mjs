@@ -5,6 +5,7 @@
 // write() returns false only when the window is full and the server stops answering.
 // Writes that arrive while POSTs are in flight are coalesced into the next POST.
 import { Buffer } from 'buffer';
+import { destroyed_error } from './response-error.mjs';
 
 // In flight from which further writes are gathered into large POSTs.
 const BUSY_POSTS = 2;
@@ -36,6 +37,11 @@ export class PostUpload {
         this._waiters = [];
     }
 
+    // Write POSTs sent and not yet answered.
+    get in_flight() {
+        return this._in_flight;
+    }
+
     // The seq an end POST carries: the number of write POSTs sent (version 2 only).
     get end_seq() {
         return this._pipelined ? this._posts : undefined;
@@ -63,8 +69,10 @@ export class PostUpload {
         await this._until(() => this._in_flight === 0);
     }
 
+    // After destroy() no failure is reported: POSTs still under way reject because
+    // the duplex aborted them, and their writes fail with the destroy's reason.
     destroy(err) {
-        this._fail(err || new Error('destroyed'), false);
+        this._fail(err || destroyed_error(), false);
     }
 
     _ack(entry) {
@@ -141,8 +149,10 @@ export class PostUpload {
             entries.forEach(e => this._ack(e));
             this._flush();
         }, err => {
+            // Once failed or destroyed, this is a consequence (an abort), not news.
+            const reason = this._error || err;
             const unacked = entries.filter(e => e.cb);
-            unacked.forEach(e => e.cb(err));
+            unacked.forEach(e => e.cb(reason));
             // A write already acknowledged can only report through the duplex.
             this._fail(err, unacked.length < entries.length);
         });

@@ -1,7 +1,23 @@
 // The error `make()` and failed POSTs reject with when the server answers non-2xx.
+// Same shape as the Node client's: name, code, status, response; the message is the
+// statusText or the status, as in http2-duplex 6.
+import { codes } from './error-codes.mjs';
+
+// The server names why it refused a request in this header (a code of error-codes.mjs).
+export const ERROR_HEADER = 'http2-duplex-error';
+
+function response_code(response) {
+    const code = response.headers && typeof response.headers.get === 'function' ?
+        response.headers.get(ERROR_HEADER) : null;
+    return code || codes.ERR_HTTP2_DUPLEX_RESPONSE.code;
+}
+
 export class ResponseError extends Error {
     constructor(response) {
         super(response.statusText || String(response.status));
+        this.name = 'ResponseError';
+        this.code = response_code(response);
+        this.status = response.status;
         this.response = response;
     }
 
@@ -12,5 +28,22 @@ export class ResponseError extends Error {
 export async function response_error(ErrorClass, response) {
     const err = new ErrorClass(response);
     await err.init();
+    return err;
+}
+
+// make() on a URL whose GET answer is 2xx but names no duplex: not an http2-duplex endpoint.
+export function no_id_error(response) {
+    const { code, message } = codes.ERR_HTTP2_DUPLEX_NO_ID_IN_RESPONSE;
+    const err = new Error(message);
+    err.code = code;
+    err.status = response.status;
+    err.response = response;
+    return err;
+}
+
+// What a write still pending when the duplex is destroyed fails with (as in Node).
+export function destroyed_error() {
+    const err = new Error('the duplex was destroyed before this write was done');
+    err.code = 'ERR_STREAM_DESTROYED';
     return err;
 }

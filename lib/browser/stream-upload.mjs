@@ -3,6 +3,8 @@
 // backpressure; end() resolves when the server has answered the POST, which it does
 // once the body has ended and every byte was taken.
 
+import { destroyed_error } from './response-error.mjs';
+
 // The feature test from https://developer.chrome.com/docs/capabilities/web-apis/fetch-streaming-requests
 export function request_streaming_supported() {
     if (typeof Request === 'undefined' || typeof ReadableStream === 'undefined') {
@@ -47,6 +49,7 @@ export class StreamUpload {
         this._ending = false;
         this._answered = false;
         this._error = null;
+        this._destroyed = false;
         const body = new ReadableStream({
             pull: controller => new Promise(resolve => {
                 this._pull = { controller, resolve };
@@ -64,7 +67,8 @@ export class StreamUpload {
             }
         }, err => {
             this._fail(err);
-            if (!this._ending) {
+            // After destroy() the POST fails because the duplex aborted it: not news.
+            if (!this._ending && !this._destroyed) {
                 on_error(err);
             }
             throw err;
@@ -93,7 +97,8 @@ export class StreamUpload {
     }
 
     destroy(err) {
-        this._fail(err || new Error('destroyed'));
+        this._destroyed = true;
+        this._fail(err || destroyed_error());
     }
 
     _feed() {

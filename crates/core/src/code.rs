@@ -164,47 +164,47 @@ impl std::fmt::Display for Code {
     }
 }
 
-/// The table as a CommonJS module (`lib/error-codes.js`).
-pub fn js_table_cjs() -> String {
-    format!(
-        "'use strict';\n{}module.exports = {};\n",
-        GENERATED_NOTE,
-        js_object()
-    )
-}
-
-/// The table as an ES module (`lib/browser/error-codes.mjs`).
-pub fn js_table_esm() -> String {
-    format!(
-        "{}export const codes = {};\n\nexport default codes;\n",
-        GENERATED_NOTE,
-        js_object()
-    )
-}
-
-const GENERATED_NOTE: &str = "// Generated from crates/core/src/code.rs by `UPDATE_CODES=1 cargo test -p http2-duplex-core`; do not edit.\n";
-
-fn js_object() -> String {
-    let mut out = String::from("Object.freeze({\n");
-    for code in Code::ALL {
-        let status = code
-            .status()
-            .map_or_else(|| "null".to_owned(), |s| s.to_string());
-        out.push_str(&format!(
-            "    {}: Object.freeze({{ code: '{}', status: {}, message: '{}' }}),\n",
-            code.as_str(),
-            code.as_str(),
-            status,
-            code.hint().replace('\\', "\\\\").replace('\'', "\\'")
-        ));
-    }
-    out.push_str("})");
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The table as a CommonJS module (`lib/error-codes.js`).
+    fn js_table_cjs() -> String {
+        format!(
+            "'use strict';\n{}module.exports = {};\n",
+            GENERATED_NOTE,
+            js_object()
+        )
+    }
+
+    /// The table as an ES module (`lib/browser/error-codes.mjs`).
+    fn js_table_esm() -> String {
+        format!(
+            "{}export const codes = {};\n\nexport default codes;\n",
+            GENERATED_NOTE,
+            js_object()
+        )
+    }
+
+    const GENERATED_NOTE: &str = "// Generated from crates/core/src/code.rs by `UPDATE_CODES=1 cargo test -p http2-duplex-core`; do not edit.\n";
+
+    fn js_object() -> String {
+        let mut out = String::from("Object.freeze({\n");
+        for code in Code::ALL {
+            let status = code
+                .status()
+                .map_or_else(|| "null".to_owned(), |s| s.to_string());
+            out.push_str(&format!(
+                "    {}: Object.freeze({{ code: '{}', status: {}, message: '{}' }}),\n",
+                code.as_str(),
+                code.as_str(),
+                status,
+                code.hint().replace('\\', "\\\\").replace('\'', "\\'")
+            ));
+        }
+        out.push_str("})");
+        out
+    }
 
     #[test]
     fn codes_are_unique_and_named() {

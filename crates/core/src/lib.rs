@@ -13,6 +13,7 @@
 mod code;
 mod inbound;
 mod limits;
+mod options;
 mod post;
 mod registry;
 mod rejection;
@@ -20,7 +21,8 @@ mod rejection;
 pub use code::Code;
 pub use inbound::{Completion, Piece};
 pub use limits::Limits;
-pub use post::{PostHeaders, PostKind, PostRoute};
+pub use options::{check_option, NUMERIC_OPTIONS};
+pub use post::{BodyEnd, PostHeaders, PostKind, PostRoute};
 pub use registry::{DuplexKey, OpenedDuplex, Registry, ScopeKey, Stats};
 pub use rejection::{Reason, Rejection};
 

@@ -1,3 +1,4 @@
+use crate::options::MAX_SAFE_INTEGER;
 use crate::rejection::{Reason, Rejection};
 
 /// The protocol headers of a POST, as received.
@@ -29,7 +30,34 @@ pub struct PostRoute {
     pub kind: PostKind,
 }
 
-const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
+/// How a POST body ended, as the transport saw it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BodyEnd {
+    /// The client reset the request (any code) before its body ended.
+    pub reset: bool,
+    /// Bytes received.
+    pub received: u64,
+    /// `content-length`, if the request declared one.
+    pub declared: Option<u64>,
+}
+
+impl BodyEnd {
+    /// A reset body, or one shorter than it said, cannot be delivered whole.
+    pub(crate) fn check(&self) -> Result<(), Rejection> {
+        // A short body is named as such even when the HTTP/2 layer reset the
+        // stream for it (nghttp2 checks content-length too).
+        match self.declared {
+            Some(declared) if declared != self.received => {
+                Err(Rejection::new(Reason::TruncatedBody {
+                    received: self.received,
+                    declared,
+                }))
+            }
+            _ if self.reset => Err(Rejection::new(Reason::ClientReset)),
+            _ => Ok(()),
+        }
+    }
+}
 
 pub(crate) fn flag(value: Option<&str>) -> bool {
     value == Some("true")
@@ -77,6 +105,31 @@ mod tests {
                 "{bad:?}"
             );
         }
+    }
+
+    #[test]
+    fn body_ends() {
+        let whole = BodyEnd {
+            received: 3,
+            declared: Some(3),
+            ..BodyEnd::default()
+        };
+        assert_eq!(whole.check(), Ok(()));
+        assert_eq!(BodyEnd::default().check(), Ok(()));
+        let reset = BodyEnd {
+            reset: true,
+            ..whole
+        };
+        assert_eq!(reset.check().unwrap_err().code(), crate::Code::ClientReset);
+        let short = BodyEnd {
+            received: 2,
+            ..whole
+        };
+        let err = short.check().unwrap_err();
+        assert_eq!(
+            (err.code(), err.status, err.fatal),
+            (crate::Code::TruncatedBody, 400, true)
+        );
     }
 
     #[test]

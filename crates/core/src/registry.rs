@@ -1,13 +1,13 @@
 //! Scopes (HTTP/2 sessions), the duplex ids opened in each, and the routing of
 //! a POST to its duplex.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 use uuid::Uuid;
 
 use crate::inbound::{Completion, Inbound, Piece};
 use crate::limits::Limits;
-use crate::post::{flag, parse_seq, PostHeaders, PostKind, PostRoute};
+use crate::post::{flag, parse_seq, BodyEnd, PostHeaders, PostKind, PostRoute};
 use crate::rejection::{Reason, Rejection};
 
 /// A pairing scope: ids opened in one scope are unknown in every other. The
@@ -40,10 +40,25 @@ struct Duplex {
     inbound: Inbound,
 }
 
+/// How many closed ids a scope remembers, to tell a late POST of a
+/// well-behaved client (quiet 404) from a wrong id (404 and a warning).
+const REMEMBERED_CLOSED_IDS: usize = 128;
+
 #[derive(Default)]
 struct Scope {
     ids: HashMap<String, DuplexKey>,
     held_bytes: usize,
+    closed: VecDeque<String>,
+}
+
+impl Scope {
+    fn unknown(&self, id: &str) -> Rejection {
+        if self.closed.iter().any(|closed| closed == id) {
+            Rejection::new(Reason::DuplexClosed)
+        } else {
+            Rejection::new(Reason::UnknownId)
+        }
+    }
 }
 
 pub struct Registry {
@@ -131,12 +146,11 @@ impl Registry {
         let id = headers
             .id
             .ok_or((Rejection::new(Reason::MissingId), None))?;
-        let key = self
+        let known = self
             .scopes
             .get(&scope)
-            .and_then(|s| s.ids.get(id))
-            .copied()
             .ok_or((Rejection::new(Reason::UnknownId), None))?;
+        let key = *known.ids.get(id).ok_or((known.unknown(id), None))?;
         let fail = |rejection: Rejection| {
             let fatal = rejection.fatal.then_some(key);
             (rejection, fatal)
@@ -183,6 +197,19 @@ impl Registry {
         Ok(piece)
     }
 
+    /// Write or stream `seq`'s body ended as `end` says: a reset or a short
+    /// body breaks the duplex's byte stream (a fatal rejection); otherwise
+    /// the write completes.
+    pub fn finish_body(
+        &mut self,
+        key: DuplexKey,
+        seq: u64,
+        end: &BodyEnd,
+    ) -> Result<Completion, Rejection> {
+        end.check()?;
+        self.complete(key, seq)
+    }
+
     /// Write `seq`'s body ended. When the completion says `ended`, the id is
     /// forgotten: the client's end has been delivered.
     pub fn complete(&mut self, key: DuplexKey, seq: u64) -> Result<Completion, Rejection> {
@@ -216,6 +243,10 @@ impl Registry {
             if let Some(scope) = self.scopes.get_mut(&duplex.scope) {
                 scope.ids.remove(&duplex.id);
                 scope.held_bytes -= duplex.inbound.held_bytes();
+                if scope.closed.len() == REMEMBERED_CLOSED_IDS {
+                    scope.closed.pop_front();
+                }
+                scope.closed.push_back(duplex.id);
             }
         }
     }

@@ -10,16 +10,43 @@ pub enum Reason {
     MalformedSeq,
     MixedSequencing,
     DuplicateSeq(u64),
-    OutsideWindow { seq: u64, window_end: u64 },
-    HeldBytesExceeded { held: usize, limit: usize },
-    SessionHeldBytesExceeded { limit: usize },
-    WriteTooLarge { limit: usize },
+    OutsideWindow {
+        seq: u64,
+        window_end: u64,
+    },
+    HeldBytesExceeded {
+        held: usize,
+        limit: usize,
+    },
+    SessionHeldBytesExceeded {
+        limit: usize,
+    },
+    WriteTooLarge {
+        limit: usize,
+    },
     StreamingAlreadyOpen,
-    WriteAfterEnd { seq: u64, count: u64 },
-    BadEndCount { count: u64, delivered: u64 },
+    WriteAfterEnd {
+        seq: u64,
+        count: u64,
+    },
+    BadEndCount {
+        count: u64,
+        delivered: u64,
+    },
     AlreadyEnding,
-    TooManyDuplexes { limit: usize },
+    TooManyDuplexes {
+        limit: usize,
+    },
     UnknownWrite(u64),
+    /// The id was open in this scope a moment ago (e.g. 6.x's second end POST).
+    DuplexClosed,
+    /// A POST body was reset before its end.
+    ClientReset,
+    /// A write POST body ended short of its `content-length`.
+    TruncatedBody {
+        received: u64,
+        declared: u64,
+    },
 }
 
 /// A refused request: the HTTP status to answer with, the reason, and whether
@@ -52,6 +79,9 @@ impl Reason {
             AlreadyEnding => Code::AlreadyEnding,
             TooManyDuplexes { .. } => Code::TooManyDuplexes,
             UnknownWrite(_) => Code::UnknownWrite,
+            DuplexClosed => Code::DuplexClosed,
+            ClientReset => Code::ClientReset,
+            TruncatedBody { .. } => Code::TruncatedBody,
         }
     }
 }
@@ -60,9 +90,13 @@ impl Rejection {
     pub(crate) fn new(reason: Reason) -> Self {
         use Reason::*;
         // Refusals that leave the duplex's byte stream intact are not fatal.
-        let fatal = !matches!(reason, MissingId | UnknownId | TooManyDuplexes { .. });
+        let fatal = !matches!(
+            reason,
+            MissingId | UnknownId | DuplexClosed | TooManyDuplexes { .. }
+        );
         Rejection {
-            status: reason.code().status().unwrap_or(500),
+            // A reset stream is not answered; 400 only fills the field.
+            status: reason.code().status().unwrap_or(400),
             reason,
             fatal,
         }
@@ -70,6 +104,12 @@ impl Rejection {
 
     pub fn code(&self) -> Code {
         self.reason.code()
+    }
+
+    /// A refusal that a well-behaved client meets in ordinary races (a POST
+    /// for a duplex that just closed): answered, but not worth a warning.
+    pub fn is_quiet(&self) -> bool {
+        self.reason == Reason::DuplexClosed
     }
 }
 
@@ -112,6 +152,15 @@ impl fmt::Display for Reason {
                 write!(f, "too many duplexes open in this session (limit {limit})")
             }
             UnknownWrite(seq) => write!(f, "no write POST {seq} in flight"),
+            DuplexClosed => write!(f, "the duplex of this http2-duplex-id has closed"),
+            ClientReset => write!(
+                f,
+                "the client reset a POST of the duplex before its body ended"
+            ),
+            TruncatedBody { received, declared } => write!(
+                f,
+                "write POST body ended after {received} of its {declared} bytes (content-length)"
+            ),
         }
     }
 }

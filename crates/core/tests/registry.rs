@@ -1,4 +1,6 @@
-use http2_duplex_core::{Limits, Piece, PostHeaders, PostKind, Reason, Registry, Stats};
+use http2_duplex_core::{
+    BodyEnd, Code, Limits, Piece, PostHeaders, PostKind, Reason, Registry, Stats,
+};
 
 fn write<'a>(id: &'a str, seq: Option<&'a str>) -> PostHeaders<'a> {
     PostHeaders {
@@ -219,4 +221,54 @@ fn bytes_held_out_of_order_are_bounded_per_session_too() {
     registry.close_duplex(first);
     assert_eq!(hold(&mut registry, scope, 8).1, Ok(Piece::Held));
     assert_eq!(registry.stats().held_bytes, 16);
+}
+
+#[test]
+fn a_closed_id_is_refused_quietly_and_a_wrong_one_is_not() {
+    let mut registry = Registry::new(Limits::default());
+    let scope = registry.open_scope();
+    let duplex = registry.open_duplex(scope).unwrap();
+    registry.close_duplex(duplex.key);
+    let (closed, fatal) = registry
+        .route_post(scope, &write(&duplex.id, None))
+        .unwrap_err();
+    assert_eq!(
+        (closed.code(), closed.status, fatal),
+        (Code::DuplexClosed, 404, None)
+    );
+    assert!(closed.is_quiet());
+    let (wrong, _) = registry
+        .route_post(scope, &write("not-an-id", None))
+        .unwrap_err();
+    assert_eq!(wrong.code(), Code::UnknownId);
+    assert!(!wrong.is_quiet());
+}
+
+#[test]
+fn a_reset_or_short_body_breaks_the_duplex() {
+    let mut registry = Registry::new(Limits::default());
+    let scope = registry.open_scope();
+    let duplex = registry.open_duplex(scope).unwrap();
+    registry
+        .route_post(scope, &write(&duplex.id, None))
+        .unwrap();
+    registry.piece(duplex.key, 0, b"ab").unwrap();
+    let short = BodyEnd {
+        reset: false,
+        received: 2,
+        declared: Some(5),
+    };
+    let err = registry.finish_body(duplex.key, 0, &short).unwrap_err();
+    assert_eq!((err.code(), err.fatal), (Code::TruncatedBody, true));
+    let whole = BodyEnd {
+        declared: Some(2),
+        ..short
+    };
+    assert_eq!(
+        registry
+            .finish_body(duplex.key, 0, &whole)
+            .unwrap()
+            .answered,
+        vec![0]
+    );
 }
