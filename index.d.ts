@@ -2,32 +2,47 @@
 import type { EventEmitter } from 'events';
 import type { Duplex, DuplexOptions } from 'stream';
 import type {
-    Http2Server, Http2SecureServer, Http2Session, ServerHttp2Stream,
+    Http2Server, Http2SecureServer, Http2Session, ServerHttp2Session, ServerHttp2Stream,
     IncomingHttpHeaders, OutgoingHttpHeaders
 } from 'http2';
 
+/**
+ * The third argument of `new Http2DuplexServer`. Every other property is a
+ * Node `Duplex` option (`highWaterMark`, …) given to each duplex.
+ */
 export interface Http2DuplexServerOptions extends DuplexOptions {
     /** ms after a duplex closes before a POST still open is closed (default 1000). */
     close_timeout?: number;
     /** Destroy each duplex once both sides have ended (default true). */
     autoDestroy?: boolean;
-    /** Duplexes open at once in one HTTP/2 session; a GET past it gets 429 (default 1000). */
+    /** Destroy a duplex with no POST and no server write for this many ms; 0 is off (default 0). */
+    idle_timeout?: number;
+    /** HTTP/2 receive window of each session this server sees, bytes; 0 keeps the server's (default 8 MiB). */
+    session_window?: number;
+    /** HTTP/2 initial receive window of each stream of those sessions, bytes; 0 keeps the server's (default 1 MiB). */
+    stream_window?: number;
+    /** Duplexes open at once in one pairing scope (by default an HTTP/2 session); a GET past it gets 429 (default 1000). */
     max_duplexes_per_session?: number;
     /** Pipelined write POSTs in flight per duplex, protocol v2; past it 429 (default 16). */
     window?: number;
     /** Bytes of write POSTs in flight per duplex (and held out of order), protocol v2; past it 413 (default 16 MiB). */
     window_bytes?: number;
-    /** Bytes all the duplexes of one HTTP/2 session may hold out of order together; past it 413 (default 64 MiB). */
+    /** Bytes all the duplexes of one session may hold out of order together; past it 413 (default 64 MiB). */
     max_held_bytes_per_session?: number;
-    /** HTTP/2 receive window of each session this server sees, bytes; 0 keeps the server's (default 8 MiB). */
-    session_window?: number;
-    /** HTTP/2 initial receive window of each stream of those sessions, bytes; 0 keeps the server's (default 1 MiB). */
-    stream_window?: number;
     /** Size of one write POST body; past it 413 (default 16 MiB). */
     max_write_bytes?: number;
 }
 
-/** Counts kept by the Rust core. */
+/** The limits in force (`server.limits`): the options above or their defaults. */
+export interface Http2DuplexLimits {
+    maxDuplexesPerSession: number;
+    window: number;
+    windowBytes: number;
+    maxHeldBytesPerSession: number;
+    maxWriteBytes: number;
+}
+
+/** Counts kept by the Rust core (`server.stats()`). */
 export interface Http2DuplexStats {
     sessions: number;
     duplexes: number;
@@ -35,40 +50,87 @@ export interface Http2DuplexStats {
     writesInFlight: number;
 }
 
+/**
+ * What the server's 'warning' event and a duplex's 'error' carry: `code` is a
+ * stable code (ERR_HTTP2_DUPLEX_…), `status` the HTTP status answered, if any.
+ */
+export type Http2DuplexError = Error & { code: string; status?: number };
+
 /** The server's end of one duplex. */
 export interface ServerDuplex extends Duplex {
     /** The GET response stream that carries the server's writes. */
     readonly stream: ServerHttp2Stream;
 }
 
-/** Maps the duplex ids of one HTTP/2 session to their duplexes. */
+/** Maps the duplex ids of one pairing scope (by default an HTTP/2 session) to their duplexes. */
 export type DuplexMap = Map<string, ServerDuplex>;
+
+/** The arguments of each event of Http2DuplexServer. */
+export interface Http2DuplexServerEvents {
+    duplex: [duplex: ServerDuplex, id: string, headers: IncomingHttpHeaders, flags: number,
+        raw_headers: string[], duplexes: DuplexMap, response_headers: OutgoingHttpHeaders];
+    unhandled_stream: [stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number,
+        raw_headers: string[], duplexes: DuplexMap, response_headers: OutgoingHttpHeaders];
+    warning: [err: Http2DuplexError];
+}
+
+type Listener<K extends keyof Http2DuplexServerEvents> = (...args: Http2DuplexServerEvents[K]) => void;
 
 export declare class Http2DuplexServer extends EventEmitter {
     constructor(http2_server: Http2Server | Http2SecureServer, path: string,
         options?: Http2DuplexServerOptions);
     readonly http2_server: Http2Server | Http2SecureServer;
     readonly path: string;
+    /** The options given, with the defaults filled in. */
     readonly options: Http2DuplexServerOptions;
+    /** The limits in force. */
+    readonly limits: Http2DuplexLimits;
     /** Sessions seen since attach(). */
     readonly sessions: Set<Http2Session>;
+    /** Headers added to every answer (a copy is each event's `response_headers`). */
+    common_headers: Record<string, string>;
     /** Listens for sessions; idempotent. Called by the constructor. */
     attach(): void;
     /** Stops listening and destroys every session seen; idempotent. */
     detach(): void;
     stats(): Http2DuplexStats;
 
-    on(event: 'duplex', listener: (duplex: ServerDuplex, id: string,
-        headers: IncomingHttpHeaders, flags: number, raw_headers: string[],
-        duplexes: DuplexMap, response_headers: OutgoingHttpHeaders) => void): this;
-    on(event: 'unhandled_stream', listener: (stream: ServerHttp2Stream,
-        headers: IncomingHttpHeaders, flags: number, raw_headers: string[],
-        duplexes: DuplexMap, response_headers: OutgoingHttpHeaders) => void): this;
-    on(event: 'warning', listener: (err: Error & { status?: number }) => void): this;
+    /** 6.x API: the server handles the stream's errors from now on. */
+    own_stream(stream: ServerHttp2Stream): void;
+    /** 6.x API: serves the duplex path on a session (what attach() does for each one). */
+    process_session(session: ServerHttp2Session): Promise<void>;
+    /**
+     * 6.x API: serves one stream; resolves to false (after 'unhandled_stream')
+     * when its path is not this server's, else true.
+     */
+    process_stream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number,
+        raw_headers: string[], duplexes: DuplexMap,
+        response_headers: OutgoingHttpHeaders): Promise<boolean>;
+    /** 6.x API: opens a duplex on a GET stream; undefined when the request was refused. */
+    new_stream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number,
+        raw_headers: string[], duplexes: DuplexMap,
+        response_headers: OutgoingHttpHeaders): Promise<ServerDuplex | undefined>;
+    /** 6.x API: destroys a session or stream; what it throws becomes a 'warning'. */
+    destroy(obj: { destroy(): void }): void;
+
+    on<K extends keyof Http2DuplexServerEvents>(event: K, listener: Listener<K>): this;
     on(event: string | symbol, listener: (...args: any[]) => void): this;
-    once: Http2DuplexServer['on'];
+    once<K extends keyof Http2DuplexServerEvents>(event: K, listener: Listener<K>): this;
+    once(event: string | symbol, listener: (...args: any[]) => void): this;
+    addListener<K extends keyof Http2DuplexServerEvents>(event: K, listener: Listener<K>): this;
+    addListener(event: string | symbol, listener: (...args: any[]) => void): this;
+    prependListener<K extends keyof Http2DuplexServerEvents>(event: K, listener: Listener<K>): this;
+    prependListener(event: string | symbol, listener: (...args: any[]) => void): this;
+    prependOnceListener<K extends keyof Http2DuplexServerEvents>(event: K, listener: Listener<K>): this;
+    prependOnceListener(event: string | symbol, listener: (...args: any[]) => void): this;
+    off<K extends keyof Http2DuplexServerEvents>(event: K, listener: Listener<K>): this;
+    off(event: string | symbol, listener: (...args: any[]) => void): this;
+    removeListener<K extends keyof Http2DuplexServerEvents>(event: K, listener: Listener<K>): this;
+    removeListener(event: string | symbol, listener: (...args: any[]) => void): this;
+    emit<K extends keyof Http2DuplexServerEvents>(event: K, ...args: Http2DuplexServerEvents[K]): boolean;
+    emit(event: string | symbol, ...args: any[]): boolean;
 }
 
 export {
-    connect, ResponseError, ConnectionPool, ConnectOptions, ClientDuplex
+    connect, ResponseError, ConnectionPool, ConnectOptions, ClientDuplex, ClientResponse, ClientError
 } from './lib/connect';
