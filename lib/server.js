@@ -190,7 +190,7 @@ class Http2DuplexServer extends EventEmitter {
         // posts: seq → POST waiting for its answer; open_posts: every POST not yet closed.
         const entry = {
             id, duplex, session: stream.session, posts: new Map(), open_posts: new Set(),
-            end_post: null, cut: false, get_error: null
+            end_post: null, cut: false, get_error: null, closing_get: false
         };
         duplex.idle_timer = this.#idle_timer(entry);
         scope.entries.set(key, entry);
@@ -329,10 +329,15 @@ class Http2DuplexServer extends EventEmitter {
             duplex.destroy(get_error);
             return;
         }
-        const reset = duplex.stream.rstCode !== constants.NGHTTP2_NO_ERROR;
+        // A GET that closed before the server ended its response was reset,
+        // whatever the code; the server closes it itself only for 6.x's
+        // `http2-duplex-destroyed` end POST.
+        const { stream } = duplex;
+        const reset = stream.rstCode !== constants.NGHTTP2_NO_ERROR ||
+            (!stream.writableFinished && !entry.closing_get);
         if (reset && !session.destroyed && !(duplex.writableFinished && duplex.readableEnded)) {
             this.#fail(entry, duplex_error('ERR_HTTP2_DUPLEX_CLIENT_RESET',
-                `the client reset the duplex's GET (HTTP/2 code ${duplex.stream.rstCode})`));
+                `the client reset the duplex's GET (HTTP/2 code ${stream.rstCode})`));
         } else if (!duplex.writableEnded) {
             duplex.end();
         }
@@ -393,6 +398,7 @@ class Http2DuplexServer extends EventEmitter {
             post.done = true;
             stream.resume();
             if (route.destroyed) {
+                entry.closing_get = true;
                 entry.duplex.stream.close();
             }
             if (route.endedNow) {
@@ -434,8 +440,7 @@ class Http2DuplexServer extends EventEmitter {
                 refuse(this.#registry.takeRejection());
             }
         });
-        // Node ends a stream's readable side on a reset as on a real end; the
-        // reset code tells them apart. A session that went away is judged
+        // Node ends a stream's readable side on a reset as on a real end. A session that went away is judged
         // when it closes.
         const finish = reset => {
             if (post.done || duplex.destroyed) {
@@ -462,7 +467,9 @@ class Http2DuplexServer extends EventEmitter {
                 this.#end(entry, entry.end_post);
             }
         };
-        stream.on('end', () => finish(stream.rstCode > constants.NGHTTP2_NO_ERROR));
+        // After a real END_STREAM the stream is still open, awaiting our answer;
+        // after a reset (any code, NO_ERROR included) it is already closed.
+        stream.on('end', () => finish(stream.closed));
         // Closed without its end (reset while paused, or cut): not whole.
         stream.on('close', () => finish(true));
     }
