@@ -2,13 +2,34 @@
 // readable-stream has the API of Node's stream module, whose types (@types/node) we reuse.
 import type { Duplex, DuplexOptions } from 'stream';
 
-/** Thrown (rejected) when the server answers a request with a non-2xx status. */
+/**
+ * A request answered with a non-2xx status: make() rejects with it (the GET), and a
+ * failed write or end POST destroys the duplex with it. Same shape as the Node
+ * client's ResponseError; `message` is the statusText or the status, as in 6.x.
+ */
 export class ResponseError extends Error {
     constructor(response: Response);
+    /** 'ResponseError'. */
+    name: string;
+    /**
+     * The server's `http2-duplex-error` header (a stable code such as
+     * 'ERR_HTTP2_DUPLEX_UNKNOWN_ID'), else 'ERR_HTTP2_DUPLEX_RESPONSE'.
+     */
+    code: string;
+    /** The HTTP status (response.status). */
+    status: number;
     /** The failed fetch Response. */
     response: Response;
-    /** Awaited before the error is thrown; override to read the response body. */
+    /** Awaited before the error is used; override to read the response body. */
     init(): Promise<void>;
+}
+
+/** make() on a URL whose 2xx GET answer has no http2-duplex-id (not a duplex endpoint). */
+export interface NoIdError extends Error {
+    code: 'ERR_HTTP2_DUPLEX_NO_ID_IN_RESPONSE';
+    /** The GET answer's status. */
+    status: number;
+    response: Response;
 }
 
 /** The `fetch` the client calls; defaults to the global one. */
@@ -34,6 +55,7 @@ export interface FetchDuplex extends Duplex {
 
 /**
  * Opens a duplex to an Http2DuplexServer at `url`. Rejects with ResponseError when the
- * server answers the opening GET with a non-2xx status.
+ * server answers the opening GET with a non-2xx status, and with a NoIdError when a
+ * 2xx answer names no duplex.
  */
 export default function make(url: string, options?: MakeOptions): Promise<FetchDuplex>;

@@ -3,7 +3,7 @@
 // browser can stream request bodies, else one POST per write (docs/protocol.md).
 import { Duplex } from 'readable-stream';
 import { Buffer } from 'buffer';
-import { ResponseError, response_error } from './lib/browser/response-error.mjs';
+import { ResponseError, response_error, no_id_error } from './lib/browser/response-error.mjs';
 import { split_options, request_init } from './lib/browser/options.mjs';
 import { StreamUpload, request_streaming_supported } from './lib/browser/stream-upload.mjs';
 import { PostUpload } from './lib/browser/post-upload.mjs';
@@ -50,12 +50,19 @@ class FetchDuplex extends Duplex {
         this._reading = false;
         this._upload = null;
         this._ended_server = false; // our end reached the server
+        this._holding_end = false;  // our end POST is out: the GET's end waits for it
+        this._end_held = false;     // the GET has ended while holding
     }
 
     async init() {
         const response = await this._request({ signal: this._abort_read.signal });
         this._reader = response.body.getReader();
-        this.id = response.headers.get('http2-duplex-id');
+        const id = response.headers.get('http2-duplex-id');
+        if (!id) {
+            // Not a duplex endpoint: make() destroys us, which cancels the body.
+            throw no_id_error(response);
+        }
+        this.id = id;
         this._upload = this._make_upload(response.headers);
     }
 
@@ -80,10 +87,7 @@ class FetchDuplex extends Duplex {
             window_bytes: pipelined ?
                 header_number(headers, 'http2-duplex-window-bytes', DEFAULT_WINDOW_BYTES) : Infinity,
             send: (body, seq) => this._post(body, seq_header(seq), this._abort_write.signal),
-            send_end: count => this._post(undefined, {
-                'http2-duplex-end': 'true',
-                ...seq_header(count)
-            }, this._abort_write.signal),
+            send_end: count => this._send_end(count),
             on_error: err => this.destroy(err)
         });
     }
@@ -98,10 +102,36 @@ class FetchDuplex extends Duplex {
         return response;
     }
 
+    // Resolves as soon as the answer's status is known. Waiting for its (empty) body
+    // too let the GET's end overtake the end POST's answer, so 'end' came before 'finish'.
     async _post(body, headers, signal) {
         const response = await this._request({ method: 'POST', body, signal },
             this._post_headers(headers));
-        await response.arrayBuffer();
+        response.arrayBuffer().catch(ignore);
+    }
+
+    // The end POST (per-write modes). From when it goes out until 'finish', the GET's
+    // end is held: the server's end may be its reply to ours, and a browser can deliver
+    // the GET's end before the end POST's answer (Firefox reorders two requests' events).
+    async _send_end(count) {
+        this._holding_end = true;
+        await this._post(undefined, {
+            'http2-duplex-end': 'true',
+            ...seq_header(count)
+        }, this._abort_write.signal);
+        if (this._upload.in_flight > 0) {
+            // v2: write POSTs are still to be answered, which a server that stopped
+            // reading never does; 'end' waits no longer than for the end POST.
+            this._release_end();
+        }
+    }
+
+    _release_end() {
+        this._holding_end = false;
+        if (this._end_held && !this.destroyed) {
+            this._end_held = false;
+            this.push(null);
+        }
     }
 
     _post_headers(headers) {
@@ -114,7 +144,12 @@ class FetchDuplex extends Duplex {
 
     _read() {
         if (!this._reading) {
-            this._pump().catch(err => this.destroy(err));
+            this._pump().catch(err => {
+                // A read we aborted ourselves (destroy) is not news.
+                if (!this.destroyed) {
+                    this.destroy(err);
+                }
+            });
         }
     }
 
@@ -128,7 +163,7 @@ class FetchDuplex extends Duplex {
                     return;
                 }
                 if (done) {
-                    this.push(null);
+                    this._push_end();
                     return;
                 }
                 const skip = Math.min(this._preamble_left, value.length);
@@ -154,23 +189,39 @@ class FetchDuplex extends Duplex {
         chunks.forEach(({ chunk }, i) => this._upload.write(chunk, i === last ? from_microtask(cb) : ignore));
     }
 
+    // The GET's body has ended (see _send_end).
+    _push_end() {
+        if (this._holding_end) {
+            this._end_held = true;
+        } else {
+            this.push(null);
+        }
+    }
+
     // 'finish' only once the server has taken every byte written.
     _final(cb) {
         this._upload.end().then(() => {
             this._ended_server = true;
             cb();
-        }, cb);
+            // cb() has queued 'finish'; an 'end' released now is queued after it.
+            this._release_end();
+        }, err => {
+            this._holding_end = false;
+            cb(err);
+        });
     }
 
     _destroy(err, cb) {
+        // The upload learns of the destroy before we abort its requests, so that
+        // their rejections (our own aborts) are not reported as failures.
+        if (this._upload) {
+            this._upload.destroy(err);
+        }
         if (this._reader) {
             this._reader.cancel().catch(ignore);
         }
         this._abort_read.abort();
         this._abort_write.abort();
-        if (this._upload) {
-            this._upload.destroy(err);
-        }
         if (this.id !== undefined && !this._ended_server) {
             // Tell the server, without the aborted signal; no one to report failure to.
             this._post(undefined, {

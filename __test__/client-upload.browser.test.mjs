@@ -237,3 +237,58 @@ test('v2: with two POSTs in flight, writes gather until a quarter of the window 
     }
     assert.equal(posts[2].body.length, 16);
 });
+
+test('v2: POSTs that fail after destroy() (our own abort) report nothing new', async () => {
+    const { upload, posts, errors } = fake({ pipelined: true, window: 16 });
+    write(upload, [1]);
+    await tick();
+    const reason = new Error('destroyed by the application');
+    upload.destroy(reason);
+    posts[0].reject(Object.assign(new Error('The operation was aborted.'), { name: 'AbortError' }));
+    await tick();
+    assert.deepEqual(errors, [], 'no on_error for the abort');
+    assert.equal(write(upload, [2]).err, reason);
+});
+
+test('v1: a write under way when destroy() aborts it fails with the reason of the destroy', async () => {
+    const { upload, posts, errors } = fake({});
+    const pending = write(upload, [1]);
+    await tick();
+    upload.destroy();
+    posts[0].reject(Object.assign(new Error('The operation was aborted.'), { name: 'AbortError' }));
+    await tick();
+    assert.equal(pending.err.code, 'ERR_STREAM_DESTROYED');
+    assert.deepEqual(errors, []);
+});
+
+test('streaming: a POST that fails after destroy() (our own abort) is not reported', async () => {
+    const calls = { errors: [] };
+    let fail;
+    const upload = new StreamUpload({
+        start: () => new Promise((resolve, reject) => {
+            fail = reject;
+        }),
+        on_early_answer: () => {},
+        on_error: err => calls.errors.push(err)
+    });
+    upload.destroy();
+    fail(Object.assign(new Error('The operation was aborted.'), { name: 'AbortError' }));
+    await tick();
+    assert.deepEqual(calls.errors, []);
+});
+
+test('streaming: a POST that fails before end() is reported', async () => {
+    const calls = { errors: [] };
+    let fail;
+    new StreamUpload({
+        start: () => new Promise((resolve, reject) => {
+            fail = reject;
+        }),
+        on_early_answer: () => {},
+        on_error: err => calls.errors.push(err)
+    });
+    const err = new Error('refused');
+    fail(err);
+    await tick();
+    assert.deepEqual(calls.errors, [err]);
+});

@@ -27,6 +27,7 @@ define_cases({
     todo: {
         '1 MiB in random-sized writes both ways at once, SHA-256 checked': RST_RACE,
         '2 duplex(es) at once, echoed': RST_RACE,
-        '10 duplex(es) at once, echoed': RST_RACE
+        '10 duplex(es) at once, echoed': RST_RACE,
+        '10 duplexes at once, each echoing 1 MiB, close without an error': RST_RACE
     }
 });

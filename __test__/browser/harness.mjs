@@ -2,13 +2,36 @@
 const duplexes = new Map();
 let next_key = 0;
 
+// The client's ResponseError, for instanceof checks (set by open and open_error*).
+let ResponseErrorClass = class {};
+
+// An error as plain data: what the tests assert on (never the message text).
+function error_shape(err) {
+    return {
+        name: err.name,
+        code: err.code,
+        status: err.status,
+        response_status: err.response ? err.response.status : undefined,
+        is_response_error: err instanceof ResponseErrorClass
+    };
+}
+
+// Every event of interest, and the order in which they fired.
 function record(duplex) {
     const events = {};
+    const order = [];
+    let error = null;
     for (const name of ['end', 'finish', 'close', 'error']) {
-        events[name] = new Promise(resolve => duplex.once(name, err =>
-            resolve(name === 'error' ? `error: ${err.message}` : name)));
+        events[name] = new Promise(resolve => duplex.once(name, err => {
+            if (name === 'error') {
+                error = error_shape(err);
+            }
+            const label = name === 'error' ? `error: ${err.message}` : name;
+            order.push(label);
+            resolve(label);
+        }));
     }
-    return events;
+    return { events, order, error: () => error };
 }
 
 function get(key) {
@@ -16,16 +39,18 @@ function get(key) {
 }
 
 export async function open(client_url, url, options) {
-    const { default: make } = await import(client_url);
+    const { default: make, ResponseError } = await import(client_url);
+    ResponseErrorClass = ResponseError;
     const duplex = await make(new URL(url, location.href).href, options);
     const key = next_key++;
-    duplexes.set(key, { duplex, events: record(duplex) });
+    duplexes.set(key, { duplex, ...record(duplex) });
     return { key, id: duplex.id };
 }
 
 // What make() rejects with, as plain data.
 export async function open_error(client_url, url, options) {
     const { default: make, ResponseError } = await import(client_url);
+    ResponseErrorClass = ResponseError;
     try {
         await make(new URL(url, location.href).href, options);
         return null;
@@ -38,10 +63,69 @@ export async function open_error(client_url, url, options) {
     }
 }
 
+// make() with the error shape (name, code, status) of its rejection, or null.
+export async function open_error_shape(client_url, url, options) {
+    const { default: make, ResponseError } = await import(client_url);
+    ResponseErrorClass = ResponseError;
+    try {
+        const duplex = await make(new URL(url, location.href).href, options);
+        duplex.destroy();
+        return null;
+    } catch (err) {
+        return error_shape(err);
+    }
+}
+
+// make() with a ResponseError subclass whose init() reads the body: the rejection's shape.
+export async function open_error_subclass(client_url, url, options) {
+    const { default: make, ResponseError } = await import(client_url);
+    class BodyError extends ResponseError {
+        async init() {
+            this.body = await this.response.text();
+            this.init_ran = true;
+        }
+    }
+    try {
+        const duplex = await make(new URL(url, location.href).href, { ...options, ResponseError: BodyError });
+        duplex.destroy();
+        return null;
+    } catch (err) {
+        return {
+            is_subclass: err instanceof BodyError,
+            is_response_error: err instanceof ResponseError,
+            init_ran: err.init_ran === true,
+            name: err.name,
+            code: err.code,
+            status: err.status
+        };
+    }
+}
+
 // The first of the named events to fire: 'end', 'close', 'error: …'.
 export function first_event(key, names) {
     const { events } = duplexes.get(key);
     return Promise.race(names.map(name => events[name]));
+}
+
+// Once the duplex has closed: its events in the order they fired and its error's shape.
+export async function closed(key) {
+    const { events, order, error } = duplexes.get(key);
+    await events.close;
+    return { order, error: error() };
+}
+
+// Reads everything, ends, and resolves once the duplex has closed (see closed()).
+export function end_and_close(key) {
+    const duplex = get(key);
+    duplex.resume();
+    duplex.end();
+    return closed(key);
+}
+
+// Writes one chunk; resolves with the callback's error shape (or null) once it is called.
+export function write_shape(key, bytes) {
+    return new Promise(resolve => get(key).write(new Uint8Array(bytes), err =>
+        resolve(err ? error_shape(err) : null)));
 }
 
 export function write(key, bytes) {

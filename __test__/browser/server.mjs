@@ -1,7 +1,7 @@
 // An HTTPS HTTP/2 test server: an Http2DuplexServer on DUPLEX_PATH, and on other
 // paths (unhandled_stream) the test page, the harness and the client bundles, so
 // the client runs same-origin in a secure context.
-import { createSecureServer } from 'node:http2';
+import { createSecureServer, constants } from 'node:http2';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { build } from 'esbuild';
@@ -57,6 +57,45 @@ function record_posts(http2_server, posts) {
     });
 }
 
+// Raw HTTP/2 stand-ins for a duplex endpoint, on the test server's other paths:
+//   GET  STUB_NO_ID         200 without an http2-duplex-id (not a duplex endpoint);
+//   GET  STUB_REFUSE_POSTS  200 with an id (and `http2-duplex-version: 2` if the query
+//        has version=2); every POST to it is answered 404 with an http2-duplex-error
+//        header, as a server that no longer knows the id does.
+export const STUB_NO_ID = '/stub/no-id';
+export const STUB_REFUSE_POSTS = '/stub/refuse-posts';
+export const STUB_ERROR_CODE = 'ERR_HTTP2_DUPLEX_UNKNOWN_ID';
+
+let stub_ids = 0;
+
+function stub(stream, headers) {
+    const [path, query = ''] = headers[':path'].split('?');
+    const method = headers[':method'];
+    if (path === STUB_NO_ID && method === 'GET') {
+        stream.respond({ ':status': 200, 'content-type': 'text/plain' });
+        stream.end('not a duplex');
+        return true;
+    }
+    if (path !== STUB_REFUSE_POSTS) {
+        return false;
+    }
+    if (method === 'GET') {
+        stream.respond({
+            ':status': 200,
+            'content-type': 'application/octet-stream',
+            'http2-duplex-id': `stub-${++stub_ids}`,
+            ...(new URLSearchParams(query).get('version') === '2' ? { 'http2-duplex-version': '2' } : {})
+        });
+        // The preamble byte; the body stays open until the client cancels it.
+        stream.write('a');
+    } else {
+        // As the server refuses: a final answer, then the upload stopped (RST_STREAM NO_ERROR).
+        stream.respond({ ':status': 404, 'http2-duplex-error': STUB_ERROR_CODE }, { endStream: true });
+        stream.close(constants.NGHTTP2_NO_ERROR);
+    }
+    return true;
+}
+
 export async function start_server({ Server, options, routes = {} } = {}) {
     const ServerClass = Server || our_server_class();
     const http2_server = createSecureServer({
@@ -82,6 +121,9 @@ export async function start_server({ Server, options, routes = {} } = {}) {
     duplex_server.on('unhandled_stream', (stream, headers) => {
         const path = headers[':path'];
         stream.on('error', () => {});   // a page closed mid-response
+        if (stub(stream, headers)) {
+            return;
+        }
         if (path === '/page.html') {
             stream.respond({ ':status': 200, 'content-type': 'text/html; charset=utf-8' });
             return stream.end(PAGE);

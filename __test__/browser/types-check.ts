@@ -1,5 +1,5 @@
 // Compiled by tsc in example.browser.test.mjs: the client's types as a user sees them.
-import make, { ResponseError, type FetchDuplex } from 'http2-duplex/client';
+import make, { ResponseError, type FetchDuplex, type NoIdError } from 'http2-duplex/client';
 
 async function main(): Promise<void> {
     try {
@@ -17,7 +17,10 @@ async function main(): Promise<void> {
     } catch (err) {
         if (err instanceof ResponseError) {
             const status: number = err.response.status;
-            console.log(status, err.message);
+            const code: string = err.code;
+            console.log(status, err.status, code, err.name, err.message);
+        } else if ((err as NoIdError).code === 'ERR_HTTP2_DUPLEX_NO_ID_IN_RESPONSE') {
+            console.log('not a duplex endpoint', (err as NoIdError).status);
         }
     }
 }
