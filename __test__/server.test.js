@@ -328,3 +328,24 @@ test('each session gets the larger HTTP/2 receive windows; 0 keeps the server\'s
     assert.throws(() => new Http2DuplexServer(server, '/duplex', { session_window: -1 }),
         { name: 'RangeError', code: 'ERR_HTTP2_DUPLEX_INVALID_OPTION' });
 });
+
+test('a streaming POST that ends while the reader is full is answered 200 once the reader has read to the end', async t => {
+    const { session, id, duplex } = await one_duplex(t, { highWaterMark: 1024 });
+    const upload = session.request({
+        ':method': 'POST', ':path': '/duplex',
+        'http2-duplex-id': id, 'http2-duplex-single': 'true'
+    });
+    // One DATA frame with END_STREAM: the piece fills the reader and the
+    // body's end comes with it.
+    const body = Buffer.alloc(15 * 1024, 7);
+    upload.end(body);
+    let answered = false;
+    const response = once(upload, 'response').then(([headers]) => {
+        answered = true;
+        return headers[':status'];
+    });
+    await once(duplex, 'readable');
+    assert.equal(answered, false, 'answered before the reader took the bytes');
+    assert.equal((await read_all(duplex)).length, body.length);
+    assert.equal(await response, 200);
+});

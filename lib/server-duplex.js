@@ -23,6 +23,9 @@ class ServerDuplex extends Duplex {
         this.stream = stream;
         // Restarted by every server write (the server sets it when idle_timeout is on).
         this.idle_timer = null;
+        // Once the client's end is pushed, _read is not called again: what
+        // waited for the reader is taken when it has read to the end.
+        this.on('end', () => this._read());
         this.on('pipe', () => {
             // pipe() prepends its handler just before it emits 'pipe'.
             const [handler] = this.listeners('error');

@@ -86,7 +86,7 @@ impl Error {
             Error::Status { headers, .. } => headers
                 .get(HEADER_ERROR)
                 .and_then(|v| v.to_str().ok())
-                .and_then(Code::from_str)
+                .and_then(|code| code.parse().ok())
                 .unwrap_or(Code::Response),
             Error::MissingId => Code::NoIdInResponse,
             Error::StreamReset(_) => Code::ServerReset,

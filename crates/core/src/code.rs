@@ -152,9 +152,13 @@ impl Code {
             ServerReset => "the server reset a stream of the duplex",
         }
     }
+}
 
-    pub fn from_str(code: &str) -> Option<Code> {
-        Code::ALL.into_iter().find(|c| c.as_str() == code)
+impl std::str::FromStr for Code {
+    type Err = ();
+
+    fn from_str(code: &str) -> Result<Code, ()> {
+        Code::ALL.into_iter().find(|c| c.as_str() == code).ok_or(())
     }
 }
 
@@ -210,7 +214,7 @@ mod tests {
     fn codes_are_unique_and_named() {
         for (i, a) in Code::ALL.iter().enumerate() {
             assert!(a.as_str().starts_with("ERR_HTTP2_DUPLEX_"));
-            assert_eq!(Code::from_str(a.as_str()), Some(*a));
+            assert_eq!(a.as_str().parse(), Ok(*a));
             for b in &Code::ALL[i + 1..] {
                 assert_ne!(a.as_str(), b.as_str());
             }
