@@ -47,12 +47,16 @@ class ServerDuplex extends Duplex {
         this.destroy(listens ? err : undefined);
     }
 
-    // Pushes a chunk from a POST into the readable side; false once it is full.
+    // Pushes a chunk from a POST into the readable side.
     deliver(chunk) {
         if (!this.push(chunk)) {
             this.#blocked = true;
         }
-        return !this.#blocked;
+    }
+
+    // The reader has not taken what it holds: POSTs wait.
+    get full() {
+        return this.#blocked;
     }
 
     // Runs `taken` once the readable side has room again: a POST is answered

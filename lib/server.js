@@ -419,25 +419,35 @@ class Http2DuplexServer extends EventEmitter {
         const { stream } = post;
         const declared = kind === 'write' ? declared_length(headers) : undefined;
         let received = 0;
-        const resume = () => stream.resume();
+        let paused = false;
+        const resume = () => {
+            paused = false;
+            stream.resume();
+        };
         const refuse = rejection => {
             post.done = true;
             this.#refuse(scope, stream, rejection, post.response_headers);
         };
         stream.on('data', piece => {
-            if (post.done) {
+            // A destroyed duplex's open POSTs are answered by its close.
+            if (post.done || duplex.destroyed) {
                 return;
             }
             duplex.idle_timer?.refresh();
             received += piece.length;
             const result = this.#registry.piece(key, seq, piece);
             if (result === PIECE_DELIVER) {
-                if (!duplex.deliver(piece)) {
-                    stream.pause();
-                    duplex.when_taken(resume);
-                }
+                duplex.deliver(piece);
             } else if (result === PIECE_REFUSED) {
-                refuse(this.#registry.takeRejection());
+                return refuse(this.#registry.takeRejection());
+            }
+            // While the reader is full, every POST of the duplex (early ones
+            // too) stops reading: what it has not taken stays with HTTP/2
+            // flow control, bounded by the session's receive window.
+            if (duplex.full && !paused) {
+                paused = true;
+                stream.pause();
+                duplex.when_taken(resume);
             }
         });
         // Node ends a stream's readable side on a reset as on a real end. A session that went away is judged

@@ -265,7 +265,7 @@ fn inbound_and_scope<'a>(
 ) -> Result<(&'a mut Inbound, &'a mut Scope), Rejection> {
     let duplex = duplexes
         .get_mut(&key)
-        .ok_or_else(|| Rejection::new(Reason::UnknownId))?;
+        .ok_or_else(|| Rejection::new(Reason::DuplexClosed))?;
     let scope = scopes
         .get_mut(&duplex.scope)
         .expect("an open duplex's scope is open");
