@@ -56,6 +56,18 @@ export interface Http2DuplexStats {
  */
 export type Http2DuplexError = Error & { code: string; status?: number };
 
+/** One row of the table of error codes. */
+export interface Http2DuplexCode {
+    readonly code: string;
+    /** The HTTP status answered for this cause, or null when none is. */
+    readonly status: number | null;
+    /** What happened and what to do about it. */
+    readonly message: string;
+}
+
+/** Every error code (`err.code`) this package uses, from the Rust core's table. */
+export declare const codes: Readonly<Record<string, Http2DuplexCode>>;
+
 /** The server's end of one duplex. */
 export interface ServerDuplex extends Duplex {
     /** The GET response stream that carries the server's writes. */

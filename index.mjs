@@ -1,4 +1,4 @@
 import cjs from './index.js';
 
-export const { Http2DuplexServer, connect, ResponseError, ConnectionPool } = cjs;
+export const { Http2DuplexServer, connect, ResponseError, ConnectionPool, codes } = cjs;
 export default cjs;

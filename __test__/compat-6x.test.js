@@ -148,3 +148,11 @@ test('a never-reading app holds what flow control lets through, not what clients
         assert.equal(all[(seq + 1) * size - 1], seq);
     }
 });
+
+test('the table of codes is exported, equal to the core\'s, and every code a test meets is in it', () => {
+    const { codes } = require('..');
+    const native = require('../lib/native');
+    assert.deepEqual(Object.keys(codes), native.errorCodes());
+    assert.deepEqual(codes.ERR_HTTP2_DUPLEX_UNKNOWN_ID.status, 404);
+    assert.equal(codes.ERR_HTTP2_DUPLEX_CLIENT_RESET.status, null);
+});

@@ -152,3 +152,19 @@ test('bytes held out of order by all duplexes of a session are bounded together 
     assert.equal((await held_post).status, 200);
     assert.equal(s.server.stats().heldBytes, 0);
 });
+
+test('an end POST counting fewer writes than were delivered: 400, the duplex errors', async t => {
+    const { s, session, id, duplex } = await one_duplex(t);
+    const warnings = [];
+    s.server.on('warning', err => warnings.push(err));
+    const failed = once(duplex, 'error');
+    duplex.resume();
+    assert.equal((await post(session, id, 'a', seq(0))).status, 200);
+    assert.equal((await post(session, id, 'b', seq(1))).status, 200);
+    const answer = await post(session, id, undefined, { 'http2-duplex-end': 'true', ...seq(1) });
+    assert.equal(answer.status, 400);
+    assert.equal(answer.headers['http2-duplex-error'], 'ERR_HTTP2_DUPLEX_BAD_END_COUNT');
+    const [err] = await failed;
+    assert.deepEqual([err.code, err.status], ['ERR_HTTP2_DUPLEX_BAD_END_COUNT', 400]);
+    assert.equal(warnings.at(-1).code, 'ERR_HTTP2_DUPLEX_BAD_END_COUNT');
+});

@@ -4,7 +4,7 @@
 import { createSecureServer, ServerHttp2Session, ServerHttp2Stream } from 'http2';
 import {
     Http2DuplexServer, Http2DuplexServerOptions, Http2DuplexLimits, Http2DuplexStats,
-    Http2DuplexError, ServerDuplex, DuplexMap,
+    Http2DuplexError, ServerDuplex, DuplexMap, codes, Http2DuplexCode,
     connect, ResponseError, ConnectionPool, ConnectOptions, ClientDuplex, ClientResponse, ClientError
 } from 'http2-duplex';
 
@@ -159,3 +159,7 @@ async function client() {
     void live;
 }
 void client;
+
+const unknown_id: Http2DuplexCode = codes.ERR_HTTP2_DUPLEX_UNKNOWN_ID;
+const unknown_status: number | null = unknown_id.status;
+void unknown_status;
