@@ -4,14 +4,9 @@ const { constants } = require('http2');
 const { Registry, PIECE_DELIVER, PIECE_REFUSED, checkOption } = require('./native');
 const { ServerDuplex } = require('./server-duplex');
 const { duplex_error, refusal_error } = require('./errors');
+const { Http1Exchange } = require('./transport/http1');
+const { cors_policy, EXPOSED_HEADERS } = require('./cors');
 
-const EXPOSED_HEADERS = [
-    'http2-duplex-id',
-    'http2-duplex-version',
-    'http2-duplex-window',
-    'http2-duplex-window-bytes',
-    'http2-duplex-error'
-].join(', ');
 
 // Options of ours, as opposed to the Duplex options passed to each duplex.
 const LIMIT_OPTIONS = {
@@ -35,6 +30,26 @@ const owned_streams = new WeakSet();
 const tracked_sessions = new WeakSet();
 
 function ignore() {}
+
+// Whether the server also hands HTTP/1.1 requests to 'request' listeners: a
+// plain http(s).Server, or an HTTP/2 server created with allowHTTP1.
+function serves_http1(server) {
+    if (typeof server.updateSettings !== 'function') {
+        return true;
+    }
+    const options = Object.getOwnPropertySymbols(server)
+        .map(symbol => server[symbol])
+        .find(value => value && typeof value === 'object' && 'allowHTTP1' in value);
+    return options?.allowHTTP1 === true;
+}
+
+function check_scope(scope) {
+    if (scope !== 'session' && scope !== 'server' && typeof scope !== 'function') {
+        throw Object.assign(new TypeError(
+            `option scope must be 'session', 'server' or a function of the request's headers, got ${scope}`
+        ), { code: 'ERR_HTTP2_DUPLEX_INVALID_OPTION' });
+    }
+}
 
 // Every numeric option is checked once, here, by the core's table.
 function check_options(options) {
@@ -74,10 +89,20 @@ function answer(stream, status, response_headers) {
 
 class Http2DuplexServer extends EventEmitter {
     #session_listener = null;
+    #request_listener = null;
+    #http1_duplexes;
     #registry;
+    #cors;
     // duplexes Map → its pairing scope: 6.x pairs a POST with the duplexes of
     // the Map its session (or the caller of process_stream) passes.
     #scopes = new WeakMap();
+    // Maps that outlive any one session: scope 'server', keyed scopes, HTTP/1.1.
+    #server_duplexes = new Map();
+    #keyed_duplexes = new Map();
+    #key_names = new WeakMap();
+    #persistent = new WeakSet([this.#server_duplexes]);
+    // session → the entries whose GET it carries.
+    #session_entries = new WeakMap();
 
     constructor(http2_server, path, options) {
         super();
@@ -87,10 +112,14 @@ class Http2DuplexServer extends EventEmitter {
             close_timeout: 1000,
             autoDestroy: true,
             idle_timeout: 0,
+            scope: 'session',
             ...RECEIVE_WINDOWS,
             ...options
         };
-        check_options(this.options);
+        const { scope, node_id, cors, ...numeric } = this.options;
+        check_options(numeric);
+        check_scope(scope);
+        this.#cors = cors_policy(cors);
         const limits = {};
         for (const [option, limit] of Object.entries(LIMIT_OPTIONS)) {
             if (this.options[option] !== undefined) {
@@ -98,6 +127,17 @@ class Http2DuplexServer extends EventEmitter {
             }
         }
         this.#registry = new Registry(limits);
+        if (node_id !== undefined) {
+            const problem = this.#registry.setNodeId(String(node_id));
+            if (problem) {
+                throw Object.assign(new RangeError(problem), {
+                    code: 'ERR_HTTP2_DUPLEX_INVALID_OPTION'
+                });
+            }
+        }
+        // HTTP/1.1 has no session: its requests pair server-wide.
+        this.#http1_duplexes = scope === 'session' ? new Map() : this.#server_duplexes;
+        this.#persistent.add(this.#http1_duplexes);
         this.limits = this.#registry.limits();
         this.sessions = new Set();
         this.common_headers = {
@@ -110,6 +150,10 @@ class Http2DuplexServer extends EventEmitter {
         if (!this.#session_listener) {
             this.#session_listener = session => this.process_session(session);
             this.http2_server.on('session', this.#session_listener);
+            if (serves_http1(this.http2_server)) {
+                this.#request_listener = (req, res) => this.#on_http1_request(req, res);
+                this.http2_server.on('request', this.#request_listener);
+            }
         }
     }
 
@@ -119,6 +163,10 @@ class Http2DuplexServer extends EventEmitter {
         }
         this.http2_server.removeListener('session', this.#session_listener);
         this.#session_listener = null;
+        if (this.#request_listener) {
+            this.http2_server.removeListener('request', this.#request_listener);
+            this.#request_listener = null;
+        }
         for (const session of this.sessions) {
             session.removeAllListeners('stream');
             this.destroy(session);
@@ -136,9 +184,41 @@ class Http2DuplexServer extends EventEmitter {
         const duplexes = new Map();
         this.#scope_of(duplexes, session);
         session.on('stream', (stream, headers, flags, raw_headers) => {
-            this.process_stream(stream, headers, flags, raw_headers, duplexes,
-                { ...this.common_headers });
+            this.process_stream(stream, headers, flags, raw_headers,
+                this.#duplexes_for(duplexes, headers), { ...this.common_headers });
         });
+    }
+
+    // An HTTP/1.1 request (HTTP/2 ones come as streams) to the duplex path;
+    // other paths are left to the application's own 'request' listener.
+    #on_http1_request(req, res) {
+        if (req.httpVersionMajor >= 2 || req.url !== this.path) {
+            return;
+        }
+        const headers = { ...req.headers, ':method': req.method, ':path': req.url };
+        this.process_stream(new Http1Exchange(req, res), headers, 0, req.rawHeaders,
+            this.#duplexes_for(this.#http1_duplexes, headers), { ...this.common_headers });
+    }
+
+    // The pairing scope of a request: its session's (6.x), the server's, or
+    // the one the application's function names.
+    #duplexes_for(session_duplexes, headers) {
+        const { scope } = this.options;
+        if (scope === 'server') {
+            return this.#server_duplexes;
+        }
+        if (typeof scope === 'function') {
+            const key = String(scope(headers));
+            let duplexes = this.#keyed_duplexes.get(key);
+            if (!duplexes) {
+                duplexes = new Map();
+                this.#keyed_duplexes.set(key, duplexes);
+                this.#key_names.set(duplexes, key);
+                this.#persistent.add(duplexes);
+            }
+            return duplexes;
+        }
+        return session_duplexes;
     }
 
     // 6.x API: the server handles this stream's errors; answering or closing
@@ -159,10 +239,25 @@ class Http2DuplexServer extends EventEmitter {
             return false;
         }
         this.own_stream(stream);
-        if (!stream.session) {
+        if (stream.destroyed) {
             return true;    // reset before we got to it
         }
         const method = headers[':method'];
+        if (this.#cors) {
+            const decision = this.#cors.decide(headers);
+            if (!decision.allowed) {
+                const err = duplex_error('ERR_HTTP2_DUPLEX_ORIGIN_NOT_ALLOWED',
+                    `origin ${headers.origin} is not allowed by the cors option`);
+                this.#answer_error(stream, err, response_headers);
+                this.emit('warning', err);
+                return true;
+            }
+            Object.assign(response_headers, decision.headers);
+            if (method === 'OPTIONS') {
+                answer(stream, 204, { ...response_headers, ...this.#cors.preflight(headers) });
+                return true;
+            }
+        }
         if (method === 'GET') {
             await this.new_stream(stream, headers, flags, raw_headers, duplexes, response_headers);
         } else if (method === 'POST') {
@@ -180,6 +275,7 @@ class Http2DuplexServer extends EventEmitter {
     async new_stream(stream, headers, flags, raw_headers, duplexes, response_headers) {
         this.own_stream(stream);
         const scope = this.#scope_of(duplexes, stream.session);
+        const session = stream.session;
         const opened = this.#registry.openDuplex(scope.key);
         if (opened.kind === 'refused') {
             this.#refuse(scope, stream, opened, response_headers);
@@ -189,9 +285,12 @@ class Http2DuplexServer extends EventEmitter {
         const duplex = new ServerDuplex(stream, this.options);
         // posts: seq → POST waiting for its answer; open_posts: every POST not yet closed.
         const entry = {
-            id, duplex, session: stream.session, posts: new Map(), open_posts: new Set(),
-            end_post: null, cut: false, get_error: null, closing_get: false
+            id, key, duplex, scope, session, posts: new Map(), open_posts: new Set(),
+            end_post: null, get_error: null, closing_get: false
         };
+        if (session) {
+            this.#session_entries.get(session).add(entry);
+        }
         duplex.idle_timer = this.#idle_timer(entry);
         scope.entries.set(key, entry);
         duplexes.set(id, duplex);
@@ -205,9 +304,7 @@ class Http2DuplexServer extends EventEmitter {
             for (const post of entry.open_posts) {
                 this.#close_later(post);
             }
-            this.#registry.closeDuplex(key);
-            scope.entries.delete(key);
-            duplexes.delete(id);
+            this.#forget(entry);
             // An ended GET finishes on its own; closing it now could reset
             // it before its last DATA frame has gone out.
             if (!stream.writableEnded && !stream.closed && !stream.destroyed) {
@@ -246,26 +343,29 @@ class Http2DuplexServer extends EventEmitter {
         }
     }
 
-    // The pairing scope of a duplexes Map, opened on first use and closed
-    // with the last session that used it.
+    // The pairing scope of a duplexes Map, opened on first use. A session's
+    // own Map's scope closes with the last session that used it; the others
+    // (scope 'server', keyed scopes, HTTP/1.1) live on.
     #scope_of(duplexes, session) {
         let scope = this.#scopes.get(duplexes);
         if (!scope) {
             scope = {
                 key: this.#registry.openSession(), duplexes, entries: new Map(),
-                sessions: new Set()
+                sessions: new Set(), persistent: this.#persistent.has(duplexes)
             };
             this.#scopes.set(duplexes, scope);
         }
-        if (!scope.sessions.has(session)) {
-            scope.sessions.add(session);
+        if (session) {
             this.#track_session(session);
-            session.once('close', () => {
-                scope.sessions.delete(session);
-                if (scope.sessions.size === 0) {
-                    this.#close_scope(scope, session);
-                }
-            });
+            if (!scope.persistent && !scope.sessions.has(session)) {
+                scope.sessions.add(session);
+                session.once('close', () => {
+                    scope.sessions.delete(session);
+                    if (scope.sessions.size === 0) {
+                        this.#registry.closeSession(scope.key);
+                    }
+                });
+            }
         }
         return scope;
     }
@@ -276,6 +376,7 @@ class Http2DuplexServer extends EventEmitter {
         }
         tracked_sessions.add(session);
         this.sessions.add(session);
+        this.#session_entries.set(session, new Set());
         this.#open_receive_windows(session);
         // A GOAWAY with an error code, or a protocol error: what it means for
         // each duplex is decided when the session closes.
@@ -287,21 +388,45 @@ class Http2DuplexServer extends EventEmitter {
                 session.http2_duplex_failed = true;
             }
         });
-        session.once('close', () => this.sessions.delete(session));
+        session.once('close', () => {
+            this.sessions.delete(session);
+            this.#session_closed(session);
+        });
     }
 
-    // A closed session ends its duplexes as 6.x does, unless it broke one:
-    // a POST body cut short, or the session failed.
-    #close_scope(scope, session) {
-        for (const key of this.#registry.closeSession(scope.key)) {
-            const entry = scope.entries.get(key);
-            scope.entries.delete(key);
-            scope.duplexes.delete(entry.id);
-            if (entry.cut || session.http2_duplex_failed) {
+    // The session carrying their GETs closed: its duplexes end as in 6.x,
+    // unless the session failed.
+    #session_closed(session) {
+        for (const entry of this.#session_entries.get(session)) {
+            if (entry.duplex.destroyed) {
+                continue;
+            }
+            this.#forget(entry);
+            if (session.http2_duplex_failed) {
                 this.#fail(entry, duplex_error('ERR_HTTP2_DUPLEX_SESSION_CLOSED'));
             } else {
                 entry.duplex.push(null);
             }
+        }
+        this.#session_entries.delete(session);
+    }
+
+    // The core and the maps forget a duplex (idempotent).
+    #forget(entry) {
+        const { scope, key, id, session } = entry;
+        if (!scope.entries.has(key)) {
+            return;
+        }
+        this.#registry.closeDuplex(key);
+        scope.entries.delete(key);
+        scope.duplexes.delete(id);
+        this.#session_entries.get(session)?.delete(entry);
+        // A keyed scope lives while it has duplexes (one per user, say).
+        const name = this.#key_names.get(scope.duplexes);
+        if (name !== undefined && scope.entries.size === 0) {
+            this.#keyed_duplexes.delete(name);
+            this.#scopes.delete(scope.duplexes);
+            this.#registry.closeSession(scope.key);
         }
     }
 
@@ -330,7 +455,7 @@ class Http2DuplexServer extends EventEmitter {
             return;
         }
         // The application's own error on the GET keeps Node's semantics.
-        if (get_error && get_error.code !== 'ERR_HTTP2_STREAM_ERROR' && !session.destroyed) {
+        if (get_error && get_error.code !== 'ERR_HTTP2_STREAM_ERROR' && !session?.destroyed) {
             duplex.destroy(get_error);
             return;
         }
@@ -340,7 +465,7 @@ class Http2DuplexServer extends EventEmitter {
         const { stream } = duplex;
         const reset = stream.rstCode !== constants.NGHTTP2_NO_ERROR ||
             (!stream.writableFinished && !entry.closing_get);
-        if (reset && !session.destroyed && !(duplex.writableFinished && duplex.readableEnded)) {
+        if (reset && !session?.destroyed && !(duplex.writableFinished && duplex.readableEnded)) {
             this.#fail(entry, duplex_error('ERR_HTTP2_DUPLEX_CLIENT_RESET',
                 `the client reset the duplex's GET (HTTP/2 code ${stream.rstCode})`));
         } else if (!duplex.writableEnded) {
@@ -420,8 +545,9 @@ class Http2DuplexServer extends EventEmitter {
     // Feeds a write or streaming POST's body through the core, reading no
     // further while the duplex's reader is full.
     #receive(scope, entry, post, { key, kind, seq }, headers) {
-        const { duplex, session } = entry;
+        const { duplex } = entry;
         const { stream } = post;
+        const { session } = stream;
         const declared = kind === 'write' ? declared_length(headers) : undefined;
         let received = 0;
         let paused = false;
@@ -455,17 +581,16 @@ class Http2DuplexServer extends EventEmitter {
                 duplex.when_taken(resume);
             }
         });
-        // Node ends a stream's readable side on a reset as on a real end. A session that went away is judged
-        // when it closes.
+        // Node ends a stream's readable side on a reset as on a real end; a
+        // POST whose session went away was cut.
         const finish = reset => {
             if (post.done || duplex.destroyed) {
                 return;
             }
-            if (session.destroyed) {
-                entry.cut = true;
-                return;
-            }
             post.done = true;
+            if (session?.destroyed) {
+                return this.#fail(entry, duplex_error('ERR_HTTP2_DUPLEX_SESSION_CLOSED'));
+            }
             const completion = this.#registry.finishBody(key, seq, reset, received, declared);
             if (completion.kind === 'refused') {
                 return refuse(completion);

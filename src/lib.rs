@@ -168,6 +168,12 @@ impl JsRegistry {
         }
     }
 
+    /// Names this node (ids become `<node>.<uuid>`); `Some(message)` if invalid.
+    #[napi]
+    pub fn set_node_id(&mut self, node: String) -> Option<String> {
+        self.inner.set_node_id(&node).err()
+    }
+
     #[napi]
     pub fn open_session(&mut self) -> i64 {
         self.inner.open_scope().0 as i64

@@ -27,6 +27,8 @@ export const codes = Object.freeze({
     ERR_HTTP2_DUPLEX_NO_ID_IN_RESPONSE: Object.freeze({ code: 'ERR_HTTP2_DUPLEX_NO_ID_IN_RESPONSE', status: null, message: 'the GET answer has no http2-duplex-id header: is the URL an http2-duplex endpoint?' }),
     ERR_HTTP2_DUPLEX_CONNECTION: Object.freeze({ code: 'ERR_HTTP2_DUPLEX_CONNECTION', status: null, message: 'the HTTP/2 connection failed or closed' }),
     ERR_HTTP2_DUPLEX_SERVER_RESET: Object.freeze({ code: 'ERR_HTTP2_DUPLEX_SERVER_RESET', status: null, message: 'the server reset a stream of the duplex' }),
+    ERR_HTTP2_DUPLEX_WRONG_NODE: Object.freeze({ code: 'ERR_HTTP2_DUPLEX_WRONG_NODE', status: 404, message: 'the http2-duplex-id names another node: route each POST to the node its id starts with (see docs/deploying.md)' }),
+    ERR_HTTP2_DUPLEX_ORIGIN_NOT_ALLOWED: Object.freeze({ code: 'ERR_HTTP2_DUPLEX_ORIGIN_NOT_ALLOWED', status: 403, message: 'the request\'s Origin is not in the server\'s cors option' }),
 });
 
 export default codes;

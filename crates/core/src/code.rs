@@ -34,11 +34,13 @@ pub enum Code {
     NoIdInResponse,
     Connection,
     ServerReset,
+    WrongNode,
+    OriginNotAllowed,
 }
 
 impl Code {
     /// Every code, in table order.
-    pub const ALL: [Code; 27] = [
+    pub const ALL: [Code; 29] = [
         Code::MissingId,
         Code::UnknownId,
         Code::DuplexClosed,
@@ -66,6 +68,8 @@ impl Code {
         Code::NoIdInResponse,
         Code::Connection,
         Code::ServerReset,
+        Code::WrongNode,
+        Code::OriginNotAllowed,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -98,6 +102,8 @@ impl Code {
             NoIdInResponse => "ERR_HTTP2_DUPLEX_NO_ID_IN_RESPONSE",
             Connection => "ERR_HTTP2_DUPLEX_CONNECTION",
             ServerReset => "ERR_HTTP2_DUPLEX_SERVER_RESET",
+            WrongNode => "ERR_HTTP2_DUPLEX_WRONG_NODE",
+            OriginNotAllowed => "ERR_HTTP2_DUPLEX_ORIGIN_NOT_ALLOWED",
         }
     }
 
@@ -105,7 +111,8 @@ impl Code {
     pub const fn status(self) -> Option<u16> {
         use Code::*;
         Some(match self {
-            MissingId | UnknownId | DuplexClosed => 404,
+            MissingId | UnknownId | DuplexClosed | WrongNode => 404,
+            OriginNotAllowed => 403,
             SeqMalformed | SeqMixed | WriteAfterEnd | BadEndCount | TruncatedBody => 400,
             SeqRepeated | StreamingAlreadyOpen | AlreadyEnding => 409,
             SeqOutsideWindow | TooManyDuplexes => 429,
@@ -150,6 +157,8 @@ impl Code {
             NoIdInResponse => "the GET answer has no http2-duplex-id header: is the URL an http2-duplex endpoint?",
             Connection => "the HTTP/2 connection failed or closed",
             ServerReset => "the server reset a stream of the duplex",
+            WrongNode => "the http2-duplex-id names another node: route each POST to the node its id starts with (see docs/deploying.md)",
+            OriginNotAllowed => "the request's Origin is not in the server's cors option",
         }
     }
 }

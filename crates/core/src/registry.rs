@@ -63,6 +63,9 @@ impl Scope {
 
 pub struct Registry {
     limits: Limits,
+    /// Prefix of every id (`<node>.<uuid>`), so that a proxy can route a POST
+    /// to the process that opened its duplex.
+    node_id: Option<String>,
     scopes: HashMap<ScopeKey, Scope>,
     duplexes: HashMap<DuplexKey, Duplex>,
     next_key: u64,
@@ -72,6 +75,7 @@ impl Registry {
     pub fn new(limits: Limits) -> Self {
         Registry {
             limits,
+            node_id: None,
             scopes: HashMap::new(),
             duplexes: HashMap::new(),
             next_key: 0,
@@ -80,6 +84,34 @@ impl Registry {
 
     pub fn limits(&self) -> &Limits {
         &self.limits
+    }
+
+    /// Names this node: ids become `<node>.<uuid>`. A node name is 1 to 32
+    /// characters of `[a-z0-9]`, so it is a valid header token and a dot ends it.
+    pub fn set_node_id(&mut self, node: &str) -> Result<(), String> {
+        let valid = !node.is_empty()
+            && node.len() <= 32
+            && node
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+        if !valid {
+            return Err(format!(
+                "option node_id must be 1 to 32 characters of [a-z0-9], got {node:?}"
+            ));
+        }
+        self.node_id = Some(node.to_owned());
+        Ok(())
+    }
+
+    /// A POST's id whose node prefix names another node.
+    fn wrong_node(&self, id: &str) -> Option<Rejection> {
+        let own = self.node_id.as_deref()?;
+        let (node, _) = id.split_once('.')?;
+        (node != own).then(|| {
+            Rejection::new(Reason::WrongNode {
+                node: node.chars().take(32).collect(),
+            })
+        })
     }
 
     pub fn open_scope(&mut self) -> ScopeKey {
@@ -114,7 +146,11 @@ impl Registry {
             return Err(Rejection::new(Reason::TooManyDuplexes { limit }));
         }
         let key = DuplexKey(self.take_key());
-        let id = Uuid::new_v4().to_string();
+        // 122 random bits: wider than a session, the id is the credential.
+        let id = match &self.node_id {
+            Some(node) => format!("{node}.{}", Uuid::new_v4()),
+            None => Uuid::new_v4().to_string(),
+        };
         self.scopes
             .get_mut(&scope)
             .expect("scope checked above")
@@ -146,6 +182,9 @@ impl Registry {
         let id = headers
             .id
             .ok_or((Rejection::new(Reason::MissingId), None))?;
+        if let Some(wrong) = self.wrong_node(id) {
+            return Err((wrong, None));
+        }
         let known = self
             .scopes
             .get(&scope)

@@ -47,6 +47,10 @@ pub enum Reason {
         received: u64,
         declared: u64,
     },
+    /// The id's node prefix names another node.
+    WrongNode {
+        node: String,
+    },
 }
 
 /// A refused request: the HTTP status to answer with, the reason, and whether
@@ -82,6 +86,7 @@ impl Reason {
             DuplexClosed => Code::DuplexClosed,
             ClientReset => Code::ClientReset,
             TruncatedBody { .. } => Code::TruncatedBody,
+            WrongNode { .. } => Code::WrongNode,
         }
     }
 }
@@ -92,7 +97,7 @@ impl Rejection {
         // Refusals that leave the duplex's byte stream intact are not fatal.
         let fatal = !matches!(
             reason,
-            MissingId | UnknownId | DuplexClosed | TooManyDuplexes { .. }
+            MissingId | UnknownId | DuplexClosed | TooManyDuplexes { .. } | WrongNode { .. }
         );
         Rejection {
             // A reset stream is not answered; 400 only fills the field.
@@ -156,6 +161,10 @@ impl fmt::Display for Reason {
             ClientReset => write!(
                 f,
                 "the client reset a POST of the duplex before its body ended"
+            ),
+            WrongNode { node } => write!(
+                f,
+                "http2-duplex-id belongs to node {node:?}, not this one: the proxy routed it wrong"
             ),
             TruncatedBody { received, declared } => write!(
                 f,

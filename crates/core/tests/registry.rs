@@ -272,3 +272,35 @@ fn a_reset_or_short_body_breaks_the_duplex() {
         vec![0]
     );
 }
+
+#[test]
+fn ids_carry_the_node_and_a_post_for_another_node_is_named_as_such() {
+    let mut registry = Registry::new(Limits::default());
+    assert!(registry.set_node_id("N1").is_err());
+    assert!(registry.set_node_id("").is_err());
+    assert!(registry.set_node_id("n.1").is_err());
+    registry.set_node_id("n1").unwrap();
+    let scope = registry.open_scope();
+    let duplex = registry.open_duplex(scope).unwrap();
+    let (node, random) = duplex.id.split_once('.').unwrap();
+    assert_eq!(node, "n1");
+    assert_eq!(uuid_version(random), Some(4));
+    assert!(registry.route_post(scope, &write(&duplex.id, None)).is_ok());
+    let other = duplex.id.replacen("n1.", "n2.", 1);
+    let (wrong, fatal) = registry
+        .route_post(scope, &write(&other, None))
+        .unwrap_err();
+    assert_eq!(
+        (wrong.code(), wrong.status, fatal),
+        (Code::WrongNode, 404, None)
+    );
+    let (unknown, _) = registry
+        .route_post(scope, &write("n1.nope", None))
+        .unwrap_err();
+    assert_eq!(unknown.code(), Code::UnknownId);
+}
+
+fn uuid_version(text: &str) -> Option<u8> {
+    let hex: Vec<u8> = text.bytes().filter(|b| *b != b'-').collect();
+    (hex.len() == 32).then(|| hex[12] - b'0')
+}
