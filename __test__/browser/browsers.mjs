@@ -87,3 +87,6 @@ async function wrap(page, close, harness) {
         close
     };
 }
+
+// WebKitGTK: MiniBrowser under Xvfb over plain WebDriver HTTP (see webkit.mjs).
+export { launch_webkit, webkit_missing } from './webkit.mjs';
