@@ -5,6 +5,8 @@ import type {
     Http2Server, Http2SecureServer, Http2Session, ServerHttp2Session, ServerHttp2Stream,
     IncomingHttpHeaders, OutgoingHttpHeaders
 } from 'http2';
+import type { Server as HttpServer } from 'http';
+import type { Server as HttpsServer } from 'https';
 
 /**
  * The third argument of `new Http2DuplexServer`. Every other property is a
@@ -31,6 +33,28 @@ export interface Http2DuplexServerOptions extends DuplexOptions {
     max_held_bytes_per_session?: number;
     /** Size of one write POST body; past it 413 (default 16 MiB). */
     max_write_bytes?: number;
+    /**
+     * Where a POST's id is looked up: `'session'` (default, 6.x: the HTTP/2
+     * session of the GET; HTTP/1.1 requests share one scope), `'server'` (any
+     * connection to this server in this process), or a function of the
+     * request's headers returning a key (e.g. the authenticated user). Wider
+     * than a session, the id is the credential (122 random bits).
+     */
+    scope?: 'session' | 'server' | ((headers: IncomingHttpHeaders) => string);
+    /** This process's name, `[a-z0-9]{1,32}`: ids become `<node_id>.<uuid>` so a proxy can route POSTs. */
+    node_id?: string;
+    /** Pages on other origins allowed to use the duplexes; without it, no origin is checked (6.x). */
+    cors?: Http2DuplexCors;
+}
+
+/** The `cors` option. */
+export interface Http2DuplexCors {
+    /** Allowed origins (`'https://app.example'`), or a function deciding. A page's own origin is always allowed. */
+    origins: string[] | ((origin: string, headers: IncomingHttpHeaders) => boolean);
+    /** Allow cookies and HTTP auth (`access-control-allow-credentials`); default false. */
+    credentials?: boolean;
+    /** Seconds a browser may cache a preflight (default 600). */
+    max_age?: number;
 }
 
 /** The limits in force (`server.limits`): the options above or their defaults. */
@@ -89,9 +113,9 @@ export interface Http2DuplexServerEvents {
 type Listener<K extends keyof Http2DuplexServerEvents> = (...args: Http2DuplexServerEvents[K]) => void;
 
 export declare class Http2DuplexServer extends EventEmitter {
-    constructor(http2_server: Http2Server | Http2SecureServer, path: string,
+    constructor(http2_server: Http2Server | Http2SecureServer | HttpServer | HttpsServer, path: string,
         options?: Http2DuplexServerOptions);
-    readonly http2_server: Http2Server | Http2SecureServer;
+    readonly http2_server: Http2Server | Http2SecureServer | HttpServer | HttpsServer;
     readonly path: string;
     /** The options given, with the defaults filled in. */
     readonly options: Http2DuplexServerOptions;
