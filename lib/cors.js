@@ -7,10 +7,8 @@ const ALLOWED_HEADERS = [
     'http2-duplex-destroyed', 'content-type'
 ].join(', ');
 
-const EXPOSED_HEADERS = [
-    'http2-duplex-id', 'http2-duplex-version', 'http2-duplex-window',
-    'http2-duplex-window-bytes', 'http2-duplex-error'
-].join(', ');
+// What the core sends, readable cross-origin.
+const { EXPOSED_HEADERS } = require('./native');
 
 function invalid(message) {
     return Object.assign(new TypeError(message), { code: 'ERR_HTTP2_DUPLEX_INVALID_OPTION' });
@@ -78,4 +76,4 @@ function cors_policy(option) {
     };
 }
 
-module.exports = { cors_policy, EXPOSED_HEADERS };
+module.exports = { cors_policy };

@@ -5,7 +5,7 @@ const { Registry, PIECE_DELIVER, PIECE_REFUSED, checkOption } = require('./nativ
 const { ServerDuplex } = require('./server-duplex');
 const { duplex_error, refusal_error } = require('./errors');
 const { Http1Exchange } = require('./transport/http1');
-const { cors_policy, EXPOSED_HEADERS } = require('./cors');
+const { cors_policy } = require('./cors');
 
 
 // Options of ours, as opposed to the Duplex options passed to each duplex.
@@ -312,16 +312,7 @@ class Http2DuplexServer extends EventEmitter {
             }
         });
 
-        stream.respond({
-            ':status': 200,
-            'http2-duplex-id': id,
-            'http2-duplex-version': '2',
-            'http2-duplex-window': String(this.limits.window),
-            'http2-duplex-window-bytes': String(this.limits.windowBytes),
-            'access-control-expose-headers': EXPOSED_HEADERS,
-            'content-type': 'application/octet-stream',
-            ...response_headers
-        });
+        stream.respond({ ':status': 200, ...opened.headers, ...response_headers });
         // fetch may wait for the first byte of the body before resolving.
         stream.write('a');
         // Read the GET's empty body: Node closes (RST_STREAM) a server stream

@@ -6,6 +6,7 @@ mod client;
 use http2_duplex_core as core;
 use napi::bindgen_prelude::{Buffer, Either};
 use napi_derive::napi;
+use std::collections::HashMap;
 
 /// Limits, all optional (the core's defaults apply). Checked by
 /// `checkOption` first: integers within range.
@@ -30,13 +31,18 @@ pub struct Rejection {
     pub quiet: bool,
 }
 
-/// `kind` "opened".
+/// `kind` "opened"; `headers` are the protocol headers of the GET's answer.
 #[napi(object)]
 pub struct OpenedDuplex {
     pub kind: String,
     pub key: i64,
     pub id: String,
+    pub headers: HashMap<String, String>,
 }
+
+/// The protocol headers a page on another origin may read (CORS).
+#[napi]
+pub const EXPOSED_HEADERS: &str = core::EXPOSED_HEADERS;
 
 /// Where a POST goes. `kind` is "write", "stream" or "end"; `seq` is set for
 /// writes and streams; `destroyed` and `ended_now` for ends.
@@ -195,6 +201,10 @@ impl JsRegistry {
             Ok(opened) => Either::A(OpenedDuplex {
                 kind: "opened".to_owned(),
                 key: opened.key.0 as i64,
+                headers: core::open_answer_headers(&opened.id, self.inner.limits())
+                    .into_iter()
+                    .map(|(name, value)| (name.to_owned(), value))
+                    .collect(),
                 id: opened.id,
             }),
             Err(refused) => Either::B(rejection(refused, None)),

@@ -10,6 +10,7 @@
 //! caller to deliver its own buffer. Only pieces that arrive early (pipelined
 //! writes, protocol version 2) are held, as [`bytes::Bytes`].
 
+mod answer;
 mod code;
 mod inbound;
 mod limits;
@@ -18,6 +19,7 @@ mod post;
 mod registry;
 mod rejection;
 
+pub use answer::{open_answer_headers, EXPOSED_HEADERS};
 pub use code::Code;
 pub use inbound::{Completion, Piece};
 pub use limits::Limits;
