@@ -1,9 +1,10 @@
 // The error `make()` and failed POSTs reject with when the server answers non-2xx.
 // Same shape as the Node client's: name, code, status, response; the message is the
 // statusText or the status, as in http2-duplex 6.
-import { codes } from './error-codes.mjs';
+// The one table of codes (CommonJS, as are this client's other dependencies).
+import codes from '../error-codes.js';
 
-// The server names why it refused a request in this header (a code of error-codes.mjs).
+// The server names why it refused a request in this header (a code of lib/error-codes.js).
 export const ERROR_HEADER = 'http2-duplex-error';
 
 function response_code(response) {

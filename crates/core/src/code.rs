@@ -1,8 +1,8 @@
 //! The one table of error codes. Server warnings, duplex errors, the
 //! `http2-duplex-error` header of a refused request and the clients'
 //! `ResponseError`s all name their cause by one of these codes. The JS
-//! layers read the same table from `lib/error-codes.js` and
-//! `lib/browser/error-codes.mjs`, which `cargo test` keeps equal to it.
+//! layers (server, Node client, browser client) read the same table from
+//! `lib/error-codes.js`, which `cargo test` keeps equal to it.
 
 /// A stable error code. `as_str()` is what JS sees as `err.code`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -190,15 +190,6 @@ mod tests {
         )
     }
 
-    /// The table as an ES module (`lib/browser/error-codes.mjs`).
-    fn js_table_esm() -> String {
-        format!(
-            "{}export const codes = {};\n\nexport default codes;\n",
-            GENERATED_NOTE,
-            js_object()
-        )
-    }
-
     const GENERATED_NOTE: &str = "// Generated from crates/core/src/code.rs by `UPDATE_CODES=1 cargo test -p http2-duplex-core`; do not edit.\n";
 
     fn js_object() -> String {
@@ -234,10 +225,7 @@ mod tests {
     #[test]
     fn js_tables_match() {
         let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
-        for (path, text) in [
-            ("lib/error-codes.js", js_table_cjs()),
-            ("lib/browser/error-codes.mjs", js_table_esm()),
-        ] {
+        for (path, text) in [("lib/error-codes.js", js_table_cjs())] {
             let file = format!("{root}/{path}");
             if std::env::var_os("UPDATE_CODES").is_some() {
                 std::fs::write(&file, &text).unwrap();
