@@ -1,16 +1,29 @@
 'use strict';
-// The published tarball carries the built addon and works from a plain install.
+// Install anywhere (issue 13): the published packages, installed the way a user installs them.
+// The main tarball (no .node; Rust sources for the fallback) plus the linux-x64-gnu package install
+// offline into an empty folder and serve a duplex from ESM and CJS; without the platform package
+// the install step builds the addon with cargo; with neither, install succeeds and require()
+// throws ERR_HTTP2_DUPLEX_NO_NATIVE_BINDING.
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { execFileSync } = require('child_process');
-const { mkdirSync, mkdtempSync, writeFileSync, rmSync } = require('fs');
+const { execFileSync, spawnSync } = require('child_process');
+const {
+    copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync,
+    writeFileSync
+} = require('fs');
 const { tmpdir } = require('os');
-const { join } = require('path');
+const { delimiter, join } = require('path');
 
 const root = join(__dirname, '..');
-const npm = (args, cwd) => execFileSync('npm', args, {
-    cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe']
+const main = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+const HOST = 'linux-x64-gnu'; // the one platform package this machine can build and load
+const TRIPLES = ['linux-x64-gnu', 'linux-x64-musl', 'linux-arm64-gnu', 'linux-arm64-musl',
+    'darwin-x64', 'darwin-arm64', 'win32-x64-msvc'];
+const npm = (args, cwd, env = process.env) => execFileSync('npm', args, {
+    cwd, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe']
 });
+const packJson = (cwd, extra = []) =>
+    JSON.parse(npm(['pack', '--json', '--ignore-scripts', ...extra], cwd))[0];
 
 // Run from the installed package: serve a duplex over h2c and echo one write.
 const SMOKE = `
@@ -42,22 +55,142 @@ session.destroy();
 server.close();
 `;
 
-test('npm pack yields a tarball that installs into an empty folder and serves a duplex', t => {
-    const dir = mkdtempSync(join(tmpdir(), 'http2-duplex-pack-'));
-    t.after(() => rmSync(dir, { recursive: true, force: true }));
-    // The build ran before the tests (npm run build, npm run build:client).
-    const [packed] = JSON.parse(npm(['pack', '--json', '--ignore-scripts', '--pack-destination', dir], root));
-    const files = packed.files.map(f => f.path);
-    for (const wanted of ['http2-duplex.node', 'index.js', 'index.mjs', 'index.d.ts',
-        'client.js', 'client.d.ts', 'dist/client.mjs', 'lib/server.js']) {
-        assert.ok(files.includes(wanted), `${wanted} missing from the tarball`);
-    }
-    assert.ok(!files.some(f => f.startsWith('__test__/') || f.startsWith('target/')));
-    const app = join(dir, 'app');
+// What require() of the installed package throws, as JSON.
+const LOAD_ERROR = `
+try { require('http2-duplex'); } catch (e) {
+    console.log(JSON.stringify({ code: e.code, message: e.message, target: e.target, supported: e.supported }));
+}
+`;
+
+const dir = mkdtempSync(join(tmpdir(), 'http2-duplex-pack-'));
+test.after(() => rmSync(dir, { recursive: true, force: true }));
+let mainTarball, hostTarball;
+
+// An empty app folder; installs the given tarballs with no registry access (--offline: the
+// main package's dependencies come from the npm cache that `npm ci` filled).
+function install(name, tarballs, env = process.env) {
+    const app = join(dir, name);
     mkdirSync(app);
     writeFileSync(join(app, 'package.json'), '{"name":"app","private":true}');
-    npm(['install', '--no-audit', '--no-fund', join(dir, packed.filename)], app);
+    const run = spawnSync('npm', ['install', '--offline', '--no-audit', '--no-fund', '--foreground-scripts',
+        ...tarballs], { cwd: app, env, encoding: 'utf8' });
+    assert.equal(run.status, 0, `npm install failed:\n${run.stdout}\n${run.stderr}`);
+    return { app, log: run.stdout + run.stderr };
+}
+const smoke = app => {
     writeFileSync(join(app, 'smoke.mjs'), SMOKE);
-    const out = execFileSync('node', ['smoke.mjs'], { cwd: app, encoding: 'utf8', timeout: 30000 });
-    assert.equal(out.trim(), 'aping');
+    return execFileSync('node', ['smoke.mjs'], { cwd: app, encoding: 'utf8', timeout: 30000 }).trim();
+};
+
+test('one package per target triple, the napi-rs way', () => {
+    assert.deepEqual(readdirSync(join(root, 'npm')).sort(), [...TRIPLES].sort());
+    const workflow = readFileSync(join(root, '.github', 'workflows', 'release.yml'), 'utf8');
+    for (const triple of TRIPLES) {
+        const pkg = JSON.parse(readFileSync(join(root, 'npm', triple, 'package.json'), 'utf8'));
+        const [os, cpu, abi] = triple.split('-');
+        assert.equal(pkg.name, `http2-duplex-${triple}`);
+        assert.equal(pkg.version, main.version, `npm/${triple} is at another version`);
+        assert.deepEqual(pkg.os, [os]);
+        assert.deepEqual(pkg.cpu, [cpu]);
+        assert.deepEqual(pkg.libc, os === 'linux' ? [abi === 'musl' ? 'musl' : 'glibc'] : undefined);
+        assert.equal(pkg.main, `http2-duplex.${triple}.node`);
+        assert.deepEqual(pkg.files, [pkg.main]);
+        assert.ok(workflow.includes(`triple: ${triple}`), `the CI matrix does not build ${triple}`);
+    }
+    assert.equal(main.scripts.install, 'node scripts/install.mjs');
+});
+
+// The build ran before the tests (npm run build, npm run build:client).
+test.before(() => {
+    [mainTarball] = JSON.parse(execFileSync('node',
+        [join(root, 'scripts', 'packages.mjs'), 'pack', dir, 'main'], { encoding: 'utf8' }));
+    // The linux-x64-gnu package: npm/linux-x64-gnu with a copy of the release build.
+    const stage = join(dir, 'stage-host');
+    mkdirSync(stage);
+    copyFileSync(join(root, 'npm', HOST, 'package.json'), join(stage, 'package.json'));
+    copyFileSync(join(root, 'http2-duplex.node'), join(stage, `http2-duplex.${HOST}.node`));
+    const packed = packJson(stage, ['--pack-destination', dir]);
+    assert.deepEqual(packed.files.map(f => f.path).sort(), [`http2-duplex.${HOST}.node`, 'package.json']);
+    hostTarball = join(dir, packed.filename);
+});
+
+test('packing: the main tarball carries the sources and lists every platform package', () => {
+    const listing = execFileSync('tar', ['tzf', mainTarball], { encoding: 'utf8' }).split('\n')
+        .map(f => f.replace(/^package\//, ''));
+    for (const wanted of ['index.js', 'index.mjs', 'index.d.ts', 'client.js', 'client.d.ts',
+        'dist/client.mjs', 'lib/server.js', 'lib/native.js', 'scripts/install.mjs', 'scripts/build-addon.mjs',
+        'Cargo.toml', 'Cargo.lock', 'build.rs', 'src/lib.rs', 'crates/core/Cargo.toml', 'crates/core/src/lib.rs',
+        'crates/client/Cargo.toml', 'crates/client/src/lib.rs']) {
+        assert.ok(listing.includes(wanted), `${wanted} missing from the main tarball`);
+    }
+    for (const f of listing) {
+        assert.ok(!/\.node$|^__test__\/|^target\/|^npm\/|\/tests\/|^\.git/.test(f), `${f} should not be packed`);
+    }
+    const manifest = JSON.parse(execFileSync('tar', ['xzf', mainTarball, '-O', 'package/package.json'],
+        { encoding: 'utf8' }));
+    assert.deepEqual(manifest.optionalDependencies,
+        Object.fromEntries(TRIPLES.map(t => [`http2-duplex-${t}`, main.version])));
+    assert.equal(manifest.scripts.install, 'node scripts/install.mjs');
+});
+
+test('main + linux-x64-gnu packages install offline and serve a duplex (ESM and CJS)', () => {
+    const { app } = install('app-prebuilt', [mainTarball, hostTarball]);
+    const pkg = join(app, 'node_modules', 'http2-duplex');
+    assert.ok(existsSync(join(app, 'node_modules', `http2-duplex-${HOST}`, `http2-duplex.${HOST}.node`)));
+    assert.ok(!existsSync(join(pkg, 'http2-duplex.node')), 'built from source although the prebuilt fitted');
+    assert.equal(smoke(app), 'aping');
+});
+
+test('without the platform package, the install builds the addon from source', () => {
+    // Offline cargo, reusing the compiled dependencies of a copy of the repo's target/release
+    // (a copy: the installed crates are other packages to cargo, and their cdylib would
+    // overwrite the repo's own target/release/libhttp2_duplex_node.so).
+    const targetDir = join(dir, 'target');
+    mkdirSync(targetDir);
+    if (existsSync(join(root, 'target', 'release'))) {
+        execFileSync('cp', ['-a', join(root, 'target', 'release'), targetDir]);
+    }
+    const env = { ...process.env, CARGO_NET_OFFLINE: 'true', CARGO_TARGET_DIR: targetDir };
+    const { app, log } = install('app-source', [mainTarball], env);
+    const pkg = join(app, 'node_modules', 'http2-duplex');
+    assert.match(log, /building the native core from source/);
+    assert.ok(existsSync(join(pkg, 'http2-duplex.node')), `no http2-duplex.node after the install:\n${log}`);
+    assert.ok(!existsSync(join(app, 'node_modules', `http2-duplex-${HOST}`)));
+    assert.ok(!existsSync(join(pkg, 'target')), 'cargo output left in the package');
+    assert.equal(smoke(app), 'aping');
+});
+
+test('with neither, the install succeeds and loading throws the documented error', () => {
+    // PATH without cargo: node and npm through links in a folder of their own.
+    const bin = join(dir, 'bin');
+    mkdirSync(bin);
+    const onPath = name => process.env.PATH.split(delimiter).map(d => join(d, name)).find(existsSync);
+    for (const name of ['node', 'npm']) symlinkSync(onPath(name), join(bin, name));
+    const PATH = [bin, ...process.env.PATH.split(delimiter).filter(d => !existsSync(join(d, 'cargo')))]
+        .join(delimiter);
+    const env = { ...process.env, PATH };
+    assert.equal(spawnSync('cargo', ['--version'], { env }).error?.code, 'ENOENT');
+    const { app, log } = install('app-none', [mainTarball], env);
+    assert.match(log, /no cargo on PATH/);
+    assert.ok(!existsSync(join(app, 'node_modules', 'http2-duplex', 'http2-duplex.node')));
+    const err = JSON.parse(execFileSync('node', ['-e', LOAD_ERROR], { cwd: app, env, encoding: 'utf8' }));
+    assert.equal(err.code, 'ERR_HTTP2_DUPLEX_NO_NATIVE_BINDING');
+    assert.equal(err.target, HOST);
+    assert.deepEqual([...err.supported].sort(), [...TRIPLES].sort());
+    assert.match(err.message, new RegExp(`no native core for ${HOST}`));
+    assert.ok(err.message.includes(`npm install http2-duplex-${HOST}@${main.version}`), err.message);
+    assert.match(err.message, /rustup\.rs/);
+    assert.match(err.message, /npm rebuild http2-duplex/);
+    // ESM: a static import fails the program with the same error.
+    writeFileSync(join(app, 'esm.mjs'), "import 'http2-duplex';\n");
+    const esm = spawnSync('node', ['esm.mjs'], { cwd: app, env, encoding: 'utf8' });
+    assert.notEqual(esm.status, 0);
+    assert.match(esm.stderr, /code: 'ERR_HTTP2_DUPLEX_NO_NATIVE_BINDING'/);
+    assert.ok(esm.stderr.includes(err.message));
+});
+
+test('in the repository checkout the install step does nothing (npm ci stays fast)', () => {
+    const run = spawnSync('node', [join(root, 'scripts', 'install.mjs')], { cwd: root, encoding: 'utf8', timeout: 10000 });
+    assert.equal(run.status, 0);
+    assert.equal(run.stdout + run.stderr, '');
 });
