@@ -24,7 +24,7 @@ test('GET opens a duplex with the protocol headers and the preamble', async t =>
     assert.equal(headers['cache-control'], 'max-age=0, no-cache, must-revalidate, proxy-revalidate');
     assert.deepEqual(headers['access-control-expose-headers'].split(', '),
         ['http2-duplex-id', 'http2-duplex-version', 'http2-duplex-window', 'http2-duplex-window-bytes',
-            'http2-duplex-error']);
+            'http2-duplex-error', 'http2-duplex-framing']);
     assert.equal(headers['http2-duplex-version'], '2');
     const event = await opened;
     assert.equal(event.id, id);
@@ -348,4 +348,53 @@ test('a streaming POST that ends while the reader is full is answered 200 once t
     assert.equal(answered, false, 'answered before the reader took the bytes');
     assert.equal((await read_all(duplex)).length, body.length);
     assert.equal(await response, 200);
+});
+
+// Splits a framed GET body (after the preamble) into [type, payload] frames.
+function frames_of(body) {
+    const frames = [];
+    for (let at = 0; at < body.length;) {
+        const length = body.readUInt32BE(at + 1);
+        frames.push([body[at], body.subarray(at + 5, at + 5 + length).toString()]);
+        at += 5 + length;
+    }
+    return frames;
+}
+
+test('framed GET body on request: DATA per write, PING when idle, END when the server ends', async t => {
+    const s = await start_server({ keepalive_interval: 50 });
+    t.after(s.close);
+    const session = s.connect();
+    const opened = next_duplex(s.server);
+    const get = session.request({ ':path': '/duplex', 'http2-duplex-framing': '1' });
+    const [headers] = await once(get, 'response');
+    assert.equal(headers['http2-duplex-framing'], '1');
+    assert.match(headers['access-control-expose-headers'], /http2-duplex-framing/);
+    const chunks = [];
+    get.on('data', c => chunks.push(c));
+    const { duplex } = await opened;
+    duplex.write('one');
+    // Idle for more than one keepalive_interval: a PING comes.
+    await new Promise(resolve => get.on('data', function seen(c) {
+        if (Buffer.concat(chunks).includes(Buffer.from([1, 0, 0, 0, 0]))) {
+            get.off('data', seen);
+            resolve();
+        }
+    }));
+    duplex.end('two');
+    await once(get, 'end');
+    const body = Buffer.concat(chunks);
+    assert.equal(body[0], 0x61);
+    const frames = frames_of(body.subarray(1)).filter(([type]) => type !== 1);
+    assert.deepEqual(frames, [[0, 'one'], [0, 'two'], [2, '']]);
+});
+
+test('a GET that does not ask gets the raw body, as 6.x', async t => {
+    const { duplex, stream, headers } = await one_duplex(t);
+    assert.equal(headers['http2-duplex-framing'], undefined);
+    const chunks = [];
+    stream.on('data', c => chunks.push(c));
+    duplex.end('raw');
+    await once(stream, 'end');
+    assert.equal(Buffer.concat(chunks).toString(), 'raw');
 });

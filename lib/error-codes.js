@@ -30,4 +30,5 @@ module.exports = Object.freeze({
     ERR_HTTP2_DUPLEX_SERVER_RESET: Object.freeze({ code: 'ERR_HTTP2_DUPLEX_SERVER_RESET', status: null, message: 'the server reset a stream of the duplex' }),
     ERR_HTTP2_DUPLEX_WRONG_NODE: Object.freeze({ code: 'ERR_HTTP2_DUPLEX_WRONG_NODE', status: 404, message: 'the http2-duplex-id names another node: route each POST to the node its id starts with (see docs/deploying.md)' }),
     ERR_HTTP2_DUPLEX_ORIGIN_NOT_ALLOWED: Object.freeze({ code: 'ERR_HTTP2_DUPLEX_ORIGIN_NOT_ALLOWED', status: 403, message: 'the request\'s Origin is not in the server\'s cors option' }),
+    ERR_HTTP2_DUPLEX_TRUNCATED_RESPONSE: Object.freeze({ code: 'ERR_HTTP2_DUPLEX_TRUNCATED_RESPONSE', status: null, message: 'the server\'s side ended without its END frame: the server or a proxy in between failed' }),
 });

@@ -5,6 +5,18 @@ const { Duplex } = require('stream');
 // rethrow when nothing else listens, so they are not the application listening.
 const pipe_handlers = new WeakSet();
 
+// Frame types of a framed GET body (docs/protocol.md).
+const DATA = 0x00;
+const PING = 0x01;
+const END = 0x02;
+
+function frame_header(type, length) {
+    const header = Buffer.allocUnsafe(5);
+    header[0] = type;
+    header.writeUInt32BE(length, 1);
+    return header;
+}
+
 // A write that cannot reach a GET the client reset is not the application's
 // fault: the server closes the duplex for that reset instead.
 function ignoring_error(cb) {
@@ -17,12 +29,22 @@ class ServerDuplex extends Duplex {
     #blocked = false;
     #when_taken = [];
     #failure = null;
+    #framed;
+    #keepalive = null;
 
-    constructor(stream, options) {
+    // `framed`: the GET's body is framed (the client asked), so the server's
+    // end is explicit and an idle GET carries keep-alives.
+    constructor(stream, options, framed = false) {
         super(options);
         this.stream = stream;
+        this.#framed = framed;
         // Restarted by every server write (the server sets it when idle_timeout is on).
         this.idle_timer = null;
+        const interval = options.keepalive_interval;
+        if (framed && interval > 0) {
+            this.#keepalive = setInterval(() => this.#ping(), interval);
+            this.#keepalive.unref();
+        }
         // Once the client's end is pushed, _read is not called again: what
         // waited for the reader is taken when it has read to the end.
         this.on('end', () => this._read());
@@ -78,12 +100,17 @@ class ServerDuplex extends Duplex {
         }
     }
 
-    _write(chunk, encoding, cb) {
-        this.idle_timer?.refresh();
-        if (this.stream.destroyed) {
-            return cb();
+    // A keep-alive when nothing was written for keepalive_interval.
+    #ping() {
+        if (this.#keepalive.wrote) {
+            this.#keepalive.wrote = false;
+        } else if (!this.stream.destroyed && !this.stream.writableEnded) {
+            this.stream.write(frame_header(PING, 0));
         }
-        this.stream.write(chunk, encoding, ignoring_error(cb));
+    }
+
+    _write(chunk, encoding, cb) {
+        this._writev([{ chunk, encoding }], cb);
     }
 
     _writev(chunks, cb) {
@@ -91,23 +118,35 @@ class ServerDuplex extends Duplex {
         if (this.stream.destroyed) {
             return cb();
         }
+        if (this.#keepalive) {
+            this.#keepalive.wrote = true;
+        }
         // Corked, the GET stream hands the whole batch to its own _writev:
         // one write to the session, no concatenation.
         this.stream.cork();
         const last = chunks.length - 1;
-        chunks.forEach(({ chunk, encoding }, i) =>
-            this.stream.write(chunk, encoding, i === last ? ignoring_error(cb) : undefined));
+        chunks.forEach(({ chunk, encoding }, i) => {
+            if (this.#framed) {
+                this.stream.write(frame_header(DATA, Buffer.byteLength(chunk, encoding)));
+            }
+            this.stream.write(chunk, encoding, i === last ? ignoring_error(cb) : undefined);
+        });
         this.stream.uncork();
     }
 
     _final(cb) {
+        clearInterval(this.#keepalive);
         if (this.stream.writableEnded || this.stream.destroyed) {
             return cb();
+        }
+        if (this.#framed) {
+            this.stream.write(frame_header(END, 0));
         }
         this.stream.end(() => cb());
     }
 
     _destroy(err, cb) {
+        clearInterval(this.#keepalive);
         this.#when_taken = [];
         const reset = err ?? this.#failure;
         // An ended GET closes by itself once its last DATA frame is out; a

@@ -112,6 +112,7 @@ class Http2DuplexServer extends EventEmitter {
             close_timeout: 1000,
             autoDestroy: true,
             idle_timeout: 0,
+            keepalive_interval: 20000,
             scope: 'session',
             ...RECEIVE_WINDOWS,
             ...options
@@ -276,13 +277,13 @@ class Http2DuplexServer extends EventEmitter {
         this.own_stream(stream);
         const scope = this.#scope_of(duplexes, stream.session);
         const session = stream.session;
-        const opened = this.#registry.openDuplex(scope.key);
+        const opened = this.#registry.openDuplex(scope.key, header(headers, 'http2-duplex-framing'));
         if (opened.kind === 'refused') {
             this.#refuse(scope, stream, opened, response_headers);
             return undefined;
         }
         const { key, id } = opened;
-        const duplex = new ServerDuplex(stream, this.options);
+        const duplex = new ServerDuplex(stream, this.options, opened.framed);
         // posts: seq → POST waiting for its answer; open_posts: every POST not yet closed.
         const entry = {
             id, key, duplex, scope, session, posts: new Map(), open_posts: new Set(),

@@ -37,6 +37,8 @@ pub struct OpenedDuplex {
     pub kind: String,
     pub key: i64,
     pub id: String,
+    /// The GET's body is framed (docs/protocol.md).
+    pub framed: bool,
     pub headers: HashMap<String, String>,
 }
 
@@ -195,13 +197,20 @@ impl JsRegistry {
             .collect()
     }
 
+    /// A GET opened a duplex; `framing` is its `http2-duplex-framing` header.
     #[napi]
-    pub fn open_duplex(&mut self, session: i64) -> Either<OpenedDuplex, Rejection> {
+    pub fn open_duplex(
+        &mut self,
+        session: i64,
+        framing: Option<String>,
+    ) -> Either<OpenedDuplex, Rejection> {
+        let framed = core::framing::wants_framing(framing.as_deref());
         match self.inner.open_duplex(core::ScopeKey(session as u64)) {
             Ok(opened) => Either::A(OpenedDuplex {
                 kind: "opened".to_owned(),
                 key: opened.key.0 as i64,
-                headers: core::open_answer_headers(&opened.id, self.inner.limits())
+                framed,
+                headers: core::open_answer_headers(&opened.id, self.inner.limits(), framed)
                     .into_iter()
                     .map(|(name, value)| (name.to_owned(), value))
                     .collect(),

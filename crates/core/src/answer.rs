@@ -1,24 +1,30 @@
 //! What the server answers a GET that opened a duplex: the protocol headers
 //! that announce the id, the version and the v2 window.
 
+use crate::framing::FRAMING_VERSION;
 use crate::limits::Limits;
 use crate::PROTOCOL_VERSION;
 
 /// Headers a page on another origin may read (CORS): every protocol header
 /// the server sends.
 pub const EXPOSED_HEADERS: &str = "http2-duplex-id, http2-duplex-version, http2-duplex-window, \
-http2-duplex-window-bytes, http2-duplex-error";
+http2-duplex-window-bytes, http2-duplex-error, http2-duplex-framing";
 
-/// The headers of the `200` that opens duplex `id`, besides the application's.
-pub fn open_answer_headers(id: &str, limits: &Limits) -> Vec<(&'static str, String)> {
-    vec![
+/// The headers of the `200` that opens duplex `id`, besides the application's;
+/// `framed` when the body is framed (the client asked for it).
+pub fn open_answer_headers(id: &str, limits: &Limits, framed: bool) -> Vec<(&'static str, String)> {
+    let mut headers = vec![
         ("http2-duplex-id", id.to_owned()),
         ("http2-duplex-version", PROTOCOL_VERSION.to_string()),
         ("http2-duplex-window", limits.window.to_string()),
         ("http2-duplex-window-bytes", limits.window_bytes.to_string()),
         ("access-control-expose-headers", EXPOSED_HEADERS.to_owned()),
         ("content-type", "application/octet-stream".to_owned()),
-    ]
+    ];
+    if framed {
+        headers.push(("http2-duplex-framing", FRAMING_VERSION.to_owned()));
+    }
+    headers
 }
 
 #[cfg(test)]
@@ -27,7 +33,7 @@ mod tests {
 
     #[test]
     fn announces_the_id_version_and_window() {
-        let headers = open_answer_headers("n1.x", &Limits::default());
+        let headers = open_answer_headers("n1.x", &Limits::default(), true);
         let get = |name| {
             headers
                 .iter()
@@ -38,6 +44,9 @@ mod tests {
         assert_eq!(get("http2-duplex-version"), Some("2"));
         assert_eq!(get("http2-duplex-window"), Some("16"));
         assert_eq!(get("http2-duplex-window-bytes"), Some("16777216"));
+        assert_eq!(get("http2-duplex-framing"), Some("1"));
+        let raw = open_answer_headers("x", &Limits::default(), false);
+        assert!(raw.iter().all(|(name, _)| *name != "http2-duplex-framing"));
         // Every protocol header sent is readable cross-origin.
         for (name, _) in &headers {
             if name.starts_with("http2-duplex-") {

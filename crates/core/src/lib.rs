@@ -12,6 +12,7 @@
 
 mod answer;
 mod code;
+pub mod framing;
 mod inbound;
 mod limits;
 mod options;

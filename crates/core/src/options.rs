@@ -7,8 +7,9 @@ pub const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
 const MAX_I31: u64 = (1 << 31) - 1;
 
 /// `(option, smallest, largest)` for every numeric option.
-pub const NUMERIC_OPTIONS: [(&str, u64, u64); 10] = [
+pub const NUMERIC_OPTIONS: [(&str, u64, u64); 11] = [
     ("close_timeout", 0, MAX_I31),
+    ("keepalive_interval", 0, MAX_I31),
     ("idle_timeout", 0, MAX_I31),
     ("session_window", 0, MAX_I31),
     ("stream_window", 0, MAX_I31),
