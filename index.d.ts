@@ -19,6 +19,8 @@ export interface Http2DuplexServerOptions extends DuplexOptions {
     autoDestroy?: boolean;
     /** Destroy a duplex with no POST and no server write for this many ms; 0 is off (default 0). */
     idle_timeout?: number;
+    /** ms of silence on a framed GET body before a keep-alive frame goes out; 0 is off (default 20000). */
+    keepalive_interval?: number;
     /** HTTP/2 receive window of each session this server sees, bytes; 0 keeps the server's (default 8 MiB). */
     session_window?: number;
     /** HTTP/2 initial receive window of each stream of those sessions, bytes; 0 keeps the server's (default 1 MiB). */
