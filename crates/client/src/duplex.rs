@@ -1,15 +1,21 @@
 //! One duplex: a GET whose response body is the readable side, one streaming
 //! POST (`http2-duplex-single: true`) whose body is the writable side.
+//!
+//! The GET asks for a framed body (`http2-duplex-framing: 1`, docs/protocol.md
+//! "Framed GET body"); a server that answers the same header sends frames
+//! after the preamble byte (decoded by `http2_duplex_core::framing`), one
+//! that does not (6.x) sends the raw bytes.
 
 use std::future::poll_fn;
 use std::sync::{Arc, Mutex, Weak};
 use std::task::Poll;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use h2::client::ResponseFuture;
 use h2::{Reason, RecvStream, SendStream};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request};
+use http2_duplex_core::framing::{wants_framing, Frame, FrameDecoder, FRAMING_VERSION};
 use tokio::sync::watch;
 
 use crate::pool::{Conn, Target};
@@ -19,6 +25,8 @@ pub const HEADER_ID: &str = "http2-duplex-id";
 pub const HEADER_SINGLE: &str = "http2-duplex-single";
 pub const HEADER_END: &str = "http2-duplex-end";
 pub const HEADER_DESTROYED: &str = "http2-duplex-destroyed";
+/// Asks for (request) and announces (answer) a framed GET body.
+pub const HEADER_FRAMING: &str = "http2-duplex-framing";
 
 /// How long a destroyed duplex keeps its connection open for the server's
 /// answer to the end POST (the original server's `close_timeout` default).
@@ -43,8 +51,7 @@ struct Status {
 
 struct ReadSide {
     body: Option<RecvStream>,
-    /// The one-byte preamble `a` is still to be stripped.
-    preamble: bool,
+    decode: BodyDecoder,
     /// Bytes handed out whose flow-control capacity is not yet released:
     /// released on the next `read`, i.e. once the application wants more.
     unreleased: usize,
@@ -55,11 +62,33 @@ struct ReadSide {
 }
 
 impl ReadSide {
-    /// The server's answer is over: the read side is done.
+    /// The server's side is over: the read side is done. After an END frame
+    /// the stream itself may not have ended yet: it is drained (for a while)
+    /// rather than reset under a server that is finishing cleanly.
     fn ended(&mut self, inner: &Arc<Inner>) -> Result<Option<Bytes>, Error> {
-        self.body = None;
+        if let Some(mut body) = self.body.take() {
+            if !body.is_end_stream() {
+                inner.runtime.spawn(async move {
+                    let drain = async {
+                        while let Some(Ok(chunk)) = body.data().await {
+                            let _ = body.flow_control().release_capacity(chunk.len());
+                        }
+                    };
+                    let _ = tokio::time::timeout(END_ANSWER_TIMEOUT, drain).await;
+                });
+            }
+        }
         inner.update(|s| s.read_done = true);
         Ok(None)
+    }
+
+    /// The GET body ended (END_STREAM, or a reset with NO_ERROR): the end of
+    /// the read side, unless it is framed and the END frame never came.
+    fn body_ended(&mut self, inner: &Arc<Inner>) -> Result<Option<Bytes>, Error> {
+        if self.decode.truncated() {
+            return Err(inner.fail(Error::TruncatedResponse));
+        }
+        self.ended(inner)
     }
 
     /// An error or end seen while gathering, now due.
@@ -68,10 +97,77 @@ impl ReadSide {
             return Some(Err(inner.fail(err)));
         }
         if std::mem::take(&mut self.eof_pending) {
-            return Some(self.ended(inner));
+            return Some(self.body_ended(inner));
         }
         None
     }
+}
+
+/// What the GET body carries: the preamble, then the raw data or frames.
+struct BodyDecoder {
+    /// The one-byte preamble `a` is still to be stripped.
+    preamble: bool,
+    /// Decodes the body after the preamble when the server answered
+    /// `http2-duplex-framing: 1`; `None`: the body is the raw data.
+    frames: Option<FrameDecoder>,
+    /// Scratch space of the decoder's output.
+    out: Vec<Frame>,
+}
+
+impl BodyDecoder {
+    fn new(framed: bool) -> Self {
+        BodyDecoder {
+            preamble: true,
+            frames: framed.then(FrameDecoder::new),
+            out: Vec::new(),
+        }
+    }
+
+    /// Whether a body that ends now ends without its END frame.
+    fn truncated(&self) -> bool {
+        self.frames
+            .as_ref()
+            .is_some_and(|frames| frames.finish().is_err())
+    }
+
+    /// Takes one piece of the GET body: appends the duplex data it carries
+    /// to `out` (slices of `chunk`, not copies). True once the server's END
+    /// frame came.
+    fn take_chunk(&mut self, mut chunk: Bytes, out: &mut Vec<Bytes>) -> bool {
+        if self.preamble && !chunk.is_empty() {
+            self.preamble = false;
+            chunk.advance(1);
+        }
+        let Some(decoder) = self.frames.as_mut() else {
+            if !chunk.is_empty() {
+                out.push(chunk);
+            }
+            return false;
+        };
+        // Bytes after the END frame (`FramingError::AfterEnd`) are ignored:
+        // END already said the server ended, and is the last frame.
+        let _ = decoder.feed(chunk, &mut self.out);
+        let mut end = false;
+        for frame in self.out.drain(..) {
+            match frame {
+                Frame::Data(data) => out.push(data),
+                Frame::End => end = true,
+            }
+        }
+        end
+    }
+}
+
+/// The pieces of one read as one buffer: copied only when there are several.
+fn concat(mut pieces: Vec<Bytes>) -> Bytes {
+    if pieces.len() == 1 {
+        return pieces.pop().expect("one piece");
+    }
+    let mut buf = BytesMut::with_capacity(pieces.iter().map(Bytes::len).sum());
+    for piece in &pieces {
+        buf.extend_from_slice(piece);
+    }
+    buf.freeze()
 }
 
 struct WriteSide {
@@ -81,6 +177,7 @@ struct WriteSide {
 
 struct Inner {
     id: String,
+    framed: bool,
     target: Target,
     extra: HeaderMap,
     runtime: tokio::runtime::Handle,
@@ -161,7 +258,12 @@ impl Duplex {
         let extra = extra_headers(options)?;
         let conn = client.conn(&target, options).await?;
 
-        let get = request(Method::GET, &target, &extra, &[])?;
+        let get = request(
+            Method::GET,
+            &target,
+            &extra,
+            &[(HEADER_FRAMING, FRAMING_VERSION)],
+        )?;
         let (response, _) = send(&conn, get, true).await?;
         let response = response.await.map_err(Error::from_h2)?;
         if !response.status().is_success() {
@@ -173,6 +275,12 @@ impl Duplex {
             .and_then(|v| v.to_str().ok())
             .ok_or(Error::MissingId)?
             .to_string();
+        let framed = wants_framing(
+            response
+                .headers()
+                .get(HEADER_FRAMING)
+                .and_then(|v| v.to_str().ok()),
+        );
         let body = response.into_body();
 
         let post = request(
@@ -190,12 +298,13 @@ impl Duplex {
 
         let inner = Arc::new(Inner {
             id,
+            framed,
             target,
             extra,
             runtime: tokio::runtime::Handle::current(),
             reader: tokio::sync::Mutex::new(ReadSide {
                 body: Some(body),
-                preamble: true,
+                decode: BodyDecoder::new(framed),
                 unreleased: 0,
                 eof_pending: false,
                 error_pending: None,
@@ -219,6 +328,12 @@ impl Duplex {
     /// The duplex id the server gave.
     pub fn id(&self) -> &str {
         &self.inner.id
+    }
+
+    /// Whether the server answered with a framed GET body (a 7.x server);
+    /// false for a raw body (a 6.x server).
+    pub fn framed(&self) -> bool {
+        self.inner.framed
     }
 
     /// Everything the server sent that is available now (waiting for at
@@ -254,24 +369,20 @@ impl Duplex {
             let first = match first {
                 // A server that ended its answer may close the stream with
                 // RST_STREAM(NO_ERROR) rather than END_STREAM: an end.
-                None => return side.ended(inner),
-                Some(Err(e)) if Error::is_no_error_reset(&e) => return side.ended(inner),
+                None => return side.body_ended(inner),
+                Some(Err(e)) if Error::is_no_error_reset(&e) => return side.body_ended(inner),
                 Some(Err(e)) => return Err(inner.fail(Error::from_h2_on(e, READ_STREAM))),
                 Some(Ok(chunk)) => chunk,
             };
             side.unreleased += first.len();
-            let mut out = first;
-            if side.preamble && !out.is_empty() {
-                side.preamble = false;
-                let _ = out.split_to(1);
-            }
-            let mut gathered: Option<BytesMut> = None;
-            loop {
+            let mut pieces = Vec::new();
+            let mut end = side.decode.take_chunk(first, &mut pieces);
+            // Gather what else arrived already, up to the END frame.
+            while !end {
                 match poll_fn(|cx| Poll::Ready(body.poll_data(cx))).await {
                     Poll::Ready(Some(Ok(chunk))) => {
                         side.unreleased += chunk.len();
-                        let buf = gathered.get_or_insert_with(|| BytesMut::from(&out[..]));
-                        buf.extend_from_slice(&chunk);
+                        end = side.decode.take_chunk(chunk, &mut pieces);
                     }
                     Poll::Ready(Some(Err(e))) if Error::is_no_error_reset(&e) => {
                         side.eof_pending = true;
@@ -288,14 +399,20 @@ impl Duplex {
                     Poll::Pending => break,
                 }
             }
-            if let Some(buf) = gathered {
-                out = buf.freeze();
+            if end {
+                side.eof_pending = true;
             }
-            if !out.is_empty() {
-                return Ok(Some(out));
+            if !pieces.is_empty() {
+                return Ok(Some(concat(pieces)));
             }
             if side.error_pending.is_some() || side.eof_pending {
                 break;
+            }
+            // Nothing for the application (the preamble, a PING, part of a
+            // frame header): its flow-control capacity goes back now.
+            let n = std::mem::take(&mut side.unreleased);
+            if let Err(e) = body.flow_control().release_capacity(n) {
+                return Err(inner.fail(Error::from_h2_on(e, READ_STREAM)));
             }
         }
         // Nothing gathered but an error or end: report it now.
@@ -311,6 +428,11 @@ impl Duplex {
         let mut side = inner.writer.lock().await;
         if side.ended {
             return Err(Error::WriteAfterEnd);
+        }
+        // Over (failed or destroyed), even if the streams are not released
+        // yet.
+        if inner.end().is_some() {
+            return Err(inner.end_error());
         }
         let Some(body) = side.body.as_mut() else {
             return Err(inner.end_error());

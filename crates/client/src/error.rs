@@ -40,6 +40,10 @@ pub enum Error {
     Destroyed,
     /// A write after the writable side was ended.
     WriteAfterEnd,
+    /// A framed GET body (`http2-duplex-framing: 1`) ended without its END
+    /// frame: the server died (and a proxy ended the response cleanly) or
+    /// the stream was cut. Never an end of the readable side.
+    TruncatedResponse,
 }
 
 impl Error {
@@ -92,6 +96,7 @@ impl Error {
             Error::StreamReset(_) => Code::ServerReset,
             Error::Destroyed => Code::Destroyed,
             Error::WriteAfterEnd => Code::WriteAfterEnd,
+            Error::TruncatedResponse => Code::TruncatedResponse,
         }
     }
 }
@@ -131,6 +136,10 @@ impl fmt::Display for Error {
             Error::StreamReset(why) => write!(f, "the server reset the duplex's {why}"),
             Error::Destroyed => write!(f, "the duplex was destroyed"),
             Error::WriteAfterEnd => write!(f, "write after end"),
+            Error::TruncatedResponse => write!(
+                f,
+                "the server's side ended without its END frame: the server or a proxy in between failed"
+            ),
         }
     }
 }

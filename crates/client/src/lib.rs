@@ -13,7 +13,7 @@ mod error;
 mod pool;
 mod tls;
 
-pub use duplex::{Duplex, HEADER_DESTROYED, HEADER_END, HEADER_ID, HEADER_SINGLE};
+pub use duplex::{Duplex, HEADER_DESTROYED, HEADER_END, HEADER_FRAMING, HEADER_ID, HEADER_SINGLE};
 pub use error::{Error, HEADER_ERROR};
 /// The table of stable error codes ([`Error::code`]).
 pub use http2_duplex_core::Code;
