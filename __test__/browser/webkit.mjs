@@ -162,7 +162,8 @@ const mark = value => {
 };
 Promise.resolve().then(() => window.harness[name](...args)).then(
     value => done({ value: mark(value) }),
-    err => done({ error: String(err && err.stack || err) }));
+    // WebKit's stack has no message line.
+    err => done({ error: String(err) + (err && err.stack ? '\\n' + err.stack : '') }));
 `;
 
 export async function launch_webkit() {
