@@ -29,12 +29,12 @@ function main() {
     if (!existsSync(join(root, 'Cargo.toml'))) return;
     const cargo = spawnSync('cargo', ['--version'], { encoding: 'utf8' });
     if (cargo.error || cargo.status !== 0) {
-        say(`no prebuilt binary for ${target} and no cargo on PATH to build one; ` +
+        say(`no prebuilt binary installed for ${target} and no cargo on PATH to build one; ` +
             'require(\'http2-duplex\') will throw ERR_HTTP2_DUPLEX_NO_NATIVE_BINDING until you ' +
             'install Rust (https://rustup.rs) and run `npm rebuild http2-duplex`.');
         return;
     }
-    say(`no prebuilt binary for ${target}: building the native core from source ` +
+    say(`no prebuilt binary installed for ${target}: building the native core from source ` +
         `with ${cargo.stdout.trim()} (a minute or two)`);
     // cargo's own target/ in the package unless the user points CARGO_TARGET_DIR elsewhere;
     // only the .node is kept.
