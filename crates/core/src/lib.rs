@@ -19,6 +19,7 @@ mod options;
 mod post;
 mod registry;
 mod rejection;
+pub mod websocket;
 
 pub use answer::{open_answer_headers, EXPOSED_HEADERS};
 pub use code::Code;

@@ -1,0 +1,254 @@
+//! The http2-duplex message layer over a WebSocket (subprotocol
+//! `http2-duplex.1`, docs/websocket.md): binary messages carry a direction's
+//! bytes, the text message `end` ends it, and the text message `credit N`
+//! lets the peer send N more bytes of binary payload.
+
+use bytes::Bytes;
+
+use super::{Close, Event, Violation};
+
+/// The subprotocol a client asks for and a server accepts.
+pub const SUBPROTOCOL: &str = "http2-duplex.1";
+/// What each side may send before the first `credit`: 1 MiB of binary
+/// payload. It is also the default receive window.
+pub const INITIAL_CREDIT: u64 = 1 << 20;
+/// The most credit a side may hold: 2^53 - 1, so that JS can count it.
+pub const MAX_CREDIT: u64 = (1 << 53) - 1;
+/// The text message that ends the sender's direction.
+pub const END_MESSAGE: &[u8] = b"end";
+
+/// The text message granting `n` bytes of credit.
+pub fn credit_message(n: u64) -> String {
+    format!("credit {n}")
+}
+
+/// Credit both ways.
+///
+/// Receive side: the peer may send at most what was granted. What is in
+/// flight towards this side — credit the peer still holds, bytes received
+/// and not consumed by the reader, bytes consumed and not yet granted back —
+/// always adds up to the window, so a reader that stops reading stops the
+/// peer with at most `window` bytes held. Credit goes back in grants of at
+/// least half the window, not one per read.
+///
+/// Send side: this side may send what the peer granted, no more; a write
+/// larger than the credit goes out in pieces as credit comes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Flow {
+    window: u64,
+    send_credit: u64,
+    recv_credit: u64,
+    unconsumed: u64,
+    pending: u64,
+}
+
+impl Default for Flow {
+    fn default() -> Self {
+        Flow::new(INITIAL_CREDIT)
+    }
+}
+
+impl Flow {
+    /// Credit for a receive window of `window` bytes (at least
+    /// [`INITIAL_CREDIT`], which the peer may send anyway, at most
+    /// [`MAX_CREDIT`]). A window above the initial credit is granted by
+    /// [`Flow::initial_grant`].
+    pub fn new(window: u64) -> Self {
+        let window = window.clamp(INITIAL_CREDIT, MAX_CREDIT);
+        Flow {
+            window,
+            send_credit: INITIAL_CREDIT,
+            recv_credit: INITIAL_CREDIT,
+            unconsumed: 0,
+            pending: window - INITIAL_CREDIT,
+        }
+    }
+
+    pub fn window(&self) -> u64 {
+        self.window
+    }
+
+    /// The credit to grant as soon as the stream opens, if the window is
+    /// larger than the initial credit.
+    pub fn initial_grant(&mut self) -> Option<u64> {
+        self.take_pending()
+    }
+
+    // Send side.
+
+    /// What this side may still send.
+    pub fn send_credit(&self) -> u64 {
+        self.send_credit
+    }
+
+    pub fn can_send(&self, len: u64) -> bool {
+        len <= self.send_credit
+    }
+
+    /// This side sent `len` bytes of binary payload (at most its credit).
+    pub fn sent(&mut self, len: u64) {
+        debug_assert!(len <= self.send_credit, "sent beyond the credit");
+        self.send_credit = self.send_credit.saturating_sub(len);
+    }
+
+    /// The peer granted `n` bytes (a `credit n` message).
+    pub fn granted(&mut self, n: u64) -> Result<(), Close> {
+        match self.send_credit.checked_add(n) {
+            Some(credit) if credit <= MAX_CREDIT => {
+                self.send_credit = credit;
+                Ok(())
+            }
+            _ => Err(Violation::BadControlMessage.into()),
+        }
+    }
+
+    // Receive side.
+
+    /// What the peer may still send.
+    pub fn recv_credit(&self) -> u64 {
+        self.recv_credit
+    }
+
+    /// Bytes received and not yet consumed.
+    pub fn unconsumed(&self) -> u64 {
+        self.unconsumed
+    }
+
+    /// The peer sent `len` bytes of binary payload: more than its credit is
+    /// a policy violation (close 1008).
+    pub fn received(&mut self, len: u64) -> Result<(), Close> {
+        if len > self.recv_credit {
+            return Err(Violation::CreditExceeded.into());
+        }
+        self.recv_credit -= len;
+        self.unconsumed += len;
+        Ok(())
+    }
+
+    /// The reader consumed `n` bytes (at most what was received); returns
+    /// the credit to grant (`credit N`) once at least half the window waits.
+    pub fn consumed(&mut self, n: u64) -> Option<u64> {
+        let n = n.min(self.unconsumed);
+        self.unconsumed -= n;
+        self.pending += n;
+        if self.pending >= (self.window / 2).max(1) {
+            self.take_pending()
+        } else {
+            None
+        }
+    }
+
+    fn take_pending(&mut self) -> Option<u64> {
+        if self.pending == 0 {
+            return None;
+        }
+        let grant = std::mem::take(&mut self.pending);
+        self.recv_credit += grant;
+        Some(grant)
+    }
+}
+
+/// What a message of the peer means to the duplex.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Inbound {
+    /// Bytes of the peer's direction.
+    Data(Bytes),
+    /// The peer ended its direction.
+    End,
+    /// The peer granted this much more credit: writes waiting may go.
+    Credit(u64),
+}
+
+/// A text message of http2-duplex.1.
+fn parse_control(text: &[u8]) -> Result<Inbound, Close> {
+    if text == END_MESSAGE {
+        return Ok(Inbound::End);
+    }
+    let bad = || Close::from(Violation::BadControlMessage);
+    let digits = text.strip_prefix(b"credit ").ok_or_else(bad)?;
+    // 1 to 16 digits, no leading zero: 1 ..= 9_999_999_999_999_999.
+    if digits.is_empty()
+        || digits.len() > 16
+        || digits[0] == b'0'
+        || !digits.iter().all(u8::is_ascii_digit)
+    {
+        return Err(bad());
+    }
+    let n = digits
+        .iter()
+        .fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
+    Ok(Inbound::Credit(n))
+}
+
+/// The http2-duplex.1 state of one WebSocket: credit and the two ends.
+/// Both directions ended → the caller closes with 1000.
+#[derive(Clone, Debug, Default)]
+pub struct Channel {
+    flow: Flow,
+    sent_end: bool,
+    received_end: bool,
+}
+
+impl Channel {
+    pub fn new(window: u64) -> Self {
+        Channel {
+            flow: Flow::new(window),
+            sent_end: false,
+            received_end: false,
+        }
+    }
+
+    pub fn flow(&self) -> &Flow {
+        &self.flow
+    }
+
+    pub fn flow_mut(&mut self) -> &mut Flow {
+        &mut self.flow
+    }
+
+    /// What a data message of the peer means; `None` for pings, pongs and
+    /// Close, which the [`super::Session`] handles.
+    pub fn receive(&mut self, event: Event) -> Result<Option<Inbound>, Close> {
+        match event {
+            Event::Binary(data) => {
+                if self.received_end {
+                    return Err(Violation::DataAfterEnd.into());
+                }
+                self.flow.received(data.len() as u64)?;
+                Ok(Some(Inbound::Data(data)))
+            }
+            Event::Text(text) => match parse_control(&text)? {
+                Inbound::End if self.received_end => Err(Violation::DataAfterEnd.into()),
+                Inbound::End => {
+                    self.received_end = true;
+                    Ok(Some(Inbound::End))
+                }
+                Inbound::Credit(n) => {
+                    self.flow.granted(n)?;
+                    Ok(Some(Inbound::Credit(n)))
+                }
+                Inbound::Data(_) => unreachable!("text is never data"),
+            },
+            _ => Ok(None),
+        }
+    }
+
+    /// This side ends its direction: send [`END_MESSAGE`] as a text message.
+    /// Returns false if it already did.
+    pub fn end(&mut self) -> bool {
+        !std::mem::replace(&mut self.sent_end, true)
+    }
+
+    pub fn sent_end(&self) -> bool {
+        self.sent_end
+    }
+
+    pub fn received_end(&self) -> bool {
+        self.received_end
+    }
+
+    /// Both directions ended: close with 1000.
+    pub fn both_ended(&self) -> bool {
+        self.sent_end && self.received_end
+    }
+}

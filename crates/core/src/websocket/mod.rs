@@ -1,0 +1,153 @@
+//! The WebSocket protocol (RFC 6455) as carried on an HTTP/2 extended CONNECT
+//! stream (RFC 8441), sans-IO, both roles — and the http2-duplex message layer
+//! on top of it (subprotocol `http2-duplex.1`, docs/websocket.md).
+//!
+//! There is no HTTP upgrade handshake here: on HTTP/2 the stream is opened by
+//! the CONNECT request, and everything after its headers is frames.
+//!
+//! - [`Decoder`] turns the bytes of one stream into [`Event`]s, piece by
+//!   piece, and answers a peer that breaks the protocol with the [`Close`] to
+//!   send.
+//! - [`encode_header`], [`mask_in_place`] and [`close_payload`] build what to
+//!   send: the caller writes the header and the payload as two buffers.
+//! - [`Session`] wraps a decoder with the close handshake and pongs.
+//! - [`Flow`] and [`Channel`] are the http2-duplex message layer: binary data,
+//!   `end`, and `credit N` for receive backpressure.
+
+mod decoder;
+mod duplex;
+mod frame;
+mod session;
+
+pub use decoder::{Decoder, Event};
+pub use duplex::{
+    credit_message, Channel, Flow, Inbound, END_MESSAGE, INITIAL_CREDIT, MAX_CREDIT, SUBPROTOCOL,
+};
+pub use frame::{
+    close_payload, encode_header, is_valid_close_code, mask_in_place, Opcode, MAX_CONTROL_PAYLOAD,
+    MAX_HEADER_LEN,
+};
+pub use session::{Outgoing, Session};
+
+/// Which end of the stream this is. A server receives masked frames from the
+/// client; a client receives unmasked frames from the server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Server,
+    Client,
+}
+
+/// Close codes (RFC 6455 §7.4.1) this module sends.
+pub mod close_code {
+    pub const NORMAL: u16 = 1000;
+    pub const GOING_AWAY: u16 = 1001;
+    pub const PROTOCOL_ERROR: u16 = 1002;
+    pub const INVALID_DATA: u16 = 1007;
+    pub const POLICY_VIOLATION: u16 = 1008;
+    pub const TOO_BIG: u16 = 1009;
+}
+
+/// Why a peer's input was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Violation {
+    /// RSV1, RSV2 or RSV3 set; no extension is negotiated.
+    ReservedBits,
+    /// An opcode RFC 6455 does not define.
+    UnknownOpcode,
+    /// A server got an unmasked frame, or a client a masked one.
+    Masking,
+    /// A control frame with more than 125 bytes of payload.
+    ControlTooLong,
+    /// A control frame without FIN.
+    ControlFragmented,
+    /// A continuation frame with no fragmented message to continue.
+    UnexpectedContinuation,
+    /// A text or binary frame while a fragmented message is unfinished.
+    ExpectedContinuation,
+    /// A 64-bit payload length with its most significant bit set.
+    LengthTopBit,
+    /// A Close frame with exactly one byte of payload.
+    CloseLengthOne,
+    /// A Close frame whose code may not be sent on the wire.
+    CloseCode,
+    /// A text message or close reason that is not UTF-8.
+    InvalidUtf8,
+    /// A message longer than the maximum message size.
+    TooBig,
+    /// http2-duplex.1: binary payload beyond the credit granted to the peer.
+    CreditExceeded,
+    /// http2-duplex.1: a text message that is neither `end` nor `credit N`,
+    /// or a credit that would overflow [`MAX_CREDIT`].
+    BadControlMessage,
+    /// http2-duplex.1: data or a second `end` after the peer's `end`.
+    DataAfterEnd,
+}
+
+impl Violation {
+    /// The close code to send.
+    pub const fn code(self) -> u16 {
+        use Violation::*;
+        match self {
+            ReservedBits
+            | UnknownOpcode
+            | Masking
+            | ControlTooLong
+            | ControlFragmented
+            | UnexpectedContinuation
+            | ExpectedContinuation
+            | LengthTopBit
+            | CloseLengthOne
+            | CloseCode => close_code::PROTOCOL_ERROR,
+            InvalidUtf8 => close_code::INVALID_DATA,
+            TooBig => close_code::TOO_BIG,
+            CreditExceeded | BadControlMessage | DataAfterEnd => close_code::POLICY_VIOLATION,
+        }
+    }
+
+    /// The close reason to send (ASCII, well under 123 bytes).
+    pub const fn reason(self) -> &'static str {
+        use Violation::*;
+        match self {
+            ReservedBits => "reserved bits set",
+            UnknownOpcode => "unknown opcode",
+            Masking => "bad masking",
+            ControlTooLong => "control frame too long",
+            ControlFragmented => "fragmented control frame",
+            UnexpectedContinuation => "continuation without a message",
+            ExpectedContinuation => "new message inside a fragmented one",
+            LengthTopBit => "payload length too large",
+            CloseLengthOne => "close payload of one byte",
+            CloseCode => "invalid close code",
+            InvalidUtf8 => "invalid UTF-8",
+            TooBig => "message too big",
+            CreditExceeded => "credit exceeded",
+            BadControlMessage => "bad control message",
+            DataAfterEnd => "data after end",
+        }
+    }
+}
+
+/// The Close to send to a peer that broke the protocol.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Close {
+    pub code: u16,
+    pub reason: &'static str,
+    pub violation: Violation,
+}
+
+impl From<Violation> for Close {
+    fn from(violation: Violation) -> Self {
+        Close {
+            code: violation.code(),
+            reason: violation.reason(),
+            violation,
+        }
+    }
+}
+
+impl Close {
+    /// The payload of the Close frame to send.
+    pub fn payload(&self) -> bytes::Bytes {
+        close_payload(self.code, self.reason)
+    }
+}
