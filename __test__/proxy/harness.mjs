@@ -104,7 +104,9 @@ export class Backend {
 
     async start() {
         const { options, static_dir, port } = this.config;
-        this.child = track(fork(fileURLToPath(new URL('backend.mjs', here)), [], {
+        // HTTP2_DUPLEX_BACKEND: another backend script to run the suites against.
+        const script = process.env.HTTP2_DUPLEX_BACKEND || fileURLToPath(new URL('backend.mjs', here));
+        this.child = track(fork(script, [], {
             env: {
                 ...process.env,
                 NODE_ID: this.node_id,
