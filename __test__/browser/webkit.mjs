@@ -23,11 +23,37 @@ export function webkit_missing() {
     return null;
 }
 
-// Ends a child we started and waits for it to exit.
+// Every child is the leader of its own process group (WebKitWebDriver's group holds
+// MiniBrowser and its web and network processes): stopping it ends the whole group.
+const running = new Set();
+
+function spawn_group(file, args, options) {
+    const child = spawn(file, args, { ...options, detached: true });
+    running.add(child);
+    child.once('exit', () => running.delete(child));
+    return child;
+}
+
+function signal_group(child, signal) {
+    try {
+        process.kill(-child.pid, signal);
+    } catch {
+        // already gone
+    }
+}
+
+// A test process that ends without close() (a crash, a hung hook) leaves nothing behind.
+process.once('exit', () => {
+    for (const child of running) {
+        signal_group(child, 'SIGKILL');
+    }
+});
+
+// Ends a child we started (and its group) and waits for it to exit.
 async function stop(child) {
     if (child.exitCode === null && child.signalCode === null) {
         const exited = once(child, 'exit');
-        child.kill('SIGTERM');
+        signal_group(child, 'SIGTERM');
         await exited;
     }
 }
@@ -41,7 +67,7 @@ function exit_of(child, name, output) {
 
 // Xvfb on a display it picks itself; it writes the number to fd 3 when ready.
 async function start_xvfb() {
-    const child = spawn(XVFB, ['-displayfd', '3', '-nolisten', 'tcp', '-screen', '0', '1280x1024x24'],
+    const child = spawn_group(XVFB, ['-displayfd', '3', '-nolisten', 'tcp', '-screen', '0', '1280x1024x24'],
         { stdio: ['ignore', 'ignore', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', data => {
@@ -93,7 +119,7 @@ async function command(base, method, path, body) {
 // each connection refused is retried when the previous attempt failed).
 async function start_webdriver(display) {
     const port = await free_port();
-    const child = spawn(WEBDRIVER, [`--port=${port}`, '--host=127.0.0.1'], {
+    const child = spawn_group(WEBDRIVER, [`--port=${port}`, '--host=127.0.0.1'], {
         stdio: ['ignore', 'pipe', 'pipe'],
         env: { ...process.env, DISPLAY: display }
     });
@@ -241,9 +267,12 @@ export async function launch_webkit() {
             };
         },
         async close() {
-            for (const id of [...sessions]) {
-                await delete_session(id);
-            }
+            // A session with a script still pending (a case that timed out) may not
+            // answer DELETE: ending the driver's group ends its browsers too.
+            await Promise.race([
+                Promise.all([...sessions].map(delete_session)),
+                new Promise(resolve => setTimeout(resolve, 2000).unref())
+            ]);
             await stop(driver.child);
             await stop(xvfb.child);
         }
