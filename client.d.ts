@@ -40,10 +40,26 @@ export interface MakeOptions extends DuplexOptions, Omit<RequestInit, 'body' | '
     disable_request_streaming?: boolean;
     /** Replacement for the global fetch. */
     fetch?: FetchFunction;
+    /**
+     * Ask for a framed GET body (request header `http2-duplex-framing: 1`): the server's
+     * end is then explicit, and an answer ended without it destroys the duplex with
+     * ERR_HTTP2_DUPLEX_TRUNCATED_RESPONSE. Default: ask only for a URL of the page's own
+     * origin, as the header makes a cross-origin GET preflighted (the server answers
+     * preflights only with its `cors` option); true: always; false: never.
+     */
+    framing?: boolean;
     /** Replacement error class; constructed with the Response, then init() is awaited. */
     ResponseError?: new (response: Response) => ResponseError;
     /** Destroys the duplex (and aborts its requests) when aborted. */
     signal?: AbortSignal;
+}
+
+/**
+ * What a framed GET body that ends (or fails) without its END frame destroys the
+ * duplex with; `cause` is the browser's error when the read failed.
+ */
+export interface TruncatedResponseError extends Error {
+    code: 'ERR_HTTP2_DUPLEX_TRUNCATED_RESPONSE';
 }
 
 /** The client's end of a duplex; 'finish' means the server has taken every byte written. */

@@ -7,6 +7,9 @@ import { ResponseError, response_error, no_id_error } from './lib/browser/respon
 import { split_options, request_init } from './lib/browser/options.mjs';
 import { StreamUpload, request_streaming_supported } from './lib/browser/stream-upload.mjs';
 import { PostUpload } from './lib/browser/post-upload.mjs';
+import {
+    FRAMING_HEADER, FRAMING_VERSION, FrameParser, truncated_error, should_ask_framing, page_base
+} from './lib/browser/frames.mjs';
 
 export { ResponseError };
 
@@ -37,7 +40,8 @@ class FetchDuplex extends Duplex {
         const { client, duplex, fetch_init } = split_options(options, {
             disable_request_streaming: false,
             fetch: (...args) => fetch(...args),
-            ResponseError
+            ResponseError,
+            framing: undefined
         });
         super(duplex);
         this.url = url;
@@ -47,6 +51,7 @@ class FetchDuplex extends Duplex {
         this._abort_write = new AbortController();
         this._reader = null;
         this._preamble_left = 1;    // the server's first byte only makes fetch resolve early
+        this._frames = null;        // the GET body's FrameParser when the server frames it
         this._reading = false;
         this._upload = null;
         this._ended_server = false; // our end reached the server
@@ -55,7 +60,9 @@ class FetchDuplex extends Duplex {
     }
 
     async init() {
-        const response = await this._request({ signal: this._abort_read.signal });
+        const ask = should_ask_framing(this.url, this._client.framing, page_base());
+        const response = await this._request({ signal: this._abort_read.signal },
+            ask ? { [FRAMING_HEADER]: FRAMING_VERSION } : undefined);
         this._reader = response.body.getReader();
         const id = response.headers.get('http2-duplex-id');
         if (!id) {
@@ -63,6 +70,10 @@ class FetchDuplex extends Duplex {
             throw no_id_error(response);
         }
         this.id = id;
+        if (ask && response.headers.get(FRAMING_HEADER) === FRAMING_VERSION) {
+            // A 6.x server does not answer the header: its body is raw.
+            this._frames = new FrameParser(bytes => this.push(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length)));
+        }
         this._upload = this._make_upload(response.headers);
     }
 
@@ -143,7 +154,8 @@ class FetchDuplex extends Duplex {
     }
 
     _read() {
-        if (!this._reading) {
+        // After the END frame, _drain_body reads what is left.
+        if (!this._reading && !(this._frames && this._frames.ended)) {
             this._pump().catch(err => {
                 // A read we aborted ourselves (destroy) is not news.
                 if (!this.destroyed) {
@@ -158,24 +170,72 @@ class FetchDuplex extends Duplex {
         this._reading = true;
         try {
             for (;;) {
-                const { value, done } = await this._reader.read();
-                if (this.destroyed) {
-                    return;
-                }
-                if (done) {
-                    this._push_end();
+                const value = await this._read_body();
+                if (value === null || this.destroyed) {
                     return;
                 }
                 const skip = Math.min(this._preamble_left, value.length);
                 this._preamble_left -= skip;
-                if (value.length > skip &&
-                    !this.push(Buffer.from(value.buffer, value.byteOffset + skip, value.length - skip))) {
+                if (value.length > skip && !this._take(value.subarray(skip))) {
                     return;
                 }
             }
         } finally {
             this._reading = false;
         }
+    }
+
+    // The next read of the GET body; null once it has ended (and the end was handled).
+    async _read_body() {
+        let read;
+        try {
+            read = await this._reader.read();
+        } catch (err) {
+            // A framed body cut short is a truncated answer, whatever cut it.
+            throw this._frames && !this._frames.ended ? truncated_error(err) : err;
+        }
+        if (this.destroyed) {
+            return null;
+        }
+        if (read.done) {
+            const err = this._frames && this._frames.finish();
+            if (err) {
+                this.destroy(err);
+            } else if (!this._frames) {
+                this._push_end();
+            }
+            return null;
+        }
+        return read.value;
+    }
+
+    // Hands one read (without the preamble) to the readable side; false: it is full.
+    _take(bytes) {
+        if (!this._frames) {
+            return this.push(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length));
+        }
+        if (this._frames.ended) {
+            return true;    // after END: nothing more is data
+        }
+        const more = this._frames.feed(bytes);
+        if (this._frames.ended) {
+            this._push_end();
+            // Read on to the body's end, so the GET completes rather than being cancelled.
+            this._drain_body();
+            return false;
+        }
+        return more;
+    }
+
+    // After END: reads the rest of the body, ignoring it; a failure now is no one's news.
+    _drain_body() {
+        const drain = () => this._reader.read().then(({ done }) => {
+            if (!done && !this.destroyed) {
+                return drain();
+            }
+            return undefined;
+        });
+        drain().catch(ignore);
     }
 
     _write(chunk, encoding, cb) {
