@@ -1,7 +1,10 @@
 // The browser e2e cases, shared by every browser and client mode.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { DUPLEX_PATH, OUR_CLIENT, STUB_NO_ID, STUB_REFUSE_POSTS, STUB_ERROR_CODE } from './server.mjs';
+import {
+    DUPLEX_PATH, OUR_CLIENT, STUB_NO_ID, STUB_REFUSE_POSTS, STUB_ERROR_CODE, STUB_FRAMED, STUB_FRAMED_DATA,
+    our_server_class
+} from './server.mjs';
 import { read_all, read_bytes, send_random, first_event } from './streams.mjs';
 
 const MiB = 1024 * 1024;
@@ -253,6 +256,58 @@ export function define_cases(env) {
                     assert.deepEqual(order, ['finish', 'end', 'close'], `run ${run}`);
                     assert.equal((await request).length, 3);
                 }
+            });
+
+            tc('framed GET: asked for same-origin (not cross-origin unless framing: true)', async () => {
+                const ask = (url, extra) => page.call('framing_requested', client_url, url,
+                    { ...env.options, ...extra });
+                const same = `${env.server().origin}${DUPLEX_PATH}`;
+                const cross = `https://localhost:1${DUPLEX_PATH}`;
+                assert.equal(await ask(DUPLEX_PATH), '1');
+                assert.equal(await ask(same), '1');
+                assert.equal(await ask(cross), null);
+                assert.equal(await ask(cross, { framing: true }), '1');
+                assert.equal(await ask(same, { framing: false }), null);
+            });
+
+            tc('framed GET: our server frames the answer; data round-trips; server end → client end', async () => {
+                const { key, id, asked, answered } = await page.call('open_framing', client_url,
+                    DUPLEX_PATH, env.options);
+                const sd = await env.server().duplex(id);
+                const ours = env.server().duplex_server instanceof our_server_class();
+                assert.equal(asked, '1');
+                assert.equal(answered, ours ? '1' : null, 'a 6.x server answers raw');
+                if (!ours) {
+                    // The raw body against 6.x is what every other case checks.
+                    await page.call('destroy', key);
+                    return;
+                }
+                sd.pipe(sd);
+                const [echoed, sent] = await Promise.all([
+                    page.call('read_all', key),
+                    page.call('send_random', key, 256 * 1024, 16384, true)
+                ]);
+                assert.deepEqual(echoed, sent);
+                const { order, error } = await page.call('closed', key);
+                assert.equal(error, null);
+                assert.equal(order.at(-1), 'close');
+            });
+
+            tc('framed GET: PING and unknown frames skipped, END ends the readable side', async () => {
+                const { key } = await page.call('open', client_url, `${STUB_FRAMED}?end=1`, env.options);
+                const { text, order, error } = await page.call('read_to_close', key, true);
+                assert.equal(error, null);
+                assert.equal(text, STUB_FRAMED_DATA);
+                assert.ok(order.includes('end'), order.join());
+            });
+
+            tc('framed GET: a body ended without END destroys the duplex with ERR_HTTP2_DUPLEX_TRUNCATED_RESPONSE', async () => {
+                const { key } = await page.call('open', client_url, STUB_FRAMED, env.options);
+                const { text, order, error } = await page.call('read_to_close', key, false);
+                assert.equal(text, STUB_FRAMED_DATA, 'the data before the cut is delivered');
+                assert.ok(error, order.join());
+                assert.equal(error.code, 'ERR_HTTP2_DUPLEX_TRUNCATED_RESPONSE');
+                assert.ok(!order.includes('end'), order.join());
             });
 
             tc('10 duplexes at once, each echoing 1 MiB, close without an error', async () => {

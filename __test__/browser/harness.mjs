@@ -338,3 +338,49 @@ export async function failing_write(client_url, url, options) {
     const err = callback_error || await error;
     return { message: err.message, is_response_error: err instanceof ResponseError, destroyed: duplex.destroyed };
 }
+
+// Opens a duplex as open() does, through a fetch that records the GET's framing
+// header (sent) and its answer's (received).
+export async function open_framing(client_url, url, options) {
+    const seen = { asked: null, answered: null };
+    const inner = options?.fetch || fetch;
+    const recording_fetch = async (input, init) => {
+        const response = await inner(input, init);
+        if (!init.method || init.method === 'GET') {
+            seen.asked = new Headers(init.headers).get('http2-duplex-framing');
+            seen.answered = response.headers.get('http2-duplex-framing');
+        }
+        return response;
+    };
+    const opened = await open(client_url, url, { ...options, fetch: recording_fetch });
+    return { ...opened, ...seen };
+}
+
+// The GET's http2-duplex-framing header make(url, options) sends (null: none). The
+// GET is not sent: a fetch that records it answers 404.
+export async function framing_requested(client_url, url, options) {
+    const { default: make } = await import(client_url);
+    let asked;
+    const recording_fetch = async (input, init) => {
+        asked = new Headers(init.headers).get('http2-duplex-framing');
+        return new Response(null, { status: 404 });
+    };
+    await make(url, { ...options, fetch: recording_fetch }).then(d => d.destroy(), () => {});
+    return asked;
+}
+
+// Reads until the duplex closes (ending its writable side first if `end_writable`):
+// the text read, the events' order and the error's shape.
+export async function read_to_close(key, end_writable) {
+    const duplex = get(key);
+    const decoder = new TextDecoder();
+    let text = '';
+    duplex.on('data', data => {
+        text += decoder.decode(data, { stream: true });
+    });
+    if (end_writable) {
+        duplex.end();
+    }
+    const { order, error } = await closed(key);
+    return { text: text + decoder.decode(), order, error };
+}

@@ -68,9 +68,49 @@ export const STUB_ERROR_CODE = 'ERR_HTTP2_DUPLEX_UNKNOWN_ID';
 
 let stub_ids = 0;
 
+// GET STUB_FRAMED: 200 with an id and `http2-duplex-framing: 1`; the body is the preamble,
+// DATA frames carrying STUB_FRAMED_DATA (with a PING and an unknown frame between them),
+// then END only if the query has end=1; then the body ends cleanly, as a proxy ends the
+// GET of a server that died. POSTs to it are answered 200 once their body has ended.
+export const STUB_FRAMED = '/stub/framed';
+export const STUB_FRAMED_DATA = 'hello, framed world';
+
+function frame(type, payload = '') {
+    const body = Buffer.from(payload);
+    const header = Buffer.alloc(5);
+    header[0] = type;
+    header.writeUInt32BE(body.length, 1);
+    return Buffer.concat([header, body]);
+}
+
+function stub_framed(stream, method, query) {
+    if (method !== 'GET') {
+        stream.on('end', () => stream.respond({ ':status': 200 }, { endStream: true }));
+        stream.resume();
+        return;
+    }
+    stream.respond({
+        ':status': 200,
+        'content-type': 'application/octet-stream',
+        'http2-duplex-id': `stub-${++stub_ids}`,
+        'http2-duplex-framing': '1'
+    });
+    const [first, second] = [STUB_FRAMED_DATA.slice(0, 7), STUB_FRAMED_DATA.slice(7)];
+    stream.write('a');
+    stream.write(Buffer.concat([frame(0x00, first), frame(0x01), frame(0x7f, 'skip me')]));
+    setTimeout(() => {
+        stream.write(frame(0x00, second));
+        stream.end(new URLSearchParams(query).get('end') === '1' ? frame(0x02) : undefined);
+    }, 50);
+}
+
 function stub(stream, headers) {
     const [path, query = ''] = headers[':path'].split('?');
     const method = headers[':method'];
+    if (path === STUB_FRAMED) {
+        stub_framed(stream, method, query);
+        return true;
+    }
     if (path === STUB_NO_ID && method === 'GET') {
         stream.respond({ ':status': 200, 'content-type': 'text/plain' });
         stream.end('not a duplex');
