@@ -232,3 +232,20 @@ test('without cors, OPTIONS is 405 as in 6.x', async t => {
     const answer = await request(s.connect(), { ':method': 'OPTIONS', ':path': '/duplex', origin: 'https://x.example' });
     assert.equal(answer.status, 405);
 });
+
+test('scope "server": the connection of a GET the server ended may close; POSTs on others still pair', async t => {
+    const { s } = await with_warnings(t, { scope: 'server' });
+    const get_session = s.connect();
+    const opened = next_duplex(s.server);
+    const { id, stream } = await open(get_session);
+    const { duplex } = await opened;
+    const received = read_all(duplex);
+    duplex.end('bye');
+    await once(stream, 'end');
+    get_session.close();
+    await once(get_session, 'close');
+    const other = s.connect();
+    assert.equal((await post(other, id, 'still here')).status, 200);
+    assert.equal((await post(other, id, undefined, END)).status, 200);
+    assert.equal((await received).toString(), 'still here');
+});

@@ -398,3 +398,22 @@ test('a GET that does not ask gets the raw body, as 6.x', async t => {
     await once(stream, 'end');
     assert.equal(Buffer.concat(chunks).toString(), 'raw');
 });
+
+test('a destroyed duplex ends a framed GET without its END frame (a reset WebKit would never report)', async t => {
+    const s = await start_server();
+    t.after(s.close);
+    const session = s.connect();
+    const opened = next_duplex(s.server);
+    const get = session.request({ ':path': '/duplex', 'http2-duplex-framing': '1' });
+    get.on('error', () => {});
+    const chunks = [];
+    get.on('data', c => chunks.push(c));
+    await once(get, 'response');
+    const { duplex } = await opened;
+    duplex.write('partial');
+    duplex.destroy();
+    await once(get, 'end');
+    assert.equal(get.rstCode, http2.constants.NGHTTP2_NO_ERROR);
+    const frames = frames_of(Buffer.concat(chunks).subarray(1));
+    assert.deepEqual(frames, [[0, 'partial']]);
+});

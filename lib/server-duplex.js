@@ -149,9 +149,14 @@ class ServerDuplex extends Duplex {
         clearInterval(this.#keepalive);
         this.#when_taken = [];
         const reset = err ?? this.#failure;
-        // An ended GET closes by itself once its last DATA frame is out; a
-        // reset now could overtake that frame (Firefox reports it as an error).
-        if (reset || !this.stream.writableEnded) {
+        if (this.#framed && !this.stream.writableEnded && !this.stream.destroyed) {
+            // A framed GET that ends without its END frame is an error at the
+            // client, and unlike a reset every browser reports it (WebKit
+            // never reports an RST_STREAM on a fetch body).
+            this.stream.end();
+        } else if (reset || !this.stream.writableEnded) {
+            // An ended GET closes by itself once its last DATA frame is out; a
+            // reset now could overtake that frame (Firefox reports it as an error).
             this.stream.destroy(reset ?? undefined);
         }
         cb(err);

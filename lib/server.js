@@ -387,10 +387,16 @@ class Http2DuplexServer extends EventEmitter {
     }
 
     // The session carrying their GETs closed: its duplexes end as in 6.x,
-    // unless the session failed.
+    // unless the session failed. Paired beyond the session, a duplex whose
+    // GET the server had ended lives on: its client's POSTs may come on other
+    // connections (WebKit closes idle ones).
     #session_closed(session) {
         for (const entry of this.#session_entries.get(session)) {
             if (entry.duplex.destroyed) {
+                continue;
+            }
+            if (entry.scope.persistent && entry.duplex.writableEnded &&
+                !session.http2_duplex_failed) {
                 continue;
             }
             this.#forget(entry);
@@ -453,10 +459,11 @@ class Http2DuplexServer extends EventEmitter {
         }
         // A GET that closed before the server ended its response was reset,
         // whatever the code; the server closes it itself only for 6.x's
-        // `http2-duplex-destroyed` end POST.
+        // `http2-duplex-destroyed` end POST. (Its 'finish' may come after
+        // 'close': that it was ended is what counts.)
         const { stream } = duplex;
         const reset = stream.rstCode !== constants.NGHTTP2_NO_ERROR ||
-            (!stream.writableFinished && !entry.closing_get);
+            (!stream.writableEnded && !entry.closing_get);
         if (reset && !session?.destroyed && !(duplex.writableFinished && duplex.readableEnded)) {
             this.#fail(entry, duplex_error('ERR_HTTP2_DUPLEX_CLIENT_RESET',
                 `the client reset the duplex's GET (HTTP/2 code ${stream.rstCode})`));
