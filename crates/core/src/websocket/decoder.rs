@@ -212,8 +212,9 @@ impl Decoder {
                     if completes && self.control.is_empty() {
                         self.whole = Some(piece.into_unmasked(frame.mask, offset));
                     } else {
+                        // One buffer for every split control frame: 125 bytes.
                         if self.control.capacity() == 0 {
-                            self.control.reserve_exact(frame.len as usize);
+                            self.control.reserve_exact(MAX_CONTROL_PAYLOAD);
                         }
                         let start = self.control.len();
                         self.control.extend_from_slice(piece.as_slice());
