@@ -30,7 +30,9 @@ export class ResponseError extends Error {
 /**
  * Every other error of connect() or of a ClientDuplex: `code` is one of the
  * stable codes (ERR_HTTP2_DUPLEX_CONNECTION, ERR_HTTP2_DUPLEX_SERVER_RESET,
- * ERR_HTTP2_DUPLEX_NO_ID_IN_RESPONSE, ERR_HTTP2_DUPLEX_INVALID_OPTION, …).
+ * ERR_HTTP2_DUPLEX_NO_ID_IN_RESPONSE, ERR_HTTP2_DUPLEX_INVALID_OPTION,
+ * ERR_HTTP2_DUPLEX_TRUNCATED_RESPONSE when the server's framed side ended
+ * without its END frame, …).
  */
 export interface ClientError extends Error {
     code: string;
