@@ -70,8 +70,8 @@ class FetchDuplex extends Duplex {
             throw no_id_error(response);
         }
         this.id = id;
-        if (ask && response.headers.get(FRAMING_HEADER) === FRAMING_VERSION) {
-            // A 6.x server does not answer the header: its body is raw.
+        if (response.headers.get(FRAMING_HEADER) === FRAMING_VERSION) {
+            // The answer says how its body is: a 6.x server never frames, nor answers the header.
             this._frames = new FrameParser(bytes => this.push(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length)));
         }
         this._upload = this._make_upload(response.headers);

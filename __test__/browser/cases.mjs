@@ -293,6 +293,25 @@ export function define_cases(env) {
                 assert.equal(order.at(-1), 'close');
             });
 
+            tc('framed GET: a server-side destroy is ERR_HTTP2_DUPLEX_TRUNCATED_RESPONSE, never an end', async () => {
+                const { key, id, answered } = await page.call('open_framing', client_url, DUPLEX_PATH, env.options);
+                const sd = await env.server().duplex(id);
+                sd.write(Buffer.from('before'));
+                assert.deepEqual(await page.call('read_bytes', key, 6), [...Buffer.from('before')]);
+                await page.call('resume', key);
+                if (answered !== '1') {
+                    // A 6.x server's reset reads as an end or an error, browser by browser.
+                    const client_end = page.call('first_event', key, ['end', 'error']);
+                    sd.destroy();
+                    assert.match(await client_end, /^(end|error: .*)$/);
+                    return;
+                }
+                sd.destroy();
+                const { order, error } = await page.call('closed', key);
+                assert.ok(!order.includes('end'), order.join());
+                assert.equal(error?.code, 'ERR_HTTP2_DUPLEX_TRUNCATED_RESPONSE', order.join());
+            });
+
             tc('framed GET: PING and unknown frames skipped, END ends the readable side', async () => {
                 const { key } = await page.call('open', client_url, `${STUB_FRAMED}?end=1`, env.options);
                 const { text, order, error } = await page.call('read_to_close', key, true);
