@@ -19,6 +19,12 @@ export interface Http2DuplexServerOptions extends DuplexOptions {
     autoDestroy?: boolean;
     /** Destroy a duplex with no POST and no server write for this many ms; 0 is off (default 0). */
     idle_timeout?: number;
+    /**
+     * Offer WebSockets over HTTP/2 (RFC 8441: SETTINGS_ENABLE_CONNECT_PROTOCOL on
+     * each session; an extended CONNECT on the path is one duplex, subprotocol
+     * http2-duplex.1) (default true).
+     */
+    websocket?: boolean;
     /** ms of silence on a framed GET body before a keep-alive frame goes out; 0 is off (default 20000). */
     keepalive_interval?: number;
     /** HTTP/2 receive window of each session this server sees, bytes; 0 keeps the server's (default 8 MiB). */
@@ -96,8 +102,10 @@ export declare const codes: Readonly<Record<string, Http2DuplexCode>>;
 
 /** The server's end of one duplex. */
 export interface ServerDuplex extends Duplex {
-    /** The GET response stream that carries the server's writes. */
+    /** The GET response stream that carries the server's writes (the CONNECT stream of a WebSocket). */
     readonly stream: ServerHttp2Stream;
+    /** `'websocket'` for a duplex over one WebSocket stream; undefined for the fetch transports. */
+    readonly transport?: 'websocket';
 }
 
 /** Maps the duplex ids of one pairing scope (by default an HTTP/2 session) to their duplexes. */

@@ -31,4 +31,10 @@ module.exports = Object.freeze({
     ERR_HTTP2_DUPLEX_WRONG_NODE: Object.freeze({ code: 'ERR_HTTP2_DUPLEX_WRONG_NODE', status: 404, message: 'the http2-duplex-id names another node: route each POST to the node its id starts with (see docs/deploying.md)' }),
     ERR_HTTP2_DUPLEX_ORIGIN_NOT_ALLOWED: Object.freeze({ code: 'ERR_HTTP2_DUPLEX_ORIGIN_NOT_ALLOWED', status: 403, message: 'the request\'s Origin is not in the server\'s cors option' }),
     ERR_HTTP2_DUPLEX_TRUNCATED_RESPONSE: Object.freeze({ code: 'ERR_HTTP2_DUPLEX_TRUNCATED_RESPONSE', status: null, message: 'the server\'s side ended without its END frame: the server or a proxy in between failed' }),
+    ERR_HTTP2_DUPLEX_WS_PROTOCOL: Object.freeze({ code: 'ERR_HTTP2_DUPLEX_WS_PROTOCOL', status: null, message: 'the WebSocket peer broke RFC 6455 (closed with 1002)' }),
+    ERR_HTTP2_DUPLEX_WS_INVALID_UTF8: Object.freeze({ code: 'ERR_HTTP2_DUPLEX_WS_INVALID_UTF8', status: null, message: 'a WebSocket text message was not UTF-8 (closed with 1007)' }),
+    ERR_HTTP2_DUPLEX_WS_TOO_BIG: Object.freeze({ code: 'ERR_HTTP2_DUPLEX_WS_TOO_BIG', status: null, message: 'a WebSocket message was larger than the maximum (closed with 1009)' }),
+    ERR_HTTP2_DUPLEX_WS_CREDIT: Object.freeze({ code: 'ERR_HTTP2_DUPLEX_WS_CREDIT', status: null, message: 'the WebSocket peer sent more than the credit it was granted (closed with 1008)' }),
+    ERR_HTTP2_DUPLEX_WS_MESSAGE: Object.freeze({ code: 'ERR_HTTP2_DUPLEX_WS_MESSAGE', status: null, message: 'a WebSocket text message was neither `end` nor `credit N`, or data came after `end` (closed with 1008)' }),
+    ERR_HTTP2_DUPLEX_WS_CLOSED: Object.freeze({ code: 'ERR_HTTP2_DUPLEX_WS_CLOSED', status: null, message: 'the WebSocket peer closed before both directions had ended' }),
 });

@@ -148,7 +148,12 @@ class ServerDuplex extends Duplex {
     _destroy(err, cb) {
         clearInterval(this.#keepalive);
         this.#when_taken = [];
-        const reset = err ?? this.#failure;
+        this._end_transport(err ?? this.#failure);
+        cb(err);
+    }
+
+    // Ends the GET stream of a destroyed duplex; `reset` is why, if it failed.
+    _end_transport(reset) {
         if (this.#framed && !this.stream.writableEnded && !this.stream.destroyed) {
             // A framed GET that ends without its END frame is an error at the
             // client, and unlike a reset every browser reports it (WebKit
@@ -159,7 +164,6 @@ class ServerDuplex extends Duplex {
             // reset now could overtake that frame (Firefox reports it as an error).
             this.stream.destroy(reset ?? undefined);
         }
-        cb(err);
     }
 }
 

@@ -5,6 +5,8 @@ const { Registry, PIECE_DELIVER, PIECE_REFUSED, checkOption } = require('./nativ
 const { ServerDuplex } = require('./server-duplex');
 const { duplex_error, refusal_error } = require('./errors');
 const { Http1Exchange } = require('./transport/http1');
+const { WebSocketDuplex } = require('./transport/websocket');
+const { WS_SUBPROTOCOL } = require('./native');
 const { cors_policy } = require('./cors');
 
 
@@ -113,11 +115,12 @@ class Http2DuplexServer extends EventEmitter {
             autoDestroy: true,
             idle_timeout: 0,
             keepalive_interval: 20000,
+            websocket: true,
             scope: 'session',
             ...RECEIVE_WINDOWS,
             ...options
         };
-        const { scope, node_id, cors, ...numeric } = this.options;
+        const { scope, node_id, cors, websocket, ...numeric } = this.options;
         check_options(numeric);
         check_scope(scope);
         this.#cors = cors_policy(cors);
@@ -261,6 +264,8 @@ class Http2DuplexServer extends EventEmitter {
         }
         if (method === 'GET') {
             await this.new_stream(stream, headers, flags, raw_headers, duplexes, response_headers);
+        } else if (method === 'CONNECT' && headers[':protocol'] === 'websocket' && stream.session) {
+            this.#open_websocket(stream, headers, flags, raw_headers, duplexes, response_headers);
         } else if (method === 'POST') {
             this.#post(this.#scope_of(duplexes, stream.session), stream, headers, response_headers);
         } else {
@@ -326,6 +331,40 @@ class Http2DuplexServer extends EventEmitter {
         return duplex;
     }
 
+    // A WebSocket on the duplex path (RFC 8441): one stream, both directions.
+    #open_websocket(stream, headers, flags, raw_headers, duplexes, response_headers) {
+        const scope = this.#scope_of(duplexes, stream.session);
+        const opened = this.#registry.openDuplex(scope.key, undefined);
+        if (opened.kind === 'refused') {
+            this.#refuse(scope, stream, opened, response_headers);
+            return;
+        }
+        const { key, id } = opened;
+        const entry = {
+            id, key, scope, session: stream.session, posts: new Map(), open_posts: new Set()
+        };
+        const asked = String(headers['sec-websocket-protocol'] ?? '').split(',').map(p => p.trim());
+        stream.respond({
+            ':status': 200,
+            ...(asked.includes(WS_SUBPROTOCOL) ? { 'sec-websocket-protocol': WS_SUBPROTOCOL } : {}),
+            ...response_headers
+        });
+        const limits = { max_message: this.limits.maxWriteBytes, window: this.limits.windowBytes };
+        const duplex = new WebSocketDuplex(stream, this.options, limits,
+            err => this.#fail(entry, err));
+        entry.duplex = duplex;
+        duplex.id = id;
+        scope.entries.set(key, entry);
+        duplexes.set(id, duplex);
+        this.#session_entries.get(stream.session).add(entry);
+        duplex.idle_timer = this.#idle_timer(entry);
+        duplex.on('close', () => {
+            clearTimeout(duplex.idle_timer);
+            this.#forget(entry);
+        });
+        this.emit('duplex', duplex, id, headers, flags, raw_headers, duplexes, response_headers);
+    }
+
     // 6.x API: destroys a session or stream; what it throws becomes a warning.
     destroy(obj) {
         try {
@@ -370,6 +409,7 @@ class Http2DuplexServer extends EventEmitter {
         this.sessions.add(session);
         this.#session_entries.set(session, new Set());
         this.#open_receive_windows(session);
+        this.#offer_websockets(session);
         // A GOAWAY with an error code, or a protocol error: what it means for
         // each duplex is decided when the session closes.
         session.on('error', () => {
@@ -425,6 +465,19 @@ class Http2DuplexServer extends EventEmitter {
             this.#keyed_duplexes.delete(name);
             this.#scopes.delete(scope.duplexes);
             this.#registry.closeSession(scope.key);
+        }
+    }
+
+    // RFC 8441: lets clients open WebSockets on this HTTP/2 session (the
+    // setting can also be given to http2.createSecureServer).
+    #offer_websockets(session) {
+        if (!this.options.websocket || session.localSettings.enableConnectProtocol) {
+            return;
+        }
+        try {
+            session.settings({ enableConnectProtocol: true });
+        } catch (err) {
+            this.emit('warning', err);
         }
     }
 

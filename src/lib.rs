@@ -327,3 +327,114 @@ impl JsRegistry {
         }
     }
 }
+
+/// What the WebSocket transport must do (`kind`: "deliver" with `data`,
+/// "end", "send" with `data`, "credit", or "finished" with `closeCode` and,
+/// when the client broke the protocol, `code` and `message`).
+#[napi(object)]
+pub struct WsAction {
+    pub kind: String,
+    pub data: Option<Buffer>,
+    pub close_code: Option<u32>,
+    pub code: Option<String>,
+    pub message: Option<String>,
+}
+
+fn ws_actions(actions: Vec<core::websocket::Action>) -> Vec<WsAction> {
+    use core::websocket::Action;
+    let action = |kind: &str, data: Option<Buffer>| WsAction {
+        kind: kind.to_owned(),
+        data,
+        close_code: None,
+        code: None,
+        message: None,
+    };
+    actions
+        .into_iter()
+        .map(|a| match a {
+            // A unique Bytes becomes the Buffer's memory without a copy.
+            Action::Deliver(bytes) => action("deliver", Some(Vec::from(bytes).into())),
+            Action::Send(bytes) => action("send", Some(Vec::from(bytes).into())),
+            Action::End => action("end", None),
+            Action::Credit => action("credit", None),
+            Action::Finished { code, violation } => WsAction {
+                close_code: code.map(u32::from),
+                code: violation.map(|v| v.error_code().as_str().to_owned()),
+                message: violation.map(|v| v.reason().to_owned()),
+                ..action("finished", None)
+            },
+        })
+        .collect()
+}
+
+/// The server's end of one http2-duplex.1 WebSocket (an extended CONNECT
+/// stream): the JS adapter feeds it and carries out its actions.
+#[napi(js_name = "WsEndpoint")]
+pub struct JsWsEndpoint {
+    inner: core::websocket::Endpoint,
+}
+
+#[napi]
+impl JsWsEndpoint {
+    #[napi(constructor)]
+    pub fn new(max_message: f64, window: f64) -> Self {
+        JsWsEndpoint {
+            inner: core::websocket::Endpoint::new(max_message as usize, window as u64),
+        }
+    }
+
+    #[napi]
+    pub fn open(&mut self) -> Vec<WsAction> {
+        let mut out = Vec::new();
+        self.inner.open(&mut out);
+        ws_actions(out)
+    }
+
+    #[napi]
+    pub fn receive(&mut self, input: &[u8]) -> Vec<WsAction> {
+        let mut out = Vec::new();
+        // One copy: the client's payload is masked and is unmasked in place.
+        self.inner
+            .receive(bytes::Bytes::copy_from_slice(input), &mut out);
+        ws_actions(out)
+    }
+
+    #[napi]
+    pub fn consumed(&mut self, n: f64) -> Vec<WsAction> {
+        let mut out = Vec::new();
+        self.inner.consumed(n as u64, &mut out);
+        ws_actions(out)
+    }
+
+    #[napi]
+    pub fn send_credit(&self) -> f64 {
+        self.inner.send_credit() as f64
+    }
+
+    /// The header of a binary frame of `len` bytes, counted as sent; null
+    /// beyond the credit.
+    #[napi]
+    pub fn data_header(&mut self, len: f64) -> Option<Buffer> {
+        self.inner
+            .data_header(len as u64)
+            .map(|(header, n)| header[..n].to_vec().into())
+    }
+
+    #[napi]
+    pub fn end(&mut self) -> Vec<WsAction> {
+        let mut out = Vec::new();
+        self.inner.end(&mut out);
+        ws_actions(out)
+    }
+
+    #[napi]
+    pub fn close(&mut self, code: u32, reason: String) -> Vec<WsAction> {
+        let mut out = Vec::new();
+        self.inner.close(code as u16, &reason, &mut out);
+        ws_actions(out)
+    }
+}
+
+/// The WebSocket subprotocol of http2-duplex.
+#[napi]
+pub const WS_SUBPROTOCOL: &str = core::websocket::SUBPROTOCOL;

@@ -37,11 +37,17 @@ pub enum Code {
     WrongNode,
     OriginNotAllowed,
     TruncatedResponse,
+    WsProtocol,
+    WsInvalidUtf8,
+    WsTooBig,
+    WsCredit,
+    WsMessage,
+    WsClosed,
 }
 
 impl Code {
     /// Every code, in table order.
-    pub const ALL: [Code; 30] = [
+    pub const ALL: [Code; 36] = [
         Code::MissingId,
         Code::UnknownId,
         Code::DuplexClosed,
@@ -72,6 +78,12 @@ impl Code {
         Code::WrongNode,
         Code::OriginNotAllowed,
         Code::TruncatedResponse,
+        Code::WsProtocol,
+        Code::WsInvalidUtf8,
+        Code::WsTooBig,
+        Code::WsCredit,
+        Code::WsMessage,
+        Code::WsClosed,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -107,6 +119,12 @@ impl Code {
             WrongNode => "ERR_HTTP2_DUPLEX_WRONG_NODE",
             OriginNotAllowed => "ERR_HTTP2_DUPLEX_ORIGIN_NOT_ALLOWED",
             TruncatedResponse => "ERR_HTTP2_DUPLEX_TRUNCATED_RESPONSE",
+            WsProtocol => "ERR_HTTP2_DUPLEX_WS_PROTOCOL",
+            WsInvalidUtf8 => "ERR_HTTP2_DUPLEX_WS_INVALID_UTF8",
+            WsTooBig => "ERR_HTTP2_DUPLEX_WS_TOO_BIG",
+            WsCredit => "ERR_HTTP2_DUPLEX_WS_CREDIT",
+            WsMessage => "ERR_HTTP2_DUPLEX_WS_MESSAGE",
+            WsClosed => "ERR_HTTP2_DUPLEX_WS_CLOSED",
         }
     }
 
@@ -125,7 +143,8 @@ impl Code {
             IdleTimeout => 408,
             Destroyed => 410,
             ClientReset | SessionClosed | InvalidOption | Response | NoIdInResponse
-            | Connection | ServerReset | TruncatedResponse => return None,
+            | Connection | ServerReset | TruncatedResponse | WsProtocol | WsInvalidUtf8
+            | WsTooBig | WsCredit | WsMessage | WsClosed => return None,
         })
     }
 
@@ -163,6 +182,12 @@ impl Code {
             WrongNode => "the http2-duplex-id names another node: route each POST to the node its id starts with (see docs/deploying.md)",
             OriginNotAllowed => "the request's Origin is not in the server's cors option",
             TruncatedResponse => "the server's side ended without its END frame: the server or a proxy in between failed",
+            WsProtocol => "the WebSocket peer broke RFC 6455 (closed with 1002)",
+            WsInvalidUtf8 => "a WebSocket text message was not UTF-8 (closed with 1007)",
+            WsTooBig => "a WebSocket message was larger than the maximum (closed with 1009)",
+            WsCredit => "the WebSocket peer sent more than the credit it was granted (closed with 1008)",
+            WsMessage => "a WebSocket text message was neither `end` nor `credit N`, or data came after `end` (closed with 1008)",
+            WsClosed => "the WebSocket peer closed before both directions had ended",
         }
     }
 }

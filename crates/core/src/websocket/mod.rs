@@ -16,6 +16,7 @@
 
 mod decoder;
 mod duplex;
+mod endpoint;
 mod frame;
 mod session;
 
@@ -23,6 +24,7 @@ pub use decoder::{Decoder, Event};
 pub use duplex::{
     credit_message, Channel, Flow, Inbound, END_MESSAGE, INITIAL_CREDIT, MAX_CREDIT, SUBPROTOCOL,
 };
+pub use endpoint::{Action, Endpoint};
 pub use frame::{
     close_payload, encode_header, is_valid_close_code, mask_in_place, Opcode, MAX_CONTROL_PAYLOAD,
     MAX_HEADER_LEN,
@@ -84,6 +86,19 @@ pub enum Violation {
 }
 
 impl Violation {
+    /// The stable error code the server's warning carries.
+    pub const fn error_code(self) -> crate::Code {
+        use crate::Code;
+        use Violation::*;
+        match self {
+            InvalidUtf8 => Code::WsInvalidUtf8,
+            TooBig => Code::WsTooBig,
+            CreditExceeded => Code::WsCredit,
+            BadControlMessage | DataAfterEnd => Code::WsMessage,
+            _ => Code::WsProtocol,
+        }
+    }
+
     /// The close code to send.
     pub const fn code(self) -> u16 {
         use Violation::*;

@@ -1,0 +1,167 @@
+'use strict';
+// The WebSocket transport (RFC 8441 extended CONNECT, subprotocol
+// http2-duplex.1): one HTTP/2 stream carries both directions of a duplex.
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const { once } = require('events');
+const { randomBytes, createHash } = require('crypto');
+const { start_server, next_duplex, read_all } = require('./support/h2');
+
+const sha256 = data => createHash('sha256').update(data).digest('hex');
+
+// A masked client frame.
+function frame(opcode, payload) {
+    payload = Buffer.from(payload);
+    const key = randomBytes(4);
+    const length = payload.length;
+    const header = length < 126 ? Buffer.from([0x80 | opcode, 0x80 | length]) :
+        length < 65536 ? Buffer.from([0x80 | opcode, 0x80 | 126, length >> 8, length & 255]) :
+            Buffer.concat([Buffer.from([0x80 | opcode, 0x80 | 127]), (() => {
+                const b = Buffer.alloc(8);
+                b.writeBigUInt64BE(BigInt(length));
+                return b;
+            })()]);
+    const masked = Buffer.from(payload);
+    for (let i = 0; i < masked.length; i++) {
+        masked[i] ^= key[i % 4];
+    }
+    return Buffer.concat([header, key, masked]);
+}
+
+// Reads the server's (unmasked) frames as { opcode, payload }.
+function frames_from(stream) {
+    const frames = [];
+    let buffered = Buffer.alloc(0);
+    const waiters = [];
+    stream.on('data', chunk => {
+        buffered = Buffer.concat([buffered, chunk]);
+        for (;;) {
+            if (buffered.length < 2) {
+                break;
+            }
+            let length = buffered[1] & 0x7f;
+            let at = 2;
+            if (length === 126) {
+                length = buffered.readUInt16BE(2);
+                at = 4;
+            } else if (length === 127) {
+                length = Number(buffered.readBigUInt64BE(2));
+                at = 10;
+            }
+            if (buffered.length < at + length) {
+                break;
+            }
+            frames.push({ opcode: buffered[0] & 0x0f, payload: buffered.subarray(at, at + length) });
+            buffered = buffered.subarray(at + length);
+        }
+        waiters.splice(0).forEach(w => w());
+    });
+    stream.on('end', () => waiters.splice(0).forEach(w => w()));
+    // Resolves once `done(frames)` is true.
+    return done => new Promise((resolve, reject) => {
+        const check = () => done(frames) ? resolve(frames) :
+            stream.readableEnded ? reject(new Error('stream ended')) : waiters.push(check);
+        check();
+    });
+}
+
+async function connect_ws(s) {
+    const session = s.connect();
+    // The server offers it in a SETTINGS frame after its first.
+    while (!session.remoteSettings?.enableConnectProtocol) {
+        await once(session, 'remoteSettings');
+    }
+    const stream = session.request({
+        ':method': 'CONNECT', ':protocol': 'websocket', ':path': '/duplex',
+        'sec-websocket-protocol': 'http2-duplex.1', 'sec-websocket-version': '13'
+    }, { endStream: false });
+    stream.on('error', () => {});
+    const [headers] = await once(stream, 'response');
+    return { session, stream, headers, until: frames_from(stream) };
+}
+
+const binary = frames => Buffer.concat(frames.filter(f => f.opcode === 2).map(f => f.payload));
+const texts = frames => frames.filter(f => f.opcode === 1).map(f => f.payload.toString());
+
+test('WebSocket: the server offers RFC 8441; a CONNECT stream is one duplex, echoed both ways and closed cleanly', async t => {
+    const s = await start_server();
+    t.after(s.close);
+    s.server.on('duplex', duplex => duplex.pipe(duplex));
+    const opened = next_duplex(s.server);
+    const { stream, headers, until } = await connect_ws(s);
+    assert.equal(headers[':status'], 200);
+    assert.equal(headers['sec-websocket-protocol'], 'http2-duplex.1');
+    const { duplex } = await opened;
+    assert.equal(duplex.transport, 'websocket');
+    const closed = new Promise(resolve => duplex.on('close', resolve));
+    const data = randomBytes(300 * 1024);
+    stream.write(frame(2, data.subarray(0, 1000)));
+    stream.write(frame(2, data.subarray(1000)));
+    stream.write(frame(1, 'end'));
+    const frames = await until(f => texts(f).includes('end'));
+    assert.equal(sha256(binary(frames)), sha256(data));
+    // Both directions ended: the server closes with 1000; the client answers.
+    const closing = await until(f => f.some(x => x.opcode === 8));
+    assert.equal(closing.find(x => x.opcode === 8).payload.readUInt16BE(0), 1000);
+    stream.end(frame(8, Buffer.from([0x03, 0xe8])));
+    await closed;
+    await once(stream, 'close');
+    assert.equal(stream.rstCode, 0);
+    assert.deepEqual(s.server.stats().duplexes, 0);
+});
+
+test('WebSocket: a client past its credit is closed 1008 with a warning; an unmasked frame 1002', async t => {
+    // The client's credit is the window: window_bytes, here 1 MiB.
+    const s = await start_server({ window_bytes: 1024 * 1024 });
+    t.after(s.close);
+    const warnings = [];
+    s.server.on('warning', w => warnings.push(w));
+    s.server.on('duplex', duplex => duplex.on('error', () => {}));
+    const { stream, until } = await connect_ws(s);
+    stream.write(frame(2, Buffer.alloc(1024 * 1024 + 1)));
+    const frames = await until(f => f.some(x => x.opcode === 8));
+    assert.equal(frames.find(x => x.opcode === 8).payload.readUInt16BE(0), 1008);
+    assert.equal(warnings.at(-1).code, 'ERR_HTTP2_DUPLEX_WS_CREDIT');
+    const second = await connect_ws(s);
+    second.stream.write(Buffer.from([0x82, 0x01, 0x00]));
+    const closed = await second.until(f => f.some(x => x.opcode === 8));
+    assert.equal(closed.find(x => x.opcode === 8).payload.readUInt16BE(0), 1002);
+    assert.equal(warnings.at(-1).code, 'ERR_HTTP2_DUPLEX_WS_PROTOCOL');
+});
+
+test('WebSocket: the server sends no more than the client granted; credit lets it go on', async t => {
+    const s = await start_server();
+    t.after(s.close);
+    const opened = next_duplex(s.server);
+    const { stream, until } = await connect_ws(s);
+    const { duplex } = await opened;
+    const size = 3 * 1024 * 1024;
+    let finished = false;
+    duplex.write(Buffer.alloc(size, 7), () => {
+        finished = true;
+    });
+    const first = await until(f => binary(f).length >= 1024 * 1024);
+    assert.equal(binary(first).length, 1024 * 1024);
+    // Wait for a round trip: nothing more comes without credit.
+    await new Promise(resolve => stream.session.ping(resolve));
+    assert.equal(binary(first).length, 1024 * 1024);
+    assert.equal(finished, false);
+    stream.write(frame(1, `credit ${2 * 1024 * 1024}`));
+    const all = await until(f => binary(f).length >= size);
+    assert.equal(binary(all).length, size);
+});
+
+test('WebSocket: a client that resets the stream breaks the duplex (CLIENT_RESET), never the process', async t => {
+    const s = await start_server();
+    t.after(s.close);
+    const warnings = [];
+    s.server.on('warning', w => warnings.push(w));
+    const opened = next_duplex(s.server);
+    const { stream } = await connect_ws(s);
+    const { duplex } = await opened;
+    duplex.pipe(duplex);
+    stream.close(require('http2').constants.NGHTTP2_CANCEL);
+    await new Promise(resolve => duplex.on('close', resolve));
+    assert.equal(warnings.at(-1).code, 'ERR_HTTP2_DUPLEX_CLIENT_RESET');
+    assert.equal(s.server.stats().duplexes, 0);
+});

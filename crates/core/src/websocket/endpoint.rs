@@ -1,0 +1,286 @@
+//! The server's end of one http2-duplex.1 WebSocket, sans-IO: the transport
+//! feeds it the stream's bytes and what the duplex does, and carries out the
+//! [`Action`]s it answers.
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+use super::duplex::{credit_message, Channel, Inbound, END_MESSAGE};
+use super::frame::{encode_header, Opcode, MAX_HEADER_LEN};
+use super::{close_code, Close, Event, Role, Session, Violation};
+
+/// What the transport must do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Bytes of the client's direction, for the duplex's readable side.
+    Deliver(Bytes),
+    /// The client ended its direction.
+    End,
+    /// Write this frame (header and payload) to the stream.
+    Send(Bytes),
+    /// The client granted credit: writes that waited may go.
+    Credit,
+    /// The WebSocket is over: end the stream. `violation` when the client
+    /// broke the protocol (a Close with its code was sent), `code` the
+    /// client's close code when it closed.
+    Finished {
+        code: Option<u16>,
+        violation: Option<Violation>,
+    },
+}
+
+#[derive(Debug)]
+pub struct Endpoint {
+    session: Session,
+    channel: Channel,
+    finished: bool,
+    peer_code: Option<u16>,
+}
+
+fn frame(opcode: Opcode, payload: &[u8]) -> Bytes {
+    let (header, len) = encode_header(opcode, true, payload.len() as u64, None);
+    let mut out = BytesMut::with_capacity(len + payload.len());
+    out.put_slice(&header[..len]);
+    out.put_slice(payload);
+    out.freeze()
+}
+
+impl Endpoint {
+    /// A server endpoint taking messages of at most `max_message` bytes and
+    /// letting the client have `window` bytes in flight (its receive credit).
+    pub fn new(max_message: usize, window: u64) -> Self {
+        Endpoint {
+            session: Session::new(Role::Server, max_message),
+            channel: Channel::new(window),
+            finished: false,
+            peer_code: None,
+        }
+    }
+
+    /// The stream opened: grants the credit beyond the initial one.
+    pub fn open(&mut self, out: &mut Vec<Action>) {
+        if let Some(grant) = self.channel.flow_mut().initial_grant() {
+            out.push(Action::Send(frame(
+                Opcode::Text,
+                credit_message(grant).as_bytes(),
+            )));
+        }
+    }
+
+    /// A piece of the stream arrived.
+    pub fn receive(&mut self, input: Bytes, out: &mut Vec<Action>) {
+        if self.finished {
+            return;
+        }
+        let mut events = Vec::new();
+        let fed = self.session.feed(input, &mut events);
+        let mut violation = fed.err().map(|close| close.violation);
+        for event in events {
+            if violation.is_some() {
+                break;
+            }
+            if let Event::Close { code, .. } = event {
+                self.peer_code = code;
+                continue;
+            }
+            match self.channel.receive(event) {
+                Ok(Some(Inbound::Data(data))) => out.push(Action::Deliver(data)),
+                Ok(Some(Inbound::End)) => {
+                    out.push(Action::End);
+                    self.close_if_both_ended();
+                }
+                Ok(Some(Inbound::Credit(_))) => out.push(Action::Credit),
+                Ok(None) => {}
+                Err(close) => {
+                    self.fail(close);
+                    violation = Some(close.violation);
+                }
+            }
+        }
+        self.flush(violation, out);
+    }
+
+    /// The reader took `n` bytes: maybe grant credit back.
+    pub fn consumed(&mut self, n: u64, out: &mut Vec<Action>) {
+        if self.finished || self.session.close_sent() {
+            return;
+        }
+        if let Some(grant) = self.channel.flow_mut().consumed(n) {
+            out.push(Action::Send(frame(
+                Opcode::Text,
+                credit_message(grant).as_bytes(),
+            )));
+        }
+    }
+
+    /// Bytes the server may send now.
+    pub fn send_credit(&self) -> u64 {
+        if self.finished || !self.session.can_send() || self.channel.sent_end() {
+            0
+        } else {
+            self.channel.flow().send_credit()
+        }
+    }
+
+    /// The header of a binary frame of `len` bytes (at most `send_credit()`),
+    /// counted as sent; the caller writes it, then the payload.
+    pub fn data_header(&mut self, len: u64) -> Option<([u8; MAX_HEADER_LEN], usize)> {
+        if len > self.send_credit() {
+            return None;
+        }
+        self.channel.flow_mut().sent(len);
+        Some(encode_header(Opcode::Binary, true, len, None))
+    }
+
+    /// The server ended its direction.
+    pub fn end(&mut self, out: &mut Vec<Action>) {
+        if self.finished || !self.session.can_send() || !self.channel.end() {
+            return;
+        }
+        out.push(Action::Send(frame(Opcode::Text, END_MESSAGE)));
+        self.close_if_both_ended();
+        self.flush(None, out);
+    }
+
+    /// The server gives up on the WebSocket (its duplex was destroyed).
+    pub fn close(&mut self, code: u16, reason: &str, out: &mut Vec<Action>) {
+        if !self.finished {
+            self.session.close(Some(code), reason);
+            self.flush(None, out);
+        }
+    }
+
+    fn close_if_both_ended(&mut self) {
+        if self.channel.both_ended() {
+            self.session.close(Some(close_code::NORMAL), "");
+        }
+    }
+
+    fn fail(&mut self, close: Close) {
+        self.session.close(Some(close.code), close.reason);
+    }
+
+    fn flush(&mut self, violation: Option<Violation>, out: &mut Vec<Action>) {
+        while let Some(outgoing) = self.session.poll_send() {
+            out.push(Action::Send(frame(outgoing.opcode, &outgoing.payload)));
+        }
+        if violation.is_some() || self.session.is_complete() {
+            self.finished = true;
+            out.push(Action::Finished {
+                code: self.peer_code,
+                violation,
+            });
+        }
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.finished
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::websocket::{mask_in_place, INITIAL_CREDIT};
+
+    // A masked client frame.
+    fn client_frame(opcode: Opcode, payload: &[u8]) -> Bytes {
+        let key = [1, 2, 3, 4];
+        let (header, len) = encode_header(opcode, true, payload.len() as u64, Some(key));
+        let mut body = payload.to_vec();
+        mask_in_place(&mut body, key, 0);
+        let mut out = header[..len].to_vec();
+        out.extend_from_slice(&body);
+        Bytes::from(out)
+    }
+
+    fn sent_text(actions: &[Action]) -> Vec<String> {
+        actions
+            .iter()
+            .filter_map(|a| match a {
+                // Unmasked server frames with short payloads: 2-byte header.
+                Action::Send(frame) if frame[0] == 0x81 => {
+                    Some(String::from_utf8_lossy(&frame[2..]).into_owned())
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn data_both_ways_then_a_clean_close() {
+        let mut endpoint = Endpoint::new(1 << 20, INITIAL_CREDIT);
+        let mut out = Vec::new();
+        endpoint.open(&mut out);
+        assert!(out.is_empty(), "no grant beyond the initial credit");
+        endpoint.receive(client_frame(Opcode::Binary, b"hello"), &mut out);
+        assert_eq!(out, vec![Action::Deliver(Bytes::from_static(b"hello"))]);
+        assert_eq!(endpoint.send_credit(), INITIAL_CREDIT);
+        let (header, len) = endpoint.data_header(3).unwrap();
+        assert_eq!(&header[..len], &[0x82, 3]);
+        assert_eq!(endpoint.send_credit(), INITIAL_CREDIT - 3);
+        out.clear();
+        endpoint.receive(client_frame(Opcode::Text, b"end"), &mut out);
+        assert_eq!(out, vec![Action::End]);
+        out.clear();
+        endpoint.end(&mut out);
+        assert_eq!(sent_text(&out), vec!["end".to_owned()]);
+        // Both ended: the server's Close 1000 goes out.
+        assert!(matches!(&out[1], Action::Send(f) if f[..4] == [0x88, 2, 0x03, 0xe8]));
+        out.clear();
+        endpoint.receive(client_frame(Opcode::Close, &[0x03, 0xe8]), &mut out);
+        assert_eq!(
+            out,
+            vec![Action::Finished {
+                code: Some(1000),
+                violation: None
+            }]
+        );
+        assert_eq!(endpoint.send_credit(), 0);
+    }
+
+    #[test]
+    fn credit_is_granted_as_the_reader_consumes_and_enforced() {
+        let window = 4 * INITIAL_CREDIT;
+        let mut endpoint = Endpoint::new(1 << 20, window);
+        let mut out = Vec::new();
+        endpoint.open(&mut out);
+        assert_eq!(
+            sent_text(&out),
+            vec![format!("credit {}", 3 * INITIAL_CREDIT)]
+        );
+        out.clear();
+        endpoint.consumed(10, &mut out);
+        assert!(out.is_empty(), "nothing was received");
+        // The server may send only what the client granted.
+        assert!(endpoint.data_header(INITIAL_CREDIT + 1).is_none());
+        endpoint.receive(client_frame(Opcode::Text, b"credit 5"), &mut out);
+        assert_eq!(out, vec![Action::Credit]);
+        assert!(endpoint.data_header(INITIAL_CREDIT + 5).is_some());
+    }
+
+    #[test]
+    fn a_client_past_its_credit_or_breaking_the_protocol_is_closed() {
+        let mut endpoint = Endpoint::new(4 << 20, INITIAL_CREDIT);
+        let mut out = Vec::new();
+        let big = vec![0u8; INITIAL_CREDIT as usize + 1];
+        endpoint.receive(client_frame(Opcode::Binary, &big), &mut out);
+        assert!(matches!(
+            out.last(),
+            Some(Action::Finished {
+                violation: Some(Violation::CreditExceeded),
+                ..
+            })
+        ));
+        let mut unmasked = Endpoint::new(1 << 20, INITIAL_CREDIT);
+        out.clear();
+        unmasked.receive(Bytes::from_static(&[0x82, 0x01, 0x00]), &mut out);
+        assert!(matches!(
+            out.last(),
+            Some(Action::Finished {
+                violation: Some(Violation::Masking),
+                ..
+            })
+        ));
+        assert!(matches!(&out[0], Action::Send(f) if f[0] == 0x88));
+    }
+}
