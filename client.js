@@ -130,11 +130,6 @@ class FetchDuplex extends Duplex {
             'http2-duplex-end': 'true',
             ...seq_header(count)
         }, this._abort_write.signal);
-        if (this._upload.in_flight > 0) {
-            // v2: write POSTs are still to be answered, which a server that stopped
-            // reading never does; 'end' waits no longer than for the end POST.
-            this._release_end();
-        }
     }
 
     _release_end() {

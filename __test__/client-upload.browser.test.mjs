@@ -131,21 +131,15 @@ test('v2: a chunk larger than the byte window goes alone when nothing is in flig
     assert.equal(big.done, true);
 });
 
-test('v2: the end POST carries the count and end() waits for every answer', async () => {
-    const { upload, posts, ends } = fake({ pipelined: true, window: 16 });
+test('v2: the end POST carries the count; its answer (sent once every write was taken) ends end()', async () => {
+    const { upload, ends } = fake({ pipelined: true, window: 16 });
     write(upload, [1]);
     await tick();
     write(upload, [2]);
-    let finished = false;
-    const ended = upload.end().then(() => {
-        finished = true;
-    });
-    await tick();
+    await upload.end();
+    // The write POSTs' own answers are still out (each may come on its own
+    // connection, after the end POST's): 'finish' does not wait for them.
     assert.deepEqual(ends, [2], 'sent while writes are in flight');
-    assert.equal(finished, false);
-    posts.forEach(p => p.resolve());
-    await ended;
-    assert.equal(finished, true);
 });
 
 test('v2: a failure after the write was accepted is reported through on_error', async () => {
