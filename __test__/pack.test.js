@@ -165,7 +165,7 @@ test('with neither, the install succeeds and loading throws the documented error
     const bin = join(dir, 'bin');
     mkdirSync(bin);
     const onPath = name => process.env.PATH.split(delimiter).map(d => join(d, name)).find(existsSync);
-    for (const name of ['node', 'npm']) symlinkSync(onPath(name), join(bin, name));
+    for (const name of ['node', 'npm']) {symlinkSync(onPath(name), join(bin, name));}
     const PATH = [bin, ...process.env.PATH.split(delimiter).filter(d => !existsSync(join(d, 'cargo')))]
         .join(delimiter);
     const env = { ...process.env, PATH };

@@ -47,7 +47,7 @@ test('duplex event carries the request and the per-session map', async t => {
 });
 
 test('a write POST is delivered and answered; server writes reach the GET body', async t => {
-    const { s, session, id, stream, duplex } = await one_duplex(t);
+    const { session, id, stream, duplex } = await one_duplex(t);
     const received = read_bytes(duplex, 5);
     const answered = await post(session, id, 'hello');
     assert.equal(answered.status, 200);
@@ -60,7 +60,7 @@ test('a write POST is delivered and answered; server writes reach the GET body',
 });
 
 test('a streaming POST delivers every write; its end ends the duplex', async t => {
-    const { s, session, id, duplex } = await one_duplex(t);
+    const { session, id, duplex } = await one_duplex(t);
     const upload = session.request({
         ':method': 'POST', ':path': '/duplex',
         'http2-duplex-id': id, 'http2-duplex-single': 'true'
@@ -75,7 +75,7 @@ test('a streaming POST delivers every write; its end ends the duplex', async t =
 });
 
 test('end POST ends the readable side; a second end is unknown', async t => {
-    const { s, session, id, duplex } = await one_duplex(t);
+    const { session, id, duplex } = await one_duplex(t);
     duplex.resume();
     const ended = once(duplex, 'end');
     assert.equal((await post(session, id, undefined, { 'http2-duplex-end': 'true' })).status, 200);
@@ -84,7 +84,7 @@ test('end POST ends the readable side; a second end is unknown', async t => {
 });
 
 test('end POST with destroyed closes the GET stream', async t => {
-    const { s, session, id, stream, duplex } = await one_duplex(t);
+    const { session, id, stream, duplex } = await one_duplex(t);
     duplex.resume();
     const closed = once(stream, 'close');
     const duplex_closed = once(duplex, 'close');
@@ -139,7 +139,7 @@ test('other paths are left to unhandled_stream', async t => {
 });
 
 test('backpressure: POSTs are answered only once the reader takes their chunks', async t => {
-    const { s, session, id, duplex } = await one_duplex(t, { highWaterMark: 1024 });
+    const { session, id, duplex } = await one_duplex(t, { highWaterMark: 1024 });
     // Nobody reads: the POST's chunk fills the readable buffer past its mark.
     let answered = false;
     const write = post(session, id, Buffer.alloc(2048)).then(r => { answered = true; return r; });
@@ -153,7 +153,7 @@ test('backpressure: POSTs are answered only once the reader takes their chunks',
 });
 
 test('a streaming POST is paused while the reader does not read', async t => {
-    const { s, session, id, duplex } = await one_duplex(t, { highWaterMark: 1024 });
+    const { session, id, duplex } = await one_duplex(t, { highWaterMark: 1024 });
     const upload = session.request({
         ':method': 'POST', ':path': '/duplex',
         'http2-duplex-id': id, 'http2-duplex-single': 'true'
@@ -189,7 +189,7 @@ test('50 duplexes on one session stay apart', async t => {
 });
 
 test('10 MiB in random-sized writes both ways, checked by SHA-256', async t => {
-    const { s, session, id, stream, duplex } = await one_duplex(t);
+    const { session, id, stream, duplex } = await one_duplex(t);
     const size = 10 * 1024 * 1024;
     const up = randomBytes(size);
     const down = randomBytes(size);
@@ -230,7 +230,7 @@ test('closing the session ends every duplex on it', async t => {
 });
 
 test('when the duplex is destroyed, an open POST is answered 410 (not taken) and later closed', async t => {
-    const { s, session, id, duplex } = await one_duplex(t, { close_timeout: 50 });
+    const { session, id, duplex } = await one_duplex(t, { close_timeout: 50 });
     const upload = session.request({
         ':method': 'POST', ':path': '/duplex',
         'http2-duplex-id': id, 'http2-duplex-single': 'true'

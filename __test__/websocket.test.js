@@ -5,7 +5,7 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const { once } = require('events');
 const { randomBytes, createHash } = require('crypto');
-const { start_server, next_duplex, read_all } = require('./support/h2');
+const { start_server, next_duplex } = require('./support/h2');
 
 const sha256 = data => createHash('sha256').update(data).digest('hex');
 

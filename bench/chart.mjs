@@ -34,7 +34,7 @@ export function draw_chart(report) {
     const height = TOP + rows.length * ROW_H + 40;
     const out = [`<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" font-family="sans-serif" font-size="12">`,
         `<rect width="${WIDTH}" height="${height}" fill="white"/>`,
-        `<text x="10" y="20" font-size="15" font-weight="bold">http2-duplex 7 vs 6.0.3 (and ws) in Chromium — × better than 6.0.3, log scale</text>`,
+        '<text x="10" y="20" font-size="15" font-weight="bold">http2-duplex 7 vs 6.0.3 (and ws) in Chromium — × better than 6.0.3, log scale</text>',
         `<rect x="${LEFT}" y="28" width="10" height="10" fill="${COLORS.ours}"/><text x="${LEFT + 14}" y="37">ours</text>`,
         `<rect x="${LEFT + 60}" y="28" width="10" height="10" fill="${COLORS.ws}"/><text x="${LEFT + 74}" y="37">ws WebSocket</text>`];
     for (const tick of [0.1, 1, 10, 100, 1000]) {

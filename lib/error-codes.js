@@ -36,5 +36,5 @@ module.exports = Object.freeze({
     ERR_HTTP2_DUPLEX_WS_TOO_BIG: Object.freeze({ code: 'ERR_HTTP2_DUPLEX_WS_TOO_BIG', status: null, message: 'a WebSocket message was larger than the maximum (closed with 1009)' }),
     ERR_HTTP2_DUPLEX_WS_CREDIT: Object.freeze({ code: 'ERR_HTTP2_DUPLEX_WS_CREDIT', status: null, message: 'the WebSocket peer sent more than the credit it was granted (closed with 1008)' }),
     ERR_HTTP2_DUPLEX_WS_MESSAGE: Object.freeze({ code: 'ERR_HTTP2_DUPLEX_WS_MESSAGE', status: null, message: 'a WebSocket text message was neither `end` nor `credit N`, or data came after `end` (closed with 1008)' }),
-    ERR_HTTP2_DUPLEX_WS_CLOSED: Object.freeze({ code: 'ERR_HTTP2_DUPLEX_WS_CLOSED', status: null, message: 'the WebSocket peer closed before both directions had ended' }),
+    ERR_HTTP2_DUPLEX_WS_CLOSED: Object.freeze({ code: 'ERR_HTTP2_DUPLEX_WS_CLOSED', status: null, message: 'the WebSocket peer closed before both directions had ended' })
 });

@@ -24,10 +24,10 @@ function isMusl() {
         // no /usr/bin/ldd: ask the process report
     }
     try {
-        if (typeof process.report?.getReport !== 'function') return false;
+        if (typeof process.report?.getReport !== 'function') {return false;}
         process.report.excludeNetwork = true;
         const report = process.report.getReport();
-        if (report.header?.glibcVersionRuntime) return false;
+        if (report.header?.glibcVersionRuntime) {return false;}
         return Array.isArray(report.sharedObjects) &&
             report.sharedObjects.some(f => f.includes('libc.musl-') || f.includes('ld-musl-'));
     } catch {
@@ -37,8 +37,8 @@ function isMusl() {
 
 // The napi-rs name of the running platform: linux-x64-gnu, darwin-arm64, win32-x64-msvc, …
 function triple(platform = process.platform, arch = process.arch) {
-    if (platform === 'linux') return `linux-${arch}-${isMusl() ? 'musl' : 'gnu'}`;
-    if (platform === 'win32') return `win32-${arch}-msvc`;
+    if (platform === 'linux') {return `linux-${arch}-${isMusl() ? 'musl' : 'gnu'}`;}
+    if (platform === 'win32') {return `win32-${arch}-msvc`;}
     return `${platform}-${arch}`;
 }
 
@@ -63,7 +63,7 @@ function load() {
                 return require(pkg);
             }
         } catch (err) {
-            if (err.code !== 'MODULE_NOT_FOUND') failures.push(`${pkg}: ${err.message}`);
+            if (err.code !== 'MODULE_NOT_FOUND') {failures.push(`${pkg}: ${err.message}`);}
         }
     }
     const buildLog = join(root, 'http2-duplex.build-error.log');

@@ -19,9 +19,9 @@ export function buildAddon({
     cwd = root, debug = false, locked = false, target, zig = false, out, stdio = 'inherit'
 } = {}) {
     const args = [zig ? 'zigbuild' : 'build', '-p', 'http2-duplex-node', '--message-format=json-render-diagnostics'];
-    if (!debug) args.push('--release');
-    if (locked) args.push('--locked');
-    if (target) args.push('--target', target);
+    if (!debug) {args.push('--release');}
+    if (locked) {args.push('--locked');}
+    if (target) {args.push('--target', target);}
     // musl targets link the C runtime statically by default, and then rustc drops the cdylib:
     // a Node addon on musl (Alpine) links it dynamically, as napi-rs's template configures it.
     const env = { ...process.env };
@@ -32,7 +32,7 @@ export function buildAddon({
         cwd, env, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024,
         stdio: ['ignore', 'pipe', stdio === 'inherit' ? 'inherit' : 'pipe']
     });
-    if (run.error) throw run.error;
+    if (run.error) {throw run.error;}
     if (run.status !== 0) {
         const err = new Error(`cargo ${args.join(' ')} exited with ${run.status ?? run.signal}`);
         err.stderr = run.stderr ?? '';
@@ -40,14 +40,14 @@ export function buildAddon({
     }
     let built;
     for (const line of run.stdout.split('\n')) {
-        if (!line.startsWith('{')) continue;
+        if (!line.startsWith('{')) {continue;}
         const msg = JSON.parse(line);
         if (msg.reason === 'compiler-artifact' && msg.target?.kind?.includes('cdylib') &&
             msg.target.name === 'http2_duplex_node') {
             built = msg.filenames.find(f => /\.(so|dylib|dll)$/.test(f));
         }
     }
-    if (!built) throw new Error('cargo reported no cdylib for http2-duplex-node');
+    if (!built) {throw new Error('cargo reported no cdylib for http2-duplex-node');}
     const dest = out ?? join(cwd, 'http2-duplex.node');
     copyFileSync(built, dest);
     return dest;

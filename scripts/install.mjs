@@ -17,16 +17,16 @@ const log = join(root, 'http2-duplex.build-error.log');
 
 function main() {
     // A development checkout (npm ci runs this script there too): leave it to `npm run build`.
-    if (existsSync(join(root, '.git')) || existsSync(join(root, '__test__'))) return;
+    if (existsSync(join(root, '.git')) || existsSync(join(root, '__test__'))) {return;}
     let target;
     try {
         createRequire(import.meta.url)('../lib/native.js');
         return; // a prebuilt package or a local build loads: nothing to do
     } catch (err) {
-        if (err.code !== 'ERR_HTTP2_DUPLEX_NO_NATIVE_BINDING') throw err;
+        if (err.code !== 'ERR_HTTP2_DUPLEX_NO_NATIVE_BINDING') {throw err;}
         target = err.target;
     }
-    if (!existsSync(join(root, 'Cargo.toml'))) return;
+    if (!existsSync(join(root, 'Cargo.toml'))) {return;}
     const cargo = spawnSync('cargo', ['--version'], { encoding: 'utf8' });
     if (cargo.error || cargo.status !== 0) {
         say(`no prebuilt binary installed for ${target} and no cargo on PATH to build one; ` +
@@ -40,7 +40,7 @@ function main() {
     // only the .node is kept.
     const ownTarget = !process.env.CARGO_TARGET_DIR;
     try {
-        if (existsSync(log)) unlinkSync(log);
+        if (existsSync(log)) {unlinkSync(log);}
         buildAddon({ cwd: root, locked: true, stdio: 'pipe' });
         say(`built ${join(root, 'http2-duplex.node')}`);
     } catch (err) {
@@ -48,7 +48,7 @@ function main() {
         say(`the source build failed (${err.message}); see ${log}. ` +
             'require(\'http2-duplex\') will throw ERR_HTTP2_DUPLEX_NO_NATIVE_BINDING.');
     } finally {
-        if (ownTarget) rmSync(join(root, 'target'), { recursive: true, force: true });
+        if (ownTarget) {rmSync(join(root, 'target'), { recursive: true, force: true });}
     }
 }
 

@@ -43,8 +43,8 @@ const npm = (args, cwd) => execFileSync('npm', args, { cwd, encoding: 'utf8', st
 
 function hostTriple() {
     const { platform, arch } = process;
-    if (platform === 'win32') return `win32-${arch}-msvc`;
-    if (platform !== 'linux') return `${platform}-${arch}`;
+    if (platform === 'win32') {return `win32-${arch}-msvc`;}
+    if (platform !== 'linux') {return `${platform}-${arch}`;}
     const glibc = process.report?.getReport().header.glibcVersionRuntime;
     return `linux-${arch}-${glibc ? 'gnu' : 'musl'}`;
 }
@@ -75,7 +75,7 @@ function dirs() {
 // The main package.json as published: the checked-in one plus the optionalDependencies.
 export function publishedManifest() {
     const optionalDependencies = {};
-    for (const triple of Object.keys(TARGETS)) optionalDependencies[`${main.name}-${triple}`] = main.version;
+    for (const triple of Object.keys(TARGETS)) {optionalDependencies[`${main.name}-${triple}`] = main.version;}
     return { ...main, optionalDependencies };
 }
 
@@ -108,15 +108,15 @@ function pack(dest, only = []) {
     const out = [];
     const wanted = name => only.length === 0 || only.includes(name);
     for (const triple of Object.keys(TARGETS)) {
-        if (!wanted(triple)) continue;
+        if (!wanted(triple)) {continue;}
         if (!existsSync(join(dirOf(triple), binaryName(triple)))) {
-            if (only.includes(triple)) throw new Error(`npm/${triple}/${binaryName(triple)} is missing`);
+            if (only.includes(triple)) {throw new Error(`npm/${triple}/${binaryName(triple)} is missing`);}
             continue;
         }
         const [p] = JSON.parse(npm(['pack', '--json', '--pack-destination', dest], dirOf(triple)));
         out.push(join(dest, p.filename));
     }
-    if (!wanted('main')) return out;
+    if (!wanted('main')) {return out;}
     const stage = stageMain();
     try {
         const [p] = JSON.parse(npm(['pack', '--json', '--ignore-scripts', '--pack-destination', dest], stage));
@@ -130,9 +130,9 @@ function pack(dest, only = []) {
 function publish(dryRun) {
     checkVersions();
     const missing = Object.keys(TARGETS).filter(t => !existsSync(join(dirOf(t), binaryName(t))));
-    if (missing.length) throw new Error(`no .node for ${missing.join(', ')}: run the artifacts step first`);
+    if (missing.length) {throw new Error(`no .node for ${missing.join(', ')}: run the artifacts step first`);}
     const flags = ['--access', 'public', ...(dryRun ? ['--dry-run'] : [])];
-    for (const triple of Object.keys(TARGETS)) npm(['publish', ...flags], dirOf(triple));
+    for (const triple of Object.keys(TARGETS)) {npm(['publish', ...flags], dirOf(triple));}
     const stage = stageMain();
     try {
         npm(['publish', '--ignore-scripts', ...flags], stage);
@@ -146,7 +146,7 @@ function artifacts(from) {
         e.isDirectory() ? walk(join(dir, e.name)) : [join(dir, e.name)]);
     for (const file of walk(from)) {
         const triple = Object.keys(TARGETS).find(t => file.endsWith(binaryName(t)));
-        if (!triple) continue;
+        if (!triple) {continue;}
         renameSync(file, join(dirOf(triple), binaryName(triple)));
         console.log(`npm/${triple}/${binaryName(triple)}`);
     }
@@ -158,7 +158,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
         dirs();
     } else if (cmd === 'local') {
         const triple = arg ?? hostTriple();
-        if (!TARGETS[triple]) throw new Error(`no npm package for ${triple}`);
+        if (!TARGETS[triple]) {throw new Error(`no npm package for ${triple}`);}
         cpSync(join(root, 'http2-duplex.node'), join(dirOf(triple), binaryName(triple)));
         console.log(`npm/${triple}/${binaryName(triple)}`);
     } else if (cmd === 'artifacts') {

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const triple = process.argv[2];
-if (existsSync(join(root, 'http2-duplex.node'))) throw new Error('remove the local build first');
+if (existsSync(join(root, 'http2-duplex.node'))) {throw new Error('remove the local build first');}
 mkdirSync(join(root, 'node_modules'), { recursive: true });
 const link = join(root, 'node_modules', `http2-duplex-${triple}`);
 rmSync(link, { recursive: true, force: true });
@@ -29,9 +29,9 @@ session.request({ ':method': 'POST', ':path': '/dx', 'http2-duplex-id': headers[
 let body = '';
 for await (const chunk of get) {
     body += chunk;
-    if (body === 'aping') break;
+    if (body === 'aping') {break;}
 }
 session.destroy();
 server.close();
-if (body !== 'aping') throw new Error(`echo gave ${JSON.stringify(body)}`);
+if (body !== 'aping') {throw new Error(`echo gave ${JSON.stringify(body)}`);}
 console.log(`http2-duplex-${triple}: ok`);

@@ -222,21 +222,22 @@ mod tests {
     const GENERATED_NOTE: &str = "// Generated from crates/core/src/code.rs by `UPDATE_CODES=1 cargo test -p http2-duplex-core`; do not edit.\n";
 
     fn js_object() -> String {
-        let mut out = String::from("Object.freeze({\n");
-        for code in Code::ALL {
-            let status = code
-                .status()
-                .map_or_else(|| "null".to_owned(), |s| s.to_string());
-            out.push_str(&format!(
-                "    {}: Object.freeze({{ code: '{}', status: {}, message: '{}' }}),\n",
-                code.as_str(),
-                code.as_str(),
-                status,
-                code.hint().replace('\\', "\\\\").replace('\'', "\\'")
-            ));
-        }
-        out.push_str("})");
-        out
+        let rows: Vec<String> = Code::ALL
+            .iter()
+            .map(|code| {
+                let status = code
+                    .status()
+                    .map_or_else(|| "null".to_owned(), |s| s.to_string());
+                format!(
+                    "    {}: Object.freeze({{ code: '{}', status: {}, message: '{}' }})",
+                    code.as_str(),
+                    code.as_str(),
+                    status,
+                    code.hint().replace('\\', "\\\\").replace('\'', "\\'")
+                )
+            })
+            .collect();
+        format!("Object.freeze({{\n{}\n}})", rows.join(",\n"))
     }
 
     #[test]
