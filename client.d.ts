@@ -35,9 +35,33 @@ export interface NoIdError extends Error {
 /** The `fetch` the client calls; defaults to the global one. */
 export type FetchFunction = (input: string, init?: RequestInit & { duplex?: 'half' }) => Promise<Response>;
 
+/**
+ * How a duplex travels: 'websocket' (one WebSocket opened as an RFC 8441 extended
+ * CONNECT on the HTTP/2 connection, subprotocol http2-duplex.1), 'streaming' (a long
+ * GET and one streaming POST) or 'per-write' (a long GET and one POST per write).
+ */
+export type Transport = 'websocket' | 'streaming' | 'per-write';
+
+/** A transport that make() could not open (transport 'websocket' only; 'auto' falls back). */
+export interface WebSocketError extends Error {
+    code: 'ERR_HTTP2_DUPLEX_WS_CLOSED' | 'ERR_HTTP2_DUPLEX_WS_PROTOCOL' | 'ERR_HTTP2_DUPLEX_WS_INVALID_UTF8' |
+        'ERR_HTTP2_DUPLEX_WS_TOO_BIG' | 'ERR_HTTP2_DUPLEX_WS_CREDIT' | 'ERR_HTTP2_DUPLEX_WS_MESSAGE';
+    /** The WebSocket close code, when a Close (or the browser's 1006) said it. */
+    close_code?: number;
+}
+
 export interface MakeOptions extends DuplexOptions, Omit<RequestInit, 'body' | 'method' | 'signal'> {
-    /** Send one POST per write even where the browser can stream request bodies. */
+    /**
+     * The transport: 'auto' (default) picks the best the browser and server have and
+     * falls back unnoticed; any other value forces that one, and make() rejects when it
+     * cannot be used ('websocket': a WebSocketError; 'streaming' where the browser cannot
+     * stream request bodies: code ERR_HTTP2_DUPLEX_INVALID_OPTION).
+     */
+    transport?: 'auto' | Transport;
+    /** Send one POST per write even where the browser can stream request bodies (excludes 'streaming'). */
     disable_request_streaming?: boolean;
+    /** Replacement for the global WebSocket class (transport 'websocket' and 'auto'). */
+    WebSocket?: typeof WebSocket;
     /** Replacement for the global fetch. */
     fetch?: FetchFunction;
     /**
@@ -62,11 +86,21 @@ export interface TruncatedResponseError extends Error {
     code: 'ERR_HTTP2_DUPLEX_TRUNCATED_RESPONSE';
 }
 
-/** The client's end of a duplex; 'finish' means the server has taken every byte written. */
+/**
+ * The client's end of a duplex. On the fetch paths 'finish' means the server has taken
+ * every byte written; on the 'websocket' transport, that every byte and the end went to
+ * the WebSocket (the server may still drop them if the connection fails).
+ */
 export interface FetchDuplex extends Duplex {
-    /** The server-assigned duplex id (the http2-duplex-id header). */
+    /**
+     * The server-assigned duplex id (the http2-duplex-id header). Typed string as in
+     * 6.x, but undefined on the 'websocket' transport, whose answer headers a browser
+     * cannot read.
+     */
     readonly id: string;
     readonly url: string;
+    /** The transport in use. */
+    readonly transport: Transport;
 }
 
 /**

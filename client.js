@@ -1,12 +1,16 @@
-// Browser client of http2-duplex: a Node-style Duplex over fetch and HTTP/2.
-// Reads are the body of one long GET; writes are one streaming POST where the
-// browser can stream request bodies, else one POST per write (docs/protocol.md).
+// Browser client of http2-duplex: a Node-style Duplex over HTTP/2. With transport
+// 'websocket' both directions ride one WebSocket opened as an RFC 8441 extended
+// CONNECT (docs/websocket.md); on the fetch paths reads are the body of one long
+// GET and writes are one streaming POST where the browser can stream request
+// bodies, else one POST per write (docs/protocol.md).
 import { Duplex } from 'readable-stream';
 import { Buffer } from 'buffer';
 import { ResponseError, response_error, no_id_error } from './lib/browser/response-error.mjs';
 import { split_options, request_init } from './lib/browser/options.mjs';
 import { StreamUpload, request_streaming_supported } from './lib/browser/stream-upload.mjs';
 import { PostUpload } from './lib/browser/post-upload.mjs';
+import { WebSocketDuplex, open_websocket } from './lib/browser/websocket-duplex.mjs';
+import codes from './lib/error-codes.js';
 import {
     FRAMING_HEADER, FRAMING_VERSION, FrameParser, truncated_error, should_ask_framing, page_base
 } from './lib/browser/frames.mjs';
@@ -41,7 +45,9 @@ class FetchDuplex extends Duplex {
             disable_request_streaming: false,
             fetch: (...args) => fetch(...args),
             ResponseError,
-            framing: undefined
+            framing: undefined,
+            transport: 'auto',
+            WebSocket: undefined
         });
         super(duplex);
         this.url = url;
@@ -78,7 +84,9 @@ class FetchDuplex extends Duplex {
     }
 
     _make_upload(headers) {
-        if (!this._client.disable_request_streaming && request_streaming_supported()) {
+        const { transport, disable_request_streaming } = this._client;
+        if (transport !== 'per-write' && !disable_request_streaming && request_streaming_supported()) {
+            this.transport = 'streaming';
             return new StreamUpload({
                 start: body => this._request({
                     method: 'POST',
@@ -92,6 +100,7 @@ class FetchDuplex extends Duplex {
             });
         }
         const pipelined = Number(headers.get('http2-duplex-version')) >= 2;
+        this.transport = 'per-write';
         return new PostUpload({
             pipelined,
             window: pipelined ? header_number(headers, 'http2-duplex-window', DEFAULT_WINDOW) : 1,
@@ -289,7 +298,59 @@ class FetchDuplex extends Duplex {
     }
 }
 
+const TRANSPORTS = new Set(['auto', 'websocket', 'streaming', 'per-write']);
+// Whether transport 'auto' tries a WebSocket first.
+const AUTO_WEBSOCKET = false;
+
+function invalid_option(message) {
+    const err = new TypeError(message);
+    err.code = codes.ERR_HTTP2_DUPLEX_INVALID_OPTION.code;
+    return err;
+}
+
+// The transport make() asks for, checked: 'auto', 'websocket', 'streaming' or 'per-write'.
+function wanted_transport(options) {
+    const transport = options?.transport ?? 'auto';
+    if (!TRANSPORTS.has(transport)) {
+        throw invalid_option(`transport must be one of ${[...TRANSPORTS].join(', ')}`);
+    }
+    if (transport === 'streaming' && (options.disable_request_streaming || !request_streaming_supported())) {
+        throw invalid_option(options.disable_request_streaming ?
+            "transport 'streaming' with disable_request_streaming" :
+            "transport 'streaming': this browser cannot stream request bodies");
+    }
+    return transport;
+}
+
+// The WebSocket duplex, or null when none can open (and 'auto' falls back).
+async function make_websocket(url, options, transport) {
+    const { client, duplex } = split_options(options, {});
+    const WebSocketClass = client.WebSocket || globalThis.WebSocket;
+    if (typeof WebSocketClass !== 'function') {
+        if (transport === 'websocket') {
+            throw invalid_option("transport 'websocket': no WebSocket in this environment");
+        }
+        return null;
+    }
+    try {
+        const opened = await open_websocket(url, WebSocketClass, options?.signal);
+        return new WebSocketDuplex(url, opened, duplex);
+    } catch (err) {
+        if (transport === 'websocket' || options?.signal?.aborted) {
+            throw err;
+        }
+        return null;
+    }
+}
+
 export default async function make(url, options) {
+    const transport = wanted_transport(options);
+    if (transport === 'websocket' || (transport === 'auto' && AUTO_WEBSOCKET)) {
+        const ws_duplex = await make_websocket(url, options, transport);
+        if (ws_duplex) {
+            return ws_duplex;
+        }
+    }
     const duplex = new FetchDuplex(url, options);
     try {
         await duplex.init();

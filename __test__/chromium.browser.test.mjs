@@ -1,4 +1,4 @@
-// Our client against our server in headless Chromium, streaming and per-write.
+// Our client against our server in headless Chromium: WebSocket, streaming and per-write.
 import { launch_chromium } from './browser/browsers.mjs';
 import { setup } from './browser/setup.mjs';
 import { define_cases } from './browser/cases.mjs';
@@ -6,7 +6,8 @@ import { define_cases } from './browser/cases.mjs';
 const { browser, ours } = setup(launch_chromium);
 const common = { browser, server: ours };
 
-define_cases({ ...common, name: 'chromium: request streaming', options: {}, streaming: true });
+define_cases({ ...common, name: 'chromium: websocket', options: { transport: 'websocket' }, websocket: true });
+define_cases({ ...common, name: 'chromium: request streaming', options: { transport: 'streaming' }, streaming: true });
 define_cases({
     ...common,
     name: 'chromium: per-write (v2)',

@@ -1,4 +1,4 @@
-// The per-write cases in Firefox ESR (no fetch request streaming there), driven by
+// The WebSocket and per-write cases in Firefox ESR (no fetch request streaming there), driven by
 // puppeteer-core over WebDriver BiDi; v2 against our server, v1 against 6.0.3.
 import { launch_firefox } from './browser/browsers.mjs';
 import { setup } from './browser/setup.mjs';
@@ -11,6 +11,13 @@ const { browser, ours, original } = setup(launch_firefox, { with_original: true 
 // the body ("Error in input stream"), now and then. Ours lets an ended GET finish.
 const RST_RACE = '6.0.3 server: GET stream reset before its END_STREAM went out (flaky in Firefox)';
 
+define_cases({
+    browser,
+    server: ours,
+    name: 'firefox: websocket',
+    options: { transport: 'websocket' },
+    websocket: true
+});
 // Firefox falls back to per-write by itself; the option must not change that.
 define_cases({
     browser,

@@ -19,13 +19,18 @@ function posts_of(server, id) {
     return server.posts.filter(headers => headers['http2-duplex-id'] === id);
 }
 
-// env: { name, browser(), server(), options, streaming, client_url, pipelined,
+// What the WebSocket transport skips: cases about the fetch paths' requests.
+const FETCH_ONLY = 'fetch transports only: no GET or POST requests on the WebSocket transport';
+
+// env: { name, browser(), server(), options, streaming, websocket, client_url, pipelined,
 //        todo: { [case name]: why it is known to fail } }
 export function define_cases(env) {
     const client_url = env.client_url || OUR_CLIENT;
-    const tc = (name, fn) => {
+    // fetch_only: the case is about the fetch paths (skipped on the WebSocket transport).
+    const tc = (name, fn, { fetch_only = false } = {}) => {
         const todo = env.todo?.[name];
-        return test(name, { timeout: todo ? TODO_TIMEOUT : TIMEOUT, todo }, fn);
+        const skip = fetch_only && env.websocket ? FETCH_ONLY : undefined;
+        return test(name, { timeout: todo ? TODO_TIMEOUT : TIMEOUT, todo, skip }, fn);
     };
 
     describe(env.name, () => {
@@ -38,9 +43,12 @@ export function define_cases(env) {
         after(() => page && page.close());
 
         async function open(extra_options) {
-            const { key, id } = await page.call('open', client_url, DUPLEX_PATH,
+            const { key, id, transport } = await page.call('open', client_url, DUPLEX_PATH,
                 { ...env.options, ...extra_options });
-            return { key, id, sd: await env.server().duplex(id) };
+            if (env.websocket) {
+                assert.equal(transport, 'websocket');
+            }
+            return { key, id, transport, sd: await env.server().duplex(id) };
         }
 
         // Ends both sides and checks both close cleanly.
@@ -55,6 +63,11 @@ export function define_cases(env) {
         }
 
         function assert_mode(id) {
+            if (env.websocket) {
+                // No POST of a fetch path; open() checked duplex.transport.
+                assert.equal(id ?? null, null, 'a browser WebSocket sees no id');
+                return;
+            }
             const posts = posts_of(env.server(), id);
             const single = posts.filter(h => h['http2-duplex-single'] === 'true');
             if (env.streaming) {
@@ -162,7 +175,7 @@ export function define_cases(env) {
                 is_response_error: true,
                 destroyed: true
             });
-        });
+        }, { fetch_only: true });
 
         tc('other options reach fetch: headers on every POST', async () => {
             const duplex = await open({ headers: { 'x-test-header': 'passed' } });
@@ -175,7 +188,7 @@ export function define_cases(env) {
             for (const headers of posts) {
                 assert.equal(headers['x-test-header'], 'passed');
             }
-        });
+        }, { fetch_only: true });
 
         tc('make() on an unknown path rejects with ResponseError 404', async () => {
             const { message, ...shape } = await page.call('open_error', client_url, '/no-such-path',
@@ -183,7 +196,7 @@ export function define_cases(env) {
             assert.deepEqual(shape, { is_response_error: true, status: 404 });
             // As in 6.x: the statusText (WebKit gives HTTP/2 answers one), else the status.
             assert.ok(['404', 'Not Found'].includes(message), message);
-        });
+        }, { fetch_only: true });
 
         if (client_url === OUR_CLIENT) {
             const refused = {
@@ -204,7 +217,7 @@ export function define_cases(env) {
                     response_status: 404,
                     is_response_error: true
                 });
-            });
+            }, { fetch_only: true });
 
             tc('ResponseError option: a subclass is constructed and its init() awaited', async () => {
                 assert.deepEqual(await page.call('open_error_subclass', client_url, '/no-such-path', env.options), {
@@ -215,7 +228,7 @@ export function define_cases(env) {
                     code: 'ERR_HTTP2_DUPLEX_RESPONSE',
                     status: 404
                 });
-            });
+            }, { fetch_only: true });
 
             tc('make() on a GET answered without an id rejects with ERR_HTTP2_DUPLEX_NO_ID_IN_RESPONSE', async () => {
                 const err = await page.call('open_error_shape', client_url, STUB_NO_ID, env.options);
@@ -223,7 +236,7 @@ export function define_cases(env) {
                 assert.equal(err.code, 'ERR_HTTP2_DUPLEX_NO_ID_IN_RESPONSE');
                 assert.equal(err.status, 200);
                 assert.equal(err.is_response_error, false);
-            });
+            }, { fetch_only: true });
 
             tc('a write POST answered 404 destroys the duplex with a ResponseError', async () => {
                 const { key } = await page.call('open', client_url, refuse_posts, env.options);
@@ -235,14 +248,14 @@ export function define_cases(env) {
                 const { order, error } = await page.call('closed', key);
                 assert.deepEqual(error, refused);
                 assert.ok(!order.includes('finish'), order.join());
-            });
+            }, { fetch_only: true });
 
             tc('an end POST answered 404 destroys the duplex with a ResponseError, no finish', async () => {
                 const { key } = await page.call('open', client_url, refuse_posts, env.options);
                 const { order, error } = await page.call('end_and_close', key);
                 assert.deepEqual(error, refused);
                 assert.ok(!order.includes('finish'), order.join());
-            });
+            }, { fetch_only: true });
 
             tc(`'finish' before the 'end' of a reply sent after the client's end (${ORDER_RUNS} runs)`, async () => {
                 for (let run = 0; run < ORDER_RUNS; run++) {
@@ -268,7 +281,7 @@ export function define_cases(env) {
                 assert.equal(await ask(cross), null);
                 assert.equal(await ask(cross, { framing: true }), '1');
                 assert.equal(await ask(same, { framing: false }), null);
-            });
+            }, { fetch_only: true });
 
             tc('framed GET: our server frames the answer; data round-trips; server end → client end', async () => {
                 const { key, id, asked, answered } = await page.call('open_framing', client_url,
@@ -291,7 +304,7 @@ export function define_cases(env) {
                 const { order, error } = await page.call('closed', key);
                 assert.equal(error, null);
                 assert.equal(order.at(-1), 'close');
-            });
+            }, { fetch_only: true });
 
             tc('framed GET: a server-side destroy is ERR_HTTP2_DUPLEX_TRUNCATED_RESPONSE, never an end', async () => {
                 const { key, id, answered } = await page.call('open_framing', client_url, DUPLEX_PATH, env.options);
@@ -310,7 +323,7 @@ export function define_cases(env) {
                 const { order, error } = await page.call('closed', key);
                 assert.ok(!order.includes('end'), order.join());
                 assert.equal(error?.code, 'ERR_HTTP2_DUPLEX_TRUNCATED_RESPONSE', order.join());
-            });
+            }, { fetch_only: true });
 
             tc('framed GET: PING and unknown frames skipped, END ends the readable side', async () => {
                 const { key } = await page.call('open', client_url, `${STUB_FRAMED}?end=1`, env.options);
@@ -318,7 +331,7 @@ export function define_cases(env) {
                 assert.equal(error, null);
                 assert.equal(text, STUB_FRAMED_DATA);
                 assert.ok(order.includes('end'), order.join());
-            });
+            }, { fetch_only: true });
 
             tc('framed GET: a body ended without END destroys the duplex with ERR_HTTP2_DUPLEX_TRUNCATED_RESPONSE', async () => {
                 const { key } = await page.call('open', client_url, STUB_FRAMED, env.options);
@@ -327,7 +340,7 @@ export function define_cases(env) {
                 assert.ok(error, order.join());
                 assert.equal(error.code, 'ERR_HTTP2_DUPLEX_TRUNCATED_RESPONSE');
                 assert.ok(!order.includes('end'), order.join());
-            });
+            }, { fetch_only: true });
 
             tc('10 duplexes at once, each echoing 1 MiB, close without an error', async () => {
                 const duplexes = await Promise.all(Array.from({ length: 10 }, () => open()));
@@ -347,6 +360,51 @@ export function define_cases(env) {
                 for (const result of results) {
                     assert.equal(result.status, 'fulfilled', result.reason);
                 }
+            });
+        }
+
+        if (env.websocket) {
+            tc('websocket: 4 MiB each way at once, credit granted as the reader goes, SHA-256 checked', async () => {
+                const { key, sd } = await open();
+                const [server_got, client_got, client_sent, server_sent] = await Promise.all([
+                    read_all(sd),
+                    page.call('read_all', key),
+                    page.call('send_random', key, 4 * MiB, 65536, true),
+                    send_random(sd, 4 * MiB, 65536, true)
+                ]);
+                assert.deepEqual(server_got, client_sent);
+                assert.deepEqual(client_got, server_sent);
+                const { order, error } = await page.call('closed', key);
+                assert.equal(error, null, order.join());
+            });
+
+            tc('websocket: make() where no duplex answers the WebSocket rejects with ERR_HTTP2_DUPLEX_WS_CLOSED', async () => {
+                const err = await page.call('open_error_shape', client_url, '/no-such-path', env.options);
+                assert.equal(err?.code, 'ERR_HTTP2_DUPLEX_WS_CLOSED');
+            });
+
+            tc('websocket: a server destroy is ERR_HTTP2_DUPLEX_WS_CLOSED, never an end', async () => {
+                const { key, sd } = await open();
+                sd.write(Buffer.from('before'));
+                assert.deepEqual(await page.call('read_bytes', key, 6), [...Buffer.from('before')]);
+                await page.call('resume', key);
+                sd.destroy();
+                const { order, error } = await page.call('closed', key);
+                assert.ok(!order.includes('end'), order.join());
+                assert.equal(error?.code, 'ERR_HTTP2_DUPLEX_WS_CLOSED', order.join());
+            });
+
+            tc('fallback: without a WebSocket, auto opens on a fetch path unnoticed', async () => {
+                const { key, id, transport } = await page.call('open_without_websocket', client_url,
+                    DUPLEX_PATH, { ...env.options, transport: 'auto' });
+                assert.ok(['streaming', 'per-write'].includes(transport), transport);
+                const sd = await env.server().duplex(id);
+                sd.pipe(sd);
+                const [echoed, sent] = await Promise.all([
+                    page.call('read_all', key),
+                    page.call('send_random', key, 64 * 1024, 4096, true)
+                ]);
+                assert.deepEqual(echoed, sent);
             });
         }
 

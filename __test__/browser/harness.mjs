@@ -44,7 +44,27 @@ export async function open(client_url, url, options) {
     const duplex = await make(new URL(url, location.href).href, options);
     const key = next_key++;
     duplexes.set(key, { duplex, ...record(duplex) });
-    return { key, id: duplex.id };
+    return { key, id: duplex.id, transport: duplex.transport };
+}
+
+// A WebSocket that never opens (as behind a hop without RFC 8441): it fails at once.
+class UnavailableWebSocket extends EventTarget {
+    constructor() {
+        super();
+        this.readyState = 0;
+        setTimeout(() => {
+            this.readyState = 3;
+            this.dispatchEvent(new Event('error'));
+            this.dispatchEvent(Object.assign(new Event('close'), { code: 1006, reason: '' }));
+        });
+    }
+
+    close() {}
+}
+
+// open() with no WebSocket transport available.
+export function open_without_websocket(client_url, url, options) {
+    return open(client_url, url, { ...options, WebSocket: UnavailableWebSocket });
 }
 
 // What make() rejects with, as plain data.

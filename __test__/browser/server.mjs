@@ -148,7 +148,14 @@ export async function start_server({ Server, options, routes = {} } = {}) {
     const posts = [];
     record_posts(http2_server, posts);
 
+    // A browser WebSocket cannot see the server's id: its duplexes pair in order.
+    const ws_duplexes = [];
+    const ws_waiting = [];
     duplex_server.on('duplex', (duplex, id) => {
+        if (duplex.transport === 'websocket') {
+            const resolve_ws = ws_waiting.shift();
+            return resolve_ws ? resolve_ws(duplex) : ws_duplexes.push(duplex);
+        }
         const resolve = waiting.get(id);
         if (resolve) {
             waiting.delete(id);
@@ -182,8 +189,13 @@ export async function start_server({ Server, options, routes = {} } = {}) {
         origin,
         posts,
         duplex_server,
-        // The server side of the duplex the client knows as `id`.
+        // The server side of the duplex the client knows as `id`; with no id (a
+        // WebSocket), the next WebSocket duplex.
         duplex(id) {
+            if (id === undefined || id === null) {
+                return ws_duplexes.length > 0 ? Promise.resolve(ws_duplexes.shift()) :
+                    new Promise(resolve => ws_waiting.push(resolve));
+            }
             const duplex = waiting.get(id);
             if (duplex) {
                 waiting.delete(id);

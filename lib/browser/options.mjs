@@ -1,6 +1,8 @@
 // Splits make()'s options into the client's own, the Duplex's and fetch's.
 
-const CLIENT_KEYS = new Set(['disable_request_streaming', 'fetch', 'ResponseError', 'framing']);
+const CLIENT_KEYS = new Set([
+    'disable_request_streaming', 'fetch', 'ResponseError', 'framing', 'transport', 'WebSocket'
+]);
 
 // Node Duplex options; everything else goes to fetch, as in http2-duplex 6.
 const DUPLEX_KEYS = new Set([

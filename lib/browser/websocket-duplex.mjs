@@ -1,0 +1,322 @@
+// The WebSocket transport (docs/websocket.md, subprotocol http2-duplex.1): where the
+// server offers RFC 8441, the browser opens `new WebSocket(wss://…)` as an extended
+// CONNECT stream on its HTTP/2 connection, and one stream carries both directions.
+// Binary messages are data; text `end` ends a direction; text `credit N` lets the
+// peer send N more bytes (the WebSocket API has no receive backpressure of its own).
+import { Duplex } from 'readable-stream';
+import { Buffer } from 'buffer';
+import codes from '../error-codes.js';
+import { page_base } from './frames.mjs';
+import { destroyed_error } from './response-error.mjs';
+
+export const WS_SUBPROTOCOL = 'http2-duplex.1';
+// Credit each side holds before any `credit` message.
+export const INITIAL_CREDIT = 1024 * 1024;
+// A write's callback waits while more than this is buffered in the WebSocket.
+const BUFFERED_LIMIT = 256 * 1024;
+// How often bufferedAmount is looked at while it is above the limit (it has no event).
+const BUFFERED_POLL_MS = 2;
+const NORMAL = 1000;
+// After both ends, how long the server's Close is waited for before ours goes.
+const CLOSE_WAIT_MS = 5000;
+
+// Close codes the server sends (docs/websocket.md) and the error codes they give.
+const CLOSE_CODES = {
+    1002: 'ERR_HTTP2_DUPLEX_WS_PROTOCOL',
+    1007: 'ERR_HTTP2_DUPLEX_WS_INVALID_UTF8',
+    1009: 'ERR_HTTP2_DUPLEX_WS_TOO_BIG'
+};
+
+const CREDIT = /^credit ([1-9][0-9]{0,15})$/;
+
+function ignore() {}
+
+export function ws_error(code, extra) {
+    const err = new Error(codes[code].message);
+    err.code = code;
+    return Object.assign(err, extra);
+}
+
+// The error for a close with `code` (and `reason`) before both directions ended.
+function close_error(code, reason) {
+    let name = CLOSE_CODES[code] || 'ERR_HTTP2_DUPLEX_WS_CLOSED';
+    if (code === 1008) {
+        // Both violations close with 1008; the core's reason names the credit one.
+        name = /credit/.test(reason) ? 'ERR_HTTP2_DUPLEX_WS_CREDIT' : 'ERR_HTTP2_DUPLEX_WS_MESSAGE';
+    }
+    return ws_error(name, { close_code: code });
+}
+
+// The ws:/wss: URL of an http:/https: duplex URL (relative to the page).
+export function websocket_url(url) {
+    const u = new URL(url, page_base());
+    u.protocol = u.protocol === 'http:' ? 'ws:' : 'wss:';
+    u.hash = '';
+    return u.href;
+}
+
+// Opens the WebSocket; resolves with { ws, early } (messages that came before the
+// duplex took over) once open with our subprotocol, rejects with an error of code
+// ERR_HTTP2_DUPLEX_WS_CLOSED when it fails or closes first.
+export function open_websocket(url, WebSocketClass, signal) {
+    return new Promise((resolve, reject) => {
+        let ws;
+        try {
+            ws = new WebSocketClass(websocket_url(url), WS_SUBPROTOCOL);
+        } catch (err) {
+            reject(ws_error('ERR_HTTP2_DUPLEX_WS_CLOSED', { cause: err }));
+            return;
+        }
+        ws.binaryType = 'arraybuffer';
+        const early = [];
+        const on_message = event => early.push(event);
+        const fail = (close_code) => {
+            cleanup();
+            try {
+                ws.close();
+            } catch {
+                // already closing
+            }
+            reject(ws_error('ERR_HTTP2_DUPLEX_WS_CLOSED', { close_code }));
+        };
+        const on_error = () => fail(undefined);
+        const on_close = event => fail(event.code);
+        const on_abort = () => fail(undefined);
+        const on_open = () => {
+            cleanup();
+            if (ws.protocol !== WS_SUBPROTOCOL) {
+                fail(undefined);
+                return;
+            }
+            ws.addEventListener('message', on_message);
+            resolve({ ws, early, stop_early: () => ws.removeEventListener('message', on_message) });
+        };
+        function cleanup() {
+            ws.removeEventListener('open', on_open);
+            ws.removeEventListener('error', on_error);
+            ws.removeEventListener('close', on_close);
+            signal?.removeEventListener('abort', on_abort);
+        }
+        ws.addEventListener('open', on_open);
+        ws.addEventListener('error', on_error);
+        ws.addEventListener('close', on_close);
+        signal?.addEventListener('abort', on_abort);
+    });
+}
+
+// A Duplex over an open http2-duplex.1 WebSocket.
+export class WebSocketDuplex extends Duplex {
+    constructor(url, { ws, early, stop_early }, duplex_options) {
+        super(duplex_options);
+        this.url = url;
+        this.id = undefined;        // the server's id is not visible to a browser WebSocket
+        this.transport = 'websocket';
+        this._ws = ws;
+        this._send_credit = INITIAL_CREDIT;
+        this._queue = [];           // { chunk, cb }: writes not yet all handed to ws.send
+        this._waiting_cb = null;    // callbacks waiting for bufferedAmount to fall
+        this._poll = null;
+        // Receive side: the window is the credit the server may hold at most.
+        const hwm = this.readableHighWaterMark || 0;
+        this._window = Math.max(INITIAL_CREDIT, 2 * hwm);
+        this._recv_credit = this._window; // what the server may still send
+        this._pushed = 0;
+        this._granted_upto = 0;     // bytes consumed that were granted back
+        this._got_end = false;
+        this._sent_end = false;
+        this._on_message = event => this._message(event.data);
+        this._on_close = event => this._closed(event.code, event.reason);
+        this._on_error = () => {};  // a close event follows every error
+        ws.addEventListener('message', this._on_message);
+        ws.addEventListener('close', this._on_close);
+        ws.addEventListener('error', this._on_error);
+        stop_early();
+        if (this._window > INITIAL_CREDIT) {
+            this._send_text(`credit ${this._window - INITIAL_CREDIT}`);
+        }
+        for (const event of early) {
+            this._message(event.data);
+        }
+    }
+
+    _send_text(text) {
+        if (this._ws.readyState === 1) {
+            this._ws.send(text);
+        }
+    }
+
+    _message(data) {
+        if (this.destroyed) {
+            return;
+        }
+        if (typeof data !== 'string') {
+            const bytes = Buffer.from(data);
+            if (this._got_end) {
+                this._violation('ERR_HTTP2_DUPLEX_WS_MESSAGE');
+                return;
+            }
+            if (bytes.length > this._recv_credit) {
+                this._violation('ERR_HTTP2_DUPLEX_WS_CREDIT');
+                return;
+            }
+            this._recv_credit -= bytes.length;
+            this._pushed += bytes.length;
+            if (bytes.length > 0) {
+                this.push(bytes);
+            }
+            return;
+        }
+        if (data === 'end' && !this._got_end) {
+            this._got_end = true;
+            this.push(null);
+            return;
+        }
+        const credit = CREDIT.exec(data);
+        const n = credit && Number(credit[1]);
+        if (!credit || this._send_credit + n > Number.MAX_SAFE_INTEGER) {
+            this._violation('ERR_HTTP2_DUPLEX_WS_MESSAGE');
+            return;
+        }
+        this._send_credit += n;
+        this._send_queued();
+    }
+
+    // The server broke http2-duplex.1 (ours never does): close, and report it.
+    _violation(code) {
+        this.destroy(ws_error(code));
+    }
+
+    _closed(code, reason) {
+        this._stop_poll();
+        if (this.destroyed) {
+            return;
+        }
+        if (code === NORMAL && this._got_end && this._sent_end) {
+            // The close handshake after both ends: nothing more to say.
+            return;
+        }
+        this.destroy(close_error(code, reason));
+    }
+
+    // Grants the server credit as the reader consumes: once half the window waits.
+    _read() {
+        const consumed = this._pushed - this.readableLength;
+        const waiting = consumed - this._granted_upto;
+        if (waiting > 0 && waiting >= this._window / 2 && !this._got_end) {
+            this._granted_upto = consumed;
+            this._recv_credit += waiting;
+            this._send_text(`credit ${waiting}`);
+        }
+    }
+
+    _write(chunk, encoding, cb) {
+        this._queue.push({ chunk, cb });
+        this._send_queued();
+    }
+
+    // Sends what the credit allows; a write's callback fires once all of it went to
+    // ws.send and the WebSocket's buffer is below BUFFERED_LIMIT.
+    _send_queued() {
+        const ws = this._ws;
+        while (this._queue.length > 0 && !this.destroyed) {
+            if (ws.readyState !== 1) {
+                this._fail_queue(ws_error('ERR_HTTP2_DUPLEX_WS_CLOSED'));
+                return;
+            }
+            const entry = this._queue[0];
+            const { chunk } = entry;
+            const n = Math.min(chunk.length, this._send_credit);
+            if (n === 0 && chunk.length > 0) {
+                return;     // until the server grants credit
+            }
+            if (n > 0) {
+                ws.send(n === chunk.length ? chunk : chunk.subarray(0, n));
+                this._send_credit -= n;
+            }
+            if (n < chunk.length) {
+                entry.chunk = chunk.subarray(n);
+                continue;
+            }
+            this._queue.shift();
+            this._after_buffered(entry.cb);
+        }
+    }
+
+    _after_buffered(cb) {
+        if (this._ws.bufferedAmount <= BUFFERED_LIMIT && !this._waiting_cb) {
+            // From a microtask: readable-stream's nextTick shim is a clamped timer.
+            queueMicrotask(() => cb());
+            return;
+        }
+        (this._waiting_cb ||= []).push(cb);
+        if (!this._poll) {
+            const poll = () => {
+                this._poll = null;
+                if (this.destroyed) {
+                    return;
+                }
+                if (this._ws.bufferedAmount > BUFFERED_LIMIT) {
+                    this._poll = setTimeout(poll, BUFFERED_POLL_MS);
+                    return;
+                }
+                const cbs = this._waiting_cb;
+                this._waiting_cb = null;
+                cbs.forEach(f => f());
+            };
+            this._poll = setTimeout(poll, BUFFERED_POLL_MS);
+        }
+    }
+
+    _stop_poll() {
+        if (this._poll) {
+            clearTimeout(this._poll);
+            this._poll = null;
+        }
+    }
+
+    _fail_queue(err) {
+        for (const { cb } of this._queue.splice(0)) {
+            cb(err);
+        }
+        const cbs = this._waiting_cb || [];
+        this._waiting_cb = null;
+        cbs.forEach(f => f(err));
+    }
+
+    _final(cb) {
+        if (this._ws.readyState !== 1) {
+            cb(ws_error('ERR_HTTP2_DUPLEX_WS_CLOSED'));
+            return;
+        }
+        this._ws.send('end');
+        this._sent_end = true;
+        cb();
+    }
+
+    _destroy(err, cb) {
+        this._stop_poll();
+        this._fail_queue(err || destroyed_error());
+        const ws = this._ws;
+        ws.removeEventListener('message', this._on_message);
+        ws.removeEventListener('close', this._on_close);
+        const close = () => {
+            if (ws.readyState === 0 || ws.readyState === 1) {
+                // The browser sends what it buffered, then the Close frame.
+                try {
+                    ws.close(NORMAL);
+                } catch {
+                    ignore();
+                }
+            }
+        };
+        if (!err && this._got_end && this._sent_end && ws.readyState === 1) {
+            // Both ended: the server closes (1000) once its side has seen both ends;
+            // a Close of ours could overtake that. Close ourselves only if it never does.
+            const timer = setTimeout(close, CLOSE_WAIT_MS);
+            ws.addEventListener('close', () => clearTimeout(timer));
+        } else {
+            close();
+        }
+        cb(err);
+    }
+}
