@@ -9,7 +9,7 @@ import { ResponseError, response_error, no_id_error } from './lib/browser/respon
 import { split_options, request_init } from './lib/browser/options.mjs';
 import { StreamUpload, request_streaming_supported } from './lib/browser/stream-upload.mjs';
 import { PostUpload } from './lib/browser/post-upload.mjs';
-import { WebSocketDuplex, open_websocket } from './lib/browser/websocket-duplex.mjs';
+import { WebSocketDuplex, open_websocket, websocket_url } from './lib/browser/websocket-duplex.mjs';
 import codes from './lib/error-codes.js';
 import {
     FRAMING_HEADER, FRAMING_VERSION, FrameParser, truncated_error, should_ask_framing, page_base
@@ -299,8 +299,8 @@ class FetchDuplex extends Duplex {
 }
 
 const TRANSPORTS = new Set(['auto', 'websocket', 'streaming', 'per-write']);
-// Whether transport 'auto' tries a WebSocket first.
-const AUTO_WEBSOCKET = false;
+// Transport 'auto' tries a WebSocket first, then the fetch paths.
+const AUTO_WEBSOCKET = true;
 
 function invalid_option(message) {
     const err = new TypeError(message);
@@ -322,8 +322,33 @@ function wanted_transport(options) {
     return transport;
 }
 
+// 'auto': how long a WebSocket may take to open before the fetch paths are used.
+const AUTO_OPEN_TIMEOUT_MS = 3000;
+// 'auto': after a WebSocket to a URL failed to open, how long the fetch paths are used
+// at once (Firefox delays each new attempt after a failure, RFC 6455 section 7.2.3).
+const AUTO_RETRY_AFTER_MS = 5 * 60 * 1000;
+const ws_failed = new Map();    // websocket URL → when its WebSocket failed to open
+
 // The WebSocket duplex, or null when none can open (and 'auto' falls back).
 async function make_websocket(url, options, transport) {
+    if (transport === 'auto') {
+        const key = websocket_url(url);
+        const failed = ws_failed.get(key);
+        if (failed !== undefined && Date.now() - failed < AUTO_RETRY_AFTER_MS) {
+            return null;
+        }
+        const made = await make_websocket_now(url, options, transport, AUTO_OPEN_TIMEOUT_MS);
+        if (made) {
+            ws_failed.delete(key);
+        } else {
+            ws_failed.set(key, Date.now());
+        }
+        return made;
+    }
+    return make_websocket_now(url, options, transport);
+}
+
+async function make_websocket_now(url, options, transport, timeout_ms) {
     const { client, duplex } = split_options(options, {});
     const WebSocketClass = client.WebSocket || globalThis.WebSocket;
     if (typeof WebSocketClass !== 'function') {
@@ -333,7 +358,7 @@ async function make_websocket(url, options, transport) {
         return null;
     }
     try {
-        const opened = await open_websocket(url, WebSocketClass, options?.signal);
+        const opened = await open_websocket(url, WebSocketClass, options?.signal, timeout_ms);
         return new WebSocketDuplex(url, opened, duplex);
     } catch (err) {
         if (transport === 'websocket' || options?.signal?.aborted) {

@@ -11,6 +11,6 @@ define_cases({ ...common, name: 'chromium: request streaming', options: { transp
 define_cases({
     ...common,
     name: 'chromium: per-write (v2)',
-    options: { disable_request_streaming: true },
+    options: { transport: 'per-write' },
     pipelined: true
 });

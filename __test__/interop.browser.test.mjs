@@ -21,9 +21,15 @@ define_cases({
     name: '6.0.3 client → our server: per-write',
     options: { disable_request_streaming: true }
 });
-define_cases({ ...old_server, name: 'our client → 6.0.3 server: request streaming', options: {}, streaming: true });
+// 'auto' against a server without RFC 8441: the WebSocket cannot open, the client falls back.
 define_cases({
     ...old_server,
-    name: 'our client → 6.0.3 server: per-write (v1)',
+    name: 'our client → 6.0.3 server: auto → request streaming (falls back)',
+    options: {},
+    streaming: true
+});
+define_cases({
+    ...old_server,
+    name: 'our client → 6.0.3 server: auto → per-write (v1) (falls back)',
     options: { disable_request_streaming: true }
 });

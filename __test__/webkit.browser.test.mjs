@@ -39,7 +39,7 @@ if (missing && !process.env.CI) {
     };
     const ours = () => started.ours;
 
-    // WebKit falls back to per-write by itself; the option must not change that.
+    // 'auto': WebKitGTK has no RFC 8441, so the WebSocket fails and it falls back to per-write.
     define_cases({ browser, server: ours, name: 'webkit: per-write (v2)', options: {}, pipelined: true });
     define_cases({
         browser,

@@ -394,6 +394,11 @@ export function define_cases(env) {
                 assert.equal(error?.code, 'ERR_HTTP2_DUPLEX_WS_CLOSED', order.join());
             });
 
+            tc('auto picks the WebSocket where the server offers RFC 8441', async () => {
+                const { key, sd } = await open({ transport: 'auto' });
+                await close_both({ key, sd });
+            });
+
             tc('fallback: without a WebSocket, auto opens on a fetch path unnoticed', async () => {
                 const { key, id, transport } = await page.call('open_without_websocket', client_url,
                     DUPLEX_PATH, { ...env.options, transport: 'auto' });

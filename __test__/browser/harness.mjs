@@ -322,7 +322,7 @@ export async function timed_upload(client_url, url, { v1, count, size }) {
         }
     };
     const duplex = await make(new URL(url, location.href).href, {
-        disable_request_streaming: true,
+        transport: 'per-write',
         fetch: counting_fetch
     });
     const start = performance.now();

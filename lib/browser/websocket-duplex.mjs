@@ -57,9 +57,10 @@ export function websocket_url(url) {
 
 // Opens the WebSocket; resolves with { ws, early } (messages that came before the
 // duplex took over) once open with our subprotocol, rejects with an error of code
-// ERR_HTTP2_DUPLEX_WS_CLOSED when it fails or closes first.
-export function open_websocket(url, WebSocketClass, signal) {
+// ERR_HTTP2_DUPLEX_WS_CLOSED when it fails or closes first (or timeout_ms passes).
+export function open_websocket(url, WebSocketClass, signal, timeout_ms) {
     return new Promise((resolve, reject) => {
+        let timer;
         let ws;
         try {
             ws = new WebSocketClass(websocket_url(url), WS_SUBPROTOCOL);
@@ -92,6 +93,7 @@ export function open_websocket(url, WebSocketClass, signal) {
             resolve({ ws, early, stop_early: () => ws.removeEventListener('message', on_message) });
         };
         function cleanup() {
+            clearTimeout(timer);
             ws.removeEventListener('open', on_open);
             ws.removeEventListener('error', on_error);
             ws.removeEventListener('close', on_close);
@@ -101,6 +103,9 @@ export function open_websocket(url, WebSocketClass, signal) {
         ws.addEventListener('error', on_error);
         ws.addEventListener('close', on_close);
         signal?.addEventListener('abort', on_abort);
+        if (timeout_ms !== undefined) {
+            timer = setTimeout(() => fail(undefined), timeout_ms);
+        }
     });
 }
 
