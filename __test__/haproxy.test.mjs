@@ -1,20 +1,32 @@
-// HAProxy 2.6 from apt on loopback: TLS + HTTP/2 from the clients, h2c to three
-// Node processes n1..n3 (node_id, scope 'server'). Two configurations, as
-// docs/deploying.md gives them: routing on the id's node prefix, and a stick table.
+// HAProxy 2.6 from apt on loopback: TLS + HTTP/2 from the clients to three Node
+// processes n1..n3 (node_id, scope 'server'). Three configurations, as
+// docs/deploying.md gives them: h2c to the backends with routing on the id's
+// node prefix, the same with a stick table, and HTTP/1.1 to the backends.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { skip_unless, start_backends, start_haproxy, template } from './proxy/harness.mjs';
-import { hundred_node_client, raw_across_connections, kill_a_node } from './proxy/cases.mjs';
+import { hundred_node_client, raw_across_connections, kill_a_node, long_echo } from './proxy/cases.mjs';
 
 const skip = skip_unless('haproxy');
 
-for (const variant of ['haproxy', 'haproxy-stick']) {
-    describe(`${variant === 'haproxy' ? 'HAProxy, routing on the node prefix' : 'HAProxy, stick table'}`, { skip }, () => {
+// Measured here: with HTTP/2 to the backends a single duplex echoing MiBs as fast
+// as flow control allows stalled for good in about half the runs (HAProxy's h2
+// backend connection carries the duplex's GET and its POST; see docs/deploying.md).
+const H2_BACKEND_STALL = 'HAProxy 2.6 with h2 backends: a fast MiB-scale echo stalls in about half the runs';
+
+const VARIANTS = [
+    { variant: 'haproxy', transport: 'h2c', title: 'HAProxy, h2c backends, routing on the node prefix' },
+    { variant: 'haproxy-stick', transport: 'h2c', title: 'HAProxy, h2c backends, stick table' },
+    { variant: 'haproxy-h1', transport: 'http1', title: 'HAProxy, HTTP/1.1 backends, routing on the node prefix' }
+];
+
+for (const { variant, transport, title } of VARIANTS) {
+    describe(title, { skip }, () => {
         let backends;
         let proxy;
         before(async () => {
-            backends = await start_backends('h2c');
+            backends = await start_backends(transport);
             proxy = await start_haproxy(backends, variant);
         });
         after(async () => {
@@ -31,6 +43,13 @@ for (const variant of ['haproxy', 'haproxy-stick']) {
             await raw_across_connections(proxy, backends);
         });
 
+        it('Node client: one duplex echoes 16 MiB at full speed', {
+            timeout: 30000,
+            todo: transport === 'h2c' ? H2_BACKEND_STALL : false
+        }, async () => {
+            await long_echo(proxy, 16, 10000);
+        });
+
         it('a node killed mid-transfer: its duplexes fail at the client, the others finish intact', { timeout: 40000 }, async () => {
             const figures = await kill_a_node(proxy, backends);
             console.log(`# ${variant}: node kill ${JSON.stringify(figures)}`);
@@ -41,8 +60,8 @@ for (const variant of ['haproxy', 'haproxy-stick']) {
 describe('docs/deploying.md', () => {
     it('quotes the HAProxy configurations the tests run, word for word', () => {
         const doc = readFileSync(new URL('../docs/deploying.md', import.meta.url), 'utf8');
-        for (const name of ['haproxy', 'haproxy-stick']) {
-            assert.ok(doc.includes(template(name)), `docs/deploying.md quotes __test__/proxy/${name}.cfg`);
+        for (const { variant } of VARIANTS) {
+            assert.ok(doc.includes(template(variant)), `docs/deploying.md quotes __test__/proxy/${variant}.cfg`);
         }
     });
 });

@@ -5,7 +5,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { skip_unless, start_backends, start_nginx, template } from './proxy/harness.mjs';
-import { hundred_node_client, raw_across_connections, kill_a_node } from './proxy/cases.mjs';
+import { hundred_node_client, raw_across_connections, kill_a_node, long_echo } from './proxy/cases.mjs';
 
 const skip = skip_unless('nginx');
 
@@ -28,6 +28,10 @@ describe('nginx, routing on the node prefix', { skip }, () => {
 
     it('raw http2: 60 duplexes whose POSTs never ride their GET\'s connection (streaming and per-write)', { timeout: 30000 }, async () => {
         await raw_across_connections(proxy, backends);
+    });
+
+    it('Node client: one duplex echoes 16 MiB at full speed', { timeout: 30000 }, async () => {
+        await long_echo(proxy, 16, 10000);
     });
 
     it('a node killed mid-transfer: its duplexes fail at the client, the others finish intact', { timeout: 40000 }, async () => {

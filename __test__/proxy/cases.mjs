@@ -349,3 +349,26 @@ async function kill_running(running, backends, prompt_ms) {
         codes
     };
 }
+
+// One duplex echoing `mib` MiB through the Node client in 64 KiB writes as fast
+// as flow control lets it: every byte checked. Rejects if it stalls for `ms`.
+export async function long_echo(proxy, mib = 16, ms = 15000) {
+    const duplex = await connect(proxy.url, { ca: CA, pool: new ConnectionPool() });
+    duplex.on('error', () => {});
+    const data = randomBytes(mib * 1024 * 1024);
+    let received = 0;
+    const progress = () => `${received} of ${data.length} bytes echoed`;
+    try {
+        const echo = read_all(duplex);
+        duplex.on('data', chunk => { received += chunk.length; });
+        const [bytes] = await within(Promise.all([echo, write_all(duplex, data, 64 * 1024)]), ms,
+            `a ${mib} MiB echo`);
+        assert.equal(bytes.length, data.length);
+        assert.ok(bytes.equals(data), 'every byte echoed');
+    } catch (err) {
+        err.message += ` (${progress()})`;
+        throw err;
+    } finally {
+        duplex.destroy();
+    }
+}

@@ -25,6 +25,7 @@ const KEY = readFileSync(new URL('key.pem', certs));
 export const TEMPLATES = {
     haproxy: 'haproxy.cfg',
     'haproxy-stick': 'haproxy-stick.cfg',
+    'haproxy-h1': 'haproxy-h1.cfg',
     nginx: 'nginx-duplex.conf'
 };
 export function template(name) {
@@ -250,7 +251,8 @@ class Proxy {
 }
 
 // HAProxy (variant 'haproxy': routing on the id's node prefix; 'haproxy-stick':
-// a stick table) in front of `backends` (h2c).
+// a stick table; both h2c to `backends`; 'haproxy-h1': prefix routing, HTTP/1.1
+// to `backends`).
 export async function start_haproxy(backends, variant = 'haproxy') {
     require_tool('haproxy');
     const dir = mkdtempSync(join(tmpdir(), 'http2-duplex-haproxy-'));
