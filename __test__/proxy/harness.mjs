@@ -167,7 +167,7 @@ export class Backend {
 }
 
 // Three backends n1..n3 (TRANSPORT h2c for HAProxy, http1 for nginx).
-export async function start_backends(transport, options) {
+export async function start_backends(transport, options = {}) {
     return Promise.all(NODE_IDS.map(id => new Backend(id, transport, options).start()));
 }
 
@@ -253,12 +253,13 @@ class Proxy {
 // HAProxy (variant 'haproxy': routing on the id's node prefix; 'haproxy-stick':
 // a stick table; both h2c to `backends`; 'haproxy-h1': prefix routing, HTTP/1.1
 // to `backends`).
-export async function start_haproxy(backends, variant = 'haproxy') {
+// `port`: one picked beforehand (free_port), when the backends must know the origin.
+export async function start_haproxy(backends, variant = 'haproxy', port) {
     require_tool('haproxy');
     const dir = mkdtempSync(join(tmpdir(), 'http2-duplex-haproxy-'));
     const pem = join(dir, 'duplex.pem');
     writeFileSync(pem, Buffer.concat([CERT, KEY]));
-    const port = await free_port();
+    port = port || await free_port();
     const config = render(variant, {
         port,
         backend_ports: backends.map(b => b.port),
@@ -273,13 +274,13 @@ export async function start_haproxy(backends, variant = 'haproxy') {
 
 // nginx: the tests' main file (runtime paths under its own prefix directory)
 // including the deployment's http-level file, in front of `backends` (http1).
-export async function start_nginx(backends) {
+export async function start_nginx(backends, port) {
     require_tool('nginx');
     const dir = mkdtempSync(join(tmpdir(), 'http2-duplex-nginx-'));
     mkdirSync(join(dir, 'tmp'));
     writeFileSync(join(dir, 'duplex.crt'), CERT);
     writeFileSync(join(dir, 'duplex.key'), KEY);
-    const port = await free_port();
+    port = port || await free_port();
     const config = render('nginx', {
         port,
         backend_ports: backends.map(b => b.port),

@@ -1,0 +1,77 @@
+// Real browsers through the real proxies: Chromium (request streaming and one
+// POST per write) and Firefox (one POST per write), each on a page served
+// through the proxy (same origin) and on a page of another origin (CORS), to
+// three Node processes n1..n3 behind HAProxy (h2c, routing on the node prefix)
+// and behind nginx (HTTP/1.1). Every byte is checked both ways by SHA-256.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { free_port, skip_unless, start_backends, start_haproxy, start_nginx, DUPLEX_PATH } from './proxy/harness.mjs';
+import { assert_spread, node_of } from './proxy/cases.mjs';
+import { static_dir, page_server, echo_in_page } from './proxy/pages.mjs';
+import { launch_chromium, launch_firefox } from './browser/browsers.mjs';
+
+const skip = skip_unless('haproxy', 'nginx');
+const DUPLEXES = 20;
+const SIZE = 64 * 1024;
+
+describe('browsers through HAProxy and nginx', { skip }, () => {
+    const started = {};
+    const proxies = {};
+    const backends = {};
+    before(async () => {
+        started.pages = await static_dir();
+        started.page_server = await page_server(started.pages.dir);
+        const ports = { haproxy: await free_port(), nginx: await free_port() };
+        const cors = {
+            origins: [...Object.values(ports).map(port => `https://127.0.0.1:${port}`), started.page_server.origin],
+            credentials: false
+        };
+        const options = { static_dir: started.pages.dir, options: { cors } };
+        [backends.haproxy, backends.nginx, started.chromium, started.firefox] = await Promise.all([
+            start_backends('h2c', options),
+            start_backends('http1', options),
+            launch_chromium(),
+            launch_firefox()
+        ]);
+        proxies.haproxy = await start_haproxy(backends.haproxy, 'haproxy', ports.haproxy);
+        proxies.nginx = await start_nginx(backends.nginx, ports.nginx);
+    });
+    after(async () => {
+        await started.chromium?.close();
+        await started.firefox?.close();
+        for (const proxy of Object.values(proxies)) {
+            await proxy.stop();
+        }
+        await Promise.all(Object.values(backends).flat().map(b => b.stop()));
+        await started.page_server?.close();
+        started.pages?.remove();
+    });
+
+    const cases = [
+        { browser: 'chromium', transport: 'streaming' },
+        { browser: 'chromium', transport: 'per-write' },
+        { browser: 'firefox', transport: 'per-write' }
+    ];
+    for (const name of ['haproxy', 'nginx']) {
+        for (const { browser, transport } of cases) {
+            for (const cross_origin of [false, true]) {
+                const where = cross_origin ? 'a page of another origin' : 'a page served through the proxy';
+                it(`${name}: ${browser}, ${transport}, ${where}: ${DUPLEXES} duplexes over n1..n3, every byte echoed`, { timeout: 60000 }, async () => {
+                    const proxy = proxies[name];
+                    const origin = cross_origin ? started.page_server.origin : proxy.origin;
+                    const page = await started[browser].page(`${origin}/page.html`);
+                    try {
+                        const results = await echo_in_page(page.page, `${proxy.origin}${DUPLEX_PATH}`, DUPLEXES, SIZE, { transport });
+                        for (const { id, sent, read } of results) {
+                            assert.equal(sent.length, SIZE, `duplex ${id}: sent`);
+                            assert.deepEqual(read, sent, `duplex ${id}: echo`);
+                        }
+                        assert_spread(results.map(r => node_of(r.id)), backends[name]);
+                    } finally {
+                        await page.close();
+                    }
+                });
+            }
+        }
+    }
+});
