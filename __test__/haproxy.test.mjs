@@ -6,7 +6,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { skip_unless, start_backends, start_haproxy, template } from './proxy/harness.mjs';
-import { hundred_node_client, raw_across_connections, kill_a_node, long_echo } from './proxy/cases.mjs';
+import { hundred_node_client, raw_across_connections, kill_a_node, long_echo, auto_node_client } from './proxy/cases.mjs';
 
 const skip = skip_unless('haproxy');
 
@@ -37,6 +37,11 @@ for (const { variant, transport, title } of VARIANTS) {
         it('Node client: 100 duplexes on one connection, spread over n1..n3, every byte echoed', { timeout: 30000 }, async () => {
             const counts = await hundred_node_client(proxy, backends);
             console.log(`# ${variant}: duplexes per node ${JSON.stringify(counts)}`);
+        });
+
+        it('Node client, default transport: 20 duplexes, every byte echoed', { timeout: 30000 }, async () => {
+            const warnings = await auto_node_client(proxy, backends);
+            console.log(`# ${proxy.name}: default transport, backend warnings: ${JSON.stringify(warnings)}`);
         });
 
         it('raw http2: 60 duplexes whose POSTs never ride their GET\'s connection (streaming and per-write)', { timeout: 30000 }, async () => {

@@ -59,6 +59,7 @@ describe('browsers through HAProxy and nginx', { skip }, () => {
                 it(`${name}: ${browser}, ${transport}, ${where}: ${DUPLEXES} duplexes over n1..n3, every byte echoed`, { timeout: 60000 }, async () => {
                     const proxy = proxies[name];
                     const origin = cross_origin ? started.page_server.origin : proxy.origin;
+                    const marks = backends[name].map(b => b.events.length);
                     const page = await started[browser].page(`${origin}/page.html`);
                     try {
                         const results = await echo_in_page(page.page, `${proxy.origin}${DUPLEX_PATH}`, DUPLEXES, SIZE, { transport });
@@ -66,7 +67,7 @@ describe('browsers through HAProxy and nginx', { skip }, () => {
                             assert.equal(sent.length, SIZE, `duplex ${id}: sent`);
                             assert.deepEqual(read, sent, `duplex ${id}: echo`);
                         }
-                        assert_spread(results.map(r => node_of(r.id)), backends[name]);
+                        assert_spread(results.map(r => node_of(r.id)), backends[name], marks);
                     } finally {
                         await page.close();
                     }

@@ -10,6 +10,10 @@ import { CA, DUPLEX_PATH, NODE_IDS, within } from './harness.mjs';
 const require = createRequire(import.meta.url);
 const { connect, ConnectionPool } = require('../../index.js');
 
+// The Node client's GET + streaming POST transport: the one a proxy must pair
+// (its 'auto' may pick an RFC 8441 WebSocket, one stream and no id).
+export const FETCH = { transport: 'fetch' };
+
 export const ID = /^(n[123])\.[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
 export function node_of(id) {
@@ -66,7 +70,7 @@ export async function write_all(writable, data, max_chunk = 32 * 1024) {
 // One duplex through the Node client: sends `data`, ends, and checks that the
 // echo is exactly `data`. Resolves to the duplex's node.
 export async function echo_node_client(url, data, options, opened = []) {
-    const duplex = await connect(url, { ca: CA, ...options });
+    const duplex = await connect(url, { ca: CA, ...FETCH, ...options });
     opened.push(duplex);
     duplex.on('error', () => {});    // read_all reports the first
     const node = node_of(duplex.id);
@@ -184,39 +188,41 @@ export async function all_or_cleanup(promises, cleanup) {
 
 // Every node got some of the duplexes and no backend warned (a misrouted POST
 // warns ERR_HTTP2_DUPLEX_WRONG_NODE, an unknown id ERR_HTTP2_DUPLEX_UNKNOWN_ID).
-export function assert_spread(nodes, backends) {
+export function assert_spread(nodes, backends, marks = backends.map(() => 0)) {
     const counts = Object.fromEntries(NODE_IDS.map(id => [id, nodes.filter(n => n === id).length]));
     for (const id of NODE_IDS) {
         assert.ok(counts[id] > 0, `node ${id} got duplexes: ${JSON.stringify(counts)}`);
     }
-    for (const backend of backends) {
-        assert.deepEqual(backend.warnings(), [], `backend ${backend.node_id} warnings`);
-    }
+    backends.forEach((backend, i) => {
+        assert.deepEqual(backend.warnings(marks[i]), [], `backend ${backend.node_id} warnings`);
+    });
     return counts;
 }
 
 // 100 duplexes through the Node client (one pool: one HTTP/2 connection to the
 // proxy carries 100 GETs and 100 streaming POSTs), 16..256 KiB each way.
 export async function hundred_node_client(proxy, backends) {
+    const marks = backends.map(b => b.events.length);
     const pool = new ConnectionPool();
     const opened = [];
     const nodes = await all_or_cleanup(Array.from({ length: 100 }, () =>
         echo_node_client(proxy.url, randomBytes(16 * 1024 + Math.floor(Math.random() * 240 * 1024)), { pool }, opened)),
     () => opened.forEach(d => d.destroy()));
-    return assert_spread(nodes, backends);
+    return assert_spread(nodes, backends, marks);
 }
 
 // 60 duplexes spoken raw over 6 connections, each request on the next one: the
 // POSTs of a duplex never ride its GET's connection. Half stream one POST,
 // half POST per write.
 export async function raw_across_connections(proxy, backends) {
+    const marks = backends.map(b => b.events.length);
     const client = new RawClient(proxy.origin, 6);
     try {
         const nodes = await all_or_cleanup(Array.from({ length: 60 }, (_, i) =>
             echo_raw(client, randomBytes(8 * 1024 + Math.floor(Math.random() * 120 * 1024)),
                 i % 2 ? 'writes' : 'stream')),
         () => client.sessions.forEach(s => s.destroy()));
-        return assert_spread(nodes, backends);
+        return assert_spread(nodes, backends, marks);
     } finally {
         client.close();
     }
@@ -291,7 +297,7 @@ export async function kill_a_node(proxy, backends, { prompt_ms = 3000 } = {}) {
     const pool = new ConnectionPool();
     const opened = [];
     const running = await all_or_cleanup(Array.from({ length: 30 }, () =>
-        connect(proxy.url, { ca: CA, pool }).then(duplex => {
+        connect(proxy.url, { ca: CA, pool, ...FETCH }).then(duplex => {
             opened.push(duplex);
             return new Running(duplex);
         })), () => opened.forEach(d => d.destroy()));
@@ -353,7 +359,7 @@ async function kill_running(running, backends, prompt_ms) {
 // One duplex echoing `mib` MiB through the Node client in 64 KiB writes as fast
 // as flow control lets it: every byte checked. Rejects if it stalls for `ms`.
 export async function long_echo(proxy, mib = 16, ms = 15000) {
-    const duplex = await connect(proxy.url, { ca: CA, pool: new ConnectionPool() });
+    const duplex = await connect(proxy.url, { ca: CA, pool: new ConnectionPool(), ...FETCH });
     duplex.on('error', () => {});
     const data = randomBytes(mib * 1024 * 1024);
     let received = 0;
@@ -371,4 +377,21 @@ export async function long_echo(proxy, mib = 16, ms = 15000) {
     } finally {
         duplex.destroy();
     }
+}
+
+// 20 duplexes through the Node client with its default transport ('auto'):
+// whatever it picks through this proxy, every byte comes back.
+export async function auto_node_client(proxy, backends) {
+    const marks = backends.map(b => b.events.length);
+    const pool = new ConnectionPool();
+    const opened = [];
+    await all_or_cleanup(Array.from({ length: 20 }, async () => {
+        const duplex = await connect(proxy.url, { ca: CA, pool });
+        opened.push(duplex);
+        duplex.on('error', () => {});
+        const data = randomBytes(64 * 1024);
+        const [echo] = await Promise.all([read_all(duplex), write_all(duplex, data)]);
+        assert.ok(echo.equals(data), 'every byte echoed');
+    }), () => opened.forEach(d => d.destroy()));
+    return backends.flatMap((b, i) => b.warnings(marks[i]).map(w => `${b.node_id}: ${w.code}`));
 }

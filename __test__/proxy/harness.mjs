@@ -142,8 +142,9 @@ export class Backend {
         return this;
     }
 
-    warnings() {
-        return this.events.filter(e => e.event === 'warning');
+    // Warnings reported since `mark` (an events.length taken earlier).
+    warnings(mark = 0) {
+        return this.events.slice(mark).filter(e => e.event === 'warning');
     }
 
     duplex_ids() {
