@@ -378,6 +378,29 @@ export function define_cases(env) {
                 assert.equal(error, null, order.join());
             });
 
+            tc('websocket: a page that stops reading stops the server after 1 MiB (its credit)', async () => {
+                const { key, sd } = await open();
+                let written = false;
+                sd.write(Buffer.alloc(4 * MiB, 5), () => {
+                    written = true;
+                });
+                assert.equal(await page.call('buffered_at_least', key, MiB), MiB);
+                // A round trip through the server: still no more than the credit.
+                const server_got = read_bytes(sd, 1);
+                assert.equal(await page.call('write', key, [1]), null);
+                await server_got;
+                await new Promise(resolve => sd.stream.session.ping(resolve));
+                assert.equal(await page.call('buffered', key), MiB);
+                assert.equal(written, false);
+                const client_got = page.call('read_all', key);
+                sd.end();
+                assert.equal((await client_got).length, 4 * MiB);
+                assert.equal(written, true);
+                await page.call('end', key);
+                sd.resume();
+                assert.equal(await page.call('first_event', key, ['close', 'error']), 'close');
+            });
+
             tc('websocket: make() where no duplex answers the WebSocket rejects with ERR_HTTP2_DUPLEX_WS_CLOSED', async () => {
                 const err = await page.call('open_error_shape', client_url, '/no-such-path', env.options);
                 assert.equal(err?.code, 'ERR_HTTP2_DUPLEX_WS_CLOSED');

@@ -244,6 +244,21 @@ export async function burst(key, count) {
     return first_event(key, ['finish', 'error']);
 }
 
+// What the readable side holds unread (a paused duplex's buffer).
+export function buffered(key) {
+    return get(key).readableLength;
+}
+
+// Resolves with readableLength once it reaches `n`. Nothing fires as a paused
+// duplex's buffer fills, so this looks once per task.
+export async function buffered_at_least(key, n) {
+    const duplex = get(key);
+    while (duplex.readableLength < n && !duplex.destroyed) {
+        await new Promise(resolve => setTimeout(resolve));
+    }
+    return duplex.readableLength;
+}
+
 export function resume(key) {
     get(key).resume();
 }

@@ -127,6 +127,7 @@ export class WebSocketDuplex extends Duplex {
         this._recv_credit = this._window; // what the server may still send
         this._pushed = 0;
         this._granted_upto = 0;     // bytes consumed that were granted back
+        this._grant_queued = false;
         this._got_end = false;
         this._sent_end = false;
         this._on_message = event => this._message(event.data);
@@ -204,7 +205,23 @@ export class WebSocketDuplex extends Duplex {
     }
 
     // Grants the server credit as the reader consumes: once half the window waits.
+    // readable-stream calls _read before it takes the chunk being read from the
+    // buffer, so the count waits for a microtask: else a reader of one large chunk
+    // would never grant, and _read is not called again until the next push.
     _read() {
+        if (!this._grant_queued) {
+            this._grant_queued = true;
+            queueMicrotask(() => {
+                this._grant_queued = false;
+                this._grant();
+            });
+        }
+    }
+
+    _grant() {
+        if (this.destroyed) {
+            return;
+        }
         const consumed = this._pushed - this.readableLength;
         const waiting = consumed - this._granted_upto;
         if (waiting > 0 && waiting >= this._window / 2 && !this._got_end) {
