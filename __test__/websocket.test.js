@@ -165,3 +165,21 @@ test('WebSocket: a client that resets the stream breaks the duplex (CLIENT_RESET
     assert.equal(warnings.at(-1).code, 'ERR_HTTP2_DUPLEX_CLIENT_RESET');
     assert.equal(s.server.stats().duplexes, 0);
 });
+
+test('WebSocket: the client\'s end and Close in one read, before the reader took the end, is a clean close', async t => {
+    const s = await start_server();
+    t.after(s.close);
+    const warnings = [];
+    s.server.on('warning', w => warnings.push(w));
+    const opened = next_duplex(s.server);
+    const { stream, until } = await connect_ws(s);
+    const { duplex } = await opened;
+    duplex.end();
+    await until(f => texts(f).includes('end'));
+    stream.end(Buffer.concat([frame(1, 'end'), frame(8, Buffer.from([0x03, 0xe8]))]));
+    await once(stream, 'close');
+    duplex.resume();
+    await new Promise(resolve => duplex.on('close', resolve));
+    assert.deepEqual(warnings.map(w => w.code), []);
+    assert.equal(duplex.errored, null);
+});

@@ -13,6 +13,7 @@ class WebSocketDuplex extends ServerDuplex {
     #endpoint;
     #pushed = 0;
     #reported = 0;
+    #received_end = false;
     // A write waiting for credit: what is left of it, and its callback.
     #waiting = null;
     #fail;
@@ -25,7 +26,7 @@ class WebSocketDuplex extends ServerDuplex {
         this.#endpoint = new WsEndpoint(max_message, window);
         stream.on('data', piece => this.#act(this.#endpoint.receive(piece)));
         stream.on('close', () => {
-            if (!this.destroyed && !(this.readableEnded && this.writableFinished)) {
+            if (!this.destroyed && !(this.#received_end && this.writableFinished)) {
                 fail(duplex_error('ERR_HTTP2_DUPLEX_CLIENT_RESET',
                     `the client reset the WebSocket stream (HTTP/2 code ${stream.rstCode})`));
             }
@@ -41,6 +42,7 @@ class WebSocketDuplex extends ServerDuplex {
                 this.deliver(action.data);
                 break;
             case 'end':
+                this.#received_end = true;
                 this.push(null);
                 break;
             case 'send':
@@ -62,7 +64,8 @@ class WebSocketDuplex extends ServerDuplex {
         }
         if (code) {
             this.#fail(duplex_error(code, `WebSocket closed: ${message}`));
-        } else if (!(this.readableEnded && this.writableEnded)) {
+        } else if (!(this.#received_end && this.writableEnded)) {
+            // (The client's end may still wait for the reader: it was received.)
             this.#fail(duplex_error('ERR_HTTP2_DUPLEX_WS_CLOSED',
                 `the client closed the WebSocket (code ${closeCode}) before both directions had ended`));
         }
