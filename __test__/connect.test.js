@@ -41,7 +41,7 @@ async function start(Http2DuplexServer, on_duplex = d => d.pipe(d), options) {
         server, dx, sessions, sockets, url,
         close: () => {
             dx.detach();
-            for (const s of sessions) s.destroy();
+            for (const s of sessions) {s.destroy();}
             return new Promise(resolve => server.close(resolve));
         }
     };
@@ -99,7 +99,12 @@ for (const [name, load] of Object.entries(servers)) {
                 Array.from({ length: 100 }, () => connect(s.url, { ca, pool })));
             assert.strictEqual(pool.connections, 1);
             assert.strictEqual(s.sessions.length, before_sessions + 1);
-            assert.strictEqual(new Set(duplexes.map(d => d.id)).size, 100);
+            assert.deepStrictEqual(new Set(duplexes.map(d => d.transport)),
+                new Set([name === 'ours' ? 'websocket' : 'fetch']));
+            if (duplexes[0].transport === 'fetch') {
+                // (the server names no id on a WebSocket)
+                assert.strictEqual(new Set(duplexes.map(d => d.id)).size, 100);
+            }
             const results = await Promise.all(duplexes.map((d, i) => echo(d, 10000 + i, 1000)));
             for (const [i, r] of results.entries()) {
                 assert.strictEqual(r.received, 10000 + i);
@@ -120,7 +125,8 @@ for (const [name, load] of Object.entries(servers)) {
             const seen = new Promise(resolve => s.dx.once('duplex', (d, id, headers) => {
                 resolve(headers['http2-duplex-framing']);
             }));
-            const duplex = await connect(s.url, { ca });
+            const duplex = await connect(s.url, { ca, transport: 'fetch' });
+            assert.strictEqual(duplex.transport, 'fetch');
             assert.strictEqual(await seen, '1');
             const { received, sent, got } = await echo(duplex, 1 << 20, 1000);
             assert.strictEqual(received, 1 << 20);
@@ -185,7 +191,7 @@ for (const [name, load] of Object.entries(servers)) {
                 let received = 0;
                 const total = written;
                 await new Promise(resolve => {
-                    duplex.on('data', c => { received += c.length; if (received >= total) resolve(); });
+                    duplex.on('data', c => { received += c.length; if (received >= total) {resolve();} });
                 });
                 assert.strictEqual(received, total);
                 duplex.destroy();
@@ -196,6 +202,180 @@ for (const [name, load] of Object.entries(servers)) {
         });
     });
 }
+
+describe('WebSocket transport (RFC 8441, http2-duplex.1)', () => {
+    let Ours;
+    let Old;
+    before(async () => {
+        Ours = require('..').Http2DuplexServer;
+        Old = (await import('http2-duplex-6')).Http2DuplexServer;
+    });
+
+    // A server of ours that collects its warnings.
+    async function ours(on_duplex, options) {
+        const s = await start(Ours, on_duplex, options);
+        s.warnings = [];
+        s.dx.on('warning', w => s.warnings.push(w));
+        return s;
+    }
+
+    test('auto: our server offers it; 10 MiB echo verified by SHA-256, no server warning', async () => {
+        const s = await ours();
+        try {
+            const duplex = await connect(s.url, { ca, pool: new ConnectionPool() });
+            assert.strictEqual(duplex.transport, 'websocket');
+            const seen = new Promise(resolve => s.dx.once('duplex', d => resolve(d.transport)));
+            const { received, sent, got } = await echo(duplex, 10 << 20, 64 * 1024);
+            assert.strictEqual(received, 10 << 20);
+            assert.strictEqual(got, sent);
+            await closed(duplex);
+            assert.strictEqual(duplex.errored, null);
+            for (let i = 0; i < 50 && s.dx.stats().duplexes !== 0; i++) {
+                await new Promise(r => setTimeout(r, 20));
+            }
+            assert.strictEqual(s.dx.stats().duplexes, 0);
+            assert.deepStrictEqual(s.warnings, []);
+            void seen;
+        } finally {
+            await s.close();
+        }
+    });
+
+    test('auto falls back to fetch against the 6.0.3 server (it never offers RFC 8441); websocket rejects', async () => {
+        const s = await start(Old);
+        try {
+            const duplex = await connect(s.url, { ca, pool: new ConnectionPool() });
+            assert.strictEqual(duplex.transport, 'fetch');
+            const { received, sent, got } = await echo(duplex, 1 << 20, 16 * 1024);
+            assert.strictEqual(received, 1 << 20);
+            assert.strictEqual(got, sent);
+            await closed(duplex);
+            const err = await open_error(s.url, { ca, pool: new ConnectionPool(), transport: 'websocket' });
+            assert.strictEqual(err.code, 'ERR_HTTP2_DUPLEX_CONNECTION');
+            assert.match(err.message, /RFC 8441/);
+        } finally {
+            await s.close();
+        }
+    });
+
+    test("transport 'fetch' forces the GET + POST; a server with websocket: false gets fetch from auto", async () => {
+        const s = await ours();
+        const off = await ours(undefined, { websocket: false });
+        try {
+            const forced = await connect(s.url, { ca, pool: new ConnectionPool(), transport: 'fetch' });
+            assert.strictEqual(forced.transport, 'fetch');
+            const auto = await connect(off.url, { ca, pool: new ConnectionPool() });
+            assert.strictEqual(auto.transport, 'fetch');
+            for (const duplex of [forced, auto]) {
+                const { got, sent } = await echo(duplex, 100000, 1000);
+                assert.strictEqual(got, sent);
+                await closed(duplex);
+            }
+            assert.deepStrictEqual([...s.warnings, ...off.warnings], []);
+            const err = await open_error(s.url, { ca, transport: 'carrier pigeon' });
+            assert.strictEqual(err.code, 'ERR_HTTP2_DUPLEX_INVALID_OPTION');
+        } finally {
+            await s.close();
+            await off.close();
+        }
+    });
+
+    test('a server that stops reading stops the client: write() returns false, bounded by its credit', async () => {
+        let server_side;
+        const got_side = new Promise(resolve => { server_side = resolve; });
+        // The server's window (the credit it grants) is window_bytes.
+        const s = await ours(d => server_side(d), { window_bytes: 1 << 20 });
+        try {
+            const duplex = await connect(s.url, { ca, pool: new ConnectionPool(), highWaterMark: 64 * 1024 });
+            assert.strictEqual(duplex.transport, 'websocket');
+            const sd = await got_side;
+            sd.pause();
+            const chunk = Buffer.alloc(64 * 1024, 7);
+            let written = 0;
+            for (;;) {
+                assert.ok(written < 64 << 20, 'the client was never stopped');
+                written += chunk.length;
+                if (duplex.write(chunk)) {
+                    await new Promise(r => setImmediate(r));
+                    continue;
+                }
+                const drained = await Promise.race([
+                    once(duplex, 'drain').then(() => true),
+                    new Promise(r => setTimeout(() => r(false), 500))
+                ]);
+                if (!drained) {
+                    break;
+                }
+            }
+            // What went: the server's window (its credit to us), plus our own
+            // writable buffer.
+            assert.ok(written <= (1 << 20) + (256 << 10), `${written} bytes went to a server that reads nothing`);
+            // Once the server reads, everything arrives, in order.
+            let received = 0;
+            const all = new Promise(resolve => sd.on('data', c => {
+                received += c.length;
+                if (received === written) {resolve();}
+            }));
+            sd.resume();
+            await all;
+            duplex.end();
+            sd.end();
+            duplex.resume();
+            await closed(duplex);
+            assert.deepStrictEqual(s.warnings, []);
+        } finally {
+            await s.close();
+        }
+    });
+
+    test("a client that stops reading stops the server (its write() returns false); reading resumes it", async () => {
+        let server_side;
+        const got_side = new Promise(resolve => { server_side = resolve; });
+        const s = await ours(d => server_side(d));
+        try {
+            const duplex = await connect(s.url, { ca, pool: new ConnectionPool(), highWaterMark: 64 * 1024 });
+            assert.strictEqual(duplex.transport, 'websocket');
+            const sd = await got_side;
+            let written = 0;
+            const data = crypto.createHash('sha256');
+            for (;;) {
+                const chunk = crypto.randomBytes(64 * 1024);
+                data.update(chunk);
+                written += chunk.length;
+                if (!sd.write(chunk)) {
+                    const drained = await Promise.race([
+                        once(sd, 'drain').then(() => true),
+                        new Promise(r => setTimeout(() => r(false), 300))
+                    ]);
+                    if (!drained) {
+                        break;
+                    }
+                }
+                assert.ok(written < 64 << 20, 'the server wrote 64 MiB to a client that reads nothing');
+            }
+            // The client's credit (1 MiB) plus what its reader buffered.
+            assert.ok(written <= 4 << 20, `${written} bytes went to a client that reads nothing`);
+            const got = crypto.createHash('sha256');
+            let received = 0;
+            await new Promise(resolve => {
+                duplex.on('data', c => {
+                    got.update(c);
+                    received += c.length;
+                    if (received >= written) {resolve();}
+                });
+            });
+            assert.strictEqual(received, written);
+            assert.strictEqual(got.digest('hex'), data.digest('hex'));
+            sd.end();
+            sd.resume();
+            duplex.end();
+            await closed(duplex);
+            assert.deepStrictEqual(s.warnings, []);
+        } finally {
+            await s.close();
+        }
+    });
+});
 
 describe('connect errors', () => {
     let s;
@@ -284,7 +464,7 @@ describe('connect errors', () => {
         duplex.write('x');
         await new Promise(r => setTimeout(r, 100));
         // the TCP connection cut, without a frame
-        for (const socket of s.sockets) socket.destroy();
+        for (const socket of s.sockets) {socket.destroy();}
         const [err] = await once(duplex, 'error');
         assert.strictEqual(err.code, 'ERR_HTTP2_DUPLEX_CONNECTION');
     });
@@ -299,7 +479,7 @@ describe('connect errors', () => {
         duplex.resume();
         duplex.write('x');
         await new Promise(r => setTimeout(r, 100));
-        for (const session of s.sessions) session.destroy();
+        for (const session of s.sessions) {session.destroy();}
         const [err] = await once(duplex, 'error');
         assert.ok(['ERR_HTTP2_DUPLEX_TRUNCATED_RESPONSE', 'ERR_HTTP2_DUPLEX_CONNECTION'].includes(err.code), err.code);
         assert.strictEqual(ended, false);
@@ -355,25 +535,28 @@ describe('framed GET body (our server)', () => {
         }
     });
 
-    test('a GET that ends without the END frame is ERR_HTTP2_DUPLEX_TRUNCATED_RESPONSE', async () => {
-        // as a proxy does when the server behind it died: a clean end of the
-        // GET's body, without END
-        const s = await start(Http2DuplexServer, d => {
-            d.write('partial');
-            setTimeout(() => d.stream.end(), 50);
+    for (const [transport, code] of [['fetch', 'ERR_HTTP2_DUPLEX_TRUNCATED_RESPONSE'], ['websocket', 'ERR_HTTP2_DUPLEX_WS_CLOSED']]) {
+        test(`${transport}: a stream that ends without the END frame (or Close) is ${code}`, async () => {
+            // as a proxy does when the server behind it died: a clean end of the
+            // GET's body (the CONNECT stream), without END (without a Close)
+            const s = await start(Http2DuplexServer, d => {
+                d.write('partial');
+                setTimeout(() => d.stream.end(), 50);
+            });
+            try {
+                const duplex = await connect(s.url, { ca, pool: new ConnectionPool(), transport });
+                assert.strictEqual(duplex.transport, transport);
+                const chunks = [];
+                duplex.on('data', chunk => chunks.push(chunk));
+                const [err] = await once(duplex, 'error');
+                assert.strictEqual(err.code, code);
+                assert.strictEqual(Buffer.concat(chunks).toString(), 'partial');
+                await closed(duplex);
+            } finally {
+                await s.close();
+            }
         });
-        try {
-            const duplex = await connect(s.url, { ca, pool: new ConnectionPool() });
-            const chunks = [];
-            duplex.on('data', chunk => chunks.push(chunk));
-            const [err] = await once(duplex, 'error');
-            assert.strictEqual(err.code, 'ERR_HTTP2_DUPLEX_TRUNCATED_RESPONSE');
-            assert.strictEqual(Buffer.concat(chunks).toString(), 'partial');
-            await closed(duplex);
-        } finally {
-            await s.close();
-        }
-    });
+    }
 });
 
 // A raw HTTP/2 (h2c) server that answers as `handlers` say: get(stream,
@@ -400,7 +583,7 @@ async function stub(handlers) {
     return {
         url: `http://127.0.0.1:${server.address().port}/dx`,
         close: () => {
-            for (const session of sessions) session.destroy();
+            for (const session of sessions) {session.destroy();}
             return new Promise(resolve => server.close(resolve));
         }
     };

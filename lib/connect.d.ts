@@ -32,7 +32,11 @@ export class ResponseError extends Error {
  * stable codes (ERR_HTTP2_DUPLEX_CONNECTION, ERR_HTTP2_DUPLEX_SERVER_RESET,
  * ERR_HTTP2_DUPLEX_NO_ID_IN_RESPONSE, ERR_HTTP2_DUPLEX_INVALID_OPTION,
  * ERR_HTTP2_DUPLEX_TRUNCATED_RESPONSE when the server's framed side ended
- * without its END frame, …).
+ * without its END frame; over a WebSocket ERR_HTTP2_DUPLEX_WS_CLOSED when the
+ * server closed it or ended its stream before both directions had ended, and
+ * ERR_HTTP2_DUPLEX_WS_PROTOCOL, _WS_INVALID_UTF8, _WS_TOO_BIG, _WS_CREDIT or
+ * _WS_MESSAGE when the server broke the protocol; ERR_HTTP2_DUPLEX_CONNECTION
+ * when transport 'websocket' is forced and the server does not offer it, …).
  */
 export interface ClientError extends Error {
     code: string;
@@ -55,6 +59,13 @@ export interface ConnectOptions extends DuplexOptions {
     rejectUnauthorized?: boolean;
     /** Extra headers sent on every request of the duplex. */
     headers?: Record<string, string | number | string[]>;
+    /**
+     * 'auto' (default): a WebSocket over HTTP/2 (RFC 8441 extended CONNECT,
+     * subprotocol http2-duplex.1) where the server offers it, else the
+     * fetch-style GET + streaming POST (6.x servers, proxies without RFC
+     * 8441). 'websocket' or 'fetch' forces one.
+     */
+    transport?: 'auto' | 'websocket' | 'fetch';
     /** Connection pool (default: one shared by the process). */
     pool?: ConnectionPool;
     /** Class used for non-2xx answers (default ResponseError); init() is awaited before it is thrown. */
@@ -62,8 +73,10 @@ export interface ConnectOptions extends DuplexOptions {
 }
 
 export interface ClientDuplex extends Duplex {
-    /** The duplex id the server gave. */
+    /** The duplex id the server gave ('' over a WebSocket when the server names none). */
     readonly id: string;
+    /** The transport in use. */
+    readonly transport: 'websocket' | 'fetch';
 }
 
 /** Open a duplex on an http2-duplex server (https://, or http:// for h2c). */

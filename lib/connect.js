@@ -87,6 +87,9 @@ class ClientDuplex extends Duplex {
         this._ErrorClass = ErrorClass;
         this._reading = false;
         this.id = handle.id;
+        // 'websocket' (one RFC 8441 extended CONNECT stream) or 'fetch' (a
+        // GET and a streaming POST).
+        this.transport = handle.transport;
         handle.closed().then(async done => {
             if (done.kind === 'failed') {
                 this.destroy(await this._error(done.failure));
@@ -140,8 +143,9 @@ class ClientDuplex extends Duplex {
         }
     }
 
-    // The callback comes once HTTP/2 flow control let the data go, so a
-    // server that stops reading makes write() return false.
+    // The callback comes once HTTP/2 flow control (and over a WebSocket the
+    // server's credit) let the data go, so a server that stops reading makes
+    // write() return false.
     _write(chunk, encoding, cb) {
         this._settle(this._handle.write([chunk]), cb);
     }
@@ -151,8 +155,9 @@ class ClientDuplex extends Duplex {
         this._settle(this._handle.write(chunks.map(c => c.chunk)), cb);
     }
 
-    // 'finish' comes once the server answered the streaming POST, i.e. has
-    // taken every byte.
+    // Fetch: 'finish' comes once the server answered the streaming POST,
+    // i.e. has taken every byte. WebSocket: once the `end` message is sent
+    // after the last write (the stream is ordered).
     _final(cb) {
         this._settle(this._handle.end(), cb);
     }
@@ -165,6 +170,9 @@ class ClientDuplex extends Duplex {
 
 // options: ca (PEM string, Buffer or array of them), rejectUnauthorized
 // (default true), headers (extra request headers), pool (a ConnectionPool),
+// transport ('auto', the default: a WebSocket over HTTP/2 where the server
+// offers RFC 8441, else the fetch-style GET + streaming POST; 'websocket';
+// 'fetch'),
 // ResponseError (class used for non-2xx answers, to the GET or later to the
 // streaming POST), and any Duplex option (highWaterMark, …). Every error has
 // a stable `code` (lib/error-codes.js).
@@ -174,14 +182,21 @@ async function connect(url, options = {}) {
         rejectUnauthorized,
         headers,
         pool,
+        transport = 'auto',
         ResponseError: ErrorClass = ResponseError,
         ...duplex_options
     } = options;
+    if (!['auto', 'websocket', 'fetch'].includes(transport)) {
+        throw Object.assign(
+            new Error(`invalid option: transport must be 'auto', 'websocket' or 'fetch', got ${String(transport)}`),
+            { code: codes.ERR_HTTP2_DUPLEX_INVALID_OPTION.code });
+    }
     const chosen = pool || default_pool || (default_pool = new ConnectionPool());
     const opened = await chosen._native.open(String(url), {
         ca: pem(ca),
         rejectUnauthorized: rejectUnauthorized !== false,
-        headers: header_strings(headers)
+        headers: header_strings(headers),
+        transport
     });
     if (opened.kind === 'failed') {
         throw await failure_error(opened.failure, ErrorClass);

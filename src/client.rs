@@ -16,6 +16,8 @@ pub struct ClientOpenOptions {
     pub reject_unauthorized: Option<bool>,
     /// Extra headers sent on every request of the duplex.
     pub headers: Option<HashMap<String, String>>,
+    /// 'auto' (default), 'websocket' or 'fetch'.
+    pub transport: Option<String>,
 }
 
 /// Why opening or using a duplex failed; `lib/connect.js` builds the JS
@@ -139,11 +141,30 @@ impl ClientPool {
     /// Open a duplex; resolves with the duplex or with why it failed.
     #[napi]
     pub async fn open(&self, url: String, options: Option<ClientOpenOptions>) -> ClientOpened {
-        let options = options.map_or_else(client::Options::default, |o| client::Options {
-            ca: o.ca.map(String::into_bytes),
-            reject_unauthorized: o.reject_unauthorized.unwrap_or(true),
-            headers: o.headers.unwrap_or_default().into_iter().collect(),
-        });
+        let options = match options {
+            None => client::Options::default(),
+            Some(o) => {
+                let transport = match o
+                    .transport
+                    .as_deref()
+                    .map(str::parse::<client::Transport>)
+                    .transpose()
+                {
+                    Ok(transport) => transport.unwrap_or_default(),
+                    Err(err) => {
+                        return ClientOpened::Failed {
+                            failure: err.into(),
+                        }
+                    }
+                };
+                client::Options {
+                    ca: o.ca.map(String::into_bytes),
+                    reject_unauthorized: o.reject_unauthorized.unwrap_or(true),
+                    headers: o.headers.unwrap_or_default().into_iter().collect(),
+                    transport,
+                }
+            }
+        };
         match self.inner.open(&url, &options).await {
             Ok(inner) => ClientOpened::Duplex {
                 duplex: ClientDuplex { inner },
@@ -165,6 +186,12 @@ impl ClientDuplex {
     #[napi(getter)]
     pub fn id(&self) -> String {
         self.inner.id().to_string()
+    }
+
+    /// 'websocket' or 'fetch'.
+    #[napi(getter)]
+    pub fn transport(&self) -> String {
+        self.inner.transport().as_str().to_string()
     }
 
     /// All data available now (waiting for some), or null at the end.

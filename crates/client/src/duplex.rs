@@ -19,7 +19,7 @@ use http2_duplex_core::framing::{wants_framing, Frame, FrameDecoder, FRAMING_VER
 use tokio::sync::watch;
 
 use crate::pool::{Conn, Target};
-use crate::{Client, Error, Options};
+use crate::{Error, Options};
 
 pub const HEADER_ID: &str = "http2-duplex-id";
 pub const HEADER_SINGLE: &str = "http2-duplex-single";
@@ -187,16 +187,14 @@ struct Inner {
     conn: Mutex<Option<Arc<Conn>>>,
 }
 
-/// A client duplex. Cheap to clone; clones are the same duplex.
-///
-/// `read` and `write` may run concurrently (from different tasks). Calls of
-/// one kind are served in order.
+/// A client duplex over the fetch-style transport (a GET and a streaming
+/// POST). Cheap to clone; clones are the same duplex.
 #[derive(Clone)]
-pub struct Duplex {
+pub(crate) struct FetchDuplex {
     inner: Arc<Inner>,
 }
 
-fn extra_headers(options: &Options) -> Result<HeaderMap, Error> {
+pub(crate) fn extra_headers(options: &Options) -> Result<HeaderMap, Error> {
     let mut map = HeaderMap::new();
     for (name, value) in &options.headers {
         let name = HeaderName::from_bytes(name.as_bytes())
@@ -208,7 +206,7 @@ fn extra_headers(options: &Options) -> Result<HeaderMap, Error> {
     Ok(map)
 }
 
-fn request(
+pub(crate) fn request(
     method: Method,
     target: &Target,
     extra: &HeaderMap,
@@ -231,7 +229,7 @@ fn request(
     Ok(req)
 }
 
-async fn send(
+pub(crate) async fn send(
     conn: &Conn,
     req: Request<()>,
     end_of_stream: bool,
@@ -243,7 +241,7 @@ async fn send(
         .map_err(Error::from_h2)
 }
 
-fn status_error<T>(response: &http::Response<T>) -> Error {
+pub(crate) fn status_error<T>(response: &http::Response<T>) -> Error {
     let status = response.status();
     Error::Status {
         status: status.as_u16(),
@@ -252,12 +250,12 @@ fn status_error<T>(response: &http::Response<T>) -> Error {
     }
 }
 
-impl Duplex {
-    pub(crate) async fn open(client: &Client, url: &str, options: &Options) -> Result<Self, Error> {
-        let target = Target::parse(url)?;
-        let extra = extra_headers(options)?;
-        let conn = client.conn(&target, options).await?;
-
+impl FetchDuplex {
+    pub(crate) async fn open(
+        target: Target,
+        extra: HeaderMap,
+        conn: Arc<Conn>,
+    ) -> Result<Self, Error> {
         let get = request(
             Method::GET,
             &target,
@@ -322,7 +320,7 @@ impl Duplex {
             post_response,
             lost,
         ));
-        Ok(Duplex { inner })
+        Ok(FetchDuplex { inner })
     }
 
     /// The duplex id the server gave.

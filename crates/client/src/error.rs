@@ -1,6 +1,7 @@
 use std::fmt;
 
 use http::HeaderMap;
+use http2_duplex_core::websocket::Violation;
 use http2_duplex_core::Code;
 
 /// The header a server names the cause of a refused request in.
@@ -22,6 +23,8 @@ pub enum Error {
     InvalidCa(String),
     /// A bad extra request header.
     InvalidHeader(String),
+    /// Another bad option (an unknown transport, …).
+    InvalidOption(String),
     /// The server answered outside 2xx (to the GET, or later to the
     /// streaming POST). `status_text` is the canonical reason phrase (HTTP/2
     /// carries none); `headers` are the answer's headers.
@@ -44,6 +47,15 @@ pub enum Error {
     /// frame: the server died (and a proxy ended the response cleanly) or
     /// the stream was cut. Never an end of the readable side.
     TruncatedResponse,
+    /// `transport: WebSocket` and the server does not offer WebSockets over
+    /// HTTP/2 (RFC 8441), or refused the subprotocol.
+    NoWebSocket(String),
+    /// The server broke the WebSocket protocol or http2-duplex.1 (the
+    /// client closed it with the code of the violation).
+    WsViolation(Violation),
+    /// The server closed the WebSocket (or ended its stream) before both
+    /// directions had ended.
+    WsClosed { code: Option<u16>, reason: String },
 }
 
 impl Error {
@@ -80,9 +92,10 @@ impl Error {
     /// does not know).
     pub fn code(&self) -> Code {
         match self {
-            Error::InvalidUrl(_) | Error::InvalidCa(_) | Error::InvalidHeader(_) => {
-                Code::InvalidOption
-            }
+            Error::InvalidUrl(_)
+            | Error::InvalidCa(_)
+            | Error::InvalidHeader(_)
+            | Error::InvalidOption(_) => Code::InvalidOption,
             Error::Connect { .. }
             | Error::Tls { .. }
             | Error::NoHttp2 { .. }
@@ -97,6 +110,9 @@ impl Error {
             Error::Destroyed => Code::Destroyed,
             Error::WriteAfterEnd => Code::WriteAfterEnd,
             Error::TruncatedResponse => Code::TruncatedResponse,
+            Error::NoWebSocket(_) => Code::Connection,
+            Error::WsViolation(violation) => violation.error_code(),
+            Error::WsClosed { .. } => Code::WsClosed,
         }
     }
 }
@@ -117,6 +133,7 @@ impl fmt::Display for Error {
             ),
             Error::InvalidCa(why) => write!(f, "invalid ca option: {why}"),
             Error::InvalidHeader(why) => write!(f, "invalid request header: {why}"),
+            Error::InvalidOption(why) => write!(f, "invalid option: {why}"),
             Error::Status {
                 status,
                 status_text,
@@ -140,6 +157,17 @@ impl fmt::Display for Error {
                 f,
                 "the server's side ended without its END frame: the server or a proxy in between failed"
             ),
+            Error::NoWebSocket(why) => write!(f, "no WebSocket over HTTP/2: {why}"),
+            Error::WsViolation(violation) => write!(
+                f,
+                "the server broke the WebSocket protocol ({}): closed with code {}",
+                violation.reason(),
+                violation.code()
+            ),
+            Error::WsClosed { code, reason } => match code {
+                Some(code) => write!(f, "{reason} (close code {code})"),
+                None => write!(f, "{reason}"),
+            },
         }
     }
 }

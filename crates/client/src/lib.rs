@@ -1,23 +1,28 @@
 //! Rust client of http2-duplex: open a duplex to an http2-duplex server
-//! (protocol version 1: one GET for the server's writes, one streaming POST
-//! for the client's) over tokio + h2 + rustls (ring).
+//! over tokio + h2 + rustls (ring): one WebSocket over an RFC 8441 extended
+//! CONNECT stream (subprotocol http2-duplex.1) where the server offers it,
+//! else protocol version 1 (one GET for the server's writes, one streaming
+//! POST for the client's).
 //!
 //! Duplexes opened through one [`Client`] to one origin share one HTTP/2
-//! connection, which closes when its last duplex does. Flow control is
-//! HTTP/2's own in both directions: [`Duplex::write`] waits while the server
-//! does not read, and the server stops when the caller stops calling
-//! [`Duplex::read`].
+//! connection, which closes when its last duplex does. Backpressure works in
+//! both directions (HTTP/2 flow control, and the WebSocket's credit
+//! messages): [`Duplex::write`] waits while the server does not read, and
+//! the server stops when the caller stops calling [`Duplex::read`].
 
 mod duplex;
 mod error;
 mod pool;
 mod tls;
+mod transport;
+mod ws;
 
-pub use duplex::{Duplex, HEADER_DESTROYED, HEADER_END, HEADER_FRAMING, HEADER_ID, HEADER_SINGLE};
+pub use duplex::{HEADER_DESTROYED, HEADER_END, HEADER_FRAMING, HEADER_ID, HEADER_SINGLE};
 pub use error::{Error, HEADER_ERROR};
 /// The table of stable error codes ([`Error::code`]).
 pub use http2_duplex_core::Code;
 pub use pool::Client;
+pub use transport::{Duplex, Transport};
 
 /// The byte buffer type of [`Duplex::read`] and [`Duplex::write`].
 pub use bytes::Bytes;
@@ -31,6 +36,8 @@ pub struct Options {
     pub reject_unauthorized: bool,
     /// Extra headers sent on every request of the duplex.
     pub headers: Vec<(String, String)>,
+    /// Which transport to use (default [`Transport::Auto`]).
+    pub transport: Transport,
 }
 
 impl Default for Options {
@@ -39,6 +46,7 @@ impl Default for Options {
             ca: None,
             reject_unauthorized: true,
             headers: Vec::new(),
+            transport: Transport::Auto,
         }
     }
 }

@@ -4,9 +4,11 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
 
 use bytes::Bytes;
 use h2::client::SendRequest;
+use h2::PingPong;
 use rustls_pki_types::ServerName;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
@@ -82,9 +84,39 @@ pub(crate) struct Conn {
     pub send: SendRequest<Bytes>,
     /// `Some(reason)` once the connection has failed or closed.
     pub lost: watch::Receiver<Option<String>>,
+    /// Taken by the one PING that waits for the server's first SETTINGS.
+    ping: tokio::sync::Mutex<Option<PingPong>>,
+    /// Set once the server's SETTINGS frames sent before its answer to our
+    /// PING are applied.
+    settled: tokio::sync::OnceCell<()>,
 }
 
+/// How long the client waits for the PING answer that tells whether the
+/// server offers RFC 8441 before it takes the fetch-style transport.
+const SETTINGS_TIMEOUT: Duration = Duration::from_secs(2);
+
 impl Conn {
+    /// Whether the server lets this connection open WebSockets (RFC 8441's
+    /// SETTINGS_ENABLE_CONNECT_PROTOCOL). On a new connection the server's
+    /// SETTINGS may not have arrived yet (a Node server sends the setting in
+    /// a second SETTINGS frame): the first call sends a PING and waits for
+    /// its answer, which comes after every SETTINGS frame the server sent
+    /// before reading the PING, and h2 applies frames in order.
+    pub async fn offers_websocket(&self) -> bool {
+        if self.send.is_extended_connect_protocol_enabled() {
+            return true;
+        }
+        self.settled
+            .get_or_init(|| async {
+                if let Some(mut ping) = self.ping.lock().await.take() {
+                    let _ =
+                        tokio::time::timeout(SETTINGS_TIMEOUT, ping.ping(h2::Ping::opaque())).await;
+                }
+            })
+            .await;
+        self.send.is_extended_connect_protocol_enabled()
+    }
+
     fn usable(&self) -> bool {
         self.lost.borrow().is_none()
     }
@@ -122,13 +154,14 @@ impl Conn {
     where
         T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     {
-        let (send, connection) = h2::client::Builder::new()
+        let (send, mut connection) = h2::client::Builder::new()
             .initial_window_size(STREAM_WINDOW)
             .initial_connection_window_size(CONNECTION_WINDOW)
             .max_concurrent_reset_streams(100_000)
             .handshake::<T, Bytes>(io)
             .await
             .map_err(Error::from_h2)?;
+        let ping = connection.ping_pong();
         let (lost_tx, lost) = watch::channel(None);
         tokio::spawn(async move {
             let reason = match connection.await {
@@ -137,7 +170,12 @@ impl Conn {
             };
             let _ = lost_tx.send(Some(reason));
         });
-        Ok(Conn { send, lost })
+        Ok(Conn {
+            send,
+            lost,
+            ping: tokio::sync::Mutex::new(ping),
+            settled: tokio::sync::OnceCell::new(),
+        })
     }
 }
 

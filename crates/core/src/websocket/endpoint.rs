@@ -1,27 +1,29 @@
-//! The server's end of one http2-duplex.1 WebSocket, sans-IO: the transport
-//! feeds it the stream's bytes and what the duplex does, and carries out the
-//! [`Action`]s it answers.
+//! One end of an http2-duplex.1 WebSocket, sans-IO: the transport feeds it
+//! the stream's bytes and what the duplex does, and carries out the
+//! [`Action`]s it answers. [`Endpoint::new`] is the server's end (frames sent
+//! unmasked), [`Endpoint::client`] the client's (every frame masked with a
+//! fresh random key).
 
 use bytes::{BufMut, Bytes, BytesMut};
 
 use super::duplex::{credit_message, Channel, Inbound, END_MESSAGE};
-use super::frame::{encode_header, Opcode, MAX_HEADER_LEN};
+use super::frame::{encode_header, mask_in_place, Opcode, MAX_HEADER_LEN};
 use super::{close_code, Close, Event, Role, Session, Violation};
 
 /// What the transport must do.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
-    /// Bytes of the client's direction, for the duplex's readable side.
+    /// Bytes of the peer's direction, for the duplex's readable side.
     Deliver(Bytes),
-    /// The client ended its direction.
+    /// The peer ended its direction.
     End,
     /// Write this frame (header and payload) to the stream.
     Send(Bytes),
-    /// The client granted credit: writes that waited may go.
+    /// The peer granted credit: writes that waited may go.
     Credit,
-    /// The WebSocket is over: end the stream. `violation` when the client
+    /// The WebSocket is over: end the stream. `violation` when the peer
     /// broke the protocol (a Close with its code was sent), `code` the
-    /// client's close code when it closed.
+    /// peer's close code when it closed.
     Finished {
         code: Option<u16>,
         violation: Option<Violation>,
@@ -34,13 +36,28 @@ pub struct Endpoint {
     channel: Channel,
     finished: bool,
     peer_code: Option<u16>,
+    role: Role,
 }
 
-fn frame(opcode: Opcode, payload: &[u8]) -> Bytes {
-    let (header, len) = encode_header(opcode, true, payload.len() as u64, None);
+/// A fresh mask key from the system's CSPRNG (RFC 6455 §5.3).
+fn mask_key() -> [u8; 4] {
+    let random = uuid::Uuid::new_v4();
+    let bytes = random.as_bytes();
+    // The first 4 bytes of a v4 UUID are all random (the version and
+    // variant bits are in bytes 6 and 8).
+    [bytes[0], bytes[1], bytes[2], bytes[3]]
+}
+
+/// A whole frame: unmasked for the server, masked for the client.
+fn frame(role: Role, opcode: Opcode, payload: &[u8]) -> Bytes {
+    let mask = (role == Role::Client).then(mask_key);
+    let (header, len) = encode_header(opcode, true, payload.len() as u64, mask);
     let mut out = BytesMut::with_capacity(len + payload.len());
     out.put_slice(&header[..len]);
     out.put_slice(payload);
+    if let Some(key) = mask {
+        mask_in_place(&mut out[len..], key, 0);
+    }
     out.freeze()
 }
 
@@ -48,18 +65,35 @@ impl Endpoint {
     /// A server endpoint taking messages of at most `max_message` bytes and
     /// letting the client have `window` bytes in flight (its receive credit).
     pub fn new(max_message: usize, window: u64) -> Self {
+        Self::with_role(Role::Server, max_message, window)
+    }
+
+    /// A client endpoint: it masks what it sends and takes the server's
+    /// unmasked frames, messages of at most `max_message` bytes, letting the
+    /// server have `window` bytes in flight.
+    pub fn client(max_message: usize, window: u64) -> Self {
+        Self::with_role(Role::Client, max_message, window)
+    }
+
+    pub fn with_role(role: Role, max_message: usize, window: u64) -> Self {
         Endpoint {
-            session: Session::new(Role::Server, max_message),
+            session: Session::new(role, max_message),
             channel: Channel::new(window),
             finished: false,
             peer_code: None,
+            role,
         }
+    }
+
+    pub fn role(&self) -> Role {
+        self.role
     }
 
     /// The stream opened: grants the credit beyond the initial one.
     pub fn open(&mut self, out: &mut Vec<Action>) {
         if let Some(grant) = self.channel.flow_mut().initial_grant() {
             out.push(Action::Send(frame(
+                self.role,
                 Opcode::Text,
                 credit_message(grant).as_bytes(),
             )));
@@ -106,6 +140,7 @@ impl Endpoint {
         }
         if let Some(grant) = self.channel.flow_mut().consumed(n) {
             out.push(Action::Send(frame(
+                self.role,
                 Opcode::Text,
                 credit_message(grant).as_bytes(),
             )));
@@ -122,26 +157,46 @@ impl Endpoint {
     }
 
     /// The header of a binary frame of `len` bytes (at most `send_credit()`),
-    /// counted as sent; the caller writes it, then the payload.
+    /// counted as sent; the caller writes it, then the payload. In the client
+    /// role the header carries a fresh mask key (its last 4 bytes), with
+    /// which the caller masks the payload ([`mask_in_place`] at offset 0);
+    /// [`Endpoint::data_frame`] does both.
     pub fn data_header(&mut self, len: u64) -> Option<([u8; MAX_HEADER_LEN], usize)> {
         if len > self.send_credit() {
             return None;
         }
         self.channel.flow_mut().sent(len);
-        Some(encode_header(Opcode::Binary, true, len, None))
+        let mask = (self.role == Role::Client).then(mask_key);
+        Some(encode_header(Opcode::Binary, true, len, mask))
     }
 
-    /// The server ended its direction.
+    /// [`Endpoint::data_header`] for `payload`, which it masks in place in
+    /// the client role: the caller writes the header, then `payload`.
+    pub fn data_frame(&mut self, payload: &mut [u8]) -> Option<([u8; MAX_HEADER_LEN], usize)> {
+        let (header, len) = self.data_header(payload.len() as u64)?;
+        if self.role == Role::Client {
+            let key = [
+                header[len - 4],
+                header[len - 3],
+                header[len - 2],
+                header[len - 1],
+            ];
+            mask_in_place(payload, key, 0);
+        }
+        Some((header, len))
+    }
+
+    /// This side ended its direction.
     pub fn end(&mut self, out: &mut Vec<Action>) {
         if self.finished || !self.session.can_send() || !self.channel.end() {
             return;
         }
-        out.push(Action::Send(frame(Opcode::Text, END_MESSAGE)));
+        out.push(Action::Send(frame(self.role, Opcode::Text, END_MESSAGE)));
         self.close_if_both_ended();
         self.flush(None, out);
     }
 
-    /// The server gives up on the WebSocket (its duplex was destroyed).
+    /// This side gives up on the WebSocket (its duplex was destroyed).
     pub fn close(&mut self, code: u16, reason: &str, out: &mut Vec<Action>) {
         if !self.finished {
             self.session.close(Some(code), reason);
@@ -161,7 +216,11 @@ impl Endpoint {
 
     fn flush(&mut self, violation: Option<Violation>, out: &mut Vec<Action>) {
         while let Some(outgoing) = self.session.poll_send() {
-            out.push(Action::Send(frame(outgoing.opcode, &outgoing.payload)));
+            out.push(Action::Send(frame(
+                self.role,
+                outgoing.opcode,
+                &outgoing.payload,
+            )));
         }
         if violation.is_some() || self.session.is_complete() {
             self.finished = true;
@@ -174,6 +233,21 @@ impl Endpoint {
 
     pub fn is_finished(&self) -> bool {
         self.finished
+    }
+
+    /// Both directions ended (the Close 1000 is sent or on its way).
+    pub fn both_ended(&self) -> bool {
+        self.channel.both_ended()
+    }
+
+    /// The peer ended its direction.
+    pub fn received_end(&self) -> bool {
+        self.channel.received_end()
+    }
+
+    /// This side sent its Close.
+    pub fn close_sent(&self) -> bool {
+        self.session.close_sent()
     }
 }
 
@@ -282,5 +356,105 @@ mod tests {
             })
         ));
         assert!(matches!(&out[0], Action::Send(f) if f[0] == 0x88));
+    }
+
+    // An unmasked server frame.
+    fn server_frame(opcode: Opcode, payload: &[u8]) -> Bytes {
+        let (header, len) = encode_header(opcode, true, payload.len() as u64, None);
+        let mut out = header[..len].to_vec();
+        out.extend_from_slice(payload);
+        Bytes::from(out)
+    }
+
+    // Unmasks a client frame: (opcode, payload).
+    fn unmask(frame: &[u8]) -> (u8, Vec<u8>) {
+        assert_eq!(frame[1] & 0x80, 0x80, "client frames are masked");
+        let (len, at) = match frame[1] & 0x7f {
+            126 => (u16::from_be_bytes([frame[2], frame[3]]) as usize, 4),
+            127 => (
+                u64::from_be_bytes(frame[2..10].try_into().unwrap()) as usize,
+                10,
+            ),
+            n => (n as usize, 2),
+        };
+        let key = [frame[at], frame[at + 1], frame[at + 2], frame[at + 3]];
+        let mut payload = frame[at + 4..at + 4 + len].to_vec();
+        mask_in_place(&mut payload, key, 0);
+        (frame[0], payload)
+    }
+
+    #[test]
+    fn a_client_masks_what_it_sends_and_takes_unmasked_frames() {
+        let mut endpoint = Endpoint::client(1 << 20, 2 * INITIAL_CREDIT);
+        assert_eq!(endpoint.role(), Role::Client);
+        let mut out = Vec::new();
+        endpoint.open(&mut out);
+        let Action::Send(grant) = &out[0] else {
+            panic!("a grant")
+        };
+        assert_eq!(
+            unmask(grant),
+            (0x81, format!("credit {INITIAL_CREDIT}").into_bytes())
+        );
+        out.clear();
+        endpoint.receive(server_frame(Opcode::Binary, b"hi"), &mut out);
+        assert_eq!(out, vec![Action::Deliver(Bytes::from_static(b"hi"))]);
+        // Two data frames: the payload masked in place, fresh keys.
+        let mut first = b"hello".to_vec();
+        let (h1, n1) = endpoint.data_frame(&mut first).unwrap();
+        let mut second = b"hello".to_vec();
+        let (h2, n2) = endpoint.data_frame(&mut second).unwrap();
+        assert_eq!(&h1[..2], &[0x82, 0x85]);
+        let mut whole = h1[..n1].to_vec();
+        whole.extend_from_slice(&first);
+        assert_eq!(unmask(&whole), (0x82, b"hello".to_vec()));
+        assert!(
+            h1[2..n1] != h2[2..n2] || first != second,
+            "a fresh key per frame"
+        );
+        assert_eq!(endpoint.send_credit(), INITIAL_CREDIT - 10);
+        // A masked server frame is a protocol error.
+        out.clear();
+        endpoint.receive(client_frame(Opcode::Binary, b"x"), &mut out);
+        assert!(matches!(
+            out.last(),
+            Some(Action::Finished {
+                violation: Some(Violation::Masking),
+                ..
+            })
+        ));
+        let Action::Send(close) = &out[0] else {
+            panic!("a Close")
+        };
+        assert_eq!(unmask(close).0, 0x88);
+    }
+
+    #[test]
+    fn a_client_closes_cleanly_once_both_directions_ended() {
+        let mut endpoint = Endpoint::client(1 << 20, INITIAL_CREDIT);
+        let mut out = Vec::new();
+        endpoint.end(&mut out);
+        assert_eq!(
+            unmask(match &out[0] {
+                Action::Send(f) => f,
+                _ => panic!(),
+            }),
+            (0x81, b"end".to_vec())
+        );
+        out.clear();
+        endpoint.receive(server_frame(Opcode::Text, b"end"), &mut out);
+        assert_eq!(out[0], Action::End);
+        assert!(endpoint.both_ended());
+        // The client's Close 1000 (it may close too), then the server's.
+        assert!(matches!(&out[1], Action::Send(f) if unmask(f) == (0x88, vec![0x03, 0xe8])));
+        out.clear();
+        endpoint.receive(server_frame(Opcode::Close, &[0x03, 0xe8]), &mut out);
+        assert_eq!(
+            out,
+            vec![Action::Finished {
+                code: Some(1000),
+                violation: None
+            }]
+        );
     }
 }

@@ -1,0 +1,173 @@
+//! The duplex of [`crate::Client::open`]: over a WebSocket (RFC 8441
+//! extended CONNECT) where the server offers it, else over the fetch-style
+//! protocol (a GET and a streaming POST).
+
+use crate::duplex::{extra_headers, FetchDuplex};
+use crate::pool::Target;
+use crate::ws::WsDuplex;
+use crate::{Bytes, Client, Error, Options};
+
+/// Which transport [`crate::Client::open`] uses.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Transport {
+    /// The WebSocket when the server offers it (its HTTP/2 SETTINGS), else
+    /// the fetch-style protocol — also when the WebSocket cannot open.
+    #[default]
+    Auto,
+    /// Only the WebSocket: fails if the server does not offer it.
+    WebSocket,
+    /// Only the fetch-style protocol (what 6.x servers speak).
+    Fetch,
+}
+
+impl Transport {
+    /// `"websocket"` or `"fetch"` (`"auto"` for [`Transport::Auto`]).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::Auto => "auto",
+            Transport::WebSocket => "websocket",
+            Transport::Fetch => "fetch",
+        }
+    }
+}
+
+impl std::str::FromStr for Transport {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self, Error> {
+        match s {
+            "auto" => Ok(Transport::Auto),
+            "websocket" => Ok(Transport::WebSocket),
+            "fetch" => Ok(Transport::Fetch),
+            other => Err(Error::InvalidOption(format!(
+                "transport must be 'auto', 'websocket' or 'fetch', got {other:?}"
+            ))),
+        }
+    }
+}
+
+#[derive(Clone)]
+enum Kind {
+    Fetch(FetchDuplex),
+    Ws(WsDuplex),
+}
+
+/// A client duplex. Cheap to clone; clones are the same duplex.
+///
+/// `read` and `write` may run concurrently (from different tasks). Calls of
+/// one kind are served in order.
+#[derive(Clone)]
+pub struct Duplex {
+    kind: Kind,
+}
+
+impl Duplex {
+    pub(crate) async fn open(client: &Client, url: &str, options: &Options) -> Result<Self, Error> {
+        let target = Target::parse(url)?;
+        let extra = extra_headers(options)?;
+        let conn = client.conn(&target, options).await?;
+        let websocket = match options.transport {
+            Transport::Fetch => false,
+            Transport::WebSocket => {
+                if !conn.offers_websocket().await {
+                    return Err(Error::NoWebSocket(format!(
+                        "{} does not offer the extended CONNECT (RFC 8441)",
+                        target.authority()
+                    )));
+                }
+                true
+            }
+            Transport::Auto => conn.offers_websocket().await,
+        };
+        if websocket {
+            match WsDuplex::open(&target, &extra, conn.clone()).await {
+                Ok(duplex) => {
+                    return Ok(Duplex {
+                        kind: Kind::Ws(duplex),
+                    })
+                }
+                Err(e) if e.fall_back && options.transport == Transport::Auto => {}
+                Err(e) => return Err(e.error),
+            }
+        }
+        Ok(Duplex {
+            kind: Kind::Fetch(FetchDuplex::open(target, extra, conn).await?),
+        })
+    }
+
+    /// The transport in use: [`Transport::WebSocket`] or [`Transport::Fetch`].
+    pub fn transport(&self) -> Transport {
+        match self.kind {
+            Kind::Fetch(_) => Transport::Fetch,
+            Kind::Ws(_) => Transport::WebSocket,
+        }
+    }
+
+    /// The duplex id the server gave (empty over a WebSocket when the server
+    /// names none).
+    pub fn id(&self) -> &str {
+        match &self.kind {
+            Kind::Fetch(d) => d.id(),
+            Kind::Ws(d) => d.id(),
+        }
+    }
+
+    /// Whether the server answered with a framed GET body (a 7.x server);
+    /// false for a raw body (a 6.x server). A WebSocket is always framed.
+    pub fn framed(&self) -> bool {
+        match &self.kind {
+            Kind::Fetch(d) => d.framed(),
+            Kind::Ws(_) => true,
+        }
+    }
+
+    /// Everything the server sent that is available now (waiting for at
+    /// least one byte), or `None` once the server ended. Each call first
+    /// gives back the flow-control capacity (or WebSocket credit) of what
+    /// the previous call returned, so a caller that stops calling `read`
+    /// stops the server.
+    pub async fn read(&self) -> Result<Option<Bytes>, Error> {
+        match &self.kind {
+            Kind::Fetch(d) => d.read().await,
+            Kind::Ws(d) => d.read().await,
+        }
+    }
+
+    /// Resolves once flow control (and, over a WebSocket, the server's
+    /// credit) let all of `data` go: it waits while the server does not
+    /// read.
+    pub async fn write(&self, data: Bytes) -> Result<(), Error> {
+        match &self.kind {
+            Kind::Fetch(d) => d.write(data).await,
+            Kind::Ws(d) => d.write(data).await,
+        }
+    }
+
+    /// Ends the writable side. Fetch: resolves once the server answered the
+    /// streaming POST (it took every byte). WebSocket: once the `end`
+    /// message is sent, after every write.
+    pub async fn end(&self) -> Result<(), Error> {
+        match &self.kind {
+            Kind::Fetch(d) => d.end().await,
+            Kind::Ws(d) => d.end().await,
+        }
+    }
+
+    /// Resolves when the duplex is over: `None` when it finished (both
+    /// sides ended) or was destroyed, `Some(error)` when it failed.
+    pub async fn closed(&self) -> Option<Error> {
+        match &self.kind {
+            Kind::Fetch(d) => d.closed().await,
+            Kind::Ws(d) => d.closed().await,
+        }
+    }
+
+    /// Destroy the duplex and tell the server. Needs no async context;
+    /// idempotent.
+    pub fn destroy(&self) {
+        match &self.kind {
+            Kind::Fetch(d) => d.destroy(),
+            Kind::Ws(d) => d.destroy(),
+        }
+    }
+}

@@ -1,0 +1,578 @@
+//! One duplex over the WebSocket transport: an RFC 8441 extended CONNECT
+//! stream (`:protocol websocket`, subprotocol `http2-duplex.1`,
+//! docs/websocket.md) carries both directions. The core's client
+//! [`Endpoint`] decides framing, masking, credit and the close handshake;
+//! this module moves buffers between it and the h2 stream.
+//!
+//! - Receive: h2 flow-control capacity is released as soon as data arrives
+//!   (the WebSocket credit bounds what the server may have in flight: one
+//!   window); credit goes back as [`WsDuplex::read`] is called again, i.e.
+//!   as the application consumes.
+//! - Send: a write goes out only as far as the server's credit and h2's
+//!   flow control allow, so a server that stops reading stops the writer.
+
+use std::collections::VecDeque;
+use std::future::poll_fn;
+use std::sync::{Arc, Mutex};
+use std::task::Poll;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use h2::{Reason, RecvStream, SendStream};
+use http::{HeaderMap, HeaderValue, Method, Request};
+use http2_duplex_core::websocket::{Action, Endpoint, INITIAL_CREDIT, MAX_HEADER_LEN, SUBPROTOCOL};
+use tokio::sync::watch;
+
+use crate::duplex::{request, status_error, HEADER_DESTROYED, HEADER_END, HEADER_ID};
+use crate::pool::{Conn, Target};
+use crate::Error;
+
+/// What the server may have in flight towards us (our receive window), and
+/// the largest message we take from it (it never sends beyond our credit).
+const WINDOW: u64 = INITIAL_CREDIT;
+/// The largest binary message we send: well under any server's maximum
+/// message size (the server's `max_write_bytes`, 16 MiB by default).
+const MAX_FRAME: usize = 256 * 1024;
+/// How long a closing WebSocket waits for the server's Close and the end of
+/// its stream before the stream is reset.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+/// The close code of a destroyed duplex.
+const GOING_AWAY: u16 = 1001;
+
+const STREAM: &str = "WebSocket stream";
+
+#[derive(Clone, Debug)]
+enum End {
+    /// Both directions ended and the close handshake is through.
+    Done,
+    Destroyed,
+    Failed(Error),
+}
+
+struct State {
+    endpoint: Endpoint,
+    send: Option<SendStream<Bytes>>,
+    /// Data received and not yet read.
+    queue: VecDeque<Bytes>,
+    /// Bytes handed to the reader whose credit is not yet given back: given
+    /// back on the next read, i.e. once the application wants more.
+    unreported: u64,
+    /// The server ended its direction.
+    read_end: bool,
+    /// `end()` was called.
+    write_end: bool,
+    /// The close handshake is over (or the stream failed).
+    finished: bool,
+    end: Option<End>,
+}
+
+struct Inner {
+    id: String,
+    state: Mutex<State>,
+    /// Bumped on every change a waiting read, write or `closed` may care
+    /// about.
+    changed: watch::Sender<u64>,
+    /// Serves writes (and `end`) one at a time, in order.
+    writer: tokio::sync::Mutex<()>,
+}
+
+/// A duplex over one WebSocket. Cheap to clone; clones are the same duplex.
+#[derive(Clone)]
+pub(crate) struct WsDuplex {
+    inner: Arc<Inner>,
+}
+
+/// Why opening the WebSocket failed, and whether the fetch-style transport
+/// may be tried instead (the server or a proxy does not serve the WebSocket
+/// here, as opposed to our server refusing the duplex).
+pub(crate) struct OpenError {
+    pub error: Error,
+    pub fall_back: bool,
+}
+
+impl From<Error> for OpenError {
+    fn from(error: Error) -> Self {
+        OpenError {
+            error,
+            fall_back: false,
+        }
+    }
+}
+
+fn connect_request(target: &Target, extra: &HeaderMap) -> Result<Request<()>, Error> {
+    let mut req = Request::builder()
+        .method(Method::CONNECT)
+        .uri(target.uri.clone())
+        .body(())
+        .map_err(|e| Error::InvalidUrl(e.to_string()))?;
+    req.extensions_mut()
+        .insert(h2::ext::Protocol::from_static("websocket"));
+    let headers = req.headers_mut();
+    for (name, value) in extra {
+        headers.append(name.clone(), value.clone());
+    }
+    headers.insert(
+        "sec-websocket-protocol",
+        HeaderValue::from_static(SUBPROTOCOL),
+    );
+    headers.insert("sec-websocket-version", HeaderValue::from_static("13"));
+    Ok(req)
+}
+
+impl WsDuplex {
+    /// Opens the WebSocket: the server must offer RFC 8441 on `conn`.
+    pub(crate) async fn open(
+        target: &Target,
+        extra: &HeaderMap,
+        conn: Arc<Conn>,
+    ) -> Result<Self, OpenError> {
+        let req = connect_request(target, extra)?;
+        let ready = conn.send.clone().ready().await.map_err(Error::from_h2)?;
+        let mut ready = ready;
+        let (response, send) = ready.send_request(req, false).map_err(|e| OpenError {
+            fall_back: !e.is_io() && !e.is_go_away(),
+            error: Error::from_h2(e),
+        })?;
+        let response = response.await.map_err(|e| OpenError {
+            // A reset CONNECT (REFUSED_STREAM, PROTOCOL_ERROR, …): a server
+            // or proxy that does not serve it.
+            fall_back: e.is_reset() && !e.is_io() && !e.is_go_away(),
+            error: Error::from_h2_on(e, STREAM),
+        })?;
+        if !response.status().is_success() {
+            let error = status_error(&response);
+            // Our server names why it refuses a duplex: the fetch-style
+            // transport would be refused too.
+            let named = response.headers().contains_key(crate::HEADER_ERROR);
+            return Err(OpenError {
+                error,
+                fall_back: !named,
+            });
+        }
+        let protocol = response
+            .headers()
+            .get("sec-websocket-protocol")
+            .and_then(|v| v.to_str().ok());
+        if protocol != Some(SUBPROTOCOL) {
+            // An HTTP/1.1 hop that dropped the upgrade made it a GET, and the
+            // server opened a duplex for it: tell the server it is gone, as
+            // a destroy does, before the stream is reset.
+            if let Some(id) = response
+                .headers()
+                .get(HEADER_ID)
+                .and_then(|v| v.to_str().ok())
+            {
+                let destroyed = request(
+                    Method::POST,
+                    target,
+                    extra,
+                    &[
+                        (HEADER_ID, id),
+                        (HEADER_END, "true"),
+                        (HEADER_DESTROYED, "true"),
+                        ("content-type", "application/octet-stream"),
+                    ],
+                );
+                if let Ok(req) = destroyed {
+                    if let Ok((answer, _)) = crate::duplex::send(&conn, req, true).await {
+                        let _ = tokio::time::timeout(CLOSE_TIMEOUT, answer).await;
+                    }
+                }
+            }
+            return Err(OpenError {
+                error: Error::NoWebSocket(format!(
+                    "the server did not accept the WebSocket subprotocol {SUBPROTOCOL}"
+                )),
+                fall_back: true,
+            });
+        }
+        let id = response
+            .headers()
+            .get(HEADER_ID)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let recv = response.into_body();
+        let mut endpoint = Endpoint::client(WINDOW as usize, WINDOW);
+        let mut actions = Vec::new();
+        endpoint.open(&mut actions);
+        let inner = Arc::new(Inner {
+            id,
+            state: Mutex::new(State {
+                endpoint,
+                send: Some(send),
+                queue: VecDeque::new(),
+                unreported: 0,
+                read_end: false,
+                write_end: false,
+                finished: false,
+                end: None,
+            }),
+            changed: watch::channel(0).0,
+            writer: tokio::sync::Mutex::new(()),
+        });
+        {
+            let mut state = inner.state.lock().unwrap();
+            inner.apply(&mut state, actions);
+        }
+        tokio::spawn(drive(inner.clone(), recv, conn));
+        Ok(WsDuplex { inner })
+    }
+
+    pub fn id(&self) -> &str {
+        &self.inner.id
+    }
+
+    /// Everything the server sent that is available now (waiting for at
+    /// least one byte), or `None` once the server ended. Each call first
+    /// gives back the credit of what the previous call returned.
+    pub async fn read(&self) -> Result<Option<Bytes>, Error> {
+        let inner = &self.inner;
+        loop {
+            let mut changed = inner.changed.subscribe();
+            {
+                let mut state = inner.state.lock().unwrap();
+                let state = &mut *state;
+                let consumed = std::mem::take(&mut state.unreported);
+                if consumed > 0 && !state.finished {
+                    let mut actions = Vec::new();
+                    state.endpoint.consumed(consumed, &mut actions);
+                    inner.apply(state, actions);
+                }
+                match &state.end {
+                    Some(End::Failed(err)) => return Err(err.clone()),
+                    Some(End::Destroyed) => return Err(Error::Destroyed),
+                    _ => {}
+                }
+                if !state.queue.is_empty() {
+                    let data = concat(&mut state.queue);
+                    state.unreported = data.len() as u64;
+                    return Ok(Some(data));
+                }
+                if state.read_end || matches!(state.end, Some(End::Done)) {
+                    return Ok(None);
+                }
+            }
+            if changed.changed().await.is_err() {
+                return Err(Error::Destroyed);
+            }
+        }
+    }
+
+    /// Resolves once all of `data` is handed to HTTP/2, as far as the
+    /// server's credit and HTTP/2 flow control let it go.
+    pub async fn write(&self, data: Bytes) -> Result<(), Error> {
+        let inner = &self.inner;
+        let _turn = inner.writer.lock().await;
+        // Zero-copy when the caller hands over the only reference: the
+        // payload is masked in place.
+        let mut data = BytesMut::from(data);
+        let result = async {
+            while !data.is_empty() {
+                let mut changed = inner.changed.subscribe();
+                // The server's credit.
+                let want = {
+                    let mut state = inner.state.lock().unwrap();
+                    inner.check_writable(&state)?;
+                    let credit = state.endpoint.send_credit();
+                    if credit > 0 {
+                        let want = data.len().min(MAX_FRAME).min(credit as usize);
+                        if let Some(send) = state.send.as_mut() {
+                            send.reserve_capacity(want + MAX_HEADER_LEN);
+                        }
+                        Some(want)
+                    } else {
+                        None
+                    }
+                };
+                if want.is_none() {
+                    if changed.changed().await.is_err() {
+                        return Err(Error::Destroyed);
+                    }
+                    continue;
+                }
+                // HTTP/2 flow control.
+                let capacity = tokio::select! {
+                    capacity = poll_fn(|cx| inner.poll_capacity(cx)) => capacity?,
+                    _ = changed.changed() => continue,
+                };
+                let mut state = inner.state.lock().unwrap();
+                let state = &mut *state;
+                inner.check_writable(state)?;
+                let n = data
+                    .len()
+                    .min(MAX_FRAME)
+                    .min(state.endpoint.send_credit() as usize)
+                    .min(capacity - MAX_HEADER_LEN);
+                if n == 0 {
+                    continue;
+                }
+                let mut payload = data.split_to(n);
+                let (header, len) = state
+                    .endpoint
+                    .data_frame(&mut payload)
+                    .expect("within the credit");
+                let send = state.send.as_mut().expect("checked");
+                let sent = send
+                    .send_data(Bytes::copy_from_slice(&header[..len]), false)
+                    .and_then(|()| send.send_data(payload.freeze(), false));
+                if sent.is_err() {
+                    // The stream closed under the write (see `apply`).
+                    state.send = None;
+                    let err = Error::StreamReset(format!("{STREAM}: closed by the server"));
+                    return Err(inner.fail(state, err));
+                }
+            }
+            Ok(())
+        }
+        .await;
+        if let Some(send) = inner.state.lock().unwrap().send.as_mut() {
+            send.reserve_capacity(0);
+        }
+        result
+    }
+
+    /// Ends the writable side: the `end` message goes after every write.
+    pub async fn end(&self) -> Result<(), Error> {
+        let inner = &self.inner;
+        let _turn = inner.writer.lock().await;
+        let mut state = inner.state.lock().unwrap();
+        let state = &mut *state;
+        if state.write_end {
+            return Ok(());
+        }
+        match &state.end {
+            Some(End::Failed(err)) => return Err(err.clone()),
+            Some(End::Destroyed) => return Err(Error::Destroyed),
+            _ => {}
+        }
+        state.write_end = true;
+        let mut actions = Vec::new();
+        state.endpoint.end(&mut actions);
+        inner.apply(state, actions);
+        Ok(())
+    }
+
+    /// Resolves when the duplex is over: `None` when it finished or was
+    /// destroyed, `Some(error)` when it failed.
+    pub async fn closed(&self) -> Option<Error> {
+        let mut changed = self.inner.changed.subscribe();
+        loop {
+            match &self.inner.state.lock().unwrap().end {
+                Some(End::Failed(err)) => return Some(err.clone()),
+                Some(_) => return None,
+                None => {}
+            }
+            if changed.changed().await.is_err() {
+                return None;
+            }
+        }
+    }
+
+    /// Destroys the duplex: a Close 1001 to the server unless both
+    /// directions already ended (the close handshake then finishes on its
+    /// own). Idempotent.
+    pub fn destroy(&self) {
+        let inner = &self.inner;
+        let mut state = inner.state.lock().unwrap();
+        let state = &mut *state;
+        if state.end.is_some() {
+            return;
+        }
+        if state.endpoint.both_ended() {
+            return;
+        }
+        state.end = Some(End::Destroyed);
+        state.queue.clear();
+        let mut actions = Vec::new();
+        state
+            .endpoint
+            .close(GOING_AWAY, "duplex destroyed", &mut actions);
+        inner.apply(state, actions);
+        inner.changed.send_modify(|n| *n += 1);
+    }
+}
+
+/// The pieces of one read as one buffer: copied only when there are several.
+fn concat(queue: &mut VecDeque<Bytes>) -> Bytes {
+    if queue.len() == 1 {
+        return queue.pop_front().expect("one piece");
+    }
+    let mut buf = BytesMut::with_capacity(queue.iter().map(Bytes::len).sum());
+    for piece in queue.drain(..) {
+        buf.extend_from_slice(&piece);
+    }
+    buf.freeze()
+}
+
+impl Inner {
+    fn check_writable(&self, state: &State) -> Result<(), Error> {
+        match &state.end {
+            Some(End::Failed(err)) => Err(err.clone()),
+            Some(_) => Err(Error::Destroyed),
+            None if state.write_end => Err(Error::WriteAfterEnd),
+            None if state.send.is_none() || state.endpoint.close_sent() => Err(Error::WsClosed {
+                code: None,
+                reason: "the WebSocket is closing".to_string(),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Waits until the stream may take a frame header and some payload.
+    fn poll_capacity(&self, cx: &mut std::task::Context<'_>) -> Poll<Result<usize, Error>> {
+        let mut state = self.state.lock().unwrap();
+        let Some(send) = state.send.as_mut() else {
+            return Poll::Ready(Err(Error::Destroyed));
+        };
+        loop {
+            let capacity = send.capacity();
+            if capacity > MAX_HEADER_LEN {
+                return Poll::Ready(Ok(capacity));
+            }
+            match send.poll_capacity(cx) {
+                Poll::Ready(Some(Ok(_))) => continue,
+                Poll::Ready(Some(Err(e))) => {
+                    let err = Error::from_h2_on(e, STREAM);
+                    return Poll::Ready(Err(self.fail(&mut state, err)));
+                }
+                Poll::Ready(None) => {
+                    return Poll::Ready(Err(Error::StreamReset(format!("{STREAM}: it closed"))))
+                }
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+
+    /// Carries out the endpoint's actions (with the state locked, so frames
+    /// go out in the order the endpoint made them).
+    fn apply(&self, state: &mut State, actions: Vec<Action>) {
+        for action in actions {
+            match action {
+                Action::Deliver(data) => {
+                    if state.end.is_none() {
+                        state.queue.push_back(data);
+                    }
+                }
+                Action::End => state.read_end = true,
+                Action::Send(frame) => {
+                    if let Some(send) = state.send.as_mut() {
+                        // The stream is closed for sending: the server (or a
+                        // proxy) reset it or ended it. Nothing more can go;
+                        // the receive side says how it ended (a Close that
+                        // completed the handshake first is a clean end).
+                        if send.send_data(frame, false).is_err() {
+                            state.send = None;
+                        }
+                    }
+                }
+                Action::Credit => {}
+                Action::Finished { code, violation } => {
+                    state.finished = true;
+                    if let Some(mut send) = state.send.take() {
+                        let _ = send.send_data(Bytes::new(), true);
+                    }
+                    let outcome = if let Some(violation) = violation {
+                        End::Failed(Error::WsViolation(violation))
+                    } else if state.endpoint.both_ended() {
+                        End::Done
+                    } else {
+                        End::Failed(Error::WsClosed {
+                            code,
+                            reason:
+                                "the server closed the WebSocket before both directions had ended"
+                                    .to_string(),
+                        })
+                    };
+                    if state.end.is_none() {
+                        state.end = Some(outcome);
+                    }
+                }
+            }
+        }
+        self.changed.send_modify(|n| *n += 1);
+    }
+
+    /// Records a failure (the first one wins) and resets the stream.
+    fn fail(&self, state: &mut State, err: Error) -> Error {
+        if state.end.is_none() {
+            state.end = Some(End::Failed(err.clone()));
+        }
+        state.finished = true;
+        state.queue.clear();
+        if let Some(mut send) = state.send.take() {
+            send.send_reset(Reason::CANCEL);
+        }
+        self.changed.send_modify(|n| *n += 1);
+        err
+    }
+}
+
+/// Reads the stream into the endpoint until the WebSocket is over; holds
+/// the connection meanwhile.
+async fn drive(inner: Arc<Inner>, mut recv: RecvStream, conn: Arc<Conn>) {
+    let mut lost = conn.lost.clone();
+    let mut changed = inner.changed.subscribe();
+    // Once the WebSocket is closing (destroyed, or finished), how long the
+    // server has to end its stream.
+    let mut deadline: Option<tokio::time::Instant> = None;
+    loop {
+        {
+            let state = inner.state.lock().unwrap();
+            let closing = state.finished || matches!(state.end, Some(End::Destroyed));
+            if closing && deadline.is_none() {
+                deadline = Some(tokio::time::Instant::now() + CLOSE_TIMEOUT);
+            }
+        }
+        let timeout = async {
+            match deadline {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        let data = tokio::select! {
+            data = recv.data() => data,
+            _ = changed.changed() => continue,
+            _ = timeout => break,
+            reason = lost.wait_for(|l| l.is_some()) => {
+                let reason = reason.map(|r| r.clone().unwrap_or_default()).unwrap_or_default();
+                let mut state = inner.state.lock().unwrap();
+                inner.fail(&mut state, Error::ConnectionLost(reason));
+                return;
+            }
+        };
+        match data {
+            Some(Ok(chunk)) => {
+                let _ = recv.flow_control().release_capacity(chunk.len());
+                let mut state = inner.state.lock().unwrap();
+                let state = &mut *state;
+                if state.endpoint.is_finished() {
+                    continue;
+                }
+                let mut actions = Vec::new();
+                state.endpoint.receive(chunk, &mut actions);
+                inner.apply(state, actions);
+            }
+            None => break,
+            Some(Err(e)) if Error::is_no_error_reset(&e) => break,
+            Some(Err(e)) => {
+                let mut state = inner.state.lock().unwrap();
+                inner.fail(&mut state, Error::from_h2_on(e, STREAM));
+                return;
+            }
+        }
+    }
+    // The stream ended (or the server took too long to end it).
+    let mut state = inner.state.lock().unwrap();
+    if !state.finished {
+        let err = Error::WsClosed {
+            code: None,
+            reason: "the server ended the WebSocket stream without closing".to_string(),
+        };
+        inner.fail(&mut state, err);
+    } else if let Some(mut send) = state.send.take() {
+        send.send_reset(Reason::CANCEL);
+    }
+    drop(state);
+    drop(conn);
+}

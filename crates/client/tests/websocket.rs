@@ -1,0 +1,307 @@
+//! The client's WebSocket transport (RFC 8441 extended CONNECT, subprotocol
+//! http2-duplex.1) against an in-process h2c server that offers it and
+//! speaks the server's end with the core's `Endpoint`.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http2_duplex_client::{Client, Code, Error, Options, Transport};
+use http2_duplex_core::websocket::{encode_header, Action, Endpoint, Opcode, INITIAL_CREDIT};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    /// Echo every byte, granting credit as the echo goes out; end when the
+    /// client ends.
+    Echo,
+    /// Never consume: no credit goes back to the client.
+    Stall,
+    /// Send `PUSH` bytes as far as the client's credit allows, then end.
+    Push,
+    /// Send a masked frame (servers must not mask).
+    Masked,
+}
+
+const PUSH: usize = 3 << 20;
+
+#[derive(Default)]
+struct Seen {
+    /// Bytes of data the server received.
+    received: AtomicU64,
+    /// Bytes of data the server sent.
+    sent: AtomicU64,
+}
+
+struct Server {
+    url: String,
+    seen: Arc<Seen>,
+    /// How the WebSocket finished: (close code, violation).
+    finished: Option<oneshot::Receiver<(Option<u16>, Option<String>)>>,
+}
+
+/// An h2c server on the path `/dx`: extended CONNECT if `offer`, every other
+/// request answered 404.
+async fn server(mode: Mode, offer: bool) -> Server {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = Arc::new(Seen::default());
+    let (finished_tx, finished) = oneshot::channel();
+    let seen2 = seen.clone();
+    tokio::spawn(async move {
+        let mut finished_tx = Some(finished_tx);
+        loop {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let mut builder = h2::server::Builder::new();
+            if offer {
+                builder.enable_connect_protocol();
+            }
+            let mut conn = builder.handshake::<_, Bytes>(tcp).await.unwrap();
+            let seen = seen2.clone();
+            let finished_tx = finished_tx.take();
+            tokio::spawn(async move {
+                let mut finished_tx = finished_tx;
+                while let Some(Ok((req, mut respond))) = conn.accept().await {
+                    let is_ws = req.method() == http::Method::CONNECT
+                        && req
+                            .extensions()
+                            .get::<h2::ext::Protocol>()
+                            .is_some_and(|p| p.as_str() == "websocket");
+                    if !is_ws {
+                        let answer = http::Response::builder().status(404).body(()).unwrap();
+                        let _ = respond.send_response(answer, true);
+                        continue;
+                    }
+                    assert_eq!(req.headers()["sec-websocket-protocol"], "http2-duplex.1");
+                    assert_eq!(req.headers()["sec-websocket-version"], "13");
+                    let answer = http::Response::builder()
+                        .status(200)
+                        .header("sec-websocket-protocol", "http2-duplex.1")
+                        .body(())
+                        .unwrap();
+                    let send = respond.send_response(answer, false).unwrap();
+                    let seen = seen.clone();
+                    let tx = finished_tx.take();
+                    tokio::spawn(async move {
+                        let outcome = websocket(mode, req.into_body(), send, &seen).await;
+                        if let Some(tx) = tx {
+                            let _ = tx.send(outcome);
+                        }
+                    });
+                }
+            });
+        }
+    });
+    Server {
+        url: format!("http://127.0.0.1:{port}/dx"),
+        seen,
+        finished: Some(finished),
+    }
+}
+
+/// The server's end of one WebSocket; returns how it finished.
+async fn websocket(
+    mode: Mode,
+    mut recv: h2::RecvStream,
+    mut send: h2::SendStream<Bytes>,
+    seen: &Seen,
+) -> (Option<u16>, Option<String>) {
+    let mut endpoint = Endpoint::new(16 << 20, INITIAL_CREDIT);
+    let mut out = Vec::new();
+    endpoint.open(&mut out);
+    if mode == Mode::Masked {
+        let key = [9, 8, 7, 6];
+        let (header, len) = encode_header(Opcode::Binary, true, 1, Some(key));
+        let mut frame = header[..len].to_vec();
+        frame.push(b'x' ^ key[0]);
+        send.send_data(Bytes::from(frame), false).unwrap();
+    }
+    let mut to_echo: Vec<Bytes> = Vec::new();
+    let mut pushed = 0usize;
+    loop {
+        // Send what the client's credit allows.
+        let mut payloads = std::mem::take(&mut to_echo);
+        if mode == Mode::Push && pushed < PUSH {
+            payloads.push(Bytes::from(vec![b'p'; PUSH - pushed]));
+        }
+        for mut payload in payloads {
+            while !payload.is_empty() {
+                let n = payload.len().min(endpoint.send_credit() as usize);
+                if n == 0 {
+                    break;
+                }
+                let (header, len) = endpoint.data_header(n as u64).unwrap();
+                send.send_data(Bytes::copy_from_slice(&header[..len]), false)
+                    .unwrap();
+                send.send_data(payload.split_to(n), false).unwrap();
+                seen.sent.fetch_add(n as u64, Ordering::SeqCst);
+                if mode == Mode::Echo {
+                    // Echoed: consumed.
+                    endpoint.consumed(n as u64, &mut out);
+                } else {
+                    pushed += n;
+                }
+            }
+            if !payload.is_empty() && mode == Mode::Echo {
+                to_echo.push(payload);
+            }
+        }
+        if mode == Mode::Push && pushed == PUSH {
+            pushed += 1;
+            endpoint.end(&mut out);
+        }
+        if mode == Mode::Echo && endpoint.received_end() && to_echo.is_empty() {
+            // Everything was echoed: end our side too (once).
+            endpoint.end(&mut out);
+        }
+        if out.is_empty() {
+            match recv.data().await {
+                Some(Ok(chunk)) => {
+                    let _ = recv.flow_control().release_capacity(chunk.len());
+                    endpoint.receive(chunk, &mut out);
+                }
+                _ => return (None, Some("stream ended".to_string())),
+            }
+        }
+        for action in out.drain(..) {
+            match action {
+                Action::Deliver(data) => {
+                    seen.received.fetch_add(data.len() as u64, Ordering::SeqCst);
+                    if mode == Mode::Echo {
+                        to_echo.push(data);
+                    }
+                }
+                Action::Send(frame) => {
+                    send.send_data(frame, false).unwrap();
+                }
+                Action::End | Action::Credit => {}
+                Action::Finished { code, violation } => {
+                    let _ = send.send_data(Bytes::new(), true);
+                    return (code, violation.map(|v| v.reason().to_string()));
+                }
+            }
+        }
+    }
+}
+
+fn options(transport: Transport) -> Options {
+    Options {
+        transport,
+        ..Options::default()
+    }
+}
+
+fn pattern(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect()
+}
+
+#[tokio::test]
+async fn auto_opens_a_websocket_and_echoes_then_closes_cleanly() {
+    let mut s = server(Mode::Echo, true).await;
+    let client = Client::new();
+    let duplex = client
+        .open(&s.url, &options(Transport::Auto))
+        .await
+        .unwrap();
+    assert_eq!(duplex.transport(), Transport::WebSocket);
+    let data = pattern(3 << 20, 5);
+    let writer = duplex.clone();
+    let sent = data.clone();
+    let write = tokio::spawn(async move {
+        for chunk in sent.chunks(100_000) {
+            writer.write(Bytes::copy_from_slice(chunk)).await.unwrap();
+        }
+        writer.end().await.unwrap();
+    });
+    let mut got = Vec::new();
+    while let Some(chunk) = duplex.read().await.unwrap() {
+        got.extend_from_slice(&chunk);
+    }
+    write.await.unwrap();
+    assert!(got == data, "echoed bytes differ");
+    assert!(duplex.closed().await.is_none());
+    // The server saw the client's Close 1000, no violation.
+    let finished = s.finished.take().unwrap().await.unwrap();
+    assert_eq!(finished, (Some(1000), None));
+    assert_eq!(s.seen.received.load(Ordering::SeqCst), data.len() as u64);
+}
+
+#[tokio::test]
+async fn without_rfc_8441_auto_takes_the_fetch_transport_and_websocket_fails() {
+    let s = server(Mode::Echo, false).await;
+    let client = Client::new();
+    // The fetch transport's GET is what the server answers 404.
+    let err = client
+        .open(&s.url, &options(Transport::Auto))
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(err.status(), Some(404));
+    let err = client
+        .open(&s.url, &options(Transport::WebSocket))
+        .await
+        .err()
+        .unwrap();
+    assert!(matches!(err, Error::NoWebSocket(_)), "{err}");
+    assert_eq!(err.code(), Code::Connection);
+}
+
+#[tokio::test]
+async fn writes_stop_at_the_servers_credit() {
+    let s = server(Mode::Stall, true).await;
+    let client = Client::new();
+    let duplex = client
+        .open(&s.url, &options(Transport::WebSocket))
+        .await
+        .unwrap();
+    let writer = duplex.clone();
+    let write = tokio::spawn(async move {
+        writer.write(Bytes::from(vec![1u8; 3 << 20])).await.unwrap();
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!write.is_finished(), "the write went beyond the credit");
+    assert_eq!(s.seen.received.load(Ordering::SeqCst), INITIAL_CREDIT);
+    duplex.destroy();
+    assert!(write.await.is_err(), "the waiting write fails");
+}
+
+#[tokio::test]
+async fn the_server_sends_only_as_far_as_reads_grant_credit() {
+    let s = server(Mode::Push, true).await;
+    let client = Client::new();
+    let duplex = client
+        .open(&s.url, &options(Transport::WebSocket))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Nothing read: the server holds at most the initial credit.
+    assert_eq!(s.seen.sent.load(Ordering::SeqCst), INITIAL_CREDIT);
+    let mut got = 0;
+    while let Some(chunk) = duplex.read().await.unwrap() {
+        assert!(chunk.iter().all(|&b| b == b'p'));
+        got += chunk.len();
+    }
+    assert_eq!(got, PUSH);
+    duplex.end().await.unwrap();
+    assert!(duplex.closed().await.is_none());
+}
+
+#[tokio::test]
+async fn a_server_breaking_the_protocol_fails_the_duplex_with_its_code() {
+    let mut s = server(Mode::Masked, true).await;
+    let client = Client::new();
+    let duplex = client
+        .open(&s.url, &options(Transport::WebSocket))
+        .await
+        .unwrap();
+    let err = duplex.read().await.err().unwrap();
+    assert_eq!(err.code(), Code::WsProtocol);
+    assert_eq!(err.code().as_str(), "ERR_HTTP2_DUPLEX_WS_PROTOCOL");
+    // The client closed with 1002.
+    let finished = s.finished.take().unwrap().await.unwrap();
+    assert_eq!(finished, (Some(1002), None));
+}
