@@ -328,7 +328,7 @@ describe('WebSocket transport (RFC 8441, http2-duplex.1)', () => {
         }
     });
 
-    test("a client that stops reading stops the server (its write() returns false); reading resumes it", async () => {
+    test('a client that stops reading stops the server (its write() returns false); reading resumes it', async () => {
         let server_side;
         const got_side = new Promise(resolve => { server_side = resolve; });
         const s = await ours(d => server_side(d));

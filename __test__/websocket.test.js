@@ -91,7 +91,8 @@ test('WebSocket: the server offers RFC 8441; a CONNECT stream is one duplex, ech
     const { stream, headers, until } = await connect_ws(s);
     assert.equal(headers[':status'], 200);
     assert.equal(headers['sec-websocket-protocol'], 'http2-duplex.1');
-    const { duplex } = await opened;
+    const { duplex, id } = await opened;
+    assert.equal(headers['http2-duplex-id'], id);
     assert.equal(duplex.transport, 'websocket');
     const closed = new Promise(resolve => duplex.on('close', resolve));
     const data = randomBytes(300 * 1024);

@@ -346,6 +346,7 @@ class Http2DuplexServer extends EventEmitter {
         const asked = String(headers['sec-websocket-protocol'] ?? '').split(',').map(p => p.trim());
         stream.respond({
             ':status': 200,
+            'http2-duplex-id': id,
             ...(asked.includes(WS_SUBPROTOCOL) ? { 'sec-websocket-protocol': WS_SUBPROTOCOL } : {}),
             ...response_headers
         });
