@@ -5,7 +5,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { skip_unless, start_backends, start_nginx, template } from './proxy/harness.mjs';
-import { hundred_node_client, raw_across_connections, kill_a_node, long_echo, auto_node_client } from './proxy/cases.mjs';
+import { hundred_node_client, raw_across_connections, kill_a_node, long_echo, auto_node_client, ping_pong } from './proxy/cases.mjs';
 
 const skip = skip_unless('nginx');
 
@@ -37,6 +37,11 @@ describe('nginx, routing on the node prefix', { skip }, () => {
 
     it('Node client: one duplex echoes 16 MiB at full speed', { timeout: 30000 }, async () => {
         await long_echo(proxy, 16, 10000);
+    });
+
+    it('Node client: 500 rounds of 64 B ping-pong', { timeout: 30000 }, async () => {
+        const p50 = await ping_pong(proxy);
+        console.log(`# ${proxy.name}: ping-pong p50 ${p50.toFixed(3)} ms`);
     });
 
     it('a node killed mid-transfer: its duplexes fail at the client, the others finish intact', { timeout: 40000 }, async () => {

@@ -6,7 +6,8 @@
 //   node bench/proxies.mjs [--mib 32] [--rounds 2000] [--runs 5]
 //
 // Targets (issue 11): through HAProxy at least 0.7× the direct throughput and
-// at most 0.3 ms added to the ping-pong p50.
+// at most 0.3 ms added to the ping-pong p50. An echo that stalls for 20 s is
+// counted, not timed (HAProxy with h2 backends, see docs/deploying.md).
 import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
 import { Backend, CA, DUPLEX_PATH, missing, start_backends, start_haproxy, start_nginx, within } from '../__test__/proxy/harness.mjs';
@@ -29,7 +30,8 @@ const STALL_MS = 20000;
 
 function open(url) {
     // A pool of its own: each measurement on a fresh connection.
-    return connect(url, { ca: CA, pool: new ConnectionPool(), highWaterMark: 1024 * 1024 });
+    // transport 'fetch': the GET + streaming POST pair (not an RFC 8441 WebSocket).
+    return connect(url, { ca: CA, pool: new ConnectionPool(), transport: 'fetch' });
 }
 
 // MiB/s of one duplex echoing MIB MiB: from the first write to the echo's end.
@@ -114,9 +116,17 @@ async function measure(name, url) {
     const mbs = [];
     const p50 = [];
     const p99 = [];
+    let stalls = 0;
     for (let run = 0; run < RUNS; run++) {
         log(name, 'echo');
-        mbs.push(await within(echo_throughput(url), 120000, `${name}: echo`));
+        // An echo that stalls (HAProxy with h2 backends, see docs/deploying.md)
+        // is counted, not measured.
+        try {
+            mbs.push(await within(echo_throughput(url), STALL_MS, `${name}: echo`));
+        } catch (err) {
+            stalls += 1;
+            log(name, err.message);
+        }
         log(name, 'ping-pong');
         const pp = await within(ping_pong(url), 120000, `${name}: ping-pong`);
         p50.push(pp.p50);
@@ -170,5 +180,6 @@ for (const haproxy of rows.filter(r => r.name.startsWith('haproxy'))) {
     const ok_mbs = haproxy.mbs >= 0.7 * direct.mbs;
     const ok_p50 = haproxy.p50 - direct.p50 <= 0.3;
     console.log(`  target: throughput ≥ 0.7× direct: ${ok_mbs ? 'met' : 'NOT met'} (${fmt(haproxy.mbs / direct.mbs)}×); ` +
-        `added p50 ≤ 0.3 ms: ${ok_p50 ? 'met' : 'NOT met'} (${fmt(haproxy.p50 - direct.p50, 3)} ms)`);
+        `added p50 ≤ 0.3 ms: ${ok_p50 ? 'met' : 'NOT met'} (${fmt(haproxy.p50 - direct.p50, 3)} ms)` +
+        (haproxy.stalls ? `; but ${haproxy.stalls} of ${haproxy.runs} echoes stalled` : ''));
 }

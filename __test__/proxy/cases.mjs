@@ -395,3 +395,36 @@ export async function auto_node_client(proxy, backends) {
     }), () => opened.forEach(d => d.destroy()));
     return backends.flatMap((b, i) => b.warnings(marks[i]).map(w => `${b.node_id}: ${w.code}`));
 }
+
+// 64 B ping-pong through the Node client: each message is written once the
+// previous one came back, `rounds` times. Resolves to the p50 in ms; rejects
+// if one does not come back within `ms`.
+export async function ping_pong(proxy, rounds = 500, ms = 5000) {
+    const duplex = await connect(proxy.url, { ca: CA, pool: new ConnectionPool(), ...FETCH });
+    duplex.on('error', () => {});
+    const times = [];
+    let pending = 0;
+    let waiting = null;
+    duplex.on('data', chunk => {
+        pending -= chunk.length;
+        if (pending <= 0 && waiting) {
+            const resolve = waiting;
+            waiting = null;
+            resolve();
+        }
+    });
+    try {
+        for (let i = 0; i < rounds; i++) {
+            const start = performance.now();
+            pending += 64;
+            const back = new Promise(resolve => { waiting = resolve; });
+            duplex.write(randomBytes(64));
+            await within(back, ms, `ping-pong round ${i}`);
+            times.push(performance.now() - start);
+        }
+    } finally {
+        duplex.destroy();
+    }
+    times.sort((a, b) => a - b);
+    return times[Math.floor(times.length / 2)];
+}
