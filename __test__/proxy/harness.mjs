@@ -42,12 +42,22 @@ export function within(promise, ms, what) {
 }
 
 // Children still running when this process exits are ended with it.
+// (A SIGTERM or SIGINT, e.g. from the test runner's timeout, ends them too: else
+// the proxies would outlive the tests.)
 const running = new Set();
-process.on('exit', () => {
+function end_children() {
     for (const child of running) {
-        child.kill('SIGKILL');
+        // SIGTERM: nginx's master then ends its workers (SIGKILL would orphan them).
+        child.kill('SIGTERM');
     }
-});
+}
+process.on('exit', end_children);
+for (const signal of ['SIGTERM', 'SIGINT']) {
+    process.once(signal, () => {
+        end_children();
+        process.kill(process.pid, signal);
+    });
+}
 function track(child) {
     running.add(child);
     child.once('exit', () => running.delete(child));
