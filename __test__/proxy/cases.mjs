@@ -3,7 +3,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes, createHash } from 'node:crypto';
 import http2 from 'node:http2';
-import { once } from 'node:events';
 import { createRequire } from 'node:module';
 import { CA, DUPLEX_PATH, NODE_IDS, within } from './harness.mjs';
 
