@@ -7,10 +7,10 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { free_port, skip_unless, start_backends, start_haproxy, start_nginx, DUPLEX_PATH } from './proxy/harness.mjs';
 import { assert_spread, node_of } from './proxy/cases.mjs';
-import { static_dir, page_server, echo_in_page } from './proxy/pages.mjs';
-import { launch_chromium, launch_firefox } from './browser/browsers.mjs';
+import { static_dir, page_server, echo_in_page, CLIENT } from './proxy/pages.mjs';
+import { launch_chromium, launch_firefox, launch_webkit, webkit_missing } from './browser/browsers.mjs';
 
-const skip = skip_unless('haproxy', 'nginx');
+const skip = skip_unless('haproxy', 'nginx') || (!process.env.CI && webkit_missing()) || false;
 const DUPLEXES = 20;
 const SIZE = 64 * 1024;
 
@@ -27,11 +27,12 @@ describe('browsers through HAProxy and nginx', { skip }, () => {
             credentials: false
         };
         const options = { static_dir: started.pages.dir, options: { cors } };
-        [backends.haproxy, backends.nginx, started.chromium, started.firefox] = await Promise.all([
+        [backends.haproxy, backends.nginx, started.chromium, started.firefox, started.webkit] = await Promise.all([
             start_backends('h2c', options),
             start_backends('http1', options),
             launch_chromium(),
-            launch_firefox()
+            launch_firefox(),
+            launch_webkit()
         ]);
         proxies.haproxy = await start_haproxy(backends.haproxy, 'haproxy', ports.haproxy);
         proxies.nginx = await start_nginx(backends.nginx, ports.nginx);
@@ -39,6 +40,7 @@ describe('browsers through HAProxy and nginx', { skip }, () => {
     after(async () => {
         await started.chromium?.close();
         await started.firefox?.close();
+        await started.webkit?.close();
         for (const proxy of Object.values(proxies)) {
             await proxy.stop();
         }
@@ -50,19 +52,27 @@ describe('browsers through HAProxy and nginx', { skip }, () => {
     const cases = [
         { browser: 'chromium', transport: 'streaming' },
         { browser: 'chromium', transport: 'per-write' },
-        { browser: 'firefox', transport: 'per-write' }
+        { browser: 'firefox', transport: 'per-write' },
+        // WebKitGTK: no request streaming, no RFC 8441, a new connection per POST.
+        { browser: 'webkit', transport: 'per-write' }
     ];
     for (const name of ['haproxy', 'nginx']) {
         for (const { browser, transport } of cases) {
-            for (const cross_origin of [false, true]) {
+            // WebKit: a new connection per POST, at most 6 per host, and a
+            // preflight per cross-origin POST: fewer duplexes, same origin only.
+            for (const cross_origin of browser === 'webkit' ? [false] : [false, true]) {
                 const where = cross_origin ? 'a page of another origin' : 'a page served through the proxy';
-                it(`${name}: ${browser}, ${transport}, ${where}: ${DUPLEXES} duplexes over n1..n3, every byte echoed`, { timeout: 60000 }, async () => {
+                const duplexes = browser === 'webkit' ? 6 : DUPLEXES;
+                it(`${name}: ${browser}, ${transport}, ${where}: ${duplexes} duplexes over n1..n3, every byte echoed`, { timeout: 60000 }, async () => {
                     const proxy = proxies[name];
                     const origin = cross_origin ? started.page_server.origin : proxy.origin;
                     const marks = backends[name].map(b => b.events.length);
                     const page = await started[browser].page(`${origin}/page.html`);
                     try {
-                        const results = await echo_in_page(page.page, `${proxy.origin}${DUPLEX_PATH}`, DUPLEXES, SIZE, { transport });
+                        const url = `${proxy.origin}${DUPLEX_PATH}`;
+                        const results = browser === 'webkit' ?
+                            await page.call('echo_many', CLIENT, url, duplexes, SIZE, { transport }) :
+                            await echo_in_page(page.page, url, DUPLEXES, SIZE, { transport });
                         for (const { id, sent, read } of results) {
                             assert.equal(sent.length, SIZE, `duplex ${id}: sent`);
                             assert.deepEqual(read, sent, `duplex ${id}: echo`);

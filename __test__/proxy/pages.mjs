@@ -54,12 +54,5 @@ export async function page_server(dir) {
 // each in writes of up to 16 KiB, ends, and reads the echo: [{ id, transport,
 // sent: { length, sha256 }, read: { length, sha256 } }].
 export function echo_in_page(page, url, n, size, options) {
-    return page.evaluate(async ([client, url, n, size, options]) => {
-        const h = window.harness;
-        return Promise.all(Array.from({ length: n }, async () => {
-            const { key, id } = await h.open(client, url, options);
-            const [read, sent] = await Promise.all([h.read_all(key), h.send_random(key, size, 16384, true)]);
-            return { id, sent, read };
-        }));
-    }, [CLIENT, url, n, size, options]);
+    return page.evaluate(args => window.harness.echo_many(...args), [CLIENT, url, n, size, options]);
 }
