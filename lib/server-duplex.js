@@ -109,28 +109,47 @@ class ServerDuplex extends Duplex {
         }
     }
 
+    // False once the client reset the GET: the server closes the duplex for that.
+    #writable() {
+        this.idle_timer?.refresh();
+        if (this.#keepalive) {
+            this.#keepalive.wrote = true;
+        }
+        return !this.stream.destroyed;
+    }
+
+    #put(chunk, encoding, cb) {
+        if (this.#framed) {
+            this.stream.write(frame_header(DATA, Buffer.byteLength(chunk, encoding)));
+        }
+        this.stream.write(chunk, encoding, cb);
+    }
+
     _write(chunk, encoding, cb) {
-        this._writev([{ chunk, encoding }], cb);
+        if (!this.#writable()) {
+            return cb();
+        }
+        if (this.#framed) {
+            // The frame's header and payload leave as one write.
+            this.stream.cork();
+            this.#put(chunk, encoding, ignoring_error(cb));
+            this.stream.uncork();
+        } else {
+            this.#put(chunk, encoding, ignoring_error(cb));
+        }
     }
 
     _writev(chunks, cb) {
-        this.idle_timer?.refresh();
-        if (this.stream.destroyed) {
+        if (!this.#writable()) {
             return cb();
-        }
-        if (this.#keepalive) {
-            this.#keepalive.wrote = true;
         }
         // Corked, the GET stream hands the whole batch to its own _writev:
         // one write to the session, no concatenation.
         this.stream.cork();
         const last = chunks.length - 1;
-        chunks.forEach(({ chunk, encoding }, i) => {
-            if (this.#framed) {
-                this.stream.write(frame_header(DATA, Buffer.byteLength(chunk, encoding)));
-            }
-            this.stream.write(chunk, encoding, i === last ? ignoring_error(cb) : undefined);
-        });
+        for (let i = 0; i <= last; i++) {
+            this.#put(chunks[i].chunk, chunks[i].encoding, i === last ? ignoring_error(cb) : undefined);
+        }
         this.stream.uncork();
     }
 

@@ -82,6 +82,11 @@ class WebSocketDuplex extends ServerDuplex {
         }
     }
 
+    _write(chunk, encoding, cb) {
+        this.#waiting = { chunks: [chunk], cb };
+        this.#send_waiting();
+    }
+
     _writev(chunks, cb) {
         this.#waiting = { chunks: chunks.map(({ chunk }) => chunk), cb };
         this.#send_waiting();
