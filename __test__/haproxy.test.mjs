@@ -2,11 +2,11 @@
 // processes n1..n3 (node_id, scope 'server'). Three configurations, as
 // docs/deploying.md gives them: h2c to the backends with routing on the id's
 // node prefix, the same with a stick table, and HTTP/1.1 to the backends.
-import { describe, it, before, after } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { skip_unless, start_backends, start_haproxy, template } from './proxy/harness.mjs';
-import { hundred_node_client, raw_across_connections, kill_a_node, long_echo, auto_node_client, ping_pong } from './proxy/cases.mjs';
+import { define_proxy_suite } from './proxy/cases.mjs';
 
 const skip = skip_unless('haproxy');
 
@@ -22,48 +22,15 @@ const VARIANTS = [
 ];
 
 for (const { variant, transport, title } of VARIANTS) {
-    describe(title, { skip }, () => {
-        let backends;
-        let proxy;
-        before(async () => {
-            backends = await start_backends(transport);
-            proxy = await start_haproxy(backends, variant);
-        });
-        after(async () => {
-            await proxy?.stop();
-            await Promise.all((backends || []).map(b => b.stop()));
-        });
-
-        it('Node client: 100 duplexes on one connection, spread over n1..n3, every byte echoed', { timeout: 30000 }, async () => {
-            const counts = await hundred_node_client(proxy, backends);
-            console.log(`# ${variant}: duplexes per node ${JSON.stringify(counts)}`);
-        });
-
-        it('Node client, default transport: 20 duplexes, every byte echoed', { timeout: 30000 }, async () => {
-            const warnings = await auto_node_client(proxy, backends);
-            console.log(`# ${proxy.name}: default transport, backend warnings: ${JSON.stringify(warnings)}`);
-        });
-
-        it('raw http2: 60 duplexes whose POSTs never ride their GET\'s connection (streaming and per-write)', { timeout: 30000 }, async () => {
-            await raw_across_connections(proxy, backends);
-        });
-
-        it('Node client: one duplex echoes 16 MiB at full speed', {
-            timeout: 30000,
-            todo: transport === 'h2c' ? H2_BACKEND_STALL : false
-        }, async () => {
-            await long_echo(proxy, 16, 10000);
-        });
-
-        it('Node client: 500 rounds of 64 B ping-pong', { timeout: 30000 }, async () => {
-            const p50 = await ping_pong(proxy);
-            console.log(`# ${proxy.name}: ping-pong p50 ${p50.toFixed(3)} ms`);
-        });
-
-        it('a node killed mid-transfer: its duplexes fail at the client, the others finish intact', { timeout: 40000 }, async () => {
-            const figures = await kill_a_node(proxy, backends);
-            console.log(`# ${variant}: node kill ${JSON.stringify(figures)}`);
-        });
+    define_proxy_suite({
+        title,
+        name: variant,
+        skip,
+        long_echo_todo: transport === 'h2c' ? H2_BACKEND_STALL : false,
+        start: async () => {
+            const backends = await start_backends(transport);
+            return { backends, proxy: await start_haproxy(backends, variant) };
+        }
     });
 }
 

@@ -1,5 +1,6 @@
 // The cases every proxy runs: the Node client and raw Node http2 clients
 // through the proxy to three echoing backends n1..n3.
+import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes, createHash } from 'node:crypto';
 import http2 from 'node:http2';
@@ -426,4 +427,48 @@ export async function ping_pong(proxy, rounds = 500, ms = 5000) {
     }
     times.sort((a, b) => a - b);
     return times[Math.floor(times.length / 2)];
+}
+
+// One proxy configuration's suite: `start()` resolves to { backends, proxy };
+// `name` labels the figures printed; `long_echo_todo` marks a known stall.
+export function define_proxy_suite({ title, name, skip, start, long_echo_todo = false }) {
+    describe(title, { skip }, () => {
+        let backends;
+        let proxy;
+        before(async () => {
+            ({ backends, proxy } = await start());
+        });
+        after(async () => {
+            await proxy?.stop();
+            await Promise.all((backends || []).map(b => b.stop()));
+        });
+
+        it('Node client: 100 duplexes on one connection, spread over n1..n3, every byte echoed', { timeout: 30000 }, async () => {
+            const counts = await hundred_node_client(proxy, backends);
+            console.log(`# ${name}: duplexes per node ${JSON.stringify(counts)}`);
+        });
+
+        it('Node client, default transport: 20 duplexes, every byte echoed', { timeout: 30000 }, async () => {
+            const warnings = await auto_node_client(proxy, backends);
+            console.log(`# ${proxy.name}: default transport, backend warnings: ${JSON.stringify(warnings)}`);
+        });
+
+        it('raw http2: 60 duplexes whose POSTs never ride their GET\'s connection (streaming and per-write)', { timeout: 30000 }, async () => {
+            await raw_across_connections(proxy, backends);
+        });
+
+        it('Node client: one duplex echoes 16 MiB at full speed', { timeout: 30000, todo: long_echo_todo }, async () => {
+            await long_echo(proxy, 16, 10000);
+        });
+
+        it('Node client: 500 rounds of 64 B ping-pong', { timeout: 30000 }, async () => {
+            const p50 = await ping_pong(proxy);
+            console.log(`# ${proxy.name}: ping-pong p50 ${p50.toFixed(3)} ms`);
+        });
+
+        it('a node killed mid-transfer: its duplexes fail at the client, the others finish intact', { timeout: 40000 }, async () => {
+            const figures = await kill_a_node(proxy, backends);
+            console.log(`# ${name}: node kill ${JSON.stringify(figures)}`);
+        });
+    });
 }
