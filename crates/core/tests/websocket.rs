@@ -2,49 +2,13 @@
 //! violation and its close code, every split of a multi-frame input, the
 //! close handshake, http2-duplex.1 credit, and arbitrary input.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-
 use bytes::Bytes;
 use http2_duplex_core::websocket::*;
 use proptest::prelude::*;
 
-// The largest single allocation made while `MEASURING` is set on this thread.
-struct Counting;
-
-thread_local! {
-    static MEASURING: Cell<bool> = const { Cell::new(false) };
-    static LARGEST: Cell<usize> = const { Cell::new(0) };
-}
-
-fn note(size: usize) {
-    let _ = MEASURING.try_with(|m| {
-        if m.get() {
-            let _ = LARGEST.try_with(|l| l.set(l.get().max(size)));
-        }
-    });
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note(layout.size());
-        System.alloc(layout)
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        System.dealloc(ptr, layout)
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        note(layout.size());
-        System.alloc_zeroed(layout)
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note(new_size);
-        System.realloc(ptr, layout, new_size)
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
+#[path = "support/counting_alloc.rs"]
+mod counting_alloc;
+use counting_alloc::measured;
 
 const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
 const MAX: usize = 1 << 20;
@@ -907,11 +871,7 @@ fn check_arbitrary(
         if shared {
             keep.push(piece.clone());
         }
-        LARGEST.with(|l| l.set(0));
-        MEASURING.with(|m| m.set(true));
-        let result = decoder.feed(piece, &mut out);
-        MEASURING.with(|m| m.set(false));
-        let largest = LARGEST.with(|l| l.get());
+        let (result, largest) = measured(|| decoder.feed(piece, &mut out));
         prop_assert!(
             largest <= max.max(MAX_CONTROL_PAYLOAD),
             "allocated {largest} bytes at once, max {max}"
