@@ -156,3 +156,21 @@ test('the table of codes is exported, equal to the core\'s, and every code a tes
     assert.deepEqual(codes.ERR_HTTP2_DUPLEX_UNKNOWN_ID.status, 404);
     assert.equal(codes.ERR_HTTP2_DUPLEX_CLIENT_RESET.status, null);
 });
+
+test('two Http2DuplexServers on one HTTP/2 server, both used on one session', async t => {
+    const s = await start_server();
+    t.after(s.close);
+    const other = new Http2DuplexServer(s.http2_server, '/other');
+    t.after(() => other.detach());
+    const session = s.connect();
+    const opened = [next_duplex(s.server), next_duplex(other)];
+    const first = await open(session, '/duplex');
+    const second = await open(session, '/other');
+    const [a, b] = await Promise.all(opened);
+    const received = [read_all(a.duplex), read_all(b.duplex)];
+    assert.equal((await post(session, first.id, 'one')).status, 200);
+    assert.equal((await post(session, second.id, 'two', {}, '/other')).status, 200);
+    assert.equal((await post(session, first.id, undefined, END)).status, 200);
+    assert.equal((await post(session, second.id, undefined, END, '/other')).status, 200);
+    assert.deepEqual((await Promise.all(received)).map(String), ['one', 'two']);
+});

@@ -29,7 +29,6 @@ const RECEIVE_WINDOWS = {
 
 // Streams handed to own_stream (6.x API): their errors are the server's to handle.
 const owned_streams = new WeakSet();
-const tracked_sessions = new WeakSet();
 
 function ignore() {}
 
@@ -403,10 +402,10 @@ class Http2DuplexServer extends EventEmitter {
     }
 
     #track_session(session) {
-        if (tracked_sessions.has(session)) {
+        // Per server: several Http2DuplexServers may serve one HTTP/2 server.
+        if (this.#session_entries.has(session)) {
             return;
         }
-        tracked_sessions.add(session);
         this.sessions.add(session);
         this.#session_entries.set(session, new Set());
         this.#open_receive_windows(session);
