@@ -61,7 +61,7 @@ class FetchDuplex extends Duplex {
         this._reading = false;
         this._upload = null;
         this._ended_server = false; // our end reached the server
-        this._holding_end = false;  // our end POST is out: the GET's end waits for it
+        this._holding_end = false;  // our end is on its way: the GET's end waits for 'finish'
         this._end_held = false;     // the GET has ended while holding
     }
 
@@ -264,6 +264,9 @@ class FetchDuplex extends Duplex {
 
     // 'finish' only once the server has taken every byte written.
     _final(cb) {
+        // Streaming too: the GET's end may be the server's reply to our end, and
+        // can be read before the streaming POST's answer.
+        this._holding_end = true;
         this._upload.end().then(() => {
             this._ended_server = true;
             cb();
