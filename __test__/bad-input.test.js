@@ -258,3 +258,21 @@ test('limit: idle timeout destroys a silent duplex with a warning', async t => {
     assert.equal(err.status, 408);
     assert.match(ctx.warnings.at(-1).message, /idle timeout/);
 });
+
+test('limit: idle timeout spares a duplex with traffic', async t => {
+    const ctx = await setup(t, { idle_timeout: 100 });
+    const { duplex, id } = await ctx.duplex_of();
+    let closed = false;
+    duplex.on('close', () => {
+        closed = true;
+    });
+    duplex.resume();
+    for (let i = 0; i < 10; i++) {
+        assert.equal((await post(ctx.session, id, 'x')).status, 200);
+        await new Promise(resolve => setTimeout(resolve, 30));
+    }
+    assert.equal(closed, false, 'write POSTs every 30 ms keep it open past 3 timeouts');
+    const [err] = await once(duplex, 'error');
+    assert.equal(err.code, 'ERR_HTTP2_DUPLEX_IDLE_TIMEOUT');
+    assert.equal(ctx.s.server.stats().duplexes, 0);
+});

@@ -158,6 +158,32 @@ test('HTTP/1.1: refusals carry their code; a client cutting its GET closes the d
     assert.equal(duplex_server.stats().duplexes, 0);
 });
 
+test('HTTP/1.1: a WebSocket handshake is refused 501 (WS_NEEDS_HTTP2) and opens no duplex, with or without its upgrade header', async t => {
+    const { duplex_server, port } = await h1_server(t);
+    const warnings = [];
+    duplex_server.on('warning', w => warnings.push(w));
+    let opened = 0;
+    duplex_server.on('duplex', () => opened++);
+    const handshake = { 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-version': '13' };
+    // As HAProxy sends RFC 8441 on to an HTTP/1.1 backend, and as nginx passes
+    // it with its hop-by-hop upgrade header dropped.
+    for (const headers of [{ connection: 'Upgrade', upgrade: 'websocket', ...handshake }, handshake]) {
+        const answer = await h1(port, 'GET', headers);
+        assert.deepEqual([answer.status, answer.headers['http2-duplex-error']], [501, 'ERR_HTTP2_DUPLEX_WS_NEEDS_HTTP2']);
+        assert.deepEqual([warnings.at(-1).code, warnings.at(-1).status], ['ERR_HTTP2_DUPLEX_WS_NEEDS_HTTP2', 501]);
+    }
+    assert.equal(opened, 0);
+    assert.equal(duplex_server.stats().duplexes, 0);
+    // An ordinary GET still opens one.
+    const get = http.request({ host: '127.0.0.1', port, path: '/duplex', agent: false });
+    get.on('error', () => {});
+    get.end();
+    const [res] = await once(get, 'response');
+    assert.equal(res.statusCode, 200);
+    res.destroy();
+    assert.equal(opened, 1);
+});
+
 test('HTTP/1.1 on an HTTP/2 server with allowHTTP1, next to HTTP/2, in one server scope', async t => {
     const { readFileSync } = require('fs');
     const { join } = require('path');

@@ -184,3 +184,30 @@ test('WebSocket: the client\'s end and Close in one read, before the reader took
     assert.deepEqual(warnings.map(w => w.code), []);
     assert.equal(duplex.errored, null);
 });
+
+test('WebSocket: idle_timeout ends a quiet WebSocket duplex (IDLE_TIMEOUT, Close 1001); traffic keeps it open', async t => {
+    const s = await start_server({ idle_timeout: 100 });
+    t.after(s.close);
+    const warnings = [];
+    s.server.on('warning', w => warnings.push(w));
+    const opened = next_duplex(s.server);
+    const { stream, until } = await connect_ws(s);
+    const { duplex } = await opened;
+    duplex.pipe(duplex);
+    let closed = false;
+    duplex.on('close', () => {
+        closed = true;
+    });
+    // A write every 20 ms for 5 timeouts: never idle.
+    for (let i = 0; i < 25; i++) {
+        stream.write(frame(2, 'x'));
+        await new Promise(resolve => setTimeout(resolve, 20));
+    }
+    assert.equal(closed, false, 'a duplex with traffic is not idle');
+    await until(f => binary(f).length === 25);
+    const frames = await until(f => f.some(x => x.opcode === 8));
+    assert.equal(frames.find(x => x.opcode === 8).payload.readUInt16BE(0), 1001);
+    assert.deepEqual([warnings.at(-1).code, warnings.at(-1).status], ['ERR_HTTP2_DUPLEX_IDLE_TIMEOUT', 408]);
+    assert.equal(closed, true);
+    assert.equal(s.server.stats().duplexes, 0);
+});

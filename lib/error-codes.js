@@ -17,7 +17,7 @@ module.exports = Object.freeze({
     ERR_HTTP2_DUPLEX_ALREADY_ENDING: Object.freeze({ code: 'ERR_HTTP2_DUPLEX_ALREADY_ENDING', status: 409, message: 'a second end POST for a duplex that is already ending' }),
     ERR_HTTP2_DUPLEX_TOO_MANY_DUPLEXES: Object.freeze({ code: 'ERR_HTTP2_DUPLEX_TOO_MANY_DUPLEXES', status: 429, message: 'too many duplexes open in this session: close some or raise max_duplexes_per_session' }),
     ERR_HTTP2_DUPLEX_UNKNOWN_WRITE: Object.freeze({ code: 'ERR_HTTP2_DUPLEX_UNKNOWN_WRITE', status: 500, message: 'no such write POST in flight (internal error: please report it)' }),
-    ERR_HTTP2_DUPLEX_METHOD_NOT_ALLOWED: Object.freeze({ code: 'ERR_HTTP2_DUPLEX_METHOD_NOT_ALLOWED', status: 405, message: 'only GET and POST are served on the duplex path' }),
+    ERR_HTTP2_DUPLEX_METHOD_NOT_ALLOWED: Object.freeze({ code: 'ERR_HTTP2_DUPLEX_METHOD_NOT_ALLOWED', status: 405, message: 'only GET, POST and the WebSocket CONNECT (OPTIONS with cors) are served on the duplex path' }),
     ERR_HTTP2_DUPLEX_CLIENT_RESET: Object.freeze({ code: 'ERR_HTTP2_DUPLEX_CLIENT_RESET', status: null, message: 'the client reset a request of the duplex before it was done' }),
     ERR_HTTP2_DUPLEX_TRUNCATED_BODY: Object.freeze({ code: 'ERR_HTTP2_DUPLEX_TRUNCATED_BODY', status: 400, message: 'a write POST body ended before its content-length: the byte stream is no longer whole' }),
     ERR_HTTP2_DUPLEX_IDLE_TIMEOUT: Object.freeze({ code: 'ERR_HTTP2_DUPLEX_IDLE_TIMEOUT', status: 408, message: 'no traffic on the duplex for idle_timeout ms' }),
@@ -36,5 +36,6 @@ module.exports = Object.freeze({
     ERR_HTTP2_DUPLEX_WS_TOO_BIG: Object.freeze({ code: 'ERR_HTTP2_DUPLEX_WS_TOO_BIG', status: null, message: 'a WebSocket message was larger than the maximum (closed with 1009)' }),
     ERR_HTTP2_DUPLEX_WS_CREDIT: Object.freeze({ code: 'ERR_HTTP2_DUPLEX_WS_CREDIT', status: null, message: 'the WebSocket peer sent more than the credit it was granted (closed with 1008)' }),
     ERR_HTTP2_DUPLEX_WS_MESSAGE: Object.freeze({ code: 'ERR_HTTP2_DUPLEX_WS_MESSAGE', status: null, message: 'a WebSocket text message was neither `end` nor `credit N`, or data came after `end` (closed with 1008)' }),
-    ERR_HTTP2_DUPLEX_WS_CLOSED: Object.freeze({ code: 'ERR_HTTP2_DUPLEX_WS_CLOSED', status: null, message: 'the WebSocket peer closed before both directions had ended' })
+    ERR_HTTP2_DUPLEX_WS_CLOSED: Object.freeze({ code: 'ERR_HTTP2_DUPLEX_WS_CLOSED', status: null, message: 'the WebSocket peer closed before both directions had ended' }),
+    ERR_HTTP2_DUPLEX_WS_NEEDS_HTTP2: Object.freeze({ code: 'ERR_HTTP2_DUPLEX_WS_NEEDS_HTTP2', status: 501, message: 'a WebSocket handshake over HTTP/1.1: WebSockets are served over HTTP/2 only (RFC 8441); a client falls back to the GET and POST transports, or put the server behind a proxy that carries RFC 8441' })
 });

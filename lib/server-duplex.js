@@ -38,8 +38,8 @@ class ServerDuplex extends Duplex {
         super(options);
         this.stream = stream;
         this.#framed = framed;
-        // Restarted by every server write (the server sets it when idle_timeout is on).
-        this.idle_timer = null;
+        // Traffic since the server's last idle check (idle_timeout).
+        this.traffic_seen = false;
         const interval = options.keepalive_interval;
         if (framed && interval > 0) {
             this.#keepalive = setInterval(() => this.#ping(), interval);
@@ -111,7 +111,7 @@ class ServerDuplex extends Duplex {
 
     // False once the client reset the GET: the server closes the duplex for that.
     #writable() {
-        this.idle_timer?.refresh();
+        this.traffic_seen = true;
         if (this.#keepalive) {
             this.#keepalive.wrote = true;
         }

@@ -1,7 +1,7 @@
 'use strict';
 const { EventEmitter } = require('events');
 const { constants } = require('http2');
-const { Registry, PIECE_DELIVER, PIECE_REFUSED, checkOption } = require('./native');
+const { Registry, PIECE_DELIVER, PIECE_REFUSED, checkOption, classifyRequest } = require('./native');
 const { ServerDuplex } = require('./server-duplex');
 const { duplex_error, refusal_error } = require('./errors');
 const { Http1Exchange } = require('./transport/http1');
@@ -16,7 +16,8 @@ const LIMIT_OPTIONS = {
     window: 'window',
     window_bytes: 'windowBytes',
     max_held_bytes_per_session: 'maxHeldBytesPerSession',
-    max_write_bytes: 'maxWriteBytes'
+    max_write_bytes: 'maxWriteBytes',
+    idle_timeout: 'idleTimeout'
 };
 
 // HTTP/2 receive windows of the sessions this server sees. Node's default, 64 KiB
@@ -104,6 +105,9 @@ class Http2DuplexServer extends EventEmitter {
     #persistent = new WeakSet([this.#server_duplexes]);
     // session → the entries whose GET it carries.
     #session_entries = new WeakMap();
+    // Duplexes watched for idle_timeout, by key, and the timer checking them.
+    #idle_entries = new Map();
+    #idle_check = null;
 
     constructor(http2_server, path, options) {
         super();
@@ -261,17 +265,22 @@ class Http2DuplexServer extends EventEmitter {
                 return true;
             }
         }
-        if (method === 'GET') {
+        const request = classifyRequest(String(method), header(headers, ':protocol'),
+            header(headers, 'upgrade'), headers['sec-websocket-key'] !== undefined,
+            Boolean(this.options.websocket && stream.session));
+        switch (request.kind) {
+        case 'open':
             await this.new_stream(stream, headers, flags, raw_headers, duplexes, response_headers);
-        } else if (method === 'CONNECT' && headers[':protocol'] === 'websocket' && stream.session) {
+            break;
+        case 'websocket':
             this.#open_websocket(stream, headers, flags, raw_headers, duplexes, response_headers);
-        } else if (method === 'POST') {
+            break;
+        case 'post':
             this.#post(this.#scope_of(duplexes, stream.session), stream, headers, response_headers);
-        } else {
-            const err = duplex_error('ERR_HTTP2_DUPLEX_METHOD_NOT_ALLOWED',
-                `unknown method: ${method}`);
-            this.#answer_error(stream, err, response_headers);
-            this.emit('warning', err);
+            break;
+        case 'refused':
+            this.#refuse(undefined, stream, request, response_headers);
+            break;
         }
         return true;
     }
@@ -296,16 +305,16 @@ class Http2DuplexServer extends EventEmitter {
         if (session) {
             this.#session_entries.get(session).add(entry);
         }
-        duplex.idle_timer = this.#idle_timer(entry);
         scope.entries.set(key, entry);
         duplexes.set(id, duplex);
+        this.#watch_idle(entry);
 
         stream.on('error', err => {
             entry.get_error ??= err;
         });
         stream.on('close', () => this.#get_closed(entry));
         duplex.on('close', () => {
-            clearTimeout(duplex.idle_timer);
+            this.#unwatch_idle(entry);
             for (const post of entry.open_posts) {
                 this.#close_later(post);
             }
@@ -357,9 +366,9 @@ class Http2DuplexServer extends EventEmitter {
         scope.entries.set(key, entry);
         duplexes.set(id, duplex);
         this.#session_entries.get(stream.session).add(entry);
-        duplex.idle_timer = this.#idle_timer(entry);
+        this.#watch_idle(entry);
         duplex.on('close', () => {
-            clearTimeout(duplex.idle_timer);
+            this.#unwatch_idle(entry);
             this.#forget(entry);
         });
         this.emit('duplex', duplex, id, headers, flags, raw_headers, duplexes, response_headers);
@@ -542,7 +551,7 @@ class Http2DuplexServer extends EventEmitter {
         if (!rejection.quiet) {
             this.emit('warning', err);
         }
-        const entry = rejection.fatalKey == null ? undefined : scope.entries.get(rejection.fatalKey);
+        const entry = rejection.fatalKey == null ? undefined : scope?.entries.get(rejection.fatalKey);
         if (entry) {
             this.#fail(entry, err, false);
         }
@@ -572,7 +581,7 @@ class Http2DuplexServer extends EventEmitter {
             return;
         }
         const entry = scope.entries.get(route.key);
-        entry.duplex.idle_timer?.refresh();
+        entry.duplex.traffic_seen = true;
         const post = { stream, response_headers, answered: false, done: false };
         entry.open_posts.add(post);
         stream.once('close', () => entry.open_posts.delete(post));
@@ -616,7 +625,7 @@ class Http2DuplexServer extends EventEmitter {
             if (post.done || duplex.destroyed) {
                 return;
             }
-            duplex.idle_timer?.refresh();
+            duplex.traffic_seen = true;
             received += piece.length;
             const result = this.#registry.piece(key, seq, piece);
             if (result === PIECE_DELIVER) {
@@ -674,15 +683,48 @@ class Http2DuplexServer extends EventEmitter {
         }
     }
 
-    // Destroys a duplex that has seen no POST and no server write for
-    // idle_timeout ms (off when 0).
-    #idle_timer(entry) {
-        const ms = this.options.idle_timeout;
-        if (!(ms > 0)) {
-            return null;
+    // idle_timeout: the core keeps the deadlines. One timer per server checks
+    // them every idleInterval() ms while a duplex is watched, telling the core
+    // which duplexes saw traffic (duplex.traffic_seen) since the last check.
+    #watch_idle(entry) {
+        const interval = this.#registry.idleInterval();
+        if (interval === null || interval === undefined) {
+            return;
         }
-        return setTimeout(() => this.#fail(entry, duplex_error('ERR_HTTP2_DUPLEX_IDLE_TIMEOUT',
-            `idle timeout: no traffic on the duplex for ${ms} ms`)), ms);
+        this.#registry.watchIdle(entry.key, performance.now());
+        this.#idle_entries.set(entry.key, entry);
+        this.#idle_check ??= setInterval(() => this.#check_idle(), interval).unref();
+    }
+
+    #unwatch_idle(entry) {
+        if (this.#idle_entries.delete(entry.key)) {
+            this.#registry.unwatchIdle(entry.key);
+            this.#stop_idle_check();
+        }
+    }
+
+    #check_idle() {
+        const active = [];
+        for (const [key, { duplex }] of this.#idle_entries) {
+            if (duplex.traffic_seen) {
+                duplex.traffic_seen = false;
+                active.push(key);
+            }
+        }
+        for (const key of this.#registry.checkIdle(performance.now(), active)) {
+            const entry = this.#idle_entries.get(key);
+            this.#idle_entries.delete(key);
+            this.#fail(entry, duplex_error('ERR_HTTP2_DUPLEX_IDLE_TIMEOUT',
+                `idle timeout: no traffic on the duplex for ${this.options.idle_timeout} ms`));
+        }
+        this.#stop_idle_check();
+    }
+
+    #stop_idle_check() {
+        if (this.#idle_entries.size === 0 && this.#idle_check) {
+            clearInterval(this.#idle_check);
+            this.#idle_check = null;
+        }
     }
 
     #end(entry, post) {

@@ -17,6 +17,8 @@ pub struct Limits {
     pub window_bytes: Option<f64>,
     pub max_held_bytes_per_session: Option<f64>,
     pub max_write_bytes: Option<f64>,
+    /// Ms without traffic after which a duplex ends (0, the default, is off).
+    pub idle_timeout: Option<f64>,
 }
 
 /// A refused request (`kind` "refused"): answer `status` (none for a reset
@@ -105,6 +107,43 @@ fn rejection(rejection: core::Rejection, fatal: Option<core::DuplexKey>) -> Reje
     }
 }
 
+/// `kind` "open", "websocket" or "post": what an accepted request asks for.
+#[napi(object)]
+pub struct RequestClass {
+    pub kind: String,
+}
+
+/// What a request on the duplex path asks for (`core::classify`): a
+/// `RequestClass`, or a `Rejection` to answer. `websocketKey`: a
+/// `sec-websocket-key` header came; `websockets`: the connection offers them.
+#[napi]
+pub fn classify_request(
+    method: String,
+    protocol: Option<String>,
+    upgrade: Option<String>,
+    websocket_key: bool,
+    websockets: bool,
+) -> Either<RequestClass, Rejection> {
+    let head = core::RequestHead {
+        method: &method,
+        protocol: protocol.as_deref(),
+        upgrade: upgrade.as_deref(),
+        websocket_key,
+        websockets,
+    };
+    match core::classify(&head) {
+        Ok(request) => Either::A(RequestClass {
+            kind: match request {
+                core::Request::Open => "open",
+                core::Request::WebSocket => "websocket",
+                core::Request::Post => "post",
+            }
+            .to_owned(),
+        }),
+        Err(refused) => Either::B(rejection(refused, None)),
+    }
+}
+
 /// `Err(message)` when `value` is out of range for the numeric option `name`.
 #[napi]
 pub fn check_option(name: String, value: f64) -> Option<String> {
@@ -131,6 +170,7 @@ fn clamp_u32(value: usize) -> u32 {
 #[napi(js_name = "Registry")]
 pub struct JsRegistry {
     inner: core::Registry,
+    idle: core::IdleDeadlines,
     // Why the last `piece` was refused: kept here so that the hot path
     // returns a number, not an object.
     refused: Option<Rejection>,
@@ -141,6 +181,7 @@ impl JsRegistry {
     #[napi(constructor)]
     pub fn new(limits: Option<Limits>) -> Self {
         let mut effective = core::Limits::default();
+        let idle_timeout = limits.as_ref().and_then(|l| l.idle_timeout).unwrap_or(0.0);
         if let Some(limits) = limits {
             if let Some(v) = limits.max_duplexes_per_session {
                 effective.max_duplexes_per_scope = v as usize;
@@ -160,6 +201,7 @@ impl JsRegistry {
         }
         JsRegistry {
             inner: core::Registry::new(effective),
+            idle: core::IdleDeadlines::new(idle_timeout as u64),
             refused: None,
         }
     }
@@ -314,6 +356,37 @@ impl JsRegistry {
             }),
             Err(refused) => Either::B(rejection(refused, Some(duplex_key(key)))),
         }
+    }
+
+    /// How often to call `checkIdle` while a duplex is watched; none when
+    /// the idle timeout is off.
+    #[napi]
+    pub fn idle_interval(&self) -> Option<u32> {
+        self.idle
+            .is_on()
+            .then(|| self.idle.interval().min(u32::MAX as u64) as u32)
+    }
+
+    /// A duplex opened at `now` (ms, the caller's clock).
+    #[napi]
+    pub fn watch_idle(&mut self, key: i64, now: f64) {
+        self.idle.watch(duplex_key(key), now as u64);
+    }
+
+    #[napi]
+    pub fn unwatch_idle(&mut self, key: i64) {
+        self.idle.unwatch(duplex_key(key));
+    }
+
+    /// The periodic check: `active` saw traffic since the last one. Returns
+    /// the duplexes to end for `ERR_HTTP2_DUPLEX_IDLE_TIMEOUT`.
+    #[napi]
+    pub fn check_idle(&mut self, now: f64, active: Vec<i64>) -> Vec<i64> {
+        self.idle
+            .check(now as u64, active.into_iter().map(duplex_key))
+            .into_iter()
+            .map(|key| key.0 as i64)
+            .collect()
     }
 
     #[napi]

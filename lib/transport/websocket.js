@@ -24,7 +24,10 @@ class WebSocketDuplex extends ServerDuplex {
         this.transport = 'websocket';
         this.#fail = fail;
         this.#endpoint = new WsEndpoint(max_message, window);
-        stream.on('data', piece => this.#act(this.#endpoint.receive(piece)));
+        stream.on('data', piece => {
+            this.traffic_seen = true;
+            this.#act(this.#endpoint.receive(piece));
+        });
         stream.on('close', () => {
             if (!this.destroyed && !(this.#received_end && this.writableFinished)) {
                 fail(duplex_error('ERR_HTTP2_DUPLEX_CLIENT_RESET',
@@ -99,6 +102,7 @@ class WebSocketDuplex extends ServerDuplex {
         if (!waiting || this.stream.destroyed) {
             return;
         }
+        this.traffic_seen = true;
         while (waiting.chunks.length > 0) {
             const chunk = waiting.chunks[0];
             const n = Math.min(chunk.length, this.#endpoint.sendCredit());

@@ -43,11 +43,12 @@ pub enum Code {
     WsCredit,
     WsMessage,
     WsClosed,
+    WsNeedsHttp2,
 }
 
 impl Code {
     /// Every code, in table order.
-    pub const ALL: [Code; 36] = [
+    pub const ALL: [Code; 37] = [
         Code::MissingId,
         Code::UnknownId,
         Code::DuplexClosed,
@@ -84,6 +85,7 @@ impl Code {
         Code::WsCredit,
         Code::WsMessage,
         Code::WsClosed,
+        Code::WsNeedsHttp2,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -125,6 +127,7 @@ impl Code {
             WsCredit => "ERR_HTTP2_DUPLEX_WS_CREDIT",
             WsMessage => "ERR_HTTP2_DUPLEX_WS_MESSAGE",
             WsClosed => "ERR_HTTP2_DUPLEX_WS_CLOSED",
+            WsNeedsHttp2 => "ERR_HTTP2_DUPLEX_WS_NEEDS_HTTP2",
         }
     }
 
@@ -141,6 +144,7 @@ impl Code {
             UnknownWrite => 500,
             MethodNotAllowed => 405,
             IdleTimeout => 408,
+            WsNeedsHttp2 => 501,
             Destroyed => 410,
             ClientReset | SessionClosed | InvalidOption | Response | NoIdInResponse
             | Connection | ServerReset | TruncatedResponse | WsProtocol | WsInvalidUtf8
@@ -168,7 +172,7 @@ impl Code {
             AlreadyEnding => "a second end POST for a duplex that is already ending",
             TooManyDuplexes => "too many duplexes open in this session: close some or raise max_duplexes_per_session",
             UnknownWrite => "no such write POST in flight (internal error: please report it)",
-            MethodNotAllowed => "only GET and POST are served on the duplex path",
+            MethodNotAllowed => "only GET, POST and the WebSocket CONNECT (OPTIONS with cors) are served on the duplex path",
             ClientReset => "the client reset a request of the duplex before it was done",
             TruncatedBody => "a write POST body ended before its content-length: the byte stream is no longer whole",
             IdleTimeout => "no traffic on the duplex for idle_timeout ms",
@@ -188,6 +192,7 @@ impl Code {
             WsCredit => "the WebSocket peer sent more than the credit it was granted (closed with 1008)",
             WsMessage => "a WebSocket text message was neither `end` nor `credit N`, or data came after `end` (closed with 1008)",
             WsClosed => "the WebSocket peer closed before both directions had ended",
+            WsNeedsHttp2 => "a WebSocket handshake over HTTP/1.1: WebSockets are served over HTTP/2 only (RFC 8441); a client falls back to the GET and POST transports, or put the server behind a proxy that carries RFC 8441",
         }
     }
 }

@@ -13,22 +13,26 @@
 mod answer;
 mod code;
 pub mod framing;
+mod idle;
 mod inbound;
 mod limits;
 mod options;
 mod post;
 mod registry;
 mod rejection;
+mod request;
 pub mod websocket;
 
 pub use answer::{open_answer_headers, EXPOSED_HEADERS};
 pub use code::Code;
+pub use idle::IdleDeadlines;
 pub use inbound::{Completion, Piece};
 pub use limits::Limits;
 pub use options::{check_option, NUMERIC_OPTIONS};
 pub use post::{BodyEnd, PostHeaders, PostKind, PostRoute};
 pub use registry::{DuplexKey, OpenedDuplex, Registry, ScopeKey, Stats};
 pub use rejection::{Reason, Rejection};
+pub use request::{classify, Request, RequestHead};
 
 /// The protocol version this core speaks when a client asks for it.
 pub const PROTOCOL_VERSION: u32 = 2;

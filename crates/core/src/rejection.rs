@@ -51,6 +51,12 @@ pub enum Reason {
     WrongNode {
         node: String,
     },
+    /// Not GET, POST or a WebSocket CONNECT.
+    MethodNotAllowed {
+        method: String,
+    },
+    /// A WebSocket handshake over HTTP/1.1.
+    WebSocketNeedsHttp2,
 }
 
 /// A refused request: the HTTP status to answer with, the reason, and whether
@@ -87,6 +93,8 @@ impl Reason {
             ClientReset => Code::ClientReset,
             TruncatedBody { .. } => Code::TruncatedBody,
             WrongNode { .. } => Code::WrongNode,
+            MethodNotAllowed { .. } => Code::MethodNotAllowed,
+            WebSocketNeedsHttp2 => Code::WsNeedsHttp2,
         }
     }
 }
@@ -97,7 +105,13 @@ impl Rejection {
         // Refusals that leave the duplex's byte stream intact are not fatal.
         let fatal = !matches!(
             reason,
-            MissingId | UnknownId | DuplexClosed | TooManyDuplexes { .. } | WrongNode { .. }
+            MissingId
+                | UnknownId
+                | DuplexClosed
+                | TooManyDuplexes { .. }
+                | WrongNode { .. }
+                | MethodNotAllowed { .. }
+                | WebSocketNeedsHttp2
         );
         Rejection {
             // A reset stream is not answered; 400 only fills the field.
@@ -165,6 +179,11 @@ impl fmt::Display for Reason {
             WrongNode { node } => write!(
                 f,
                 "http2-duplex-id belongs to node {node:?}, not this one: the proxy routed it wrong"
+            ),
+            MethodNotAllowed { method } => write!(f, "unknown method: {method}"),
+            WebSocketNeedsHttp2 => write!(
+                f,
+                "WebSocket handshake over HTTP/1.1: served over HTTP/2 only (RFC 8441)"
             ),
             TruncatedBody { received, declared } => write!(
                 f,

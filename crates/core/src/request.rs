@@ -1,0 +1,128 @@
+//! What a request on the duplex path asks for, decided from its head before
+//! anything is opened.
+
+use crate::rejection::{Reason, Rejection};
+
+/// The parts of a request's head that decide what it asks for.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RequestHead<'a> {
+    pub method: &'a str,
+    /// `:protocol` of an HTTP/2 extended CONNECT (RFC 8441).
+    pub protocol: Option<&'a str>,
+    /// The `upgrade` header (HTTP/1.1 only).
+    pub upgrade: Option<&'a str>,
+    /// A `sec-websocket-key` header came: a WebSocket handshake, even where a
+    /// proxy dropped its hop-by-hop `upgrade` header (nginx's default).
+    pub websocket_key: bool,
+    /// The connection offers WebSockets: an HTTP/2 session with the extended
+    /// CONNECT on.
+    pub websockets: bool,
+}
+
+/// What an accepted request asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Request {
+    /// A GET: open a duplex whose answer carries the server's side.
+    Open,
+    /// An extended CONNECT: a duplex on one WebSocket stream.
+    WebSocket,
+    /// A POST: the client's side of a duplex, routed by its headers.
+    Post,
+}
+
+/// Decides what a request asks for, or refuses it.
+pub fn classify(head: &RequestHead<'_>) -> Result<Request, Rejection> {
+    let websocket_handshake = head.websocket_key
+        || head
+            .upgrade
+            .is_some_and(|upgrade| upgrade.eq_ignore_ascii_case("websocket"));
+    match head.method {
+        // Answered with a duplex's GET body, a WebSocket handshake would open a
+        // duplex that no one reads, and the client's fallback a second one.
+        "GET" if websocket_handshake => Err(Rejection::new(Reason::WebSocketNeedsHttp2)),
+        "GET" => Ok(Request::Open),
+        "CONNECT" if head.websockets && head.protocol == Some("websocket") => {
+            Ok(Request::WebSocket)
+        }
+        "POST" => Ok(Request::Post),
+        method => Err(Rejection::new(Reason::MethodNotAllowed {
+            method: method.chars().take(32).collect(),
+        })),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Code;
+
+    fn head(method: &str) -> RequestHead<'_> {
+        RequestHead {
+            method,
+            ..RequestHead::default()
+        }
+    }
+
+    fn refused(head: &RequestHead<'_>) -> (Code, u16) {
+        let rejection = classify(head).expect_err("refused");
+        assert!(!rejection.fatal, "no duplex to break");
+        (rejection.code(), rejection.status)
+    }
+
+    #[test]
+    fn get_opens_and_post_routes() {
+        assert_eq!(classify(&head("GET")), Ok(Request::Open));
+        assert_eq!(classify(&head("POST")), Ok(Request::Post));
+    }
+
+    #[test]
+    fn extended_connect_opens_a_websocket_where_offered() {
+        let connect = RequestHead {
+            protocol: Some("websocket"),
+            websockets: true,
+            ..head("CONNECT")
+        };
+        assert_eq!(classify(&connect), Ok(Request::WebSocket));
+        let not_offered = RequestHead {
+            websockets: false,
+            ..connect
+        };
+        assert_eq!(refused(&not_offered), (Code::MethodNotAllowed, 405));
+        let other_protocol = RequestHead {
+            protocol: Some("webtransport"),
+            ..connect
+        };
+        assert_eq!(refused(&other_protocol), (Code::MethodNotAllowed, 405));
+    }
+
+    #[test]
+    fn an_http1_websocket_handshake_is_refused_not_opened() {
+        for upgrade in ["websocket", "WebSocket"] {
+            let get = RequestHead {
+                upgrade: Some(upgrade),
+                ..head("GET")
+            };
+            assert_eq!(refused(&get), (Code::WsNeedsHttp2, 501));
+        }
+        // A proxy that drops `upgrade` still forwards the key.
+        let keyed = RequestHead {
+            websocket_key: true,
+            ..head("GET")
+        };
+        assert_eq!(refused(&keyed), (Code::WsNeedsHttp2, 501));
+        let h2c = RequestHead {
+            upgrade: Some("h2c"),
+            ..head("GET")
+        };
+        assert_eq!(classify(&h2c), Ok(Request::Open));
+    }
+
+    #[test]
+    fn other_methods_are_refused_with_their_name() {
+        for method in ["PUT", "DELETE", "OPTIONS", "get"] {
+            let rejection = classify(&head(method)).expect_err("refused");
+            assert_eq!(rejection.code(), Code::MethodNotAllowed);
+            assert!(rejection.to_string().contains(method));
+        }
+    }
+}
