@@ -27,6 +27,10 @@ for (const { variant, transport, title } of VARIANTS) {
         name: variant,
         skip,
         long_echo_todo: transport === 'h2c' ? H2_BACKEND_STALL : false,
+        // HAProxy offers RFC 8441 to clients; to h2c backends it carries it,
+        // to HTTP/1.1 ones it sends an Upgrade GET, which they refuse (501).
+        websocket: transport === 'h2c',
+        refused: transport === 'http1',
         start: async () => {
             const backends = await start_backends(transport);
             return { backends, proxy: await start_haproxy(backends, variant) };

@@ -293,11 +293,11 @@ class Running {
 // echoed, node n2 is killed (SIGKILL). Its duplexes must fail at the client
 // with an error, promptly; the others write on, end, and get every byte back.
 // Resolves to figures for the report.
-export async function kill_a_node(proxy, backends, { prompt_ms = 3000 } = {}) {
+export async function kill_a_node(proxy, backends, { prompt_ms = 3000, transport = FETCH } = {}) {
     const pool = new ConnectionPool();
     const opened = [];
     const running = await all_or_cleanup(Array.from({ length: 30 }, () =>
-        connect(proxy.url, { ca: CA, pool, ...FETCH }).then(duplex => {
+        connect(proxy.url, { ca: CA, pool, ...transport }).then(duplex => {
             opened.push(duplex);
             return new Running(duplex);
         })), () => opened.forEach(d => d.destroy()));
@@ -358,8 +358,8 @@ async function kill_running(running, backends, prompt_ms) {
 
 // One duplex echoing `mib` MiB through the Node client in 64 KiB writes as fast
 // as flow control lets it: every byte checked. Rejects if it stalls for `ms`.
-export async function long_echo(proxy, mib = 16, ms = 15000) {
-    const duplex = await connect(proxy.url, { ca: CA, pool: new ConnectionPool(), ...FETCH });
+export async function long_echo(proxy, mib = 16, ms = 15000, transport = FETCH) {
+    const duplex = await connect(proxy.url, { ca: CA, pool: new ConnectionPool(), ...transport });
     duplex.on('error', () => {});
     const data = randomBytes(mib * 1024 * 1024);
     let received = 0;
@@ -379,28 +379,43 @@ export async function long_echo(proxy, mib = 16, ms = 15000) {
     }
 }
 
-// 20 duplexes through the Node client with its default transport ('auto'):
-// whatever it picks through this proxy, every byte comes back.
-export async function auto_node_client(proxy, backends) {
+// The Node client's WebSocket transport (RFC 8441), forced.
+export const WEBSOCKET = { transport: 'websocket' };
+
+// 100 duplexes at once on one connection through the Node client with its
+// default transport ('auto'): a WebSocket where the proxy carries RFC 8441 to
+// the backends, else the fetch way after one refused attempt per connection
+// (`refused`: the 501 the backend answers an HTTP/1.1 handshake with, or none
+// where the proxy offers no RFC 8441 at all). Every byte comes back, spread
+// over n1..n3. Resolves to the per-node counts.
+export async function auto_node_client(proxy, backends, { transport, refused }) {
     const marks = backends.map(b => b.events.length);
     const pool = new ConnectionPool();
     const opened = [];
-    await all_or_cleanup(Array.from({ length: 20 }, async () => {
+    const nodes = await all_or_cleanup(Array.from({ length: 100 }, async () => {
         const duplex = await connect(proxy.url, { ca: CA, pool });
         opened.push(duplex);
         duplex.on('error', () => {});
-        const data = randomBytes(64 * 1024);
+        assert.equal(duplex.transport, transport, `duplex ${duplex.id}: transport`);
+        const data = randomBytes(16 * 1024 + Math.floor(Math.random() * 112 * 1024));
         const [echo] = await Promise.all([read_all(duplex), write_all(duplex, data)]);
-        assert.ok(echo.equals(data), 'every byte echoed');
+        assert.ok(echo.equals(data), `duplex ${duplex.id}: every byte echoed`);
+        return node_of(duplex.id);
     }), () => opened.forEach(d => d.destroy()));
-    return backends.flatMap((b, i) => b.warnings(marks[i]).map(w => `${b.node_id}: ${w.code}`));
+    const warnings = backends.flatMap((b, i) => b.warnings(marks[i]).map(w => `${w.code} ${w.status}`));
+    assert.deepEqual(warnings, refused ? ['ERR_HTTP2_DUPLEX_WS_NEEDS_HTTP2 501'] : [], 'backend warnings');
+    const counts = Object.fromEntries(NODE_IDS.map(id => [id, nodes.filter(n => n === id).length]));
+    for (const id of NODE_IDS) {
+        assert.ok(counts[id] > 0, `node ${id} got duplexes: ${JSON.stringify(counts)}`);
+    }
+    return counts;
 }
 
 // 64 B ping-pong through the Node client: each message is written once the
 // previous one came back, `rounds` times. Resolves to the p50 in ms; rejects
 // if one does not come back within `ms`.
-export async function ping_pong(proxy, rounds = 500, ms = 5000) {
-    const duplex = await connect(proxy.url, { ca: CA, pool: new ConnectionPool(), ...FETCH });
+export async function ping_pong(proxy, rounds = 500, ms = 5000, transport = FETCH) {
+    const duplex = await connect(proxy.url, { ca: CA, pool: new ConnectionPool(), ...transport });
     duplex.on('error', () => {});
     const times = [];
     let pending = 0;
@@ -429,9 +444,27 @@ export async function ping_pong(proxy, rounds = 500, ms = 5000) {
     return times[Math.floor(times.length / 2)];
 }
 
+// Resolves to the backends' warnings since `marks` once there is one.
+function warned(backends, marks) {
+    return new Promise(resolve => {
+        const check = () => {
+            const warnings = backends.flatMap((b, i) => b.warnings(marks[i]));
+            if (warnings.length > 0) {
+                backends.forEach(b => b.child.off('message', check));
+                resolve(warnings);
+            }
+        };
+        backends.forEach(b => b.child.on('message', check));
+        check();
+    });
+}
+
 // One proxy configuration's suite: `start()` resolves to { backends, proxy };
-// `name` labels the figures printed; `long_echo_todo` marks a known stall.
-export function define_proxy_suite({ title, name, skip, start, long_echo_todo = false }) {
+// `name` labels the figures printed; `long_echo_todo` marks a known stall;
+// `websocket`: the proxy carries RFC 8441 to the backends (else the Node
+// client falls back, after `refused` 501s at the backends if the proxy offers
+// it to clients).
+export function define_proxy_suite({ title, name, skip, start, long_echo_todo = false, websocket = false, refused = false }) {
     describe(title, { skip }, () => {
         let backends;
         let proxy;
@@ -448,27 +481,58 @@ export function define_proxy_suite({ title, name, skip, start, long_echo_todo = 
             console.log(`# ${name}: duplexes per node ${JSON.stringify(counts)}`);
         });
 
-        it('Node client, default transport: 20 duplexes, every byte echoed', { timeout: 30000 }, async () => {
-            const warnings = await auto_node_client(proxy, backends);
-            console.log(`# ${proxy.name}: default transport, backend warnings: ${JSON.stringify(warnings)}`);
+        const auto = websocket ? 'websocket' : 'fetch';
+        it(`Node client, default transport: 100 duplexes at once go ${websocket ? 'over WebSockets (RFC 8441 carried)' : 'the fetch way (no RFC 8441 to the backends)'}, every byte echoed`, { timeout: 30000 }, async () => {
+            const counts = await auto_node_client(proxy, backends, { transport: auto, refused });
+            console.log(`# ${name}: default transport ${auto}, duplexes per node ${JSON.stringify(counts)}`);
+        });
+
+        it(`Node client, transport 'websocket' ${websocket ? 'opens' : 'fails with a code'}`, { timeout: 30000 }, async () => {
+            const marks = backends.map(b => b.events.length);
+            const opening = connect(proxy.url, { ca: CA, pool: new ConnectionPool(), ...WEBSOCKET });
+            if (!websocket) {
+                await assert.rejects(opening, { code: refused ? 'ERR_HTTP2_DUPLEX_WS_NEEDS_HTTP2' : 'ERR_HTTP2_DUPLEX_CONNECTION' });
+                if (refused) {
+                    const warnings = await within(warned(backends, marks), 5000, 'the backend\'s warning');
+                    assert.deepEqual(warnings.map(w => [w.code, w.status]), [['ERR_HTTP2_DUPLEX_WS_NEEDS_HTTP2', 501]]);
+                }
+                return;
+            }
+            const duplex = await opening;
+            duplex.on('error', () => {});
+            assert.equal(duplex.transport, 'websocket');
+            node_of(duplex.id);
+            const data = randomBytes(200 * 1024);
+            const [echo] = await Promise.all([read_all(duplex), write_all(duplex, data)]);
+            assert.ok(echo.equals(data), 'every byte echoed');
         });
 
         it('raw http2: 60 duplexes whose POSTs never ride their GET\'s connection (streaming and per-write)', { timeout: 30000 }, async () => {
             await raw_across_connections(proxy, backends);
         });
 
-        it('Node client: one duplex echoes 16 MiB at full speed', { timeout: 30000, todo: long_echo_todo }, async () => {
-            await long_echo(proxy, 16, 10000);
-        });
+        const transports = websocket ? [['fetch', FETCH], ['websocket', WEBSOCKET]] : [['fetch', FETCH]];
+        for (const [label, transport] of transports) {
+            const todo = label === 'fetch' && long_echo_todo;
+            it(`Node client (${label}): one duplex echoes 16 MiB at full speed`, { timeout: 30000, todo }, async () => {
+                await long_echo(proxy, 16, 10000, transport);
+            });
 
-        it('Node client: 500 rounds of 64 B ping-pong', { timeout: 30000 }, async () => {
-            const p50 = await ping_pong(proxy);
-            console.log(`# ${proxy.name}: ping-pong p50 ${p50.toFixed(3)} ms`);
-        });
+            it(`Node client (${label}): 500 rounds of 64 B ping-pong`, { timeout: 30000 }, async () => {
+                const p50 = await ping_pong(proxy, 500, 5000, transport);
+                console.log(`# ${name}: ${label} ping-pong p50 ${p50.toFixed(3)} ms`);
+            });
+        }
 
-        it('a node killed mid-transfer: its duplexes fail at the client, the others finish intact', { timeout: 40000 }, async () => {
-            const figures = await kill_a_node(proxy, backends);
-            console.log(`# ${name}: node kill ${JSON.stringify(figures)}`);
-        });
+        for (const [label, transport] of transports) {
+            it(`a node killed mid-transfer (${label}): its duplexes fail at the client, the others finish intact`, { timeout: 40000 }, async () => {
+                try {
+                    const figures = await kill_a_node(proxy, backends, { transport });
+                    console.log(`# ${name}: ${label} node kill ${JSON.stringify(figures)}`);
+                } finally {
+                    await backends.find(b => b.node_id === 'n2').restart();
+                }
+            });
+        }
     });
 }

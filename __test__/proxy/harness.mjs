@@ -169,6 +169,14 @@ export class Backend {
         return this.exit;
     }
 
+    // Starts again on the same port, as a supervisor restarts a crashed node.
+    async restart() {
+        await this.kill();
+        this.exited = null;
+        this.config.port = this.port;
+        return this.start();
+    }
+
     async stop() {
         if (this.child && !this.exited) {
             this.child.kill('SIGTERM');

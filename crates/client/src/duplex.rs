@@ -256,14 +256,24 @@ impl FetchDuplex {
         extra: HeaderMap,
         conn: Arc<Conn>,
     ) -> Result<Self, Error> {
-        let get = request(
-            Method::GET,
-            &target,
-            &extra,
-            &[(HEADER_FRAMING, FRAMING_VERSION)],
-        )?;
-        let (response, _) = send(&conn, get, true).await?;
-        let response = response.await.map_err(Error::from_h2)?;
+        // A GET refused unprocessed (REFUSED_STREAM) may be sent again (RFC
+        // 9113 section 8.7): HAProxy refuses some in a burst of 100 opens.
+        let mut refused = 0;
+        let response = loop {
+            let get = request(
+                Method::GET,
+                &target,
+                &extra,
+                &[(HEADER_FRAMING, FRAMING_VERSION)],
+            )?;
+            let (response, _) = send(&conn, get, true).await?;
+            match response.await {
+                Err(e) if e.reason() == Some(h2::Reason::REFUSED_STREAM) && refused < 3 => {
+                    refused += 1;
+                }
+                answered => break answered.map_err(Error::from_h2)?,
+            }
+        };
         if !response.status().is_success() {
             return Err(status_error(&response));
         }

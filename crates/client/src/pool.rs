@@ -89,6 +89,10 @@ pub(crate) struct Conn {
     /// Set once the server's SETTINGS frames sent before its answer to our
     /// PING are applied.
     settled: tokio::sync::OnceCell<()>,
+    /// Whether WebSockets opened on this connection reach the server:
+    /// `Some(false)` once one failed where the server offered them (a proxy
+    /// hop that does not carry them). Transport 'auto' decides by it.
+    pub websockets_carried: tokio::sync::Mutex<Option<bool>>,
 }
 
 /// How long the client waits for the PING answer that tells whether the
@@ -175,6 +179,7 @@ impl Conn {
             lost,
             ping: tokio::sync::Mutex::new(ping),
             settled: tokio::sync::OnceCell::new(),
+            websockets_carried: tokio::sync::Mutex::new(None),
         })
     }
 }

@@ -2,8 +2,12 @@
 //! extended CONNECT) where the server offers it, else over the fetch-style
 //! protocol (a GET and a streaming POST).
 
+use std::sync::Arc;
+
+use http::HeaderMap;
+
 use crate::duplex::{extra_headers, FetchDuplex};
-use crate::pool::Target;
+use crate::pool::{Conn, Target};
 use crate::ws::WsDuplex;
 use crate::{Bytes, Client, Error, Options};
 
@@ -66,8 +70,8 @@ impl Duplex {
         let target = Target::parse(url)?;
         let extra = extra_headers(options)?;
         let conn = client.conn(&target, options).await?;
-        let websocket = match options.transport {
-            Transport::Fetch => false,
+        match options.transport {
+            Transport::Fetch => {}
             Transport::WebSocket => {
                 if !conn.offers_websocket().await {
                     return Err(Error::NoWebSocket(format!(
@@ -75,24 +79,60 @@ impl Duplex {
                         target.authority()
                     )));
                 }
-                true
+                let duplex = WsDuplex::open(&target, &extra, conn.clone()).await;
+                return duplex.map(Duplex::ws).map_err(|e| e.error);
             }
-            Transport::Auto => conn.offers_websocket().await,
-        };
-        if websocket {
-            match WsDuplex::open(&target, &extra, conn.clone()).await {
-                Ok(duplex) => {
-                    return Ok(Duplex {
-                        kind: Kind::Ws(duplex),
-                    })
+            Transport::Auto => {
+                if let Some(duplex) = Duplex::try_websocket(&target, &extra, &conn).await? {
+                    return Ok(duplex);
                 }
-                Err(e) if e.fall_back && options.transport == Transport::Auto => {}
-                Err(e) => return Err(e.error),
             }
         }
         Ok(Duplex {
             kind: Kind::Fetch(FetchDuplex::open(target, extra, conn).await?),
         })
+    }
+
+    fn ws(duplex: WsDuplex) -> Self {
+        Duplex {
+            kind: Kind::Ws(duplex),
+        }
+    }
+
+    /// Transport 'auto': a WebSocket where the connection carries them, or
+    /// `None` for the fetch way. The first attempt on a connection decides
+    /// for the others, which wait for it: through a proxy hop that does not
+    /// carry WebSockets, a burst of opens makes one refused attempt, not one
+    /// each.
+    async fn try_websocket(
+        target: &Target,
+        extra: &HeaderMap,
+        conn: &Arc<Conn>,
+    ) -> Result<Option<Self>, Error> {
+        if !conn.offers_websocket().await {
+            return Ok(None);
+        }
+        let verdict = conn.websockets_carried.lock().await;
+        let known = *verdict;
+        if known == Some(false) {
+            return Ok(None);
+        }
+        // The first attempt holds the verdict until it knows.
+        let mut first = known.is_none().then_some(verdict);
+        let opened = WsDuplex::open(target, extra, conn.clone()).await;
+        let carried = match &opened {
+            Ok(_) => Some(true),
+            Err(e) if e.fall_back => Some(false),
+            Err(_) => None,
+        };
+        if let Some(verdict) = first.as_mut() {
+            **verdict = carried;
+        }
+        match opened {
+            Ok(duplex) => Ok(Some(Duplex::ws(duplex))),
+            Err(e) if e.fall_back => Ok(None),
+            Err(e) => Err(e.error),
+        }
     }
 
     /// The transport in use: [`Transport::WebSocket`] or [`Transport::Fetch`].

@@ -21,6 +21,7 @@ use bytes::{Bytes, BytesMut};
 use h2::{Reason, RecvStream, SendStream};
 use http::{HeaderMap, HeaderValue, Method, Request};
 use http2_duplex_core::websocket::{Action, Endpoint, INITIAL_CREDIT, MAX_HEADER_LEN, SUBPROTOCOL};
+use http2_duplex_core::Code;
 use tokio::sync::watch;
 
 use crate::duplex::{request, status_error, HEADER_DESTROYED, HEADER_END, HEADER_ID};
@@ -142,11 +143,15 @@ impl WsDuplex {
         if !response.status().is_success() {
             let error = status_error(&response);
             // Our server names why it refuses a duplex: the fetch-style
-            // transport would be refused too.
-            let named = response.headers().contains_key(crate::HEADER_ERROR);
+            // transport would be refused too, unless what it refused is the
+            // WebSocket itself (an HTTP/1.1 hop on the way).
+            let code = response
+                .headers()
+                .get(crate::HEADER_ERROR)
+                .and_then(|v| v.to_str().ok());
             return Err(OpenError {
                 error,
-                fall_back: !named,
+                fall_back: code.is_none_or(|code| code == Code::WsNeedsHttp2.as_str()),
             });
         }
         let protocol = response
