@@ -325,30 +325,54 @@ function wanted_transport(options) {
     return transport;
 }
 
-// 'auto': how long a WebSocket may take to open before the fetch paths are used.
+// 'auto': how long a WebSocket may take to open before the fetch paths are used:
+// short while none has opened to the URL (a hop that swallows them), long once
+// one has (Chromium opens a host's WebSockets one at a time: a burst queues).
 const AUTO_OPEN_TIMEOUT_MS = 3000;
+const AUTO_OPEN_TIMEOUT_KNOWN_MS = 30000;
 // 'auto': after a WebSocket to a URL failed to open, how long the fetch paths are used
 // at once (Firefox delays each new attempt after a failure, RFC 6455 section 7.2.3).
 const AUTO_RETRY_AFTER_MS = 5 * 60 * 1000;
 const ws_failed = new Map();    // websocket URL → when its WebSocket failed to open
+const ws_probes = new Map();    // websocket URL → the first attempt still under way
+const ws_opened = new Set();    // websocket URLs a WebSocket has opened to
 
 // The WebSocket duplex, or null when none can open (and 'auto' falls back).
 async function make_websocket(url, options, transport) {
-    if (transport === 'auto') {
-        const key = websocket_url(url);
-        const failed = ws_failed.get(key);
-        if (failed !== undefined && Date.now() - failed < AUTO_RETRY_AFTER_MS) {
-            return null;
-        }
-        const made = await make_websocket_now(url, options, transport, AUTO_OPEN_TIMEOUT_MS);
+    if (transport !== 'auto') {
+        return make_websocket_now(url, options, transport);
+    }
+    const key = websocket_url(url);
+    // A burst of make() calls waits for the first attempt: through a hop that
+    // does not carry WebSockets, one is refused rather than one each.
+    while (ws_probes.has(key)) {
+        await ws_probes.get(key);
+    }
+    const failed = ws_failed.get(key);
+    if (failed !== undefined && Date.now() - failed < AUTO_RETRY_AFTER_MS) {
+        return null;
+    }
+    const probe = !ws_opened.has(key);
+    const attempt = make_websocket_now(url, options, transport,
+        probe ? AUTO_OPEN_TIMEOUT_MS : AUTO_OPEN_TIMEOUT_KNOWN_MS);
+    if (probe) {
+        ws_probes.set(key, attempt.catch(() => null));
+    }
+    try {
+        const made = await attempt;
         if (made) {
             ws_failed.delete(key);
+            ws_opened.add(key);
         } else {
             ws_failed.set(key, Date.now());
+            ws_opened.delete(key);
         }
         return made;
+    } finally {
+        if (probe) {
+            ws_probes.delete(key);
+        }
     }
-    return make_websocket_now(url, options, transport);
 }
 
 async function make_websocket_now(url, options, transport, timeout_ms) {

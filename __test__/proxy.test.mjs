@@ -6,7 +6,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { free_port, skip_unless, start_backends, start_haproxy, start_nginx, DUPLEX_PATH } from './proxy/harness.mjs';
-import { assert_spread, node_of } from './proxy/cases.mjs';
+import { assert_spread } from './proxy/cases.mjs';
 import { static_dir, page_server, echo_in_page, CLIENT } from './proxy/pages.mjs';
 import { launch_chromium, launch_firefox, launch_webkit, webkit_missing } from './browser/browsers.mjs';
 
@@ -49,7 +49,11 @@ describe('browsers through HAProxy and nginx', { skip }, () => {
         started.pages?.remove();
     });
 
+    // 'auto': a WebSocket (RFC 8441) through HAProxy, which carries it to the
+    // h2c backends; through nginx, which offers no RFC 8441, the fetch path.
     const cases = [
+        { browser: 'chromium', transport: 'auto', expect: { haproxy: 'websocket', nginx: 'streaming' } },
+        { browser: 'firefox', transport: 'auto', expect: { haproxy: 'websocket', nginx: 'per-write' } },
         { browser: 'chromium', transport: 'streaming' },
         { browser: 'chromium', transport: 'per-write' },
         { browser: 'firefox', transport: 'per-write' },
@@ -57,10 +61,10 @@ describe('browsers through HAProxy and nginx', { skip }, () => {
         { browser: 'webkit', transport: 'per-write' }
     ];
     for (const name of ['haproxy', 'nginx']) {
-        for (const { browser, transport } of cases) {
+        for (const { browser, transport, expect } of cases) {
             // WebKit: a new connection per POST, at most 6 per host, and a
-            // preflight per cross-origin POST: fewer duplexes, same origin only.
-            for (const cross_origin of browser === 'webkit' ? [false] : [false, true]) {
+            // preflight per cross-origin POST: fewer duplexes.
+            for (const cross_origin of [false, true]) {
                 const where = cross_origin ? 'a page of another origin' : 'a page served through the proxy';
                 const duplexes = browser === 'webkit' ? 6 : DUPLEXES;
                 it(`${name}: ${browser}, ${transport}, ${where}: ${duplexes} duplexes over n1..n3, every byte echoed`, { timeout: 60000 }, async () => {
@@ -77,7 +81,18 @@ describe('browsers through HAProxy and nginx', { skip }, () => {
                             assert.equal(sent.length, SIZE, `duplex ${id}: sent`);
                             assert.deepEqual(read, sent, `duplex ${id}: echo`);
                         }
-                        assert_spread(results.map(r => node_of(r.id)), backends[name], marks);
+                        const used = new Set(results.map(r => r.transport));
+                        const wanted = expect?.[name] ?? transport;
+                        assert.ok(used.has(wanted), `${wanted} in use: ${[...used]}`);
+                        assert.deepEqual([...used], [wanted], 'transports in use');
+                        // A page cannot read a WebSocket's answer headers: the backends say
+                        // where each duplex opened.
+                        const nodes = backends[name].flatMap((b, i) =>
+                            b.events.slice(marks[i]).filter(e => e.event === 'duplex').map(() => b.node_id));
+                        assert.equal(nodes.length, results.length, 'one duplex opened per duplex made');
+                        // Through nginx the page's first WebSocket is refused (501), once.
+                        const refused = transport === 'auto' && name === 'nginx' ? 1 : 0;
+                        assert_spread(nodes, backends[name], marks, refused);
                     } finally {
                         await page.close();
                     }

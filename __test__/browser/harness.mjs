@@ -424,8 +424,8 @@ export async function read_to_close(key, end_writable) {
 // up to 16 KiB, ends, and reads the echo: [{ id, sent, read }] (the proxy suites).
 export function echo_many(client_url, url, n, size, options) {
     return Promise.all(Array.from({ length: n }, async () => {
-        const { key, id } = await open(client_url, url, options);
+        const { key, id, transport } = await open(client_url, url, options);
         const [read, sent] = await Promise.all([read_all(key), send_random(key, size, 16384, true)]);
-        return { id, sent, read };
+        return { id, transport, sent, read };
     }));
 }
