@@ -1,7 +1,9 @@
-// Echo throughput and 64 B ping-pong latency through the Node client (Rust,
-// streaming POST), directly to a Node backend (TLS + HTTP/2) and through the
-// proxies of the test suites (HAProxy: h2c to three backends; nginx: HTTP/1.1
-// to three backends), all on loopback. Prints a table.
+// Echo throughput and 64 B ping-pong latency through the Node client (Rust),
+// directly to a Node backend (TLS + HTTP/2) and through the proxies of the
+// test suites (HAProxy: h2c or HTTP/1.1 to three backends; nginx: HTTP/1.1 to
+// three backends), all on loopback, for each transport a path carries: the
+// streaming POST ('fetch') everywhere, the RFC 8441 WebSocket where every hop
+// carries it (direct, HAProxy with h2c backends). Prints a table.
 //
 //   node bench/proxies.mjs [--mib 32] [--rounds 2000] [--runs 5]
 //
@@ -28,15 +30,14 @@ const RUNS = Number(args.runs);
 const CHUNK = 64 * 1024;
 const STALL_MS = 20000;
 
-function open(url) {
-    // A pool of its own: each measurement on a fresh connection.
-    // transport 'fetch': the GET + streaming POST pair (not an RFC 8441 WebSocket).
-    return connect(url, { ca: CA, pool: new ConnectionPool(), transport: 'fetch' });
+// A pool of its own: each measurement on a fresh connection.
+function open(url, transport) {
+    return connect(url, { ca: CA, pool: new ConnectionPool(), transport });
 }
 
 // MiB/s of one duplex echoing MIB MiB: from the first write to the echo's end.
-async function echo_throughput(url) {
-    const duplex = await open(url);
+async function echo_throughput(url, transport) {
+    const duplex = await open(url, transport);
     const total = MIB * 1024 * 1024;
     const chunk = Buffer.alloc(CHUNK, 7);
     let received = 0;
@@ -64,8 +65,8 @@ async function echo_throughput(url) {
 }
 
 // Round-trip times (ms) of ROUNDS 64 B messages, each sent once the previous came back.
-async function ping_pong(url) {
-    const duplex = await open(url);
+async function ping_pong(url, transport) {
+    const duplex = await open(url, transport);
     const message = Buffer.alloc(64, 1);
     const closed = new Promise(resolve => duplex.once('close', resolve));
     const times = [];
@@ -111,7 +112,7 @@ function median(values) {
     return sorted[Math.floor(sorted.length / 2)];
 }
 
-async function measure(name, url) {
+async function measure(name, url, transport) {
     const log = process.env.BENCH_DEBUG ? console.error : () => {};
     const mbs = [];
     const p50 = [];
@@ -122,17 +123,17 @@ async function measure(name, url) {
         // An echo that stalls (HAProxy with h2 backends, see docs/deploying.md)
         // is counted, not measured.
         try {
-            mbs.push(await within(echo_throughput(url), STALL_MS, `${name}: echo`));
+            mbs.push(await within(echo_throughput(url, transport), STALL_MS, `${name}: echo`));
         } catch (err) {
             stalls += 1;
             log(name, err.message);
         }
         log(name, 'ping-pong');
-        const pp = await within(ping_pong(url), 120000, `${name}: ping-pong`);
+        const pp = await within(ping_pong(url, transport), 120000, `${name}: ping-pong`);
         p50.push(pp.p50);
         p99.push(pp.p99);
     }
-    return { name, mbs: mbs.length ? median(mbs) : NaN, p50: median(p50), p99: median(p99), stalls, runs: RUNS };
+    return { name, transport, mbs: mbs.length ? median(mbs) : NaN, p50: median(p50), p99: median(p99), stalls, runs: RUNS };
 }
 
 async function setup(name) {
@@ -159,24 +160,30 @@ for (const name of ['direct', 'haproxy', 'haproxy-stick', 'haproxy-h1', 'nginx']
         continue;
     }
     const target = await setup(name);
+    const transports = ['direct', 'haproxy', 'haproxy-stick'].includes(name) ? ['fetch', 'websocket'] : ['fetch'];
     try {
-        rows.push(await measure(name, target.url));
+        for (const transport of transports) {
+            rows.push(await measure(name, target.url, transport));
+        }
     } finally {
         await target.stop();
     }
 }
 
-const direct = rows.find(r => r.name === 'direct');
+// Each row compares with the direct row of its transport.
+const direct_of = row => rows.find(r => r.name === 'direct' && r.transport === row.transport);
 const fmt = (n, d = 2) => n.toFixed(d);
-console.log(`\nNode client (streaming POST), one duplex; median of ${RUNS} runs; echo of ${MIB} MiB; ping-pong ${ROUNDS} × 64 B`);
-console.log('| path | echo MiB/s | × direct | echoes stalled | ping-pong p50 ms | added p50 ms | p99 ms |');
-console.log('|---|---:|---:|---:|---:|---:|---:|');
+console.log(`\nNode client, one duplex; median of ${RUNS} runs; echo of ${MIB} MiB; ping-pong ${ROUNDS} × 64 B`);
+console.log('| path | transport | echo MiB/s | × direct | echoes stalled | ping-pong p50 ms | added p50 ms | p99 ms |');
+console.log('|---|---|---:|---:|---:|---:|---:|---:|');
 for (const r of rows) {
-    console.log(`| ${r.name} | ${fmt(r.mbs, 1)} | ${fmt(r.mbs / direct.mbs)} | ${r.stalls} of ${r.runs} | ` +
+    const direct = direct_of(r);
+    console.log(`| ${r.name} | ${r.transport} | ${fmt(r.mbs, 1)} | ${fmt(r.mbs / direct.mbs)} | ${r.stalls} of ${r.runs} | ` +
         `${fmt(r.p50, 3)} | ${fmt(r.p50 - direct.p50, 3)} | ${fmt(r.p99, 3)} |`);
 }
 for (const haproxy of rows.filter(r => r.name.startsWith('haproxy'))) {
-    console.log(`${haproxy.name}:`);
+    const direct = direct_of(haproxy);
+    console.log(`${haproxy.name} (${haproxy.transport}):`);
     const ok_mbs = haproxy.mbs >= 0.7 * direct.mbs;
     const ok_p50 = haproxy.p50 - direct.p50 <= 0.3;
     console.log(`  target: throughput ≥ 0.7× direct: ${ok_mbs ? 'met' : 'NOT met'} (${fmt(haproxy.mbs / direct.mbs)}×); ` +
