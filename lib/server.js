@@ -358,11 +358,10 @@ class Http2DuplexServer extends EventEmitter {
             ...(asked.includes(WS_SUBPROTOCOL) ? { 'sec-websocket-protocol': WS_SUBPROTOCOL } : {}),
             ...response_headers
         });
-        const limits = { max_message: this.limits.maxWriteBytes, window: this.limits.windowBytes };
-        const duplex = new WebSocketDuplex(stream, this.options, limits,
+        const settings = { id, max_message: this.limits.maxWriteBytes, window: this.limits.windowBytes };
+        const duplex = new WebSocketDuplex(stream, this.options, settings,
             err => this.#fail(entry, err));
         entry.duplex = duplex;
-        duplex.id = id;
         scope.entries.set(key, entry);
         duplexes.set(id, duplex);
         this.#session_entries.get(stream.session).add(entry);

@@ -457,9 +457,12 @@ impl JsWsEndpoint {
     }
 
     #[napi]
-    pub fn open(&mut self) -> Vec<WsAction> {
+    pub fn open(&mut self, id: Option<String>) -> Vec<WsAction> {
         let mut out = Vec::new();
-        self.inner.open(&mut out);
+        match id {
+            Some(id) => self.inner.open_with_id(&id, &mut out),
+            None => self.inner.open(&mut out),
+        }
         ws_actions(out)
     }
 

@@ -64,8 +64,9 @@ export function define_cases(env) {
 
         function assert_mode(id) {
             if (env.websocket) {
-                // No POST of a fetch path; open() checked duplex.transport.
-                assert.equal(id ?? null, null, 'a browser WebSocket sees no id');
+                // No POST of a fetch path; open() checked duplex.transport, and the
+                // server's duplex paired by this id (named in its first message).
+                assert.equal(posts_of(env.server(), id).length, 0, 'no POST over a WebSocket');
                 return;
             }
             const posts = posts_of(env.server(), id);

@@ -1,6 +1,7 @@
 // An HTTPS HTTP/2 test server: an Http2DuplexServer on DUPLEX_PATH, and on other
 // paths (unhandled_stream) the test page, the harness and the client bundles, so
 // the client runs same-origin in a secure context.
+import assert from 'node:assert/strict';
 import { createSecureServer, constants } from 'node:http2';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -148,14 +149,9 @@ export async function start_server({ Server, options, routes = {} } = {}) {
     const posts = [];
     record_posts(http2_server, posts);
 
-    // A browser WebSocket cannot see the server's id: its duplexes pair in order.
-    const ws_duplexes = [];
-    const ws_waiting = [];
+    // Every transport's duplex pairs by id (over a WebSocket the server names it
+    // in its first message).
     duplex_server.on('duplex', (duplex, id) => {
-        if (duplex.transport === 'websocket') {
-            const resolve_ws = ws_waiting.shift();
-            return resolve_ws ? resolve_ws(duplex) : ws_duplexes.push(duplex);
-        }
         const resolve = waiting.get(id);
         if (resolve) {
             waiting.delete(id);
@@ -189,13 +185,9 @@ export async function start_server({ Server, options, routes = {} } = {}) {
         origin,
         posts,
         duplex_server,
-        // The server side of the duplex the client knows as `id`; with no id (a
-        // WebSocket), the next WebSocket duplex.
+        // The server side of the duplex the client knows as `id`.
         duplex(id) {
-            if (id === undefined || id === null) {
-                return ws_duplexes.length > 0 ? Promise.resolve(ws_duplexes.shift()) :
-                    new Promise(resolve => ws_waiting.push(resolve));
-            }
+            assert.ok(typeof id === 'string' && id.length > 0, `the client knows its duplex id (${id})`);
             const duplex = waiting.get(id);
             if (duplex) {
                 waiting.delete(id);

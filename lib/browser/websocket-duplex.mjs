@@ -28,6 +28,8 @@ const CLOSE_CODES = {
 };
 
 const CREDIT = /^credit ([1-9][0-9]{0,15})$/;
+// The server's first message names the duplex (a page cannot read the answer's headers).
+const ID = /^id ([A-Za-z0-9.-]{1,100})$/;
 
 function ignore() {}
 
@@ -55,8 +57,9 @@ export function websocket_url(url) {
     return u.href;
 }
 
-// Opens the WebSocket; resolves with { ws, early } (messages that came before the
-// duplex took over) once open with our subprotocol, rejects with an error of code
+// Opens the WebSocket; resolves with { ws, id, early } (messages that came before
+// the duplex took over) once open with our subprotocol and the server's first
+// message (its id) came, rejects with an error of code
 // ERR_HTTP2_DUPLEX_WS_CLOSED when it fails or closes first (or timeout_ms passes).
 export function open_websocket(url, WebSocketClass, signal, timeout_ms) {
     return new Promise((resolve, reject) => {
@@ -84,17 +87,29 @@ export function open_websocket(url, WebSocketClass, signal, timeout_ms) {
         const on_close = event => fail(event.code);
         const on_abort = () => fail(undefined);
         const on_open = () => {
-            cleanup();
             if (ws.protocol !== WS_SUBPROTOCOL) {
                 fail(undefined);
                 return;
             }
+            ws.removeEventListener('open', on_open);
+            ws.addEventListener('message', on_first);
+        };
+        const on_first = event => {
+            cleanup();
+            const named = typeof event.data === 'string' && ID.exec(event.data);
+            if (!named) {
+                early.push(event);
+            }
             ws.addEventListener('message', on_message);
-            resolve({ ws, early, stop_early: () => ws.removeEventListener('message', on_message) });
+            resolve({
+                ws, early, id: named ? named[1] : undefined,
+                stop_early: () => ws.removeEventListener('message', on_message)
+            });
         };
         function cleanup() {
             clearTimeout(timer);
             ws.removeEventListener('open', on_open);
+            ws.removeEventListener('message', on_first);
             ws.removeEventListener('error', on_error);
             ws.removeEventListener('close', on_close);
             signal?.removeEventListener('abort', on_abort);
@@ -111,10 +126,10 @@ export function open_websocket(url, WebSocketClass, signal, timeout_ms) {
 
 // A Duplex over an open http2-duplex.1 WebSocket.
 export class WebSocketDuplex extends Duplex {
-    constructor(url, { ws, early, stop_early }, duplex_options) {
+    constructor(url, { ws, id, early, stop_early }, duplex_options) {
         super(duplex_options);
         this.url = url;
-        this.id = undefined;        // the server's id is not visible to a browser WebSocket
+        this.id = id;
         this.transport = 'websocket';
         this._ws = ws;
         this._send_credit = INITIAL_CREDIT;

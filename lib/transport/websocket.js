@@ -19,7 +19,8 @@ class WebSocketDuplex extends ServerDuplex {
     #fail;
 
     // `fail(err)`: the server's handling of a client that broke the duplex.
-    constructor(stream, options, { max_message, window }, fail) {
+    // `id` goes to the client in the first message (docs/websocket.md).
+    constructor(stream, options, { id, max_message, window }, fail) {
         super(stream, options);
         this.transport = 'websocket';
         this.#fail = fail;
@@ -34,7 +35,8 @@ class WebSocketDuplex extends ServerDuplex {
                     `the client reset the WebSocket stream (HTTP/2 code ${stream.rstCode})`));
             }
         });
-        this.#act(this.#endpoint.open());
+        this.id = id;
+        this.#act(this.#endpoint.open(id));
     }
 
     #act(actions) {

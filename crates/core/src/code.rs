@@ -190,7 +190,7 @@ impl Code {
             WsInvalidUtf8 => "a WebSocket text message was not UTF-8 (closed with 1007)",
             WsTooBig => "a WebSocket message was larger than the maximum (closed with 1009)",
             WsCredit => "the WebSocket peer sent more than the credit it was granted (closed with 1008)",
-            WsMessage => "a WebSocket text message was neither `end` nor `credit N`, or data came after `end` (closed with 1008)",
+            WsMessage => "a WebSocket text message was neither `end` nor `credit N` (nor the server's first message `id X`), or data came after `end` (closed with 1008)",
             WsClosed => "the WebSocket peer closed before both directions had ended",
             WsNeedsHttp2 => "a WebSocket handshake over HTTP/1.1: WebSockets are served over HTTP/2 only (RFC 8441); a client falls back to the GET and POST transports, or put the server behind a proxy that carries RFC 8441",
         }

@@ -17,6 +17,20 @@ pub const MAX_CREDIT: u64 = (1 << 53) - 1;
 /// The text message that ends the sender's direction.
 pub const END_MESSAGE: &[u8] = b"end";
 
+/// The server's first message: text `id <id>`, the duplex's id (a browser
+/// cannot read the CONNECT answer's `http2-duplex-id` header).
+pub fn id_message(id: &str) -> String {
+    format!("id {id}")
+}
+
+/// An id as the server sends it: 1 to 100 characters of `[A-Za-z0-9.-]`.
+fn valid_id(id: &[u8]) -> bool {
+    (1..=100).contains(&id.len())
+        && id
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || *b == b'.' || *b == b'-')
+}
+
 /// The text message granting `n` bytes of credit.
 pub fn credit_message(n: u64) -> String {
     format!("credit {n}")
@@ -187,15 +201,30 @@ pub struct Channel {
     flow: Flow,
     sent_end: bool,
     received_end: bool,
+    /// The client side, until the server's first message: it may be `id`.
+    awaits_id: bool,
+    peer_id: Option<String>,
 }
 
 impl Channel {
     pub fn new(window: u64) -> Self {
         Channel {
             flow: Flow::new(window),
-            sent_end: false,
-            received_end: false,
+            ..Channel::default()
         }
+    }
+
+    /// The client's channel: the server's first message may name the id.
+    pub fn client(window: u64) -> Self {
+        Channel {
+            awaits_id: true,
+            ..Channel::new(window)
+        }
+    }
+
+    /// The id the server named in its first message.
+    pub fn peer_id(&self) -> Option<&str> {
+        self.peer_id.as_deref()
     }
 
     pub fn flow(&self) -> &Flow {
@@ -209,7 +238,16 @@ impl Channel {
     /// What a data message of the peer means; `None` for pings, pongs and
     /// Close, which the [`super::Session`] handles.
     pub fn receive(&mut self, event: Event) -> Result<Option<Inbound>, Close> {
+        let first = std::mem::take(&mut self.awaits_id);
         match event {
+            Event::Text(text) if first && text.starts_with(b"id ") => {
+                let id = &text[3..];
+                if !valid_id(id) {
+                    return Err(Violation::BadControlMessage.into());
+                }
+                self.peer_id = Some(String::from_utf8_lossy(id).into_owned());
+                Ok(None)
+            }
             Event::Binary(data) => {
                 if self.received_end {
                     return Err(Violation::DataAfterEnd.into());

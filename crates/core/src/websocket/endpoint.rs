@@ -6,7 +6,7 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use super::duplex::{credit_message, Channel, Inbound, END_MESSAGE};
+use super::duplex::{credit_message, id_message, Channel, Inbound, END_MESSAGE};
 use super::frame::{encode_header, mask_in_place, Opcode, MAX_HEADER_LEN};
 use super::{close_code, Close, Event, Role, Session, Violation};
 
@@ -78,7 +78,10 @@ impl Endpoint {
     pub fn with_role(role: Role, max_message: usize, window: u64) -> Self {
         Endpoint {
             session: Session::new(role, max_message),
-            channel: Channel::new(window),
+            channel: match role {
+                Role::Server => Channel::new(window),
+                Role::Client => Channel::client(window),
+            },
             finished: false,
             peer_code: None,
             role,
@@ -87,6 +90,22 @@ impl Endpoint {
 
     pub fn role(&self) -> Role {
         self.role
+    }
+
+    /// The server's stream opened: names the duplex's `id` in the first
+    /// message, then grants the credit beyond the initial one.
+    pub fn open_with_id(&mut self, id: &str, out: &mut Vec<Action>) {
+        out.push(Action::Send(frame(
+            self.role,
+            Opcode::Text,
+            id_message(id).as_bytes(),
+        )));
+        self.open(out);
+    }
+
+    /// The id the server named (client role), once its first message came.
+    pub fn peer_id(&self) -> Option<&str> {
+        self.channel.peer_id()
     }
 
     /// The stream opened: grants the credit beyond the initial one.
@@ -456,5 +475,61 @@ mod tests {
                 violation: None
             }]
         );
+    }
+
+    #[test]
+    fn the_server_names_the_id_first_and_only_the_client_takes_it() {
+        let mut server = Endpoint::new(1 << 20, 2 * INITIAL_CREDIT);
+        let mut out = Vec::new();
+        server.open_with_id("n1.abc-def", &mut out);
+        assert_eq!(
+            sent_text(&out),
+            vec![
+                "id n1.abc-def".to_owned(),
+                format!("credit {INITIAL_CREDIT}")
+            ]
+        );
+        let mut client = Endpoint::client(1 << 20, INITIAL_CREDIT);
+        let mut actions = Vec::new();
+        for action in out {
+            if let Action::Send(frame) = action {
+                client.receive(frame, &mut actions);
+            }
+        }
+        assert_eq!(client.peer_id(), Some("n1.abc-def"));
+        assert_eq!(actions, vec![Action::Credit]);
+        // Later, or from the client, `id` is a bad message (1008).
+        let mut client = Endpoint::client(1 << 20, INITIAL_CREDIT);
+        let mut actions = Vec::new();
+        client.receive(server_frame(Opcode::Text, b"credit 5"), &mut actions);
+        client.receive(server_frame(Opcode::Text, b"id x"), &mut actions);
+        assert!(matches!(
+            actions.last(),
+            Some(Action::Finished {
+                violation: Some(Violation::BadControlMessage),
+                ..
+            })
+        ));
+        let mut server = Endpoint::new(1 << 20, INITIAL_CREDIT);
+        let mut actions = Vec::new();
+        server.receive(client_frame(Opcode::Text, b"id x"), &mut actions);
+        assert!(matches!(
+            actions.last(),
+            Some(Action::Finished {
+                violation: Some(Violation::BadControlMessage),
+                ..
+            })
+        ));
+        // An id the server would never send.
+        for bad in [&b"id "[..], b"id a b", b"id \xff"] {
+            let mut client = Endpoint::client(1 << 20, INITIAL_CREDIT);
+            let mut actions = Vec::new();
+            client.receive(server_frame(Opcode::Text, bad), &mut actions);
+            assert!(client.peer_id().is_none());
+            assert!(
+                matches!(actions.last(), Some(Action::Finished { .. })),
+                "{bad:?}"
+            );
+        }
     }
 }
