@@ -11,7 +11,7 @@ import { static_dir, page_server, echo_in_page, CLIENT } from './proxy/pages.mjs
 import { launch_chromium, launch_firefox, launch_webkit, webkit_missing } from './browser/browsers.mjs';
 
 const skip = skip_unless('haproxy', 'nginx') || (!process.env.CI && webkit_missing()) || false;
-const DUPLEXES = 20;
+const DUPLEXES = 100;
 const SIZE = 64 * 1024;
 
 describe('browsers through HAProxy and nginx', { skip }, () => {
