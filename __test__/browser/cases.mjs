@@ -3,7 +3,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
     DUPLEX_PATH, OUR_CLIENT, STUB_NO_ID, STUB_REFUSE_POSTS, STUB_ERROR_CODE, STUB_FRAMED, STUB_FRAMED_DATA,
-    our_server_class
+    STUB_WS_BREAK, STUB_WS_BREAKS, next_ws_break_close, our_server_class
 } from './server.mjs';
 import { read_all, read_bytes, send_random, first_event } from './streams.mjs';
 
@@ -417,6 +417,30 @@ export function define_cases(env) {
                 assert.ok(!order.includes('end'), order.join());
                 assert.equal(error?.code, 'ERR_HTTP2_DUPLEX_WS_CLOSED', order.join());
             });
+
+            // The page cannot send 1002/1007/1008/1009 (a WebSocket may send only 1000 and
+            // 3000-4999): it answers a violation with 4000 + the code the server would send.
+            const BREAKS = {
+                'unknown-text': 'ERR_HTTP2_DUPLEX_WS_MESSAGE',
+                'bad-credit': 'ERR_HTTP2_DUPLEX_WS_MESSAGE',
+                'data-after-end': 'ERR_HTTP2_DUPLEX_WS_MESSAGE',
+                'late-id': 'ERR_HTTP2_DUPLEX_WS_MESSAGE',
+                'over-credit': 'ERR_HTTP2_DUPLEX_WS_CREDIT'
+            };
+            assert.deepEqual(Object.keys(BREAKS), Object.keys(STUB_WS_BREAKS));
+            for (const [name, code] of Object.entries(BREAKS)) {
+                tc(`websocket: a server that breaks http2-duplex.1 (${name}) fails the duplex with ${code} and gets Close 4008`, async () => {
+                    const { key, id } = await page.call('open', client_url, `${STUB_WS_BREAK}?case=${name}`, env.options);
+                    assert.match(id, /^stub-\d+$/);
+                    if (name !== 'over-credit') {
+                        await page.call('resume', key);
+                    }
+                    const close = next_ws_break_close();
+                    const { error } = await page.call('closed', key);
+                    assert.equal(error?.code, code);
+                    assert.equal(await close, 4008);
+                });
+            }
 
             tc('auto picks the WebSocket where the server offers RFC 8441', async () => {
                 const { key, sd } = await open({ transport: 'auto' });

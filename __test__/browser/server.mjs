@@ -105,9 +105,69 @@ function stub_framed(stream, method, query) {
     }, 50);
 }
 
+// CONNECT STUB_WS_BREAK?case=NAME: a WebSocket server (http2-duplex.1) that names
+// its id, then breaks the protocol as STUB_WS_BREAKS[NAME] says. next_ws_break_close()
+// resolves to the code of the next Close a client answers with.
+export const STUB_WS_BREAK = '/stub/ws-break';
+const ws_frame = (opcode, payload) => {
+    const body = Buffer.from(payload);
+    const header = body.length < 126 ? Buffer.from([0x80 | opcode, body.length]) :
+        Buffer.from([0x80 | opcode, 126, body.length >> 8, body.length & 255]);
+    return Buffer.concat([header, body]);
+};
+export const STUB_WS_BREAKS = {
+    'unknown-text': ws_frame(1, 'hello'),
+    'bad-credit': ws_frame(1, 'credit 0'),
+    'data-after-end': Buffer.concat([ws_frame(1, 'end'), ws_frame(2, 'x')]),
+    'late-id': Buffer.concat([ws_frame(1, 'credit 5'), ws_frame(1, 'id again')]),
+    'over-credit': Buffer.concat(Array.from({ length: 17 }, () => ws_frame(2, Buffer.alloc(65535))))
+};
+const ws_break_closes = [];
+const ws_break_waiting = [];
+export function next_ws_break_close() {
+    return ws_break_closes.length > 0 ? Promise.resolve(ws_break_closes.shift()) :
+        new Promise(resolve => ws_break_waiting.push(resolve));
+}
+
+// The client's first Close frame (masked) on `stream`: its code, or null.
+function client_close_code(stream) {
+    let buffered = Buffer.alloc(0);
+    stream.on('data', chunk => {
+        buffered = Buffer.concat([buffered, chunk]);
+        while (buffered.length >= 6) {
+            let length = buffered[1] & 0x7f;
+            let at = 2;
+            if (length === 126) {
+                length = buffered.readUInt16BE(2);
+                at = 4;
+            }
+            if (buffered.length < at + 4 + length) {
+                return;
+            }
+            if ((buffered[0] & 0x0f) === 8) {
+                const key = buffered.subarray(at, at + 4);
+                const payload = Buffer.from(buffered.subarray(at + 4, at + 4 + length)).map((b, i) => b ^ key[i % 4]);
+                const code = payload.length >= 2 ? payload.readUInt16BE(0) : null;
+                const waiting = ws_break_waiting.shift();
+                waiting ? waiting(code) : ws_break_closes.push(code);
+                stream.end();
+                return;
+            }
+            buffered = buffered.subarray(at + 4 + length);
+        }
+    });
+}
+
 function stub(stream, headers) {
     const [path, query = ''] = headers[':path'].split('?');
     const method = headers[':method'];
+    if (path === STUB_WS_BREAK && method === 'CONNECT') {
+        stream.respond({ ':status': 200, 'sec-websocket-protocol': 'http2-duplex.1' });
+        client_close_code(stream);
+        stream.write(Buffer.concat([ws_frame(1, `id stub-${++stub_ids}`),
+            STUB_WS_BREAKS[new URLSearchParams(query).get('case')]]));
+        return true;
+    }
     if (path === STUB_FRAMED) {
         stub_framed(stream, method, query);
         return true;

@@ -17,6 +17,7 @@ const BUFFERED_LIMIT = 256 * 1024;
 // How often bufferedAmount is looked at while it is above the limit (it has no event).
 const BUFFERED_POLL_MS = 2;
 const NORMAL = 1000;
+const VIOLATION = 4008;
 // After both ends, how long the server's Close is waited for before ours goes.
 const CLOSE_WAIT_MS = 5000;
 
@@ -202,8 +203,10 @@ export class WebSocketDuplex extends Duplex {
         this._send_queued();
     }
 
-    // The server broke http2-duplex.1 (ours never does): close, and report it.
+    // The server broke http2-duplex.1 (ours never does): close with 4008 (a page may
+    // send only 1000 and 3000-4999: 4000 + the 1008 a server would send), report it.
     _violation(code) {
+        this._close_code = VIOLATION;
         this.destroy(ws_error(code));
     }
 
@@ -340,7 +343,7 @@ export class WebSocketDuplex extends Duplex {
             if (ws.readyState === 0 || ws.readyState === 1) {
                 // The browser sends what it buffered, then the Close frame.
                 try {
-                    ws.close(NORMAL);
+                    ws.close(this._close_code ?? NORMAL, this._close_code ? 'http2-duplex.1 violation' : undefined);
                 } catch {
                     ignore();
                 }
