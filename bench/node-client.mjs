@@ -1,4 +1,5 @@
-// npm run bench:node [-- --quick | --repeat=n --rounds=n --duration=ms --messages=n --only=client,…]
+// npm run bench:node [-- --quick | --repeat=n --rounds=n --duration=ms --messages=n --only=client,… --cases=id,…
+//                        --lib=DIR]
 // The Node clients against echo servers on loopback: this package's connect()
 // (transport 'websocket' and 'fetch') against an Http2DuplexServer (HTTPS,
 // HTTP/2), and the `ws` client against a `ws` WebSocketServer (wss, HTTP/1.1).
@@ -8,6 +9,10 @@
 // pipelined 64 B messages. Runs are interleaved across clients; each figure is
 // the median of the repeats. Prints a markdown table and writes
 // bench/results/node-client.json (node-client-partial.json for partial runs).
+//
+// --lib=DIR measures connect() from DIR/lib/connect.js (e.g. an older
+// checkout with its own build) instead of this checkout's, for before/after
+// figures. (One process cannot load two builds of the addon.)
 //
 // `run(argv)` does the same and returns the report (for bench/run.mjs).
 import { fork } from 'node:child_process';
@@ -50,7 +55,9 @@ export function parse_flags(argv) {
         warmup: Number(flags.warmup || (quick ? 500 : 1000)),
         duration_ms: Number(flags.duration || (quick ? 500 : 2000)),
         messages: Number(flags.messages || (quick ? 20000 : 100000)),
-        only: flags.only ? String(flags.only).split(',') : null
+        only: flags.only ? String(flags.only).split(',') : null,
+        cases: flags.cases ? String(flags.cases).split(',') : null,
+        lib: flags.lib ? String(flags.lib) : null
     };
 }
 
@@ -108,15 +115,16 @@ function start_server(kind) {
 
 // ---- the clients: each opens a Node Duplex ----
 
-async function opener(client, urls) {
+async function opener(client, urls, sizes) {
     const ca = readFileSync(new URL('ca.pem', certs));
-    if (client === 'websocket' || client === 'fetch') {
-        const { connect, ConnectionPool } = require('../lib/connect.js');
+    const transport = client;
+    if (transport === 'websocket' || transport === 'fetch') {
+        const { connect, ConnectionPool } = require(sizes.lib ? `${sizes.lib}/lib/connect.js` : '../lib/connect.js');
         const pool = new ConnectionPool();
         return async () => {
-            const duplex = await connect(urls.ours, { ca, transport: client, pool });
-            if (duplex.transport !== client) {
-                throw new Error(`asked for ${client}, got ${duplex.transport}`);
+            const duplex = await connect(urls.ours, { ca, transport, pool });
+            if (duplex.transport !== transport) {
+                throw new Error(`asked for ${transport}, got ${duplex.transport}`);
             }
             return duplex;
         };
@@ -173,7 +181,11 @@ async function ping_pong(open, { rounds, warmup }) {
     }
     const failed = new Promise((resolve, reject) => duplex.once('error', reject));
     failed.catch(() => {});
+    let cpu = null;
     for (let i = -warmup; i < rounds; i++) {
+        if (i === 0) {
+            cpu = process.cpuUsage();
+        }
         const start = process.hrtime.bigint();
         const back = new Promise(resolve => { wake = resolve; });
         if (raw) {
@@ -190,9 +202,14 @@ async function ping_pong(open, { rounds, warmup }) {
             times[i] = Number(process.hrtime.bigint() - start) / 1e6;
         }
     }
+    const used = process.cpuUsage(cpu);
     await close(duplex);
     times.sort();
-    return { p50_ms: quantile(times, 0.5), p99_ms: quantile(times, 0.99), mean_ms: times.reduce((a, b) => a + b) / rounds };
+    return {
+        p50_ms: quantile(times, 0.5), p99_ms: quantile(times, 0.99), mean_ms: times.reduce((a, b) => a + b) / rounds,
+        // This process, all threads (the addon's runtime too).
+        cpu_us: (used.user + used.system) / rounds
+    };
 }
 
 // The bytes every duplex sends: a random pattern, repeated.
@@ -270,7 +287,8 @@ function define_cases(sizes) {
     return [
         { id: 'ping-pong', key: 'p50_ms', run: open => ping_pong(open, sizes), clients: CLIENTS,
             rows: [{ key: 'p50_ms', label: '64 B ping-pong p50 (ms)', lower: true },
-                { key: 'p99_ms', label: '64 B ping-pong p99 (ms)', lower: true }] },
+                { key: 'p99_ms', label: '64 B ping-pong p99 (ms)', lower: true },
+                { key: 'cpu_us', label: '64 B ping-pong, client CPU per round (µs)', lower: true }] },
         { id: 'echo-1', key: 'mb_per_s', run: open => throughput(open, { ...sizes, duplexes: 1 }),
             clients: CLIENTS.filter(c => c !== 'ws-raw'),
             rows: [{ key: 'mb_per_s', label: 'echo, 1 duplex (MB/s)' }] },
@@ -347,8 +365,8 @@ export async function run(argv = []) {
     const [ours, ws] = await Promise.all([start_server('ours'), start_server('ws')]);
     const urls = { ours: ours.url, ws: ws.url };
     try {
-        const openers = Object.fromEntries(await Promise.all(clients.map(async c => [c, await opener(c, urls)])));
-        const cases = define_cases(sizes);
+        const openers = Object.fromEntries(await Promise.all(clients.map(async c => [c, await opener(c, urls, sizes)])));
+        const cases = define_cases(sizes).filter(c => !sizes.cases || sizes.cases.includes(c.id));
         // Warm up every client and both servers.
         const warm = { ...sizes, rounds: sizes.warmup, warmup: 0, duration_ms: 300, messages: 5000 };
         for (const c of clients) {
@@ -386,6 +404,7 @@ export async function run(argv = []) {
             loadavg_before: load_before,
             loadavg_after: loadavg(),
             sizes,
+            lib: sizes.lib || 'this checkout',
             clients,
             seconds: (Date.now() - started) / 1000,
             cases: measured
