@@ -709,6 +709,73 @@ describe('connect errors from a raw HTTP/2 server', () => {
     });
 });
 
+// Writes that flow control lets go at once leave from the JS thread
+// (tryWrite), reads that are there already come back at once (readNow); the
+// rest waits on the runtime. Mixed, they must keep order and lose nothing.
+describe('writes and reads taken at once', () => {
+    let s;
+    before(async () => { s = await start(require('..').Http2DuplexServer); });
+    after(() => s.close());
+
+    for (const transport of ['websocket', 'fetch']) {
+        test(`${transport}: small writes in a tight loop between big ones are echoed in order`, async () => {
+            const duplex = await connect(s.url, { ca, transport, pool: new ConnectionPool() });
+            assert.strictEqual(duplex.transport, transport);
+            const sent = crypto.createHash('sha256');
+            const got = crypto.createHash('sha256');
+            let received = 0;
+            const reading = new Promise((resolve, reject) => {
+                duplex.on('data', chunk => { got.update(chunk); received += chunk.length; });
+                duplex.on('end', resolve);
+                duplex.on('error', reject);
+            });
+            let total = 0;
+            for (let i = 0; i < 20000; i++) {
+                // Mostly 1 to 100 bytes; every 1000th write 300 KiB, more than
+                // one batch may take at once.
+                const chunk = crypto.randomBytes(i % 1000 === 999 ? 300 * 1024 : 1 + (i % 100));
+                sent.update(chunk);
+                total += chunk.length;
+                if (!duplex.write(chunk)) {
+                    await once(duplex, 'drain');
+                }
+            }
+            duplex.end();
+            await reading;
+            assert.strictEqual(received, total);
+            assert.strictEqual(got.digest('hex'), sent.digest('hex'));
+        });
+    }
+
+    test('a process waiting for a read stays alive until the data comes', async () => {
+        const late = await start(require('..').Http2DuplexServer, d => {
+            d.on('error', () => {});
+            setTimeout(() => d.end('late'), 1500);
+            d.resume();
+        });
+        try {
+            const script = `
+                const { connect } = require(${JSON.stringify(path.join(__dirname, '..', 'lib', 'connect'))});
+                const ca = require('fs').readFileSync(${JSON.stringify(path.join(certs, 'ca.pem'))});
+                connect(process.argv[1], { ca }).then(duplex => {
+                    duplex.on('data', data => process.stdout.write(String(data)));
+                    duplex.on('end', () => duplex.end());
+                });`;
+            const child = spawn(process.execPath, ['-e', script, late.url], { stdio: ['ignore', 'pipe', 'inherit'] });
+            let out = '';
+            child.stdout.on('data', d => { out += d; });
+            const timer = setTimeout(() => child.kill('SIGKILL'), 20000);
+            const [code, signal] = await once(child, 'exit');
+            clearTimeout(timer);
+            assert.strictEqual(signal, null, 'the child had to be killed: it did not exit');
+            assert.strictEqual(code, 0);
+            assert.strictEqual(out, 'late', 'the child exited before its read was answered');
+        } finally {
+            await late.close();
+        }
+    });
+});
+
 describe('process exit', () => {
     let s;
     before(async () => { s = await start(require('..').Http2DuplexServer); });

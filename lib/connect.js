@@ -8,6 +8,8 @@ const native = require('./native');
 const codes = require('./error-codes');
 
 const RESPONSE_CODE = codes.ERR_HTTP2_DUPLEX_RESPONSE.code;
+// Up to this many bytes, a batch of writes is gathered here and tried at once.
+const TRY_WRITEV_BYTES = 256 * 1024;
 
 // Same shape as the browser client's ResponseError: `response` (here
 // `{ status, statusText, ok, headers }`, there a fetch Response), message =
@@ -90,6 +92,8 @@ class ClientDuplex extends Duplex {
         // 'websocket' (one RFC 8441 extended CONNECT stream) or 'fetch' (a
         // GET and a streaming POST).
         this.transport = handle.transport;
+        // Reads that are not there at once come here.
+        handle.onRead(read => this._on_read(read));
         handle.closed().then(async done => {
             if (done.kind === 'failed') {
                 this.destroy(await this._error(done.failure));
@@ -110,49 +114,88 @@ class ClientDuplex extends Duplex {
     _read() {
         if (!this._reading) {
             this._reading = true;
-            this._pump();
+            this._next();
         }
     }
 
     // Each native read returns everything that arrived (one Buffer) and, by
-    // being called, lets the server send more: so we only call it while the
-    // readable buffer wants data.
-    async _pump() {
+    // being called, lets the server send more: so we only read while the
+    // readable buffer wants data. What is there already comes at once;
+    // otherwise readNow returns null and the read comes to _on_read.
+    _next() {
         try {
             for (;;) {
-                const read = await this._handle.read();
-                if (this.destroyed) {
-                    return;
-                }
-                if (read.kind === 'end') {
-                    this.push(null);
-                    return;
-                }
-                if (read.kind === 'failed') {
-                    this.destroy(await this._error(read.failure));
-                    return;
-                }
-                if (!this.push(read.chunk)) {
+                const read = this._handle.readNow();
+                if (read === null || !this._take(read)) {
                     return;
                 }
             }
         } catch (err) {
-            this.destroy(err);
-        } finally {
             this._reading = false;
+            this.destroy(err);
         }
+    }
+
+    _on_read(read) {
+        try {
+            if (!this._take(read)) {
+                return;
+            }
+        } catch (err) {
+            this._reading = false;
+            this.destroy(err);
+            return;
+        }
+        this._next();
+    }
+
+    // Takes one native read; true while the readable side wants more.
+    _take(read) {
+        if (this.destroyed) {
+            this._reading = false;
+            return false;
+        }
+        if (read.kind === 'end') {
+            this._reading = false;
+            this.push(null);
+            return false;
+        }
+        if (read.kind === 'failed') {
+            this._reading = false;
+            this._error(read.failure).then(err => this.destroy(err), err => this.destroy(err));
+            return false;
+        }
+        if (this.push(read.chunk)) {
+            return true;
+        }
+        this._reading = false;
+        return false;
     }
 
     // The callback comes once HTTP/2 flow control (and over a WebSocket the
     // server's credit) let the data go, so a server that stops reading makes
-    // write() return false.
+    // write() return false. What may go at once goes from this thread
+    // (tryWrite); the rest waits on the network side.
+    // Done at once, the callback still comes a tick later, so that writes
+    // made meanwhile gather in the Writable's buffer and go out as one
+    // batch (_writev) rather than one frame each.
     _write(chunk, encoding, cb) {
+        if (this._handle.tryWrite(chunk)) {
+            process.nextTick(cb);
+            return;
+        }
         this._settle(this._handle.write([chunk]), cb);
     }
 
     _writev(chunks, cb) {
+        const list = chunks.map(c => c.chunk);
+        const total = list.reduce((n, c) => n + c.length, 0);
+        if (total <= TRY_WRITEV_BYTES && this._handle.tryWrite(list.length === 1 ? list[0] : Buffer.concat(list, total))) {
+            process.nextTick(cb);
+            return;
+        }
         // The addon gathers the batch into one buffer: one copy, not two.
-        this._settle(this._handle.write(chunks.map(c => c.chunk)), cb);
+        this._settle(this._handle.write(list), cb);
     }
 
     // Fetch: 'finish' comes once the server answered the streaming POST,

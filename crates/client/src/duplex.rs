@@ -474,6 +474,37 @@ impl FetchDuplex {
         Ok(())
     }
 
+    /// Sends all of `data` now if HTTP/2 flow control lets it go without
+    /// waiting; false (nothing sent) when it would wait, or when the duplex
+    /// cannot take writes, so that [`FetchDuplex::write`] does it or reports
+    /// why. Needs no async context.
+    pub fn try_write(&self, data: &[u8]) -> bool {
+        let inner = &self.inner;
+        if data.is_empty() || inner.end().is_some() {
+            return false;
+        }
+        // A write in progress goes first.
+        let Ok(mut side) = inner.writer.try_lock() else {
+            return false;
+        };
+        if side.ended {
+            return false;
+        }
+        let Some(body) = side.body.as_mut() else {
+            return false;
+        };
+        body.reserve_capacity(data.len());
+        if body.capacity() < data.len() {
+            return false;
+        }
+        if let Err(e) = body.send_data(Bytes::copy_from_slice(data), false) {
+            // `write` reports it.
+            inner.fail(Error::from_h2_on(e, WRITE_STREAM));
+            return false;
+        }
+        true
+    }
+
     /// End the writable side (end of the POST body) and wait for the
     /// server's answer to the POST, i.e. until it has taken every byte.
     pub async fn end(&self) -> Result<(), Error> {

@@ -2,7 +2,9 @@
 //! extended CONNECT) where the server offers it, else over the fetch-style
 //! protocol (a GET and a streaming POST).
 
+use std::future::Future;
 use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 
 use http::HeaderMap;
 
@@ -180,6 +182,29 @@ impl Duplex {
         match &self.kind {
             Kind::Fetch(d) => d.write(data).await,
             Kind::Ws(d) => d.write(data).await,
+        }
+    }
+
+    /// Hands all of `data` to HTTP/2 now if flow control (and, over a
+    /// WebSocket, the server's credit) let it go without waiting. False
+    /// means nothing was sent: the data would wait, or the duplex cannot
+    /// take writes, and [`Duplex::write`] then does it or says why. Writes
+    /// stay in order as long as the caller does not start one before the
+    /// previous one is done. Needs no async context.
+    pub fn try_write(&self, data: &[u8]) -> bool {
+        match &self.kind {
+            Kind::Fetch(d) => d.try_write(data),
+            Kind::Ws(d) => d.try_write(data),
+        }
+    }
+
+    /// What [`Duplex::read`] gives right now, or `None` when it would wait
+    /// (then call `read`). Needs no async context.
+    pub fn try_read(&self) -> Option<Result<Option<Bytes>, Error>> {
+        let read = std::pin::pin!(self.read());
+        match read.poll(&mut Context::from_waker(Waker::noop())) {
+            Poll::Ready(result) => Some(result),
+            Poll::Pending => None,
         }
     }
 

@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::task::Poll;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use h2::{Reason, RecvStream, SendStream};
 use http::{HeaderMap, HeaderValue, Method, Request};
 use http2_duplex_core::websocket::{Action, Endpoint, INITIAL_CREDIT, MAX_HEADER_LEN, SUBPROTOCOL};
@@ -335,6 +335,59 @@ impl WsDuplex {
             send.reserve_capacity(0);
         }
         result
+    }
+
+    /// Sends all of `data` now if the server's credit and HTTP/2 flow
+    /// control let it go without waiting, as one frame; false (nothing
+    /// sent) when it would wait, or when the duplex cannot take writes, so
+    /// that [`WsDuplex::write`] does it or reports why. Needs no async
+    /// context.
+    pub fn try_write(&self, data: &[u8]) -> bool {
+        if data.is_empty() || data.len() > MAX_FRAME {
+            return false;
+        }
+        let inner = &self.inner;
+        // A write in progress goes first.
+        let Ok(_turn) = inner.writer.try_lock() else {
+            return false;
+        };
+        let mut state = inner.state.lock().unwrap();
+        let state = &mut *state;
+        if inner.check_writable(state).is_err() || state.endpoint.send_credit() < data.len() as u64
+        {
+            return false;
+        }
+        let send = state.send.as_mut().expect("checked");
+        let need = data.len() + MAX_HEADER_LEN;
+        send.reserve_capacity(need);
+        if send.capacity() < need {
+            send.reserve_capacity(0);
+            return false;
+        }
+        // Header and payload in one buffer (one DATA frame): room for the
+        // longest header, the payload after it, masked in place.
+        let mut frame = BytesMut::with_capacity(need);
+        frame.resize(MAX_HEADER_LEN, 0);
+        frame.extend_from_slice(data);
+        let mut payload = frame.split_off(MAX_HEADER_LEN);
+        let (header, len) = state
+            .endpoint
+            .data_frame(&mut payload)
+            .expect("within the credit");
+        frame[MAX_HEADER_LEN - len..].copy_from_slice(&header[..len]);
+        frame.advance(MAX_HEADER_LEN - len);
+        frame.unsplit(payload);
+        let sent = send.send_data(frame.freeze(), false);
+        send.reserve_capacity(0);
+        if sent.is_err() {
+            // The stream closed under the write (see `apply`): `write`
+            // reports it.
+            state.send = None;
+            let err = Error::StreamReset(format!("{STREAM}: closed by the server"));
+            inner.fail(state, err);
+            return false;
+        }
+        true
     }
 
     /// Ends the writable side: the `end` message goes after every write.

@@ -305,3 +305,32 @@ async fn a_server_breaking_the_protocol_fails_the_duplex_with_its_code() {
     let finished = s.finished.take().unwrap().await.unwrap();
     assert_eq!(finished, (Some(1002), None));
 }
+
+#[tokio::test]
+async fn try_write_takes_only_what_the_credit_lets_go_and_try_read_does_not_wait() {
+    let s = server(Mode::Stall, true).await;
+    let client = Client::new();
+    let duplex = client
+        .open(&s.url, &options(Transport::WebSocket))
+        .await
+        .unwrap();
+    assert!(
+        duplex.try_read().is_none(),
+        "nothing came: try_read waits not"
+    );
+    assert!(!duplex.try_write(&[]), "an empty write goes the long way");
+    // Within the server's credit (and HTTP/2 flow control), writes go at
+    // once; past it, nothing goes.
+    let chunk = vec![3u8; 16 * 1024];
+    let mut taken = 0u64;
+    while duplex.try_write(&chunk) {
+        taken += chunk.len() as u64;
+        assert!(taken <= INITIAL_CREDIT, "try_write went beyond the credit");
+    }
+    assert!(taken > 0, "no write went at once");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(s.seen.received.load(Ordering::SeqCst), taken);
+    duplex.destroy();
+    assert!(!duplex.try_write(b"x"), "a destroyed duplex takes no write");
+    assert!(matches!(duplex.try_read(), Some(Err(_))));
+}
