@@ -1,6 +1,6 @@
 // Runs in the browser page: the bench workloads, against an http2-duplex client
 // (ours or 6.0.3, by the URL it is imported from) or a WebSocket. Every workload
-// checks that what came back is what was sent.
+// checks that what came back is what was sent, and says which transport carried it.
 const WS_HIGH_WATER = 4 * 1024 * 1024;
 const SPAN = 1024 * 1024;       // bulk data is cut from a random buffer this long
 const STRIDE = 4099;            // ... at shifting offsets, so a lost or repeated chunk shows
@@ -21,6 +21,8 @@ async function open_duplex({ client_url, url }, options) {
     failed.catch(() => {});
     return {
         failed,
+        // Ours says; 6.0.3 has a `writer` only when it streams its request body.
+        transport: duplex.transport ?? (duplex.writer ? 'streaming' : 'per-write'),
         write: bytes => duplex.write(bytes) ? null : new Promise(resolve => duplex.once('drain', resolve)),
         on_data: fn => duplex.on('data', fn),
         async close() {
@@ -53,6 +55,7 @@ async function open_ws({ url }) {
     }
     return {
         failed,
+        transport: 'websocket',
         write(bytes) {
             ws.send(bytes);
             return ws.bufferedAmount > WS_HIGH_WATER ? drained() : null;
@@ -141,7 +144,13 @@ export async function throughput(target, options, { duplexes, chunk_size, durati
     const ms = performance.now() - start;
     await Promise.all(conns.map(conn => conn.close()));
     const bytes = results.reduce((n, r) => n + r.received, 0);
-    return { ms, bytes, ok: results.every(r => r.ok), value: bytes / 1e6 / (ms / 1000) };
+    return { ms, bytes, ok: results.every(r => r.ok), value: bytes / 1e6 / (ms / 1000), transport: transports(conns) };
+}
+
+// The transport of every connection, if they agree.
+function transports(conns) {
+    const all = new Set(conns.map(conn => conn.transport));
+    return all.size === 1 ? [...all][0] : [...all].join('+');
 }
 
 function percentile(sorted, p) {
@@ -179,7 +188,8 @@ export async function ping_pong(target, options, { size, rounds, warmup, duratio
     }
     await conn.close();
     times.sort((a, b) => a - b);
-    return { rounds: times.length, bytes: times.length * size, ok, p50: percentile(times, 0.5), p99: percentile(times, 0.99) };
+    // Cross-origin isolated pages (bench/server.mjs) have timers fine enough for this.
+    return { rounds: times.length, bytes: times.length * size, ok, transport: conn.transport, isolated: crossOriginIsolated, p50: percentile(times, 0.5), p99: percentile(times, 0.99) };
 }
 
 // Many small writes without waiting for echoes (but honouring backpressure), up
@@ -211,5 +221,5 @@ export async function messages(target, options, { count, size, duration_ms }) {
     await conn.close();
     const length = written * size;
     const ok = received === length && await sha256(sent.subarray(0, length)) === await sha256(back.subarray(0, length));
-    return { ms, bytes: received, count: written, ok, value: written / (ms / 1000) };
+    return { ms, bytes: received, count: written, ok, transport: conn.transport, value: written / (ms / 1000) };
 }
