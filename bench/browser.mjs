@@ -100,6 +100,8 @@ async function launch_chromium() {
             return {
                 run: (name, ...args) => evaluate(cdp, sessionId,
                     `window.bench[${JSON.stringify(name)}](...${JSON.stringify(args)})`),
+                // A DevTools command to this page (diagnostics, e.g. Profiler.*).
+                cdp: (method, params) => cdp.send(method, params, sessionId),
                 close: () => cdp.send('Target.disposeBrowserContext', { browserContextId })
             };
         },

@@ -5,7 +5,10 @@
 // page checks `duplex.transport`), 6.0.3 where it has the transport (streaming,
 // per-write), and the `ws` WebSocket as the baseline of the websocket transport.
 export const SERVERS = ['ours', 'original', 'ws'];
-export const LABELS = { ours: 'ours', original: '6.0.3', ws: 'ws' };
+export const LABELS = { ours: 'ours', original: '6.0.3', ws: 'ws', raw: 'raw' };
+// The server child each implementation talks to ('raw': --raw-ws, the page's own
+// http2-duplex.1 over a browser WebSocket, against our server).
+export const SERVER_OF = { ours: 'ours', original: 'original', ws: 'ws', raw: 'ours' };
 export const BROWSERS = ['chromium', 'firefox'];
 export const BROWSER_LABELS = { chromium: 'Chromium', firefox: 'Firefox' };
 export const TRANSPORTS = ['websocket', 'streaming', 'per-write'];
@@ -37,7 +40,7 @@ export function parse_flags(argv) {
         const [name, ...value] = arg.replace(/^--/, '').split('=');
         return [name, value.length === 0 ? true : value.join('=')];
     }));
-    const known = new Set([...Object.keys(DEFAULTS), 'quick', 'only', 'browsers', 'cpu-prof', 'ours-options']);
+    const known = new Set([...Object.keys(DEFAULTS), 'quick', 'only', 'browsers', 'cpu-prof', 'ours-options', 'raw-ws']);
     const unknown = Object.keys(flags).filter(name => !known.has(name));
     if (unknown.length > 0) {
         throw new Error(`unknown flag(s): ${unknown.map(name => `--${name}`).join(' ')}`);
@@ -55,7 +58,7 @@ export function parse_flags(argv) {
     }
     return {
         ...sizes, quick: Boolean(flags.quick), only: flags.only, browsers,
-        cpu_prof: Boolean(flags['cpu-prof']), ours_options: flags['ours-options']
+        raw_ws: Boolean(flags['raw-ws']), cpu_prof: Boolean(flags['cpu-prof']), ours_options: flags['ours-options']
     };
 }
 
@@ -89,14 +92,15 @@ function workloads(sizes) {
     ];
 }
 
-function make_case(browser, transport, w, latency) {
+function make_case(browser, transport, w, latency, sizes) {
     const id = `${w.name}-${transport}${latency ? '-latency' : ''}`;
     const why_not = unsupported(browser, transport);
     return {
         id, browser, key: `${browser}/${id}`, transport, workload: w.workload, params: w.params, rows: w.rows,
         latency, baseline: BASELINE[transport],
         // impl → the client options it runs with; empty when the browser lacks the transport.
-        impls: why_not ? {} : IMPL_OPTIONS[transport],
+        impls: why_not ? {} : transport === 'websocket' && sizes.raw_ws ?
+            { ...IMPL_OPTIONS[transport], raw: { raw_ws: true } } : IMPL_OPTIONS[transport],
         unsupported: why_not
     };
 }
@@ -108,7 +112,7 @@ export function define_cases(sizes) {
     for (const browser of sizes.browsers) {
         for (const transport of TRANSPORTS) {
             for (const w of workloads(sizes)) {
-                cases.push(make_case(browser, transport, w, 0));
+                cases.push(make_case(browser, transport, w, 0, sizes));
             }
         }
         if (browser !== 'chromium') {
@@ -118,7 +122,7 @@ export function define_cases(sizes) {
         const [, echo1] = workloads(sizes);
         cases.push(make_case(browser, 'per-write', {
             ...echo1, rows: [{ ...echo1.rows[0], name: `echo 64 KiB writes, ${sizes.latency} ms RTT` }]
-        }, sizes.latency));
+        }, sizes.latency, sizes));
     }
     return sizes.only ? cases.filter(c => c.key.includes(sizes.only)) : cases;
 }

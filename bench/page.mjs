@@ -69,8 +69,79 @@ async function open_ws({ url }) {
     };
 }
 
+// Diagnostic (--raw-ws): the browser's WebSocket to our server's RFC 8441 endpoint,
+// speaking http2-duplex.1 (docs/websocket.md) in a few lines instead of our client:
+// what the browser's WebSocket over HTTP/2 costs without the client library.
+const RAW_WINDOW = 1024 * 1024;
+async function open_raw_ws({ url }) {
+    const ws = new WebSocket(new URL(url, location.href.replace(/^http/, 'ws')).href, 'http2-duplex.1');
+    ws.binaryType = 'arraybuffer';
+    await new Promise((resolve, reject) => {
+        ws.onopen = resolve;
+        ws.onerror = () => reject(new Error('WebSocket failed to open'));
+    });
+    const failed = rejection(reject => {
+        ws.onerror = () => reject(new Error('WebSocket error'));
+    });
+    failed.catch(() => {});
+    let send_credit = RAW_WINDOW;
+    let credit_waiter = null;
+    let consumed = 0;
+    let on_bytes = () => {};
+    ws.onmessage = event => {
+        if (typeof event.data === 'string') {
+            const m = /^credit (\d+)$/.exec(event.data);
+            if (m) {
+                send_credit += Number(m[1]);
+                credit_waiter?.();
+            }
+            return;
+        }
+        const bytes = new Uint8Array(event.data);
+        on_bytes(bytes);
+        consumed += bytes.length;
+        if (consumed >= RAW_WINDOW / 2) {
+            ws.send(`credit ${consumed}`);
+            consumed = 0;
+        }
+    };
+    async function drained() {
+        while (ws.bufferedAmount > WS_HIGH_WATER / 2) {
+            await sleep(1);
+        }
+    }
+    async function send_slowly(bytes) {
+        while (bytes.length > 0) {
+            while (send_credit === 0) {
+                await new Promise(resolve => { credit_waiter = resolve; });
+            }
+            const n = Math.min(bytes.length, send_credit);
+            ws.send(bytes.subarray(0, n));
+            send_credit -= n;
+            bytes = bytes.subarray(n);
+        }
+        await drained();
+    }
+    return {
+        failed,
+        transport: 'websocket',
+        write(bytes) {
+            if (bytes.length <= send_credit) {
+                ws.send(bytes);
+                send_credit -= bytes.length;
+                return ws.bufferedAmount > WS_HIGH_WATER ? drained() : null;
+            }
+            return send_slowly(bytes);
+        },
+        on_data: fn => { on_bytes = fn; },
+        async close() {
+            ws.close();
+        }
+    };
+}
+
 function open(target, options) {
-    return target.kind === 'ws' ? open_ws(target) : open_duplex(target, options);
+    return target.kind === 'ws' ? open_ws(target) : options.raw_ws ? open_raw_ws(target) : open_duplex(target, options);
 }
 
 async function sha256(bytes) {

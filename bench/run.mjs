@@ -8,7 +8,7 @@
 import { fork } from 'node:child_process';
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { SERVERS, parse_flags, define_cases } from './cases.mjs';
+import { SERVERS, SERVER_OF, parse_flags, define_cases } from './cases.mjs';
 import { format_table, format_cpu_table, check_targets, format_targets } from './report.mjs';
 import { draw_chart } from './chart.mjs';
 import { launch_bench_browser } from './browser.mjs';
@@ -57,7 +57,7 @@ async function open_browser(name, servers) {
         pages: (impl, latency = 0) => {
             const key = `${impl}/${latency}`;
             if (!open_pages.has(key)) {
-                open_pages.set(key, open_page(browser, servers[impl], latency));
+                open_pages.set(key, open_page(browser, servers[SERVER_OF[impl]], latency));
             }
             return open_pages.get(key);
         },
@@ -70,7 +70,8 @@ async function open_browser(name, servers) {
     };
 }
 
-async function run_once(bench_case, impl, session, servers) {
+async function run_once(bench_case, impl, session, all_servers) {
+    const servers = { [impl]: all_servers[SERVER_OF[impl]] };
     const page = await session.pages(impl, bench_case.latency);
     const cpu_before = await servers[impl].cpu();
     const browser_before = session.browser.cpu_sample();
