@@ -12,8 +12,11 @@ import { destroyed_error } from './response-error.mjs';
 export const WS_SUBPROTOCOL = 'http2-duplex.1';
 // Credit each side holds before any `credit` message.
 export const INITIAL_CREDIT = 1024 * 1024;
-// A write's callback waits while more than this is buffered in the WebSocket.
-const BUFFERED_LIMIT = 256 * 1024;
+// A write's callback waits while more than this is buffered in the WebSocket. It is
+// polled (no event says when it falls), and a poll comes 2-4 ms later (browsers clamp
+// nested timers to 4 ms): with 256 KiB the socket ran dry between polls, capping a
+// writer that waits for 'drain' at 256 KiB per poll.
+const BUFFERED_LIMIT = 1024 * 1024;
 // How often bufferedAmount is looked at while it is above the limit (it has no event).
 const BUFFERED_POLL_MS = 2;
 const NORMAL = 1000;
@@ -169,6 +172,9 @@ export class WebSocketDuplex extends Duplex {
             this._pushed += bytes.length;
             if (bytes.length > 0) {
                 this.push(bytes);
+                // A flowing reader has taken it already: grant now rather than
+                // when readable-stream calls _read (from a timer in browsers).
+                this._grant();
             }
             return;
         }
