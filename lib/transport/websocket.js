@@ -10,6 +10,8 @@ const { duplex_error } = require('../errors');
 const GOING_AWAY = 1001;
 // Payloads up to this many bytes leave in one buffer with their frame header.
 const COPY_BELOW = 4096;
+// _writev joins runs of such payloads into frames of up to this many bytes.
+const JOIN_MAX = 64 * 1024;
 
 class WebSocketDuplex extends ServerDuplex {
     #endpoint;
@@ -92,8 +94,33 @@ class WebSocketDuplex extends ServerDuplex {
         this.#send_waiting();
     }
 
+    // Writes that waited behind one another leave as few frames: runs of small
+    // chunks are joined (a frame costs both ends more than copying a few KiB).
     _writev(chunks, cb) {
-        this.#waiting = { chunks: chunks.map(({ chunk }) => chunk), cb };
+        const out = [];
+        let run = [];
+        let run_bytes = 0;
+        const flush = () => {
+            if (run.length > 0) {
+                out.push(run.length === 1 ? run[0] : Buffer.concat(run, run_bytes));
+                run = [];
+                run_bytes = 0;
+            }
+        };
+        for (const { chunk } of chunks) {
+            const alone = chunk.length > COPY_BELOW || typeof chunk === 'string';
+            if (alone || run_bytes + chunk.length > JOIN_MAX) {
+                flush();
+            }
+            if (alone) {
+                out.push(chunk);
+            } else {
+                run.push(chunk);
+                run_bytes += chunk.length;
+            }
+        }
+        flush();
+        this.#waiting = { chunks: out, cb };
         this.#send_waiting();
     }
 
@@ -134,7 +161,7 @@ class WebSocketDuplex extends ServerDuplex {
     // header (a write costs more than copying a few KiB); a large one goes
     // with its header as one corked batch, uncopied.
     #send_frame(header, payload) {
-        if (payload.length <= COPY_BELOW) {
+        if (payload.length <= COPY_BELOW && typeof payload !== 'string') {
             this.stream.write(Buffer.concat([header, payload], header.length + payload.length));
         } else {
             this.stream.cork();
