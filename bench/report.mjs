@@ -68,6 +68,13 @@ export function table_rows(report, browser) {
 const HEADER = ['case', 'transport', 'unit', LABELS.ours, LABELS.original, LABELS.ws,
     'ours/6.0.3', 'ours/ws', 'cpu ours', 'cpu 6.0.3', 'cpu ws', 'cpu ratio'];
 
+// Runs that failed with an error: the table's figure is the median of the others.
+function failures(report, browser) {
+    return report.cases.filter(c => c.browser === browser).flatMap(c =>
+        Object.entries(c.results).filter(([, r]) => r.errors).map(([impl, r]) =>
+            `! ${c.rows[0].name}, ${c.transport}, ${LABELS[impl]}: ${r.errors.length} of ${r.errors.length + r.runs.length} runs failed (${[...new Set(r.errors)].join('; ')})`));
+}
+
 // A Markdown table, readable as plain text too.
 export function format_table(report, browser) {
     const rows = [HEADER, ...table_rows(report, browser)];
@@ -79,7 +86,7 @@ export function format_table(report, browser) {
     return [`\n${info.version} (load average ${info.load_before.join(' ')} → ${info.load_after.join(' ')}, ${info.seconds.toFixed(0)} s):`, '',
         line(rows[0]), rule, ...rows.slice(1).map(line), '',
         'cpu: server process CPU time (user + system) per MB echoed, ms/MB; cpu ratio: ours / the baseline (ws for websocket, else 6.0.3)',
-        ...unsupported.map(why => `—: ${why}`)].join('\n');
+        ...unsupported.map(why => `—: ${why}`), ...failures(report, browser)].join('\n');
 }
 
 // Where each MB of the bulk (64 KiB) cases goes, CPU ms by process: the server

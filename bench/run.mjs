@@ -47,19 +47,27 @@ async function open_page(browser, server, latency) {
     };
 }
 
-// One browser and its pages: one per server (and latency), each its own browser
-// context, so its own HTTP/2 connection; ours's transports share its page.
+// One browser and its pages: one per implementation and transport (and latency),
+// each its own browser context, so its own HTTP/2 connection.
 async function open_browser(name, servers) {
     const browser = await launch_bench_browser(name);
     const open_pages = new Map();
+    const key_of = (impl, transport, latency) => `${impl}/${transport}/${latency}`;
     return {
         browser,
-        pages: (impl, latency = 0) => {
-            const key = `${impl}/${latency}`;
+        pages: (impl, transport, latency = 0) => {
+            const key = key_of(impl, transport, latency);
             if (!open_pages.has(key)) {
                 open_pages.set(key, open_page(browser, servers[SERVER_OF[impl]], latency));
             }
             return open_pages.get(key);
+        },
+        // After a failed run: the next run gets a new page (and connection).
+        async drop(impl, transport, latency = 0) {
+            const key = key_of(impl, transport, latency);
+            const page = open_pages.get(key);
+            open_pages.delete(key);
+            await (await page)?.close().catch(() => {});
         },
         async close() {
             for (const page of open_pages.values()) {
@@ -70,14 +78,25 @@ async function open_browser(name, servers) {
     };
 }
 
+// One run. A run whose echo does not match, or that used another transport, stops
+// the bench; one that failed with an error (the client's or the server's) is
+// recorded as failed and reported with the table.
 async function run_once(bench_case, impl, session, all_servers) {
-    const servers = { [impl]: all_servers[SERVER_OF[impl]] };
-    const page = await session.pages(impl, bench_case.latency);
-    const cpu_before = await servers[impl].cpu();
+    const server = all_servers[SERVER_OF[impl]];
+    const page = await session.pages(impl, bench_case.transport, bench_case.latency);
+    const cpu_before = await server.cpu();
     const browser_before = session.browser.cpu_sample();
-    const result = await page.run(bench_case.workload, bench_case.impls[impl], bench_case.params);
+    let result;
+    try {
+        result = await page.run(bench_case.workload, bench_case.impls[impl], bench_case.params);
+    } catch (err) {
+        const error = String(err.message).split('\n')[0];
+        process.stderr.write(`  ${bench_case.key} ${impl}: run failed: ${error}\n`);
+        await session.drop(impl, bench_case.transport, bench_case.latency);
+        return { error };
+    }
     const browser_after = session.browser.cpu_sample();
-    const cpu_ms = (await servers[impl].cpu() - cpu_before) / 1000;
+    const cpu_ms = (await server.cpu() - cpu_before) / 1000;
     if (!result.ok) {
         throw new Error(`${bench_case.key} ${impl}: the echo did not match what was sent`);
     }
@@ -111,7 +130,13 @@ async function run_case(bench_case, repeat, session, servers) {
     }
     const key = bench_case.rows[0].key;
     const measured = {};
-    for (const [impl, list] of Object.entries(runs)) {
+    for (const [impl, all] of Object.entries(runs)) {
+        const errors = all.filter(run => run.error).map(run => run.error);
+        const list = all.filter(run => !run.error);
+        if (list.length === 0) {
+            measured[impl] = { errors, runs: [] };
+            continue;
+        }
         const sorted = [...list].sort((a, b) => a[key] - b[key]);
         const mb = list.reduce((n, run) => n + run.bytes, 0) / 1e6;
         const { browser_cpu_ms, ...median } = sorted[Math.floor((sorted.length - 1) / 2)];
@@ -119,7 +144,8 @@ async function run_case(bench_case, repeat, session, servers) {
             ...median,
             cpu_ms_per_mb: list.reduce((n, run) => n + run.cpu_ms, 0) / mb,
             browser_cpu_ms_per_mb: browser_cpu_per_mb(list, mb),
-            runs: list.map(run => run[key])
+            runs: list.map(run => run[key]),
+            ...(errors.length > 0 ? { errors } : {})
         };
         process.stderr.write(`  ${bench_case.key} ${impl}: ${measured[impl].runs.map(x => x.toPrecision(3)).join(' ')}\n`);
     }
@@ -138,10 +164,10 @@ async function run_browser(name, cases, servers, repeat) {
         const warmed = new Set();
         for (const bench_case of cases.filter(c => !c.latency)) {
             for (const [impl, options] of Object.entries(bench_case.impls)) {
-                const key = `${impl} ${JSON.stringify(options)}`;
+                const key = `${impl} ${bench_case.transport}`;
                 if (!warmed.has(key)) {
                     warmed.add(key);
-                    await (await session.pages(impl)).run('throughput', options, { duplexes: 1, chunk_size: 65536, duration_ms: 300 });
+                    await (await session.pages(impl, bench_case.transport)).run('throughput', options, { duplexes: 1, chunk_size: 65536, duration_ms: 300 });
                 }
             }
         }
