@@ -6,7 +6,8 @@ import { LABELS } from './cases.mjs';
 const ROW_H = 20;
 const HEAD_H = 28;
 const LEFT = 330;
-const WIDTH = 860;
+const WIDTH = 900;
+const RIGHT = 60;     // room for the value of the longest bar
 const TOP = 50;
 const MIN = 0.1;
 const MAX = 1000;
@@ -16,7 +17,7 @@ const escape = s => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
 
 function x_of(ratio) {
     const clamped = Math.min(MAX, Math.max(MIN, ratio));
-    return LEFT + (WIDTH - LEFT - 20) * Math.log10(clamped / MIN) / Math.log10(MAX / MIN);
+    return LEFT + (WIDTH - LEFT - RIGHT) * Math.log10(clamped / MIN) / Math.log10(MAX / MIN);
 }
 
 // "Better" ratio: for lower-is-better rows (latency) the inverse.
@@ -53,7 +54,8 @@ export function draw_chart(report) {
                 const from = x_of(Math.min(1, row.gain));
                 const to = x_of(Math.max(1, row.gain));
                 out.push(`<rect x="${from.toFixed(1)}" y="${y + 4}" width="${Math.max(1, to - from).toFixed(1)}" height="12" fill="${COLORS[row.transport]}"/>`,
-                    `<text x="${(row.gain >= 1 ? to + 4 : from - 4).toFixed(1)}" y="${y + 14}" font-size="10" text-anchor="${row.gain >= 1 ? 'start' : 'end'}">${row.gain.toPrecision(3)}×</text>`);
+                    // The value goes right of the bar (of the 1× line for a bar going left), clear of the labels.
+                    `<text x="${(to + 4).toFixed(1)}" y="${y + 14}" font-size="10">${row.gain >= 100 ? Math.round(row.gain) : row.gain.toPrecision(3)}×</text>`);
             }
             y += ROW_H;
         }
