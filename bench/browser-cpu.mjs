@@ -1,5 +1,8 @@
-// CPU time of a Chromium and every process it started, by process type, read
-// from /proc (Linux): where the browser's share of an echo goes.
+// CPU time of a browser and every process it started, by process type, read
+// from /proc (Linux): where the browser's share of an echo goes. Chromium's types
+// are its own (renderer, network service, browser process, ...); Firefox's are
+// mapped onto them: a content process ('tab') is a renderer, the socket process
+// 'network', the parent process 'browser' (it does Firefox's networking too).
 import { readdirSync, readFileSync } from 'node:fs';
 
 const TICK_MS = 10;     // /proc/<pid>/stat counts in clock ticks (USER_HZ, 100 on Linux)
@@ -25,7 +28,15 @@ function read_processes() {
     return processes;
 }
 
+function firefox_type(cmdline) {
+    const kind = cmdline.filter(Boolean).at(-1);
+    return { tab: 'renderer', socket: 'network' }[kind] || kind;
+}
+
 function process_type(cmdline) {
+    if (cmdline.includes('-contentproc')) {
+        return firefox_type(cmdline);
+    }
     const flag = name => cmdline.find(arg => arg.startsWith(`--${name}=`))?.split('=')[1];
     const type = flag('type');
     if (!type) {
@@ -37,13 +48,14 @@ function process_type(cmdline) {
     return type === 'gpu-process' ? 'gpu' : type;
 }
 
-// The root is the browser process, known by a flag only it was given. The reader
+// The root is the browser process, known by a flag only it was given (a string)
+// or by its pid (a number). The reader
 // returns a sample; cpu_between(before, after) gives ms by process type, counting
 // only processes alive at `after` (one that exited meanwhile is not counted).
-export function browser_cpu_reader(root_flag) {
+export function browser_cpu_reader(root_of) {
     return () => {
         const processes = read_processes();
-        const root = processes.find(p => p.cmdline.includes(root_flag));
+        const root = processes.find(p => typeof root_of === 'number' ? p.pid === root_of : p.cmdline.includes(root_of));
         const tree = new Set(root ? [root.pid] : []);
         // Add children of the tree until none is left (zygotes start renderers).
         for (let grew = true; grew;) {

@@ -1,12 +1,20 @@
-// One headless Chromium launched by playwright-core. Pages are made over a second,
-// raw CDP connection that enables only the DevTools domains a case needs:
-// Playwright's own pages track every request, and that alone caps Chromium's
-// non-streaming request bodies at ~10-19 MB/s (docs/benchmarks.md), which would
-// measure DevTools instead of the client.
+// The bench's browsers: launch_bench_browser('chromium' | 'firefox').
+//
+// Chromium is launched by playwright-core. Pages are made over a second, raw CDP
+// connection that enables only the DevTools domains a case needs: Playwright's own
+// pages track every request, and that alone caps Chromium's non-streaming request
+// bodies at ~10-19 MB/s (docs/benchmarks.md), which would measure DevTools instead
+// of the client.
+//
+// Firefox ESR is launched by puppeteer-core over WebDriver BiDi with
+// `networkEnabled: false`: puppeteer then subscribes to no network events, so no
+// request is reported to the driver (with them a small POST took about 2x as long,
+// browser-testing-notes.md). Pages only navigate and evaluate.
 import net from 'node:net';
 import { chromium } from 'playwright-core';
 import WebSocket from 'ws';
 import { browser_cpu_reader } from './browser-cpu.mjs';
+import { FIREFOX_PREFS } from '../__test__/browser/browsers.mjs';
 
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
     '--disable-background-networking', '--disable-component-update', '--disable-sync',
@@ -58,7 +66,7 @@ async function evaluate(cdp, session, expression) {
     return result.value;
 }
 
-export async function launch_bench_browser() {
+async function launch_chromium() {
     const port = await free_port();
     const port_flag = `--remote-debugging-port=${port}`;
     const browser = await chromium.launch({
@@ -69,7 +77,8 @@ export async function launch_bench_browser() {
     const cdp = await cdp_connect(version.webSocketDebuggerUrl);
 
     return {
-        version: browser.version(),
+        name: 'chromium',
+        version: `Chromium ${browser.version()}`,
         // A CPU sample of every browser process; compare two with cpu_between().
         cpu_sample: browser_cpu_reader(port_flag),
         // A new browser context each: its own HTTP/2 connection to the server.
@@ -91,6 +100,8 @@ export async function launch_bench_browser() {
             return {
                 run: (name, ...args) => evaluate(cdp, sessionId,
                     `window.bench[${JSON.stringify(name)}](...${JSON.stringify(args)})`),
+                // A DevTools command to this page (diagnostics, e.g. Profiler.*).
+                cdp: (method, params) => cdp.send(method, params, sessionId),
                 close: () => cdp.send('Target.disposeBrowserContext', { browserContextId })
             };
         },
@@ -99,4 +110,47 @@ export async function launch_bench_browser() {
             await browser.close();
         }
     };
+}
+
+async function launch_firefox() {
+    const { default: puppeteer } = await import('puppeteer-core');
+    const browser = await puppeteer.launch({
+        browser: 'firefox',
+        protocol: 'webDriverBiDi',
+        executablePath: process.env.FIREFOX_PATH || '/usr/bin/firefox-esr',
+        headless: true,
+        acceptInsecureCerts: true,
+        networkEnabled: false,
+        extraPrefsFirefox: FIREFOX_PREFS,
+        env: { ...process.env, MOZ_REMOTE_SETTINGS_DEVTOOLS: '1' }
+    });
+    return {
+        name: 'firefox',
+        version: `Firefox ${(await browser.version()).replace(/^firefox\//, '')}`,
+        cpu_sample: browser_cpu_reader(browser.process().pid),
+        // A new browser context (user context) each. No latency emulation here.
+        async page(url, script, latency = 0) {
+            if (latency) {
+                throw new Error('latency emulation is Chromium only');
+            }
+            const context = await browser.createBrowserContext();
+            const page = await context.newPage();
+            await page.goto(url, { waitUntil: 'load' });
+            await page.evaluate(src => import(src).then(m => { window.bench = m; }), script);
+            return {
+                // Only the front tab of the window runs at full speed (a background
+                // tab's timers are throttled).
+                run: async (name, ...args) => {
+                    await page.bringToFront();
+                    return page.evaluate((n, a) => window.bench[n](...a), name, args);
+                },
+                close: () => context.close()
+            };
+        },
+        close: () => browser.close()
+    };
+}
+
+export function launch_bench_browser(name) {
+    return name === 'firefox' ? launch_firefox() : launch_chromium();
 }

@@ -1,6 +1,6 @@
 // Runs in the browser page: the bench workloads, against an http2-duplex client
 // (ours or 6.0.3, by the URL it is imported from) or a WebSocket. Every workload
-// checks that what came back is what was sent.
+// checks that what came back is what was sent, and says which transport carried it.
 const WS_HIGH_WATER = 4 * 1024 * 1024;
 const SPAN = 1024 * 1024;       // bulk data is cut from a random buffer this long
 const STRIDE = 4099;            // ... at shifting offsets, so a lost or repeated chunk shows
@@ -21,6 +21,8 @@ async function open_duplex({ client_url, url }, options) {
     failed.catch(() => {});
     return {
         failed,
+        // Ours says; 6.0.3 has a `writer` only when it streams its request body.
+        transport: duplex.transport ?? (duplex.writer ? 'streaming' : 'per-write'),
         write: bytes => duplex.write(bytes) ? null : new Promise(resolve => duplex.once('drain', resolve)),
         on_data: fn => duplex.on('data', fn),
         async close() {
@@ -53,6 +55,7 @@ async function open_ws({ url }) {
     }
     return {
         failed,
+        transport: 'websocket',
         write(bytes) {
             ws.send(bytes);
             return ws.bufferedAmount > WS_HIGH_WATER ? drained() : null;
@@ -66,8 +69,79 @@ async function open_ws({ url }) {
     };
 }
 
+// Diagnostic (--raw-ws): the browser's WebSocket to our server's RFC 8441 endpoint,
+// speaking http2-duplex.1 (docs/websocket.md) in a few lines instead of our client:
+// what the browser's WebSocket over HTTP/2 costs without the client library.
+const RAW_WINDOW = 1024 * 1024;
+async function open_raw_ws({ url }) {
+    const ws = new WebSocket(new URL(url, location.href.replace(/^http/, 'ws')).href, 'http2-duplex.1');
+    ws.binaryType = 'arraybuffer';
+    await new Promise((resolve, reject) => {
+        ws.onopen = resolve;
+        ws.onerror = () => reject(new Error('WebSocket failed to open'));
+    });
+    const failed = rejection(reject => {
+        ws.onerror = () => reject(new Error('WebSocket error'));
+    });
+    failed.catch(() => {});
+    let send_credit = RAW_WINDOW;
+    let credit_waiter = null;
+    let consumed = 0;
+    let on_bytes = () => {};
+    ws.onmessage = event => {
+        if (typeof event.data === 'string') {
+            const m = /^credit (\d+)$/.exec(event.data);
+            if (m) {
+                send_credit += Number(m[1]);
+                credit_waiter?.();
+            }
+            return;
+        }
+        const bytes = new Uint8Array(event.data);
+        on_bytes(bytes);
+        consumed += bytes.length;
+        if (consumed >= RAW_WINDOW / 2) {
+            ws.send(`credit ${consumed}`);
+            consumed = 0;
+        }
+    };
+    async function drained() {
+        while (ws.bufferedAmount > WS_HIGH_WATER / 2) {
+            await sleep(1);
+        }
+    }
+    async function send_slowly(bytes) {
+        while (bytes.length > 0) {
+            while (send_credit === 0) {
+                await new Promise(resolve => { credit_waiter = resolve; });
+            }
+            const n = Math.min(bytes.length, send_credit);
+            ws.send(bytes.subarray(0, n));
+            send_credit -= n;
+            bytes = bytes.subarray(n);
+        }
+        await drained();
+    }
+    return {
+        failed,
+        transport: 'websocket',
+        write(bytes) {
+            if (bytes.length <= send_credit) {
+                ws.send(bytes);
+                send_credit -= bytes.length;
+                return ws.bufferedAmount > WS_HIGH_WATER ? drained() : null;
+            }
+            return send_slowly(bytes);
+        },
+        on_data: fn => { on_bytes = fn; },
+        async close() {
+            ws.close();
+        }
+    };
+}
+
 function open(target, options) {
-    return target.kind === 'ws' ? open_ws(target) : open_duplex(target, options);
+    return target.kind === 'ws' ? open_ws(target) : options.raw_ws ? open_raw_ws(target) : open_duplex(target, options);
 }
 
 async function sha256(bytes) {
@@ -141,7 +215,13 @@ export async function throughput(target, options, { duplexes, chunk_size, durati
     const ms = performance.now() - start;
     await Promise.all(conns.map(conn => conn.close()));
     const bytes = results.reduce((n, r) => n + r.received, 0);
-    return { ms, bytes, ok: results.every(r => r.ok), value: bytes / 1e6 / (ms / 1000) };
+    return { ms, bytes, ok: results.every(r => r.ok), value: bytes / 1e6 / (ms / 1000), transport: transports(conns) };
+}
+
+// The transport of every connection, if they agree.
+function transports(conns) {
+    const all = new Set(conns.map(conn => conn.transport));
+    return all.size === 1 ? [...all][0] : [...all].join('+');
 }
 
 function percentile(sorted, p) {
@@ -179,7 +259,8 @@ export async function ping_pong(target, options, { size, rounds, warmup, duratio
     }
     await conn.close();
     times.sort((a, b) => a - b);
-    return { rounds: times.length, bytes: times.length * size, ok, p50: percentile(times, 0.5), p99: percentile(times, 0.99) };
+    // Cross-origin isolated pages (bench/server.mjs) have timers fine enough for this.
+    return { rounds: times.length, bytes: times.length * size, ok, transport: conn.transport, isolated: crossOriginIsolated, p50: percentile(times, 0.5), p99: percentile(times, 0.99) };
 }
 
 // Many small writes without waiting for echoes (but honouring backpressure), up
@@ -211,5 +292,5 @@ export async function messages(target, options, { count, size, duration_ms }) {
     await conn.close();
     const length = written * size;
     const ok = received === length && await sha256(sent.subarray(0, length)) === await sha256(back.subarray(0, length));
-    return { ms, bytes: received, count: written, ok, value: written / (ms / 1000) };
+    return { ms, bytes: received, count: written, ok, transport: conn.transport, value: written / (ms / 1000) };
 }

@@ -1,10 +1,14 @@
-// npm run bench [-- --quick | --duration=ms --repeat=n --messages=n --rounds=n --latency=ms --only=id --cpu-prof]
-// Runs our server + client, http2-duplex 6.0.3's server + client and a ws
-// WebSocket echo side by side in one headless Chromium; prints a table with
-// ratios to 6.0.3 and writes bench/results/latest.{json,svg}.
+// npm run bench [-- --quick | --browsers=chromium,firefox | --duration=ms --repeat=n --messages=n
+//                  --rounds=n --latency=ms --only=text --cpu-prof --ours-options=JSON]
+// Runs our server + client over each of its transports (websocket, streaming,
+// per-write), http2-duplex 6.0.3's server + client (streaming, per-write) and a ws
+// WebSocket echo side by side, in headless Chromium and then Firefox; prints a table
+// per browser with ratios to each transport's baseline and writes
+// bench/results/latest.{json,svg}.
 import { fork } from 'node:child_process';
 import { writeFileSync, mkdirSync } from 'node:fs';
-import { IMPLS, parse_flags, define_cases } from './cases.mjs';
+import { loadavg } from 'node:os';
+import { SERVERS, SERVER_OF, parse_flags, define_cases } from './cases.mjs';
 import { format_table, format_cpu_table, check_targets, format_targets } from './report.mjs';
 import { draw_chart } from './chart.mjs';
 import { launch_bench_browser } from './browser.mjs';
@@ -43,15 +47,61 @@ async function open_page(browser, server, latency) {
     };
 }
 
-async function run_once(bench_case, impl, pages, servers) {
-    const page = await pages(impl, bench_case.latency);
-    const cpu_before = await servers[impl].cpu();
-    const browser_before = browser.cpu_sample();
-    const result = await page.run(bench_case.workload, bench_case.options, bench_case.params);
-    const browser_after = browser.cpu_sample();
-    const cpu_ms = (await servers[impl].cpu() - cpu_before) / 1000;
+// One browser and its pages: one per implementation and transport (and latency),
+// each its own browser context, so its own HTTP/2 connection.
+async function open_browser(name, servers) {
+    const browser = await launch_bench_browser(name);
+    const open_pages = new Map();
+    const key_of = (impl, transport, latency) => `${impl}/${transport}/${latency}`;
+    return {
+        browser,
+        pages: (impl, transport, latency = 0) => {
+            const key = key_of(impl, transport, latency);
+            if (!open_pages.has(key)) {
+                open_pages.set(key, open_page(browser, servers[SERVER_OF[impl]], latency));
+            }
+            return open_pages.get(key);
+        },
+        // After a failed run: the next run gets a new page (and connection).
+        async drop(impl, transport, latency = 0) {
+            const key = key_of(impl, transport, latency);
+            const page = open_pages.get(key);
+            open_pages.delete(key);
+            await (await page)?.close().catch(() => {});
+        },
+        async close() {
+            for (const page of open_pages.values()) {
+                await (await page).close().catch(() => {});
+            }
+            await browser.close();
+        }
+    };
+}
+
+// One run. A run whose echo does not match, or that used another transport, stops
+// the bench; one that failed with an error (the client's or the server's) is
+// recorded as failed and reported with the table.
+async function run_once(bench_case, impl, session, all_servers) {
+    const server = all_servers[SERVER_OF[impl]];
+    const page = await session.pages(impl, bench_case.transport, bench_case.latency);
+    const cpu_before = await server.cpu();
+    const browser_before = session.browser.cpu_sample();
+    let result;
+    try {
+        result = await page.run(bench_case.workload, bench_case.impls[impl], bench_case.params);
+    } catch (err) {
+        const error = String(err.message).split('\n')[0];
+        process.stderr.write(`  ${bench_case.key} ${impl}: run failed: ${error}\n`);
+        await session.drop(impl, bench_case.transport, bench_case.latency);
+        return { error };
+    }
+    const browser_after = session.browser.cpu_sample();
+    const cpu_ms = (await server.cpu() - cpu_before) / 1000;
     if (!result.ok) {
-        throw new Error(`${bench_case.id} ${impl}: the echo did not match what was sent`);
+        throw new Error(`${bench_case.key} ${impl}: the echo did not match what was sent`);
+    }
+    if (result.transport !== bench_case.transport) {
+        throw new Error(`${bench_case.key} ${impl}: ran over ${result.transport}, not ${bench_case.transport}`);
     }
     const browser_cpu_ms = cpu_between(browser_before, browser_after);
     return { ...result, cpu_ms, browser_cpu_ms };
@@ -70,75 +120,109 @@ function browser_cpu_per_mb(runs, mb) {
 
 // Runs are interleaved across implementations; each keeps its median run (by the
 // case's first row) and the CPU time per MB over all its runs.
-async function run_case(bench_case, repeat, pages, servers) {
-    const runs = Object.fromEntries(bench_case.impls.map(impl => [impl, []]));
+async function run_case(bench_case, repeat, session, servers) {
+    const impls = Object.keys(bench_case.impls);
+    const runs = Object.fromEntries(impls.map(impl => [impl, []]));
     for (let r = 0; r < repeat; r++) {
-        for (const impl of bench_case.impls) {
-            runs[impl].push(await run_once(bench_case, impl, pages, servers));
+        for (const impl of impls) {
+            runs[impl].push(await run_once(bench_case, impl, session, servers));
         }
     }
     const key = bench_case.rows[0].key;
     const measured = {};
-    for (const [impl, list] of Object.entries(runs)) {
+    for (const [impl, all] of Object.entries(runs)) {
+        const errors = all.filter(run => run.error).map(run => run.error);
+        const list = all.filter(run => !run.error);
+        if (list.length === 0) {
+            measured[impl] = { errors, runs: [] };
+            continue;
+        }
         const sorted = [...list].sort((a, b) => a[key] - b[key]);
         const mb = list.reduce((n, run) => n + run.bytes, 0) / 1e6;
+        const { browser_cpu_ms, ...median } = sorted[Math.floor((sorted.length - 1) / 2)];
         measured[impl] = {
-            ...sorted[Math.floor((sorted.length - 1) / 2)],
+            ...median,
             cpu_ms_per_mb: list.reduce((n, run) => n + run.cpu_ms, 0) / mb,
             browser_cpu_ms_per_mb: browser_cpu_per_mb(list, mb),
-            runs: list.map(run => run[key])
+            runs: list.map(run => run[key]),
+            ...(errors.length > 0 ? { errors } : {})
         };
-        process.stderr.write(`  ${bench_case.id} ${impl}: ${measured[impl].runs.map(x => x.toPrecision(3)).join(' ')}\n`);
+        process.stderr.write(`  ${bench_case.key} ${impl}: ${measured[impl].runs.map(x => x.toPrecision(3)).join(' ')}\n`);
     }
     return measured;
 }
 
+const load = () => loadavg().map(x => Number(x.toFixed(2)));
+
+// Every case of one browser; a warm-up run of each implementation and transport first.
+async function run_browser(name, cases, servers, repeat) {
+    const session = await open_browser(name, servers);
+    const load_before = load();
+    const started = Date.now();
+    try {
+        process.stderr.write(`${session.browser.version} (load ${load_before.join(' ')})\n`);
+        const warmed = new Set();
+        for (const bench_case of cases.filter(c => !c.latency)) {
+            for (const [impl, options] of Object.entries(bench_case.impls)) {
+                const key = `${impl} ${bench_case.transport}`;
+                if (!warmed.has(key)) {
+                    warmed.add(key);
+                    await (await session.pages(impl, bench_case.transport)).run('throughput', options, { duplexes: 1, chunk_size: 65536, duration_ms: 300 });
+                }
+            }
+        }
+        const measured = [];
+        for (const bench_case of cases) {
+            const results = bench_case.unsupported ? {} : await run_case(bench_case, repeat, session, servers);
+            measured.push({ ...bench_case, results });
+        }
+        return {
+            info: { version: session.browser.version, seconds: (Date.now() - started) / 1000, load_before, load_after: load() },
+            measured
+        };
+    } finally {
+        await session.close();
+    }
+}
+
 const sizes = parse_flags(process.argv.slice(2));
 const cases = define_cases(sizes);
-const servers = Object.fromEntries(await Promise.all(IMPLS.map(async impl => [impl, await start_child(impl, sizes)])));
-const browser = await launch_bench_browser();
-const open_pages = new Map();
-const pages = (impl, latency = 0) => {
-    const key = `${impl}/${latency}`;
-    if (!open_pages.has(key)) {
-        open_pages.set(key, open_page(browser, servers[impl], latency));
-    }
-    return open_pages.get(key);
-};
+const servers = Object.fromEntries(await Promise.all(SERVERS.map(async impl => [impl, await start_child(impl, sizes)])));
 
 try {
-    // Warm up every server's JIT and connection before anything is measured.
-    for (const impl of IMPLS) {
-        await (await pages(impl)).run('throughput', {}, { duplexes: 1, chunk_size: 65536, duration_ms: 500 });
-    }
     const started = Date.now();
+    const browsers = {};
     const measured = [];
-    for (const bench_case of cases) {
-        measured.push({ ...bench_case, results: await run_case(bench_case, sizes.repeat, pages, servers) });
+    for (const name of sizes.browsers) {
+        const mine = cases.filter(c => c.browser === name);
+        if (mine.length > 0) {
+            const ran = await run_browser(name, mine, servers, sizes.repeat);
+            browsers[name] = ran.info;
+            measured.push(...ran.measured);
+        }
     }
     const report = {
         date: new Date().toISOString(),
         node: process.version,
-        browser: browser.version,
+        browsers,
         sizes,
         seconds: (Date.now() - started) / 1000,
-        cases: measured.map(({ id, mode, workload, params, latency, rows, results }) =>
-            ({ id, mode, workload, params, latency, rows, results }))
+        cases: measured.map(({ id, key, browser, transport, baseline, workload, params, latency, rows, unsupported, results }) =>
+            ({ id, key, browser, transport, baseline, workload, params, latency, rows, unsupported, results }))
     };
     report.targets = check_targets(report);
-    console.log(format_table(report));
-    console.log(format_cpu_table(report));
+    for (const name of Object.keys(browsers)) {
+        console.log(format_table(report, name));
+        console.log(format_cpu_table(report, name));
+    }
     console.log(format_targets(report.targets));
     // Partial or tuned runs must not replace the committed results.
-    const name = sizes.quick || sizes.only || sizes.ours_options ? 'partial' : 'latest';
+    const partial = sizes.quick || sizes.only || sizes.ours_options || sizes.browsers.length < 2;
+    const name = partial ? 'partial' : 'latest';
     mkdirSync(results_dir, { recursive: true });
     writeFileSync(new URL(`${name}.json`, results_dir), JSON.stringify(report, null, 2) + '\n');
     writeFileSync(new URL(`${name}.svg`, results_dir), draw_chart(report));
-    console.log(`\nwrote bench/results/${name}.json and ${name}.svg`);
+    console.log(`\nwrote bench/results/${name}.json and ${name}.svg (${report.seconds.toFixed(0)} s)`);
 } finally {
-    for (const page of open_pages.values()) {
-        await (await page).close();
-    }
-    await browser.close();
     await Promise.all(Object.values(servers).map(server => server.stop()));
 }

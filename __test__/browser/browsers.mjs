@@ -35,7 +35,7 @@ export async function launch_chromium() {
 }
 
 // Keeps Firefox off the network: only 127.0.0.1 is reachable here.
-const FIREFOX_PREFS = {
+export const FIREFOX_PREFS = {
     'services.settings.server': 'data:,#remote-settings-dummy/v1',
     'toolkit.telemetry.enabled': false,
     'datareporting.healthreport.uploadEnabled': false,

@@ -197,7 +197,9 @@ function stub(stream, headers) {
     return true;
 }
 
-export async function start_server({ Server, options, routes = {} } = {}) {
+// `page_headers`: extra response headers of /page.html (the bench makes it cross-origin
+// isolated, for fine-grained timers).
+export async function start_server({ Server, options, routes = {}, page_headers = {} } = {}) {
     const ServerClass = Server || our_server_class();
     const http2_server = createSecureServer({
         key: readFileSync(file('examples/certs/server.key')),
@@ -228,7 +230,7 @@ export async function start_server({ Server, options, routes = {} } = {}) {
             return;
         }
         if (path === '/page.html') {
-            stream.respond({ ':status': 200, 'content-type': 'text/html; charset=utf-8' });
+            stream.respond({ ':status': 200, 'content-type': 'text/html; charset=utf-8', ...page_headers });
             return stream.end(PAGE);
         }
         if (scripts[path] !== undefined) {

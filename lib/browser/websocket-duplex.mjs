@@ -12,8 +12,14 @@ import { destroyed_error } from './response-error.mjs';
 export const WS_SUBPROTOCOL = 'http2-duplex.1';
 // Credit each side holds before any `credit` message.
 export const INITIAL_CREDIT = 1024 * 1024;
-// A write's callback waits while more than this is buffered in the WebSocket.
-const BUFFERED_LIMIT = 256 * 1024;
+// A write's callback waits while more than this is buffered in the WebSocket. It is
+// polled (no event says when it falls), and a poll comes 2-4 ms later (browsers clamp
+// nested timers to 4 ms): with 256 KiB the socket ran dry between polls, capping a
+// writer that waits for 'drain' at 256 KiB per poll.
+const BUFFERED_LIMIT = 1024 * 1024;
+// _writev joins buffered writes smaller than JOIN_BELOW into messages of up to JOIN_MAX.
+const JOIN_BELOW = 16 * 1024;
+const JOIN_MAX = 64 * 1024;
 // How often bufferedAmount is looked at while it is above the limit (it has no event).
 const BUFFERED_POLL_MS = 2;
 const NORMAL = 1000;
@@ -185,6 +191,9 @@ export class WebSocketDuplex extends Duplex {
             this._pushed += bytes.length;
             if (bytes.length > 0) {
                 this.push(bytes);
+                // A flowing reader has taken it already: grant now rather than
+                // when readable-stream calls _read (from a timer in browsers).
+                this._grant();
             }
             return;
         }
@@ -251,6 +260,35 @@ export class WebSocketDuplex extends Duplex {
 
     _write(chunk, encoding, cb) {
         this._queue.push({ chunk, cb });
+        this._send_queued();
+    }
+
+    // Writes buffered while one was under way (many small ones, typically) go out as
+    // few messages: each message costs the browser far more than copying a few KiB
+    // (message boundaries mean nothing in http2-duplex.1). Large chunks go as they are.
+    _writev(chunks, cb) {
+        let run = [];
+        let run_bytes = 0;
+        const flush = () => {
+            if (run.length > 0) {
+                this._queue.push({ chunk: run.length === 1 ? run[0] : Buffer.concat(run, run_bytes), cb: ignore });
+                run = [];
+                run_bytes = 0;
+            }
+        };
+        for (const { chunk } of chunks) {
+            if (chunk.length >= JOIN_BELOW || run_bytes + chunk.length > JOIN_MAX) {
+                flush();
+            }
+            if (chunk.length >= JOIN_BELOW) {
+                this._queue.push({ chunk, cb: ignore });
+            } else {
+                run.push(chunk);
+                run_bytes += chunk.length;
+            }
+        }
+        flush();
+        this._queue[this._queue.length - 1].cb = cb;
         this._send_queued();
     }
 

@@ -8,6 +8,10 @@ const { ServerDuplex } = require('../server-duplex');
 const { duplex_error } = require('../errors');
 
 const GOING_AWAY = 1001;
+// Payloads up to this many bytes leave in one buffer with their frame header.
+const COPY_BELOW = 4096;
+// _writev joins runs of such payloads into frames of up to this many bytes.
+const JOIN_MAX = 64 * 1024;
 
 class WebSocketDuplex extends ServerDuplex {
     #endpoint;
@@ -16,6 +20,9 @@ class WebSocketDuplex extends ServerDuplex {
     #received_end = false;
     // A write waiting for credit: what is left of it, and its callback.
     #waiting = null;
+    // The endpoint's send credit as last read, less what was sent since (it
+    // only grows between reads, so this never exceeds it).
+    #credit = 0;
     #fail;
 
     // `fail(err)`: the server's handling of a client that broke the duplex.
@@ -92,8 +99,33 @@ class WebSocketDuplex extends ServerDuplex {
         this.#send_waiting();
     }
 
+    // Writes that waited behind one another leave as few frames: runs of small
+    // chunks are joined (a frame costs both ends more than copying a few KiB).
     _writev(chunks, cb) {
-        this.#waiting = { chunks: chunks.map(({ chunk }) => chunk), cb };
+        const out = [];
+        let run = [];
+        let run_bytes = 0;
+        const flush = () => {
+            if (run.length > 0) {
+                out.push(run.length === 1 ? run[0] : Buffer.concat(run, run_bytes));
+                run = [];
+                run_bytes = 0;
+            }
+        };
+        for (const { chunk } of chunks) {
+            const alone = chunk.length > COPY_BELOW || typeof chunk === 'string';
+            if (alone || run_bytes + chunk.length > JOIN_MAX) {
+                flush();
+            }
+            if (alone) {
+                out.push(chunk);
+            } else {
+                run.push(chunk);
+                run_bytes += chunk.length;
+            }
+        }
+        flush();
+        this.#waiting = { chunks: out, cb };
         this.#send_waiting();
     }
 
@@ -107,12 +139,20 @@ class WebSocketDuplex extends ServerDuplex {
         this.traffic_seen = true;
         while (waiting.chunks.length > 0) {
             const chunk = waiting.chunks[0];
-            const n = Math.min(chunk.length, this.#endpoint.sendCredit());
+            if (this.#credit < chunk.length) {
+                this.#credit = this.#endpoint.sendCredit();
+            }
+            const n = Math.min(chunk.length, this.#credit);
             if (n === 0 && chunk.length > 0) {
                 return;     // until the client grants credit
             }
-            this.stream.write(this.#endpoint.dataHeader(n));
-            this.stream.write(n === chunk.length ? chunk : chunk.subarray(0, n));
+            const header = this.#endpoint.dataHeader(n);
+            if (header === null) {
+                this.#credit = 0;   // the endpoint stopped sending since the credit was read
+                continue;
+            }
+            this.#credit -= n;
+            this.#send_frame(header, n === chunk.length ? chunk : chunk.subarray(0, n));
             if (n === chunk.length) {
                 waiting.chunks.shift();
             } else {
@@ -121,6 +161,20 @@ class WebSocketDuplex extends ServerDuplex {
         }
         this.#waiting = null;
         waiting.cb();
+    }
+
+    // One write to the stream per frame: a small payload is copied after its
+    // header (a write costs more than copying a few KiB); a large one goes
+    // with its header as one corked batch, uncopied.
+    #send_frame(header, payload) {
+        if (payload.length <= COPY_BELOW && typeof payload !== 'string') {
+            this.stream.write(Buffer.concat([header, payload], header.length + payload.length));
+        } else {
+            this.stream.cork();
+            this.stream.write(header);
+            this.stream.write(payload);
+            this.stream.uncork();
+        }
     }
 
     _final(cb) {
