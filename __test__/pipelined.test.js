@@ -128,24 +128,62 @@ test('a bad duplex leaves the other duplexes of the session untouched', async t 
     assert.equal((await received).toString(), 'fine-0fine-1');
 });
 
-test('bytes held out of order by all duplexes of a session are bounded together (413)', async t => {
-    const { s, session, id } = await one_duplex(t,
+test('a session holding its budget of early bytes pauses POSTs instead of refusing them', async t => {
+    const { s, session, id, duplex } = await one_duplex(t,
         { window_bytes: 1024, max_held_bytes_per_session: 1500 });
+    const warnings = [];
+    s.server.on('warning', err => warnings.push(err));
+    const opened = next_duplex(s.server);
+    const other = await open(session);
+    const { duplex: second } = await opened;
+    const received = [read_all(duplex), read_all(second)];
+    // The core has seen the first piece of the next POST's body.
+    const next_body_seen = () => new Promise(resolve =>
+        s.http2_server.once('stream', stream => stream.once('data', resolve)));
+    // Each duplex's write 1 is held while its write 0 has not come: 800 + 800 > 1500.
+    let seen = next_body_seen();
+    const held = post(session, id, Buffer.alloc(800, 1), seq(1));
+    await seen;
+    seen = next_body_seen();
+    const paused = post(session, other.id, Buffer.alloc(800, 2), seq(1));
+    await seen;
+    assert.equal(s.server.stats().heldBytes, 1600);
+    // The paused write becomes current when write 0 comes, and is taken.
+    assert.equal((await post(session, other.id, 'b', seq(0))).status, 200);
+    assert.equal((await paused).status, 200);
+    assert.equal((await post(session, id, 'a', seq(0))).status, 200);
+    assert.equal((await held).status, 200);
+    assert.equal(s.server.stats().heldBytes, 0);
+    for (const [side, n] of [[id, 2], [other.id, 2]]) {
+        assert.equal((await post(session, side, undefined,
+            { 'http2-duplex-end': 'true', ...seq(n) })).status, 200);
+    }
+    const [first_bytes, second_bytes] = await Promise.all(received);
+    assert.deepEqual(first_bytes, Buffer.concat([Buffer.from('a'), Buffer.alloc(800, 1)]));
+    assert.deepEqual(second_bytes, Buffer.concat([Buffer.from('b'), Buffer.alloc(800, 2)]));
+    assert.deepEqual(warnings, []);
+});
+
+test('early bytes past twice the session budget: 413 SESSION_HELD_BYTES, the others untouched', async t => {
+    const { s, session, id } = await one_duplex(t,
+        { window_bytes: 1024, max_held_bytes_per_session: 500 });
+    const warned = once(s.server, 'warning');
     const opened = next_duplex(s.server);
     const other = await open(session);
     const { duplex: second } = await opened;
     const failed = once(second, 'error');
-    const warned = once(s.server, 'warning');
-    // Each duplex's write 1 is held while its write 0 has not come: 800 + 800 > 1500.
-    const first_body_taken = new Promise(resolve =>
-        s.http2_server.once('stream', stream => stream.once('end', resolve)));
-    const held_post = post(session, id, Buffer.alloc(800), seq(1));
-    await first_body_taken;
-    assert.equal(s.server.stats().heldBytes, 800);
-    assert.equal((await post(session, other.id, Buffer.alloc(800), seq(1))).status, 413);
-    const message = /this session would hold more than 1500 bytes out of order/;
-    assert.match((await warned)[0].message, message);
-    assert.match((await failed)[0].message, message);
+    const body_seen = new Promise(resolve =>
+        s.http2_server.once('stream', stream => stream.once('data', resolve)));
+    const held_post = post(session, id, Buffer.alloc(600), seq(1));
+    await body_seen;
+    // 600 + 600 > 2 × 500: a client that sent this much early is refused.
+    const answer = await post(session, other.id, Buffer.alloc(600), seq(1));
+    assert.equal(answer.status, 413);
+    assert.equal(answer.headers['http2-duplex-error'], 'ERR_HTTP2_DUPLEX_SESSION_HELD_BYTES');
+    const [warning] = await warned;
+    assert.deepEqual([warning.code, warning.status], ['ERR_HTTP2_DUPLEX_SESSION_HELD_BYTES', 413]);
+    assert.match(warning.message, /more than twice max_held_bytes_per_session \(500 bytes\)/);
+    assert.equal((await failed)[0].code, 'ERR_HTTP2_DUPLEX_SESSION_HELD_BYTES');
     // The first duplex is untouched: its write 0 releases what it held.
     assert.equal(s.server.stats().duplexes, 1);
     assert.equal((await post(session, id, 'x', seq(0))).status, 200);

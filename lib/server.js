@@ -1,7 +1,9 @@
 'use strict';
 const { EventEmitter } = require('events');
 const { constants } = require('http2');
-const { Registry, PIECE_DELIVER, PIECE_REFUSED, checkOption, classifyRequest } = require('./native');
+const {
+    Registry, PIECE_DELIVER, PIECE_HELD_PAUSE, PIECE_REFUSED, checkOption, classifyRequest
+} = require('./native');
 const { ServerDuplex } = require('./server-duplex');
 const { duplex_error, refusal_error } = require('./errors');
 const { Http1Exchange } = require('./transport/http1');
@@ -390,7 +392,8 @@ class Http2DuplexServer extends EventEmitter {
         if (!scope) {
             scope = {
                 key: this.#registry.openSession(), duplexes, entries: new Map(),
-                sessions: new Set(), persistent: this.#persistent.has(duplexes)
+                sessions: new Set(), persistent: this.#persistent.has(duplexes),
+                room_waiters: new Set()
             };
             this.#scopes.set(duplexes, scope);
         }
@@ -464,6 +467,7 @@ class Http2DuplexServer extends EventEmitter {
             return;
         }
         this.#registry.closeDuplex(key);
+        this.#wake_room_waiters(scope);
         scope.entries.delete(key);
         scope.duplexes.delete(id);
         this.#session_entries.get(session)?.delete(entry);
@@ -610,10 +614,23 @@ class Http2DuplexServer extends EventEmitter {
         const { session } = stream;
         const declared = kind === 'write' ? declared_length(headers) : undefined;
         let received = 0;
+        // Paused while the duplex's reader is full, and while the scope holds
+        // its budget of early bytes (the core says when it may read on).
         let paused = false;
+        const room = {
+            key, seq, waiting: false,
+            resume: () => {
+                room.waiting = false;
+                if (!paused) {
+                    stream.resume();
+                }
+            }
+        };
         const resume = () => {
             paused = false;
-            stream.resume();
+            if (!room.waiting) {
+                stream.resume();
+            }
         };
         const refuse = rejection => {
             post.done = true;
@@ -631,6 +648,10 @@ class Http2DuplexServer extends EventEmitter {
                 duplex.deliver(piece);
             } else if (result === PIECE_REFUSED) {
                 return refuse(this.#registry.takeRejection());
+            } else if (result === PIECE_HELD_PAUSE && !room.waiting) {
+                room.waiting = true;
+                stream.pause();
+                scope.room_waiters.add(room);
             }
             // While the reader is full, every POST of the duplex (early ones
             // too) stops reading: what it has not taken stays with HTTP/2
@@ -648,6 +669,7 @@ class Http2DuplexServer extends EventEmitter {
                 return;
             }
             post.done = true;
+            scope.room_waiters.delete(room);
             if (session?.destroyed) {
                 return this.#fail(entry, duplex_error('ERR_HTTP2_DUPLEX_SESSION_CLOSED'));
             }
@@ -658,6 +680,7 @@ class Http2DuplexServer extends EventEmitter {
             for (const chunk of completion.released) {
                 duplex.deliver(chunk);
             }
+            this.#wake_room_waiters(scope);
             for (const answered of completion.answered) {
                 const taken = entry.posts.get(answered);
                 entry.posts.delete(answered);
@@ -672,6 +695,16 @@ class Http2DuplexServer extends EventEmitter {
         stream.on('end', () => finish(stream.closed));
         // Closed without its end (reset while paused, or cut): not whole.
         stream.on('close', () => finish(true));
+    }
+
+    // POSTs paused while their scope held its budget of early bytes.
+    #wake_room_waiters(scope) {
+        for (const waiter of scope.room_waiters) {
+            if (this.#registry.mayRead(waiter.key, waiter.seq)) {
+                scope.room_waiters.delete(waiter);
+                waiter.resume();
+            }
+        }
     }
 
     // 200: every byte of the POST was taken into the duplex.

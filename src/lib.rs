@@ -94,6 +94,9 @@ pub const PIECE_HELD: u32 = 1;
 /// `Registry::piece`'s answer: refused; `takeRejection()` says why.
 #[napi]
 pub const PIECE_REFUSED: u32 = 2;
+/// Held; read no further from this POST until `mayRead` answers true.
+#[napi]
+pub const PIECE_HELD_PAUSE: u32 = 3;
 
 fn rejection(rejection: core::Rejection, fatal: Option<core::DuplexKey>) -> Rejection {
     let code = rejection.code();
@@ -306,18 +309,25 @@ impl JsRegistry {
         }
     }
 
-    /// A piece of write `seq`'s body: `PIECE_DELIVER`, `PIECE_HELD` or
-    /// `PIECE_REFUSED`.
+    /// A piece of write `seq`'s body: `PIECE_DELIVER`, `PIECE_HELD`,
+    /// `PIECE_HELD_PAUSE` or `PIECE_REFUSED`.
     #[napi]
     pub fn piece(&mut self, key: i64, seq: i64, data: &[u8]) -> u32 {
         match self.inner.piece(duplex_key(key), seq as u64, data) {
             Ok(core::Piece::Deliver) => PIECE_DELIVER,
             Ok(core::Piece::Held) => PIECE_HELD,
+            Ok(core::Piece::HeldPause) => PIECE_HELD_PAUSE,
             Err(refused) => {
                 self.refused = Some(rejection(refused, Some(duplex_key(key))));
                 PIECE_REFUSED
             }
         }
+    }
+
+    /// Whether a POST paused by `PIECE_HELD_PAUSE` may read on.
+    #[napi]
+    pub fn may_read(&self, key: i64, seq: i64) -> bool {
+        self.inner.may_read(duplex_key(key), seq as u64)
     }
 
     /// Why the last `piece` answered `PIECE_REFUSED`.

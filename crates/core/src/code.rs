@@ -164,7 +164,7 @@ impl Code {
             SeqRepeated => "http2-duplex-seq was already used: number each write once",
             SeqOutsideWindow => "http2-duplex-seq is past the window: wait for earlier writes to be answered",
             WindowBytes => "too many bytes held out of order for this duplex: keep at most http2-duplex-window-bytes in flight",
-            SessionHeldBytes => "the duplexes of this session hold too many bytes out of order: send fewer writes at once or raise max_held_bytes_per_session",
+            SessionHeldBytes => "the duplexes of this session hold too many bytes out of order, past twice the budget their POSTs were paused at: honour HTTP/2 flow control, or raise max_held_bytes_per_session",
             WriteTooLarge => "write POST body larger than max_write_bytes: split the write or raise the limit",
             StreamingAlreadyOpen => "a streaming POST is already open for this duplex: send one per duplex",
             WriteAfterEnd => "write POST numbered at or after the end POST's count",

@@ -15,6 +15,11 @@ pub enum Piece {
     Deliver,
     /// Early: the core copied it and will release it in order.
     Held,
+    /// Held, and the scope now holds its budget (`max_held_bytes_per_scope`):
+    /// read no further from this POST until `Registry::may_read` says so.
+    /// Backpressure, not a refusal: a client keeping to every duplex's window
+    /// may fill the scope's budget when many duplexes share it.
+    HeldPause,
 }
 
 /// What a write POST's body end released.
@@ -75,6 +80,11 @@ impl Inbound {
 
     pub(crate) fn held_bytes(&self) -> usize {
         self.held_bytes
+    }
+
+    /// Write `seq` is the one delivered as it comes (nothing of it is held).
+    pub(crate) fn is_current(&self, seq: u64) -> bool {
+        seq == self.next
     }
 
     pub(crate) fn writes_in_flight(&self) -> usize {
@@ -152,14 +162,14 @@ impl Inbound {
         Ok(seq)
     }
 
-    /// A piece of write `seq`'s body arrived; `scope_room` is what the other
-    /// duplexes of the scope leave of `max_held_bytes_per_scope`.
+    /// A piece of write `seq`'s body arrived; `scope_held` is what the
+    /// duplexes of the scope hold out of order.
     pub(crate) fn piece(
         &mut self,
         seq: u64,
         data: &[u8],
         limits: &Limits,
-        scope_room: usize,
+        scope_held: usize,
     ) -> Result<Piece, Rejection> {
         let current = seq == self.next;
         let write = self
@@ -185,7 +195,10 @@ impl Inbound {
                 limit: limits.window_bytes,
             }));
         }
-        if data.len() > scope_room {
+        // A paused POST may still hand over the piece in hand; past twice the
+        // budget the client ignored the pause (or opened POSTs without end).
+        let scope_held = scope_held + data.len();
+        if scope_held > limits.max_held_bytes_per_scope.saturating_mul(2) {
             return Err(Rejection::new(Reason::SessionHeldBytesExceeded {
                 limit: limits.max_held_bytes_per_scope,
             }));
@@ -194,7 +207,11 @@ impl Inbound {
         write.held.push(Bytes::copy_from_slice(data));
         write.held_bytes += data.len();
         self.held_bytes = held;
-        Ok(Piece::Held)
+        Ok(if scope_held >= limits.max_held_bytes_per_scope {
+            Piece::HeldPause
+        } else {
+            Piece::Held
+        })
     }
 
     /// Write `seq`'s body ended.
@@ -280,7 +297,7 @@ mod tests {
         let l = limits();
         let mut inbound = Inbound::new();
         assert_eq!(inbound.begin_write(None, &l), Ok(0));
-        assert_eq!(inbound.piece(0, b"ab", &l, usize::MAX), Ok(Piece::Deliver));
+        assert_eq!(inbound.piece(0, b"ab", &l, 0), Ok(Piece::Deliver));
         let done = inbound.complete(0).unwrap();
         assert_eq!(done.answered, vec![0]);
         assert!(done.released.is_empty() && !done.ended);
@@ -294,12 +311,12 @@ mod tests {
         for seq in [2, 1, 0] {
             inbound.begin_write(Some(seq), &l).unwrap();
         }
-        assert_eq!(inbound.piece(2, b"cc", &l, usize::MAX), Ok(Piece::Held));
+        assert_eq!(inbound.piece(2, b"cc", &l, 0), Ok(Piece::Held));
         assert_eq!(inbound.complete(2).unwrap(), Completion::default());
-        assert_eq!(inbound.piece(1, b"b", &l, usize::MAX), Ok(Piece::Held));
-        assert_eq!(inbound.piece(1, b"b", &l, usize::MAX), Ok(Piece::Held));
+        assert_eq!(inbound.piece(1, b"b", &l, 0), Ok(Piece::Held));
+        assert_eq!(inbound.piece(1, b"b", &l, 0), Ok(Piece::Held));
         assert_eq!(inbound.held_bytes(), 4);
-        assert_eq!(inbound.piece(0, b"a", &l, usize::MAX), Ok(Piece::Deliver));
+        assert_eq!(inbound.piece(0, b"a", &l, 0), Ok(Piece::Deliver));
         let done = inbound.complete(0).unwrap();
         // Write 1 is not complete: its held piece is released and it becomes current.
         assert_eq!(
@@ -307,7 +324,7 @@ mod tests {
             vec![Bytes::from_static(b"b"), Bytes::from_static(b"b")]
         );
         assert_eq!(done.answered, vec![0]);
-        assert_eq!(inbound.piece(1, b"B", &l, usize::MAX), Ok(Piece::Deliver));
+        assert_eq!(inbound.piece(1, b"B", &l, 0), Ok(Piece::Deliver));
         let done = inbound.complete(1).unwrap();
         assert_eq!(done.released, vec![Bytes::from_static(b"cc")]);
         assert_eq!(done.answered, vec![1, 2]);
@@ -320,7 +337,7 @@ mod tests {
         let l = limits();
         let mut inbound = Inbound::new();
         inbound.begin_write(Some(1), &l).unwrap();
-        inbound.piece(1, b"x", &l, usize::MAX).unwrap();
+        inbound.piece(1, b"x", &l, 0).unwrap();
         inbound.complete(1).unwrap();
         let end = inbound.end(Some(2)).unwrap();
         assert!(!end.ended);
@@ -347,10 +364,7 @@ mod tests {
             Reason::StreamingAlreadyOpen
         );
         // A stream is not bounded by max_write_bytes.
-        assert_eq!(
-            inbound.piece(seq, &[0; 100], &l, usize::MAX),
-            Ok(Piece::Deliver)
-        );
+        assert_eq!(inbound.piece(seq, &[0; 100], &l, 0), Ok(Piece::Deliver));
         let done = inbound.complete(seq).unwrap();
         assert!(done.ended);
         assert_eq!(done.answered, vec![seq]);
@@ -395,15 +409,9 @@ mod tests {
         inbound.begin_write(Some(0), &l).unwrap();
         inbound.begin_write(Some(1), &l).unwrap();
         inbound.begin_write(Some(2), &l).unwrap();
-        assert_eq!(
-            inbound
-                .piece(0, &[0; 9], &l, usize::MAX)
-                .unwrap_err()
-                .status,
-            413
-        );
-        assert_eq!(inbound.piece(1, &[0; 6], &l, usize::MAX), Ok(Piece::Held));
-        let err = inbound.piece(2, &[0; 6], &l, usize::MAX).unwrap_err();
+        assert_eq!(inbound.piece(0, &[0; 9], &l, 0).unwrap_err().status, 413);
+        assert_eq!(inbound.piece(1, &[0; 6], &l, 0), Ok(Piece::Held));
+        let err = inbound.piece(2, &[0; 6], &l, 0).unwrap_err();
         assert_eq!(
             err.reason,
             Reason::HeldBytesExceeded {

@@ -226,14 +226,24 @@ impl Registry {
     /// A piece of write `seq`'s body arrived.
     pub fn piece(&mut self, key: DuplexKey, seq: u64, data: &[u8]) -> Result<Piece, Rejection> {
         let (inbound, scope) = inbound_and_scope(&mut self.duplexes, &mut self.scopes, key)?;
-        let scope_room = self
-            .limits
-            .max_held_bytes_per_scope
-            .saturating_sub(scope.held_bytes);
         let before = inbound.held_bytes();
-        let piece = inbound.piece(seq, data, &self.limits, scope_room)?;
+        let piece = inbound.piece(seq, data, &self.limits, scope.held_bytes)?;
         scope.held_bytes += inbound.held_bytes() - before;
         Ok(piece)
+    }
+
+    /// Whether a POST paused by `Piece::HeldPause` may read on: its write is
+    /// now current (delivered as it comes), or its scope is under budget
+    /// again. A closed duplex's POSTs may read on: their answer is decided.
+    pub fn may_read(&self, key: DuplexKey, seq: u64) -> bool {
+        let Some(duplex) = self.duplexes.get(&key) else {
+            return true;
+        };
+        duplex.inbound.is_current(seq)
+            || self
+                .scopes
+                .get(&duplex.scope)
+                .is_none_or(|scope| scope.held_bytes < self.limits.max_held_bytes_per_scope)
     }
 
     /// Write or stream `seq`'s body ended as `end` says: a reset or a short

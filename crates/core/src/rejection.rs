@@ -154,7 +154,7 @@ impl fmt::Display for Reason {
             ),
             SessionHeldBytesExceeded { limit } => write!(
                 f,
-                "the duplexes of this session would hold more than {limit} bytes out of order"
+                "the duplexes of this session would hold more than twice max_held_bytes_per_session ({limit} bytes) out of order: their POSTs went on after they were paused"
             ),
             WriteTooLarge { limit } => write!(f, "write POST body larger than {limit} bytes"),
             StreamingAlreadyOpen => write!(f, "a streaming POST is already open for this duplex"),

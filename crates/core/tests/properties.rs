@@ -139,7 +139,7 @@ proptest! {
                             model.delivered.extend_from_slice(&data);
                             sent.extend_from_slice(&data);
                         }
-                        Ok(Piece::Held) => {
+                        Ok(Piece::Held | Piece::HeldPause) => {
                             prop_assert!(*seq > model.next_seq);
                             sent.extend_from_slice(&data);
                         }

@@ -189,7 +189,7 @@ fn a_fatal_rejection_names_the_duplex() {
 }
 
 #[test]
-fn bytes_held_out_of_order_are_bounded_per_session_too() {
+fn a_session_at_its_budget_of_early_bytes_pauses_posts_and_refuses_past_twice_it() {
     let mut registry = Registry::new(Limits {
         window_bytes: 10,
         max_held_bytes_per_scope: 15,
@@ -203,24 +203,43 @@ fn bytes_held_out_of_order_are_bounded_per_session_too() {
         registry
             .route_post(scope, &write(&duplex.id, Some("1")))
             .unwrap();
-        (duplex.key, registry.piece(duplex.key, 1, &vec![0; bytes]))
+        let piece = registry.piece(duplex.key, 1, &vec![0; bytes]);
+        (duplex, piece)
     };
     let (first, held) = hold(&mut registry, scope, 8);
     assert_eq!(held, Ok(Piece::Held));
-    let (_, over) = hold(&mut registry, scope, 8);
-    let err = over.unwrap_err();
+    assert!(registry.may_read(first.key, 1));
+    // At the budget: held, but that POST reads no further for now.
+    let (second, paused) = hold(&mut registry, scope, 8);
+    assert_eq!(paused, Ok(Piece::HeldPause));
+    assert!(!registry.may_read(second.key, 1));
+    assert!(!registry.may_read(first.key, 1));
+    // Another session has its own budget.
+    assert_eq!(hold(&mut registry, other_scope, 8).1, Ok(Piece::Held));
+    // A paused write that becomes current reads on: it is delivered as it comes.
+    registry
+        .route_post(scope, &write(&second.id, Some("0")))
+        .unwrap();
+    let completion = registry.complete(second.key, 0).unwrap();
+    assert_eq!(completion.released.concat(), [0; 8]);
+    assert!(registry.may_read(second.key, 1));
+    assert_eq!(registry.piece(second.key, 1, &[1; 9]), Ok(Piece::Deliver));
+    // Under budget again: every paused POST of the session may read on.
+    assert!(registry.may_read(first.key, 1));
+    // A client that goes on past twice the budget is refused.
+    assert_eq!(hold(&mut registry, scope, 8).1, Ok(Piece::HeldPause));
+    assert_eq!(hold(&mut registry, scope, 8).1, Ok(Piece::HeldPause));
+    let err = hold(&mut registry, scope, 8).1.unwrap_err();
     assert_eq!((err.status, err.fatal), (413, true));
     assert_eq!(err.reason, Reason::SessionHeldBytesExceeded { limit: 15 });
     assert_eq!(
         err.to_string(),
-        "the duplexes of this session would hold more than 15 bytes out of order"
+        "the duplexes of this session would hold more than twice max_held_bytes_per_session \
+         (15 bytes) out of order: their POSTs went on after they were paused"
     );
-    // Another session has its own budget.
-    assert_eq!(hold(&mut registry, other_scope, 8).1, Ok(Piece::Held));
     // What a closed duplex held is free again.
-    registry.close_duplex(first);
-    assert_eq!(hold(&mut registry, scope, 8).1, Ok(Piece::Held));
-    assert_eq!(registry.stats().held_bytes, 16);
+    registry.close_duplex(first.key);
+    assert_eq!(registry.stats().held_bytes, 24);
 }
 
 #[test]
