@@ -40,7 +40,7 @@ export function parse_flags(argv) {
         const [name, ...value] = arg.replace(/^--/, '').split('=');
         return [name, value.length === 0 ? true : value.join('=')];
     }));
-    const known = new Set([...Object.keys(DEFAULTS), 'quick', 'only', 'browsers', 'cpu-prof', 'ours-options', 'raw-ws']);
+    const known = new Set([...Object.keys(DEFAULTS), 'quick', 'only', 'browsers', 'cpu-prof', 'ours-options', 'raw-ws', 'no-node']);
     const unknown = Object.keys(flags).filter(name => !known.has(name));
     if (unknown.length > 0) {
         throw new Error(`unknown flag(s): ${unknown.map(name => `--${name}`).join(' ')}`);
@@ -58,7 +58,7 @@ export function parse_flags(argv) {
     }
     return {
         ...sizes, quick: Boolean(flags.quick), only: flags.only, browsers,
-        raw_ws: Boolean(flags['raw-ws']), cpu_prof: Boolean(flags['cpu-prof']), ours_options: flags['ours-options']
+        raw_ws: Boolean(flags['raw-ws']), no_node: Boolean(flags['no-node']), cpu_prof: Boolean(flags['cpu-prof']), ours_options: flags['ours-options']
     };
 }
 

@@ -416,6 +416,20 @@ export async function run(argv = []) {
     }
 }
 
+// Prints the report's table and targets; writes bench/results/node-client.json
+// (node-client-partial.json for a partial run, which must not replace it).
+export function print_and_save(report, partial) {
+    console.log(format_table(report));
+    console.log();
+    console.log(format_targets(report.targets));
+    const load = report.loadavg_before.map(x => x.toFixed(2)).join(', ');
+    console.log(`\n${report.cpus} × ${report.cpu_model}, Node ${report.node}, load average before: ${load}; ${report.seconds.toFixed(0)} s`);
+    const name = partial ? 'node-client-partial' : 'node-client';
+    mkdirSync(results_dir, { recursive: true });
+    writeFileSync(new URL(`${name}.json`, results_dir), JSON.stringify(report, null, 2) + '\n');
+    console.log(`wrote bench/results/${name}.json`);
+}
+
 if (process.argv[1] === self) {
     const argv = process.argv.slice(2);
     if (argv[0] === '--serve') {
@@ -424,15 +438,6 @@ if (process.argv[1] === self) {
         process.send({ url });
     } else {
         const report = await run(argv);
-        console.log(format_table(report));
-        console.log();
-        console.log(format_targets(report.targets));
-        const load = report.loadavg_before.map(x => x.toFixed(2)).join(', ');
-        console.log(`\n${report.cpus} × ${report.cpu_model}, Node ${report.node}, load average before: ${load}; ${report.seconds.toFixed(0)} s`);
-        const partial = report.sizes.quick || report.sizes.only || argv.some(a => !a.startsWith('--quick'));
-        const name = partial ? 'node-client-partial' : 'node-client';
-        mkdirSync(results_dir, { recursive: true });
-        writeFileSync(new URL(`${name}.json`, results_dir), JSON.stringify(report, null, 2) + '\n');
-        console.log(`wrote bench/results/${name}.json`);
+        print_and_save(report, report.sizes.quick || report.sizes.only || argv.some(a => !a.startsWith('--quick')));
     }
 }

@@ -1,10 +1,11 @@
 // npm run bench [-- --quick | --browsers=chromium,firefox | --duration=ms --repeat=n --messages=n
-//                  --rounds=n --latency=ms --only=text --cpu-prof --ours-options=JSON]
+//                  --rounds=n --latency=ms --only=text --cpu-prof --ours-options=JSON --no-node]
 // Runs our server + client over each of its transports (websocket, streaming,
 // per-write), http2-duplex 6.0.3's server + client (streaming, per-write) and a ws
 // WebSocket echo side by side, in headless Chromium and then Firefox; prints a table
 // per browser with ratios to each transport's baseline and writes
-// bench/results/latest.{json,svg}.
+// bench/results/latest.{json,svg}. Then the Node clients (bench/node-client.mjs:
+// connect() over each transport against the ws client), unless --no-node.
 import { fork } from 'node:child_process';
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -225,4 +226,11 @@ try {
     console.log(`\nwrote bench/results/${name}.json and ${name}.svg (${report.seconds.toFixed(0)} s)`);
 } finally {
     await Promise.all(Object.values(servers).map(server => server.stop()));
+}
+
+if (!sizes.no_node) {
+    const node_client = await import('./node-client.mjs');
+    const node_argv = sizes.quick ? ['--quick'] : [];
+    console.log('\nNode clients (bench/node-client.mjs)');
+    node_client.print_and_save(await node_client.run(node_argv), sizes.quick);
 }
