@@ -152,6 +152,24 @@ test('WebSocket: the server sends no more than the client granted; credit lets i
     assert.equal(binary(all).length, size);
 });
 
+test('WebSocket: credit counts bytes, also for strings written with decodeStrings: false', async t => {
+    const s = await start_server({ window_bytes: 1024 * 1024, decodeStrings: false });
+    t.after(s.close);
+    const opened = next_duplex(s.server);
+    const { stream, until } = await connect_ws(s);
+    const { duplex } = await opened;
+    // 600 Ki characters, 1.2 MiB of UTF-8: more than the 1 MiB granted.
+    const text = 'é'.repeat(600 * 1024);
+    duplex.write(text.slice(0, 1000));
+    duplex.write(text.slice(1000), 'utf8');
+    const first = await until(f => binary(f).length >= 1024 * 1024);
+    await new Promise(resolve => stream.session.ping(resolve));
+    assert.equal(binary(first).length, 1024 * 1024);
+    stream.write(frame(1, `credit ${1024 * 1024}`));
+    const all = await until(f => binary(f).length >= Buffer.byteLength(text));
+    assert.equal(binary(all).toString(), text);
+});
+
 test('WebSocket: a client that resets the stream breaks the duplex (CLIENT_RESET), never the process', async t => {
     const s = await start_server();
     t.after(s.close);

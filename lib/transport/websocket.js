@@ -13,6 +13,10 @@ const COPY_BELOW = 4096;
 // _writev joins runs of such payloads into frames of up to this many bytes.
 const JOIN_MAX = 64 * 1024;
 
+// Credit counts bytes: a string written with decodeStrings: false is encoded first.
+const as_bytes = (chunk, encoding) =>
+    typeof chunk === 'string' ? Buffer.from(chunk, encoding) : chunk;
+
 class WebSocketDuplex extends ServerDuplex {
     #endpoint;
     #pushed = 0;
@@ -95,7 +99,7 @@ class WebSocketDuplex extends ServerDuplex {
     }
 
     _write(chunk, encoding, cb) {
-        this.#waiting = { chunks: [chunk], cb };
+        this.#waiting = { chunks: [as_bytes(chunk, encoding)], cb };
         this.#send_waiting();
     }
 
@@ -112,8 +116,9 @@ class WebSocketDuplex extends ServerDuplex {
                 run_bytes = 0;
             }
         };
-        for (const { chunk } of chunks) {
-            const alone = chunk.length > COPY_BELOW || typeof chunk === 'string';
+        for (const written of chunks) {
+            const chunk = as_bytes(written.chunk, written.encoding);
+            const alone = chunk.length > COPY_BELOW;
             if (alone || run_bytes + chunk.length > JOIN_MAX) {
                 flush();
             }
