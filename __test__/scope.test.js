@@ -253,6 +253,55 @@ test('cors: preflight answered, allowed origins get access-control headers, othe
     assert.equal(own.status, 200);
 });
 
+test('cors with a function: asked only for foreign origins; false or a throw is 403', async t => {
+    const asked = [];
+    const { s, warnings } = await with_warnings(t, {
+        cors: {
+            origins: (origin, headers) => {
+                asked.push(origin);
+                if (origin === 'https://broken.example') {
+                    throw new Error('the app\'s check failed');
+                }
+                return origin.endsWith('.trusted.example') && headers[':method'] !== undefined;
+            }
+        }
+    });
+    const session = s.connect();
+    const get = session.request({ ':path': '/duplex', origin: 'https://app.trusted.example' });
+    const [headers] = await once(get, 'response');
+    assert.equal(headers[':status'], 200);
+    assert.equal(headers['access-control-allow-origin'], 'https://app.trusted.example');
+    assert.equal(headers['access-control-allow-credentials'], undefined);
+    const own = await post(session, headers['http2-duplex-id'], 'x', { origin: s.url });
+    assert.equal(own.status, 200);
+    const foreign = await request(session, { ':path': '/duplex', origin: 'https://evil.example' });
+    assert.equal(foreign.status, 403);
+    assert.equal(warnings.at(-1).code, 'ERR_HTTP2_DUPLEX_ORIGIN_NOT_ALLOWED');
+    const broken = await request(session, { ':path': '/duplex', origin: 'https://broken.example' });
+    assert.equal(broken.status, 403);
+    assert.deepEqual(warnings.slice(-2).map(w => w.message),
+        ['the app\'s check failed', 'origin https://broken.example is not allowed by the cors option']);
+    assert.deepEqual(asked, ['https://app.trusted.example', 'https://evil.example', 'https://broken.example']);
+});
+
+test('an application function that throws fails its request (500, warning), not the process', async t => {
+    const { s, warnings } = await with_warnings(t, {
+        scope: headers => {
+            if (headers.authorization === undefined) {
+                throw new Error('no user');
+            }
+            return headers.authorization;
+        }
+    });
+    const session = s.connect();
+    const refused = await request(session, { ':path': '/duplex' });
+    assert.equal(refused.status, 500);
+    assert.equal(warnings.at(-1).message, 'no user');
+    const get = session.request({ ':path': '/duplex', authorization: 'alice' });
+    const [headers] = await once(get, 'response');
+    assert.equal(headers[':status'], 200);
+});
+
 test('without cors, OPTIONS is 405 as in 6.x', async t => {
     const { s } = await with_warnings(t);
     const answer = await request(s.connect(), { ':method': 'OPTIONS', ':path': '/duplex', origin: 'https://x.example' });

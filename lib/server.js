@@ -193,9 +193,21 @@ class Http2DuplexServer extends EventEmitter {
         const duplexes = new Map();
         this.#scope_of(duplexes, session);
         session.on('stream', (stream, headers, flags, raw_headers) => {
-            this.process_stream(stream, headers, flags, raw_headers,
-                this.#duplexes_for(duplexes, headers), { ...this.common_headers });
+            this.#serve(stream, headers, flags, raw_headers, duplexes);
         });
+    }
+
+    // An application function (scope, cors) that throws fails its request
+    // (500 and a 'warning'), never the process.
+    async #serve(stream, headers, flags, raw_headers, session_duplexes) {
+        try {
+            await this.process_stream(stream, headers, flags, raw_headers,
+                this.#duplexes_for(session_duplexes, headers), { ...this.common_headers });
+        } catch (err) {
+            this.own_stream(stream);
+            answer(stream, 500, { ...this.common_headers });
+            this.emit('warning', err);
+        }
     }
 
     // An HTTP/1.1 request (HTTP/2 ones come as streams) to the duplex path;
@@ -205,8 +217,7 @@ class Http2DuplexServer extends EventEmitter {
             return;
         }
         const headers = { ...req.headers, ':method': req.method, ':path': req.url };
-        this.process_stream(new Http1Exchange(req, res), headers, 0, req.rawHeaders,
-            this.#duplexes_for(this.#http1_duplexes, headers), { ...this.common_headers });
+        this.#serve(new Http1Exchange(req, res), headers, 0, req.rawHeaders, this.#http1_duplexes);
     }
 
     // The pairing scope of a request: its session's (6.x), the server's, or
@@ -253,17 +264,14 @@ class Http2DuplexServer extends EventEmitter {
         }
         const method = headers[':method'];
         if (this.#cors) {
-            const decision = this.#cors.decide(headers);
-            if (!decision.allowed) {
-                const err = duplex_error('ERR_HTTP2_DUPLEX_ORIGIN_NOT_ALLOWED',
-                    `origin ${headers.origin} is not allowed by the cors option`);
-                this.#answer_error(stream, err, response_headers);
-                this.emit('warning', err);
+            const decision = this.#cors.decide(headers, err => this.emit('warning', err));
+            if (decision.kind === 'refused') {
+                this.#refuse(undefined, stream, decision, response_headers);
                 return true;
             }
             Object.assign(response_headers, decision.headers);
-            if (method === 'OPTIONS') {
-                answer(stream, 204, { ...response_headers, ...this.#cors.preflight(headers) });
+            if (decision.kind === 'preflight') {
+                answer(stream, 204, response_headers);
                 return true;
             }
         }

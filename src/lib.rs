@@ -147,6 +147,74 @@ pub fn classify_request(
     }
 }
 
+/// `kind` "same-origin" (nothing to add), "ask" (ask the application, then
+/// decide again with its answer), "allowed" (`headers` go on every answer to
+/// the request) or "preflight" (answer 204 with `headers`).
+#[napi(object)]
+pub struct CorsAnswer {
+    pub kind: String,
+    pub headers: HashMap<String, String>,
+}
+
+/// The `cors` option, decided by the core.
+#[napi(js_name = "CorsPolicy")]
+pub struct JsCorsPolicy {
+    inner: core::cors::CorsPolicy,
+}
+
+#[napi]
+impl JsCorsPolicy {
+    /// `origins`: the allowed origins, or null when the application decides.
+    #[napi(constructor)]
+    pub fn new(origins: Option<Vec<String>>, credentials: bool, max_age: f64) -> Self {
+        JsCorsPolicy {
+            inner: core::cors::CorsPolicy {
+                origins: match origins {
+                    Some(listed) => core::cors::Origins::Listed(listed.into_iter().collect()),
+                    None => core::cors::Origins::Application,
+                },
+                credentials,
+                max_age: max_age as u64,
+            },
+        }
+    }
+
+    #[napi]
+    pub fn decide(
+        &self,
+        method: String,
+        origin: Option<String>,
+        authority: Option<String>,
+        request_headers: Option<String>,
+        application_allows: Option<bool>,
+    ) -> Either<CorsAnswer, Rejection> {
+        use core::cors::CorsDecision;
+        let request = core::cors::CorsRequest {
+            method: &method,
+            origin: origin.as_deref(),
+            authority: authority.as_deref(),
+            request_headers: request_headers.as_deref(),
+            application_allows,
+        };
+        let answer = |kind: &str, headers: core::cors::Headers| {
+            Either::A(CorsAnswer {
+                kind: kind.to_owned(),
+                headers: headers
+                    .into_iter()
+                    .map(|(name, value)| (name.to_owned(), value))
+                    .collect(),
+            })
+        };
+        match self.inner.decide(&request) {
+            CorsDecision::SameOrigin => answer("same-origin", Vec::new()),
+            CorsDecision::Ask => answer("ask", Vec::new()),
+            CorsDecision::Allowed(headers) => answer("allowed", headers),
+            CorsDecision::Preflight(headers) => answer("preflight", headers),
+            CorsDecision::Refused(refused) => Either::B(rejection(refused, None)),
+        }
+    }
+}
+
 /// `Err(message)` when `value` is out of range for the numeric option `name`.
 #[napi]
 pub fn check_option(name: String, value: f64) -> Option<String> {

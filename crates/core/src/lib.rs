@@ -12,6 +12,7 @@
 
 mod answer;
 mod code;
+pub mod cors;
 pub mod framing;
 mod idle;
 mod inbound;

@@ -57,6 +57,10 @@ pub enum Reason {
     },
     /// A WebSocket handshake over HTTP/1.1.
     WebSocketNeedsHttp2,
+    /// A foreign origin the cors option does not allow.
+    OriginNotAllowed {
+        origin: String,
+    },
 }
 
 /// A refused request: the HTTP status to answer with, the reason, and whether
@@ -95,6 +99,7 @@ impl Reason {
             WrongNode { .. } => Code::WrongNode,
             MethodNotAllowed { .. } => Code::MethodNotAllowed,
             WebSocketNeedsHttp2 => Code::WsNeedsHttp2,
+            OriginNotAllowed { .. } => Code::OriginNotAllowed,
         }
     }
 }
@@ -112,6 +117,7 @@ impl Rejection {
                 | WrongNode { .. }
                 | MethodNotAllowed { .. }
                 | WebSocketNeedsHttp2
+                | OriginNotAllowed { .. }
         );
         Rejection {
             // A reset stream is not answered; 400 only fills the field.
@@ -185,6 +191,9 @@ impl fmt::Display for Reason {
                 f,
                 "WebSocket handshake over HTTP/1.1: served over HTTP/2 only (RFC 8441)"
             ),
+            OriginNotAllowed { origin } => {
+                write!(f, "origin {origin} is not allowed by the cors option")
+            }
             TruncatedBody { received, declared } => write!(
                 f,
                 "write POST body ended after {received} of its {declared} bytes (content-length)"
