@@ -2,13 +2,12 @@
 const { EventEmitter } = require('events');
 const { constants } = require('http2');
 const {
-    Registry, PIECE_DELIVER, PIECE_HELD_PAUSE, PIECE_REFUSED, checkOption, classifyRequest
+    Registry, PIECE_DELIVER, PIECE_HELD_PAUSE, PIECE_REFUSED, checkOption, classifyRequest, getClosed
 } = require('./native');
 const { ServerDuplex } = require('./server-duplex');
 const { duplex_error, refusal_error } = require('./errors');
 const { Http1Exchange } = require('./transport/http1');
 const { WebSocketDuplex } = require('./transport/websocket');
-const { WS_SUBPROTOCOL } = require('./native');
 const { cors_policy } = require('./cors');
 
 
@@ -352,7 +351,7 @@ class Http2DuplexServer extends EventEmitter {
     // A WebSocket on the duplex path (RFC 8441): one stream, both directions.
     #open_websocket(stream, headers, flags, raw_headers, duplexes, response_headers) {
         const scope = this.#scope_of(duplexes, stream.session);
-        const opened = this.#registry.openDuplex(scope.key, undefined);
+        const opened = this.#registry.openWebSocket(scope.key, header(headers, 'sec-websocket-protocol'));
         if (opened.kind === 'refused') {
             this.#refuse(scope, stream, opened, response_headers);
             return;
@@ -361,13 +360,7 @@ class Http2DuplexServer extends EventEmitter {
         const entry = {
             id, key, scope, session: stream.session, posts: new Map(), open_posts: new Set()
         };
-        const asked = String(headers['sec-websocket-protocol'] ?? '').split(',').map(p => p.trim());
-        stream.respond({
-            ':status': 200,
-            'http2-duplex-id': id,
-            ...(asked.includes(WS_SUBPROTOCOL) ? { 'sec-websocket-protocol': WS_SUBPROTOCOL } : {}),
-            ...response_headers
-        });
+        stream.respond({ ':status': 200, ...opened.headers, ...response_headers });
         const settings = { id, max_message: this.limits.maxWriteBytes, window: this.limits.windowBytes };
         const duplex = new WebSocketDuplex(stream, this.options, settings,
             err => this.#fail(entry, err));
@@ -518,8 +511,8 @@ class Http2DuplexServer extends EventEmitter {
         }
     }
 
-    // The GET closed. A client reset (any code, CANCEL included) before both
-    // sides were done breaks the duplex; otherwise only its writable side ends.
+    // The GET closed: the core says whether the client reset it (the duplex
+    // breaks) or only the duplex's writable side ends.
     #get_closed(entry) {
         const { duplex, session, get_error } = entry;
         if (duplex.destroyed) {
@@ -530,16 +523,13 @@ class Http2DuplexServer extends EventEmitter {
             duplex.destroy(get_error);
             return;
         }
-        // A GET that closed before the server ended its response was reset,
-        // whatever the code; the server closes it itself only for 6.x's
-        // `http2-duplex-destroyed` end POST. (Its 'finish' may come after
-        // 'close': that it was ended is what counts.)
+        // (The GET's 'finish' may come after 'close': that it was ended is
+        // what counts.)
         const { stream } = duplex;
-        const reset = stream.rstCode !== constants.NGHTTP2_NO_ERROR ||
-            (!stream.writableEnded && !entry.closing_get);
-        if (reset && !session?.destroyed && !(duplex.writableFinished && duplex.readableEnded)) {
-            this.#fail(entry, duplex_error('ERR_HTTP2_DUPLEX_CLIENT_RESET',
-                `the client reset the duplex's GET (HTTP/2 code ${stream.rstCode})`));
+        const outcome = getClosed(stream.rstCode ?? 0, stream.writableEnded, Boolean(entry.closing_get),
+            Boolean(session?.destroyed), duplex.writableFinished && duplex.readableEnded);
+        if (outcome.kind === 'reset') {
+            this.#fail(entry, duplex_error(outcome.code, outcome.message));
         } else if (!duplex.writableEnded) {
             duplex.end();
         }

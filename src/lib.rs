@@ -98,6 +98,51 @@ pub const PIECE_REFUSED: u32 = 2;
 #[napi]
 pub const PIECE_HELD_PAUSE: u32 = 3;
 
+fn header_map(headers: Vec<(&'static str, String)>) -> HashMap<String, String> {
+    headers
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value))
+        .collect()
+}
+
+/// What the close of a duplex's GET means: `kind` "reset" (the duplex breaks
+/// with `code` and `message`) or "end-writable" (only its writable side ends).
+#[napi(object)]
+pub struct GetCloseOutcome {
+    pub kind: String,
+    pub code: Option<String>,
+    pub message: Option<String>,
+}
+
+#[napi]
+pub fn get_closed(
+    rst_code: u32,
+    server_ended: bool,
+    closed_by_server: bool,
+    session_gone: bool,
+    duplex_done: bool,
+) -> GetCloseOutcome {
+    let closed = core::GetClosed {
+        rst_code,
+        server_ended,
+        closed_by_server,
+        session_gone,
+        duplex_done,
+    };
+    match core::get_closed(&closed) {
+        core::GetOutcome::Reset(reset) => GetCloseOutcome {
+            kind: "reset".to_owned(),
+            code: Some(reset.code().as_str().to_owned()),
+            message: Some(reset.to_string()),
+        },
+        core::GetOutcome::EndWritable => GetCloseOutcome {
+            kind: "end-writable".to_owned(),
+            code: None,
+            message: None,
+        },
+    }
+}
+
 fn rejection(rejection: core::Rejection, fatal: Option<core::DuplexKey>) -> Rejection {
     let code = rejection.code();
     Rejection {
@@ -199,10 +244,7 @@ impl JsCorsPolicy {
         let answer = |kind: &str, headers: core::cors::Headers| {
             Either::A(CorsAnswer {
                 kind: kind.to_owned(),
-                headers: headers
-                    .into_iter()
-                    .map(|(name, value)| (name.to_owned(), value))
-                    .collect(),
+                headers: header_map(headers),
             })
         };
         match self.inner.decide(&request) {
@@ -323,10 +365,34 @@ impl JsRegistry {
                 kind: "opened".to_owned(),
                 key: opened.key.0 as i64,
                 framed,
-                headers: core::open_answer_headers(&opened.id, self.inner.limits(), framed)
-                    .into_iter()
-                    .map(|(name, value)| (name.to_owned(), value))
-                    .collect(),
+                headers: header_map(core::open_answer_headers(
+                    &opened.id,
+                    self.inner.limits(),
+                    framed,
+                )),
+                id: opened.id,
+            }),
+            Err(refused) => Either::B(rejection(refused, None)),
+        }
+    }
+
+    /// A WebSocket (extended CONNECT) opened a duplex; `protocols` is its
+    /// `sec-websocket-protocol` header.
+    #[napi]
+    pub fn open_web_socket(
+        &mut self,
+        session: i64,
+        protocols: Option<String>,
+    ) -> Either<OpenedDuplex, Rejection> {
+        match self.inner.open_duplex(core::ScopeKey(session as u64)) {
+            Ok(opened) => Either::A(OpenedDuplex {
+                kind: "opened".to_owned(),
+                key: opened.key.0 as i64,
+                framed: false,
+                headers: header_map(core::websocket_answer_headers(
+                    &opened.id,
+                    protocols.as_deref(),
+                )),
                 id: opened.id,
             }),
             Err(refused) => Either::B(rejection(refused, None)),
@@ -588,7 +654,3 @@ impl JsWsEndpoint {
         ws_actions(out)
     }
 }
-
-/// The WebSocket subprotocol of http2-duplex.
-#[napi]
-pub const WS_SUBPROTOCOL: &str = core::websocket::SUBPROTOCOL;

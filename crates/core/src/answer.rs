@@ -1,8 +1,10 @@
-//! What the server answers a GET that opened a duplex: the protocol headers
-//! that announce the id, the version and the v2 window.
+//! What the server answers a request that opened a duplex: for a GET, the
+//! protocol headers that announce the id, the version and the v2 window; for
+//! a WebSocket, the id and the subprotocol.
 
 use crate::framing::FRAMING_VERSION;
 use crate::limits::Limits;
+use crate::websocket::SUBPROTOCOL;
 use crate::PROTOCOL_VERSION;
 
 /// Headers a page on another origin may read (CORS): every protocol header
@@ -27,9 +29,37 @@ pub fn open_answer_headers(id: &str, limits: &Limits, framed: bool) -> Vec<(&'st
     headers
 }
 
+/// The headers of the `200` that accepts a WebSocket (extended CONNECT) as
+/// duplex `id`: the subprotocol only when the client offered it (`asked`,
+/// its `sec-websocket-protocol`), as RFC 6455 requires.
+pub fn websocket_answer_headers(id: &str, asked: Option<&str>) -> Vec<(&'static str, String)> {
+    let mut headers = vec![("http2-duplex-id", id.to_owned())];
+    let offered = asked.is_some_and(|list| list.split(',').any(|p| p.trim() == SUBPROTOCOL));
+    if offered {
+        headers.push(("sec-websocket-protocol", SUBPROTOCOL.to_owned()));
+    }
+    headers
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_websocket_gets_the_subprotocol_only_if_it_offered_it() {
+        let with = websocket_answer_headers("n1.x", Some("chat, http2-duplex.1"));
+        assert_eq!(
+            with,
+            vec![
+                ("http2-duplex-id", "n1.x".to_owned()),
+                ("sec-websocket-protocol", SUBPROTOCOL.to_owned())
+            ]
+        );
+        for asked in [None, Some("chat"), Some("http2-duplex.10")] {
+            let without = websocket_answer_headers("n1.x", asked);
+            assert_eq!(without, vec![("http2-duplex-id", "n1.x".to_owned())]);
+        }
+    }
 
     #[test]
     fn announces_the_id_version_and_window() {

@@ -14,6 +14,7 @@ mod answer;
 mod code;
 pub mod cors;
 pub mod framing;
+mod get_close;
 mod idle;
 mod inbound;
 mod limits;
@@ -24,8 +25,9 @@ mod rejection;
 mod request;
 pub mod websocket;
 
-pub use answer::{open_answer_headers, EXPOSED_HEADERS};
+pub use answer::{open_answer_headers, websocket_answer_headers, EXPOSED_HEADERS};
 pub use code::Code;
+pub use get_close::{get_closed, GetClosed, GetOutcome};
 pub use idle::IdleDeadlines;
 pub use inbound::{Completion, Piece};
 pub use limits::Limits;

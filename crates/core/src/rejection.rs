@@ -42,6 +42,10 @@ pub enum Reason {
     DuplexClosed,
     /// A POST body was reset before its end.
     ClientReset,
+    /// The duplex's GET was reset before the duplex was done.
+    GetReset {
+        code: u32,
+    },
     /// A write POST body ended short of its `content-length`.
     TruncatedBody {
         received: u64,
@@ -94,7 +98,7 @@ impl Reason {
             TooManyDuplexes { .. } => Code::TooManyDuplexes,
             UnknownWrite(_) => Code::UnknownWrite,
             DuplexClosed => Code::DuplexClosed,
-            ClientReset => Code::ClientReset,
+            ClientReset | GetReset { .. } => Code::ClientReset,
             TruncatedBody { .. } => Code::TruncatedBody,
             WrongNode { .. } => Code::WrongNode,
             MethodNotAllowed { .. } => Code::MethodNotAllowed,
@@ -178,6 +182,10 @@ impl fmt::Display for Reason {
             }
             UnknownWrite(seq) => write!(f, "no write POST {seq} in flight"),
             DuplexClosed => write!(f, "the duplex of this http2-duplex-id has closed"),
+            GetReset { code } => write!(
+                f,
+                "the client reset the duplex's GET (HTTP/2 code {code})"
+            ),
             ClientReset => write!(
                 f,
                 "the client reset a POST of the duplex before its body ended"
