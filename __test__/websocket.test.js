@@ -6,64 +6,12 @@ const assert = require('node:assert/strict');
 const { once } = require('events');
 const { randomBytes, createHash } = require('crypto');
 const { start_server, next_duplex } = require('./support/h2');
+const { ws_frame, read_frames } = require('./support/ws-frames');
 
 const sha256 = data => createHash('sha256').update(data).digest('hex');
 
-// A masked client frame.
-function frame(opcode, payload) {
-    payload = Buffer.from(payload);
-    const key = randomBytes(4);
-    const length = payload.length;
-    const header = length < 126 ? Buffer.from([0x80 | opcode, 0x80 | length]) :
-        length < 65536 ? Buffer.from([0x80 | opcode, 0x80 | 126, length >> 8, length & 255]) :
-            Buffer.concat([Buffer.from([0x80 | opcode, 0x80 | 127]), (() => {
-                const b = Buffer.alloc(8);
-                b.writeBigUInt64BE(BigInt(length));
-                return b;
-            })()]);
-    const masked = Buffer.from(payload);
-    for (let i = 0; i < masked.length; i++) {
-        masked[i] ^= key[i % 4];
-    }
-    return Buffer.concat([header, key, masked]);
-}
-
-// Reads the server's (unmasked) frames as { opcode, payload }.
-function frames_from(stream) {
-    const frames = [];
-    let buffered = Buffer.alloc(0);
-    const waiters = [];
-    stream.on('data', chunk => {
-        buffered = Buffer.concat([buffered, chunk]);
-        for (;;) {
-            if (buffered.length < 2) {
-                break;
-            }
-            let length = buffered[1] & 0x7f;
-            let at = 2;
-            if (length === 126) {
-                length = buffered.readUInt16BE(2);
-                at = 4;
-            } else if (length === 127) {
-                length = Number(buffered.readBigUInt64BE(2));
-                at = 10;
-            }
-            if (buffered.length < at + length) {
-                break;
-            }
-            frames.push({ opcode: buffered[0] & 0x0f, payload: buffered.subarray(at, at + length) });
-            buffered = buffered.subarray(at + length);
-        }
-        waiters.splice(0).forEach(w => w());
-    });
-    stream.on('end', () => waiters.splice(0).forEach(w => w()));
-    // Resolves once `done(frames)` is true.
-    return done => new Promise((resolve, reject) => {
-        const check = () => done(frames) ? resolve(frames) :
-            stream.readableEnded ? reject(new Error('stream ended')) : waiters.push(check);
-        check();
-    });
-}
+// A client's frames are masked.
+const frame = (opcode, payload) => ws_frame(opcode, payload, { masked: true });
 
 async function connect_ws(s) {
     const session = s.connect();
@@ -77,7 +25,7 @@ async function connect_ws(s) {
     }, { endStream: false });
     stream.on('error', () => {});
     const [headers] = await once(stream, 'response');
-    return { session, stream, headers, until: frames_from(stream) };
+    return { session, stream, headers, until: read_frames(stream) };
 }
 
 const binary = frames => Buffer.concat(frames.filter(f => f.opcode === 2).map(f => f.payload));

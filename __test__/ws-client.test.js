@@ -8,46 +8,13 @@ const http2 = require('http2');
 const { once } = require('events');
 const { readFileSync } = require('fs');
 const { connect, ConnectionPool } = require('..');
+const { ws_frame, close_code } = require('./support/ws-frames');
 
 const certs = `${__dirname}/certs`;
 const CA = readFileSync(`${certs}/ca.pem`);
 
-// An unmasked (server) frame, or a masked one with `mask`.
-function frame(opcode, payload, mask = false) {
-    payload = Buffer.from(payload);
-    const length = payload.length;
-    const header = length < 126 ? Buffer.from([0x80 | opcode, (mask ? 0x80 : 0) | length]) :
-        Buffer.from([0x80 | opcode, (mask ? 0x80 : 0) | 126, length >> 8, length & 255]);
-    return mask ? Buffer.concat([header, Buffer.alloc(4), payload]) : Buffer.concat([header, payload]);
-}
-
-// The client's (masked) frames from a stream: resolves at its first Close, to the code.
-function close_code_from(stream) {
-    return new Promise((resolve, reject) => {
-        let buffered = Buffer.alloc(0);
-        stream.on('data', chunk => {
-            buffered = Buffer.concat([buffered, chunk]);
-            while (buffered.length >= 6) {
-                let length = buffered[1] & 0x7f;
-                let at = 2;
-                if (length === 126) {
-                    length = buffered.readUInt16BE(2);
-                    at = 4;
-                }
-                if (buffered.length < at + 4 + length) {
-                    return;
-                }
-                const key = buffered.subarray(at, at + 4);
-                const payload = Buffer.from(buffered.subarray(at + 4, at + 4 + length)).map((b, i) => b ^ key[i % 4]);
-                if ((buffered[0] & 0x0f) === 8) {
-                    return resolve(payload.length >= 2 ? payload.readUInt16BE(0) : null);
-                }
-                buffered = buffered.subarray(at + 4 + length);
-            }
-        });
-        stream.on('end', () => reject(new Error('no Close from the client')));
-    });
-}
+// A server's frames are not masked (a masked one is a protocol error).
+const frame = (opcode, payload, masked = false) => ws_frame(opcode, payload, { masked });
 
 // A server that answers the WebSocket CONNECT and then sends `bytes`.
 async function breaking_server(t, bytes) {
@@ -60,7 +27,7 @@ async function breaking_server(t, bytes) {
     server.on('stream', (stream, headers) => {
         stream.on('error', () => {});
         assert.equal(headers[':protocol'], 'websocket');
-        closes.push(close_code_from(stream));
+        closes.push(close_code(stream));
         stream.respond({ ':status': 200, 'sec-websocket-protocol': 'http2-duplex.1', 'http2-duplex-id': 'x' });
         stream.write(bytes);
     });

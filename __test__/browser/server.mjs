@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { build } from 'esbuild';
 import { client_build_options } from '../../scripts/build-client.mjs';
+import { ws_frame, close_code } from '../support/ws-frames.js';
 
 const require = createRequire(import.meta.url);
 const root = new URL('../../', import.meta.url);
@@ -109,12 +110,6 @@ function stub_framed(stream, method, query) {
 // its id, then breaks the protocol as STUB_WS_BREAKS[NAME] says. next_ws_break_close()
 // resolves to the code of the next Close a client answers with.
 export const STUB_WS_BREAK = '/stub/ws-break';
-const ws_frame = (opcode, payload) => {
-    const body = Buffer.from(payload);
-    const header = body.length < 126 ? Buffer.from([0x80 | opcode, body.length]) :
-        Buffer.from([0x80 | opcode, 126, body.length >> 8, body.length & 255]);
-    return Buffer.concat([header, body]);
-};
 export const STUB_WS_BREAKS = {
     'unknown-text': ws_frame(1, 'hello'),
     'bad-credit': ws_frame(1, 'credit 0'),
@@ -129,33 +124,13 @@ export function next_ws_break_close() {
         new Promise(resolve => ws_break_waiting.push(resolve));
 }
 
-// The client's first Close frame (masked) on `stream`: its code, or null.
-function client_close_code(stream) {
-    let buffered = Buffer.alloc(0);
-    stream.on('data', chunk => {
-        buffered = Buffer.concat([buffered, chunk]);
-        while (buffered.length >= 6) {
-            let length = buffered[1] & 0x7f;
-            let at = 2;
-            if (length === 126) {
-                length = buffered.readUInt16BE(2);
-                at = 4;
-            }
-            if (buffered.length < at + 4 + length) {
-                return;
-            }
-            if ((buffered[0] & 0x0f) === 8) {
-                const key = buffered.subarray(at, at + 4);
-                const payload = Buffer.from(buffered.subarray(at + 4, at + 4 + length)).map((b, i) => b ^ key[i % 4]);
-                const code = payload.length >= 2 ? payload.readUInt16BE(0) : null;
-                const waiting = ws_break_waiting.shift();
-                waiting ? waiting(code) : ws_break_closes.push(code);
-                stream.end();
-                return;
-            }
-            buffered = buffered.subarray(at + 4 + length);
-        }
-    });
+// The code of the client's first Close on `stream` goes to next_ws_break_close().
+function report_close(stream) {
+    close_code(stream).then(code => {
+        const waiting = ws_break_waiting.shift();
+        waiting ? waiting(code) : ws_break_closes.push(code);
+        stream.end();
+    }, () => {});
 }
 
 function stub(stream, headers) {
@@ -163,7 +138,7 @@ function stub(stream, headers) {
     const method = headers[':method'];
     if (path === STUB_WS_BREAK && method === 'CONNECT') {
         stream.respond({ ':status': 200, 'sec-websocket-protocol': 'http2-duplex.1' });
-        client_close_code(stream);
+        report_close(stream);
         stream.write(Buffer.concat([ws_frame(1, `id stub-${++stub_ids}`),
             STUB_WS_BREAKS[new URLSearchParams(query).get('case')]]));
         return true;
