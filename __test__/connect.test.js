@@ -54,9 +54,9 @@ function open_error(url, options) {
     return connect(url, options).then(() => assert.fail(`connected to ${url}`), err => err);
 }
 
-// Writes `total` random bytes in `size`-byte writes, reads the echo, and
-// returns both SHA-256 digests.
-async function echo(duplex, total, size) {
+// Writes random bytes in writes of the sizes given (an iterable), reads the
+// echo, and returns the bytes received and both SHA-256 digests.
+async function echo_writes(duplex, sizes) {
     const sent = crypto.createHash('sha256');
     const got = crypto.createHash('sha256');
     let received = 0;
@@ -65,8 +65,8 @@ async function echo(duplex, total, size) {
         duplex.on('end', resolve);
         duplex.on('error', reject);
     });
-    for (let n = 0; n < total; n += size) {
-        const chunk = crypto.randomBytes(Math.min(size, total - n));
+    for (const size of sizes) {
+        const chunk = crypto.randomBytes(size);
         sent.update(chunk);
         if (!duplex.write(chunk)) {
             await once(duplex, 'drain');
@@ -76,6 +76,15 @@ async function echo(duplex, total, size) {
     await reading;
     return { received, sent: sent.digest('hex'), got: got.digest('hex') };
 }
+
+// `total` random bytes in `size`-byte writes.
+function* sizes_of(total, size) {
+    for (let n = 0; n < total; n += size) {
+        yield Math.min(size, total - n);
+    }
+}
+
+const echo = (duplex, total, size) => echo_writes(duplex, sizes_of(total, size));
 
 for (const [name, load] of Object.entries(servers)) {
     describe(`connect to the ${name} server`, () => {
@@ -721,29 +730,12 @@ describe('writes and reads taken at once', () => {
         test(`${transport}: small writes in a tight loop between big ones are echoed in order`, async () => {
             const duplex = await connect(s.url, { ca, transport, pool: new ConnectionPool() });
             assert.strictEqual(duplex.transport, transport);
-            const sent = crypto.createHash('sha256');
-            const got = crypto.createHash('sha256');
-            let received = 0;
-            const reading = new Promise((resolve, reject) => {
-                duplex.on('data', chunk => { got.update(chunk); received += chunk.length; });
-                duplex.on('end', resolve);
-                duplex.on('error', reject);
-            });
-            let total = 0;
-            for (let i = 0; i < 20000; i++) {
-                // Mostly 1 to 100 bytes; every 1000th write 300 KiB, more than
-                // one batch may take at once.
-                const chunk = crypto.randomBytes(i % 1000 === 999 ? 300 * 1024 : 1 + (i % 100));
-                sent.update(chunk);
-                total += chunk.length;
-                if (!duplex.write(chunk)) {
-                    await once(duplex, 'drain');
-                }
-            }
-            duplex.end();
-            await reading;
-            assert.strictEqual(received, total);
-            assert.strictEqual(got.digest('hex'), sent.digest('hex'));
+            // Mostly 1 to 100 bytes; every 1000th write 300 KiB, more than
+            // one batch may take at once.
+            const sizes = Array.from({ length: 20000 }, (_, i) => i % 1000 === 999 ? 300 * 1024 : 1 + (i % 100));
+            const { received, sent, got } = await echo_writes(duplex, sizes);
+            assert.strictEqual(received, sizes.reduce((a, b) => a + b));
+            assert.strictEqual(got, sent);
         });
     }
 

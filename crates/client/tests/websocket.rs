@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http2_duplex_client::{Client, Code, Error, Options, Transport};
+use http2_duplex_client::{Client, Code, Duplex, Error, Options, Transport};
 use http2_duplex_core::websocket::{encode_header, Action, Endpoint, Opcode, INITIAL_CREDIT};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -193,6 +193,17 @@ fn options(transport: Transport) -> Options {
     }
 }
 
+/// A WebSocket duplex to a server offering RFC 8441 and behaving as `mode`.
+async fn websocket_duplex(mode: Mode) -> (Server, Client, Duplex) {
+    let s = server(mode, true).await;
+    let client = Client::new();
+    let duplex = client
+        .open(&s.url, &options(Transport::WebSocket))
+        .await
+        .unwrap();
+    (s, client, duplex)
+}
+
 fn pattern(len: usize, seed: u8) -> Vec<u8> {
     (0..len)
         .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
@@ -252,12 +263,7 @@ async fn without_rfc_8441_auto_takes_the_fetch_transport_and_websocket_fails() {
 
 #[tokio::test]
 async fn writes_stop_at_the_servers_credit() {
-    let s = server(Mode::Stall, true).await;
-    let client = Client::new();
-    let duplex = client
-        .open(&s.url, &options(Transport::WebSocket))
-        .await
-        .unwrap();
+    let (s, _client, duplex) = websocket_duplex(Mode::Stall).await;
     let writer = duplex.clone();
     let write = tokio::spawn(async move {
         writer.write(Bytes::from(vec![1u8; 3 << 20])).await.unwrap();
@@ -271,12 +277,7 @@ async fn writes_stop_at_the_servers_credit() {
 
 #[tokio::test]
 async fn the_server_sends_only_as_far_as_reads_grant_credit() {
-    let s = server(Mode::Push, true).await;
-    let client = Client::new();
-    let duplex = client
-        .open(&s.url, &options(Transport::WebSocket))
-        .await
-        .unwrap();
+    let (s, _client, duplex) = websocket_duplex(Mode::Push).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     // Nothing read: the server holds at most the initial credit.
     assert_eq!(s.seen.sent.load(Ordering::SeqCst), INITIAL_CREDIT);
@@ -292,12 +293,7 @@ async fn the_server_sends_only_as_far_as_reads_grant_credit() {
 
 #[tokio::test]
 async fn a_server_breaking_the_protocol_fails_the_duplex_with_its_code() {
-    let mut s = server(Mode::Masked, true).await;
-    let client = Client::new();
-    let duplex = client
-        .open(&s.url, &options(Transport::WebSocket))
-        .await
-        .unwrap();
+    let (mut s, _client, duplex) = websocket_duplex(Mode::Masked).await;
     let err = duplex.read().await.err().unwrap();
     assert_eq!(err.code(), Code::WsProtocol);
     assert_eq!(err.code().as_str(), "ERR_HTTP2_DUPLEX_WS_PROTOCOL");
@@ -308,12 +304,7 @@ async fn a_server_breaking_the_protocol_fails_the_duplex_with_its_code() {
 
 #[tokio::test]
 async fn try_write_takes_only_what_the_credit_lets_go_and_try_read_does_not_wait() {
-    let s = server(Mode::Stall, true).await;
-    let client = Client::new();
-    let duplex = client
-        .open(&s.url, &options(Transport::WebSocket))
-        .await
-        .unwrap();
+    let (s, _client, duplex) = websocket_duplex(Mode::Stall).await;
     assert!(
         duplex.try_read().is_none(),
         "nothing came: try_read waits not"
