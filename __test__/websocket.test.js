@@ -28,6 +28,19 @@ async function connect_ws(s) {
     return { session, stream, headers, until: read_frames(stream) };
 }
 
+// A server with `options`, a WebSocket to it, and the duplex it opened;
+// `warnings` collects the server's.
+async function ws_duplex(t, options) {
+    const s = await start_server(options);
+    t.after(s.close);
+    const warnings = [];
+    s.server.on('warning', w => warnings.push(w));
+    const opened = next_duplex(s.server);
+    const { stream, until } = await connect_ws(s);
+    const { duplex } = await opened;
+    return { s, warnings, stream, until, duplex };
+}
+
 const binary = frames => Buffer.concat(frames.filter(f => f.opcode === 2).map(f => f.payload));
 const texts = frames => frames.filter(f => f.opcode === 1).map(f => f.payload.toString());
 
@@ -79,11 +92,7 @@ test('WebSocket: a client past its credit is closed 1008 with a warning; an unma
 });
 
 test('WebSocket: the server sends no more than the client granted; credit lets it go on', async t => {
-    const s = await start_server();
-    t.after(s.close);
-    const opened = next_duplex(s.server);
-    const { stream, until } = await connect_ws(s);
-    const { duplex } = await opened;
+    const { stream, until, duplex } = await ws_duplex(t);
     const size = 3 * 1024 * 1024;
     let finished = false;
     duplex.write(Buffer.alloc(size, 7), () => {
@@ -101,11 +110,7 @@ test('WebSocket: the server sends no more than the client granted; credit lets i
 });
 
 test('WebSocket: credit counts bytes, also for strings written with decodeStrings: false', async t => {
-    const s = await start_server({ window_bytes: 1024 * 1024, decodeStrings: false });
-    t.after(s.close);
-    const opened = next_duplex(s.server);
-    const { stream, until } = await connect_ws(s);
-    const { duplex } = await opened;
+    const { stream, until, duplex } = await ws_duplex(t, { window_bytes: 1024 * 1024, decodeStrings: false });
     // 600 Ki characters, 1.2 MiB of UTF-8: more than the 1 MiB granted.
     const text = 'é'.repeat(600 * 1024);
     duplex.write(text.slice(0, 1000));
@@ -119,13 +124,7 @@ test('WebSocket: credit counts bytes, also for strings written with decodeString
 });
 
 test('WebSocket: a client that resets the stream breaks the duplex (CLIENT_RESET), never the process', async t => {
-    const s = await start_server();
-    t.after(s.close);
-    const warnings = [];
-    s.server.on('warning', w => warnings.push(w));
-    const opened = next_duplex(s.server);
-    const { stream } = await connect_ws(s);
-    const { duplex } = await opened;
+    const { s, warnings, stream, duplex } = await ws_duplex(t);
     duplex.pipe(duplex);
     stream.close(require('http2').constants.NGHTTP2_CANCEL);
     await new Promise(resolve => duplex.on('close', resolve));
@@ -134,13 +133,7 @@ test('WebSocket: a client that resets the stream breaks the duplex (CLIENT_RESET
 });
 
 test('WebSocket: the client\'s end and Close in one read, before the reader took the end, is a clean close', async t => {
-    const s = await start_server();
-    t.after(s.close);
-    const warnings = [];
-    s.server.on('warning', w => warnings.push(w));
-    const opened = next_duplex(s.server);
-    const { stream, until } = await connect_ws(s);
-    const { duplex } = await opened;
+    const { warnings, stream, until, duplex } = await ws_duplex(t);
     duplex.end();
     await until(f => texts(f).includes('end'));
     stream.end(Buffer.concat([frame(1, 'end'), frame(8, Buffer.from([0x03, 0xe8]))]));
@@ -152,13 +145,7 @@ test('WebSocket: the client\'s end and Close in one read, before the reader took
 });
 
 test('WebSocket: idle_timeout ends a quiet WebSocket duplex (IDLE_TIMEOUT, Close 1001); traffic keeps it open', async t => {
-    const s = await start_server({ idle_timeout: 100 });
-    t.after(s.close);
-    const warnings = [];
-    s.server.on('warning', w => warnings.push(w));
-    const opened = next_duplex(s.server);
-    const { stream, until } = await connect_ws(s);
-    const { duplex } = await opened;
+    const { s, warnings, stream, until, duplex } = await ws_duplex(t, { idle_timeout: 100 });
     duplex.pipe(duplex);
     let closed = false;
     duplex.on('close', () => {
