@@ -429,3 +429,109 @@ export function echo_many(client_url, url, n, size, options) {
         return { id, transport, sent, read };
     }));
 }
+
+// Resolves on the duplex's next 'drain', or its 'close'; the listeners go with it.
+function drain_or_close(duplex) {
+    return new Promise(resolve => {
+        const done = () => {
+            duplex.off('drain', done);
+            duplex.off('close', done);
+            resolve();
+        };
+        duplex.on('drain', done);
+        duplex.on('close', done);
+    });
+}
+
+// The proxy suites' node kill: per duplex, what it wrote and what came back.
+const pumps = new Map();
+
+// Checks every byte read against the oldest bytes written whose echo had not come.
+function check_echo(pump, data) {
+    for (let at = 0; at < data.length && !pump.mismatch;) {
+        const head = pump.sent[0];
+        const n = Math.min(head.length, data.length - at);
+        for (let i = 0; i < n; i++) {
+            if (head[i] !== data[at + i]) {
+                pump.mismatch = `echo differs at byte ${pump.received + at + i}`;
+                break;
+            }
+        }
+        at += n;
+        pump.sent[0] = head.subarray(n);
+        if (pump.sent[0].length === 0) {
+            pump.sent.shift();
+        }
+    }
+    pump.received += data.length;
+}
+
+// Resolves with the bytes echoed once `bytes` have been, or the duplex has closed.
+function echoed(key, bytes) {
+    const duplex = get(key);
+    const pump = pumps.get(key);
+    return new Promise(resolve => {
+        const look = () => {
+            if (pump.received >= bytes || duplex.destroyed) {
+                duplex.off('data', look);
+                duplex.off('close', look);
+                resolve(pump.received);
+            }
+        };
+        duplex.on('data', look);
+        duplex.on('close', look);
+        look();
+    });
+}
+
+// Opens `n` duplexes on `url`, each writing random 16 KiB chunks (honouring
+// backpressure, at most `unechoed` bytes not yet echoed) until finish_pumps()
+// or its end, every byte echoed checked. Resolves once each has had `bytes`
+// echoed: [{ key, id, transport, received }].
+export function pump_many(client_url, url, n, bytes, unechoed, options) {
+    return Promise.all(Array.from({ length: n }, async () => {
+        const opened = await open(client_url, url, options);
+        const duplex = get(opened.key);
+        const pump = { sent: [], written: 0, received: 0, mismatch: null, stop: false, failed_at: null };
+        pumps.set(opened.key, pump);
+        duplex.once('error', () => {
+            pump.failed_at = Date.now();
+        });
+        duplex.on('data', data => check_echo(pump, data));
+        pump.done = (async () => {
+            while (!pump.stop && !duplex.destroyed) {
+                const chunk = random_bytes(16384);
+                pump.sent.push(chunk);
+                pump.written += chunk.length;
+                if (!duplex.write(chunk)) {
+                    await drain_or_close(duplex);
+                }
+                await echoed(opened.key, pump.written - unechoed);
+            }
+        })();
+        return { ...opened, received: await echoed(opened.key, bytes) };
+    }));
+}
+
+// Once each has closed: its events' order, error shape, when it failed (Date.now()),
+// whether the echo matched, and how many bytes written never came back.
+export function closed_pumps(keys) {
+    return Promise.all(keys.map(async key => {
+        const { order, error } = await closed(key);
+        const { failed_at, mismatch, received, sent } = pumps.get(key);
+        const unechoed = sent.reduce((n, chunk) => n + chunk.length, 0);
+        return { id: get(key).id, order, error, failed_at, mismatch, received, unechoed };
+    }));
+}
+
+// Once each has had `more` bytes echoed: stops their writes, ends them, and
+// resolves as closed_pumps() does.
+export async function finish_pumps(keys, more) {
+    await Promise.all(keys.map(key => echoed(key, pumps.get(key).received + more)));
+    for (const key of keys) {
+        pumps.get(key).stop = true;
+    }
+    await Promise.all(keys.map(key => pumps.get(key).done));
+    keys.forEach(end);
+    return closed_pumps(keys);
+}

@@ -12,6 +12,8 @@ const GOING_AWAY = 1001;
 const COPY_BELOW = 4096;
 // _writev joins runs of such payloads into frames of up to this many bytes.
 const JOIN_MAX = 64 * 1024;
+// After both ends, how long the client's Close is waited for before the stream ends.
+const CLOSE_WAIT_MS = 5000;
 
 // Credit counts bytes: a string written with decodeStrings: false is encoded first.
 const as_bytes = (chunk, encoding) =>
@@ -193,8 +195,18 @@ class WebSocketDuplex extends ServerDuplex {
     }
 
     // The Close frame says why: the stream then ends cleanly, never reset
-    // (a reset could overtake the Close).
-    _end_transport() {
+    // (a reset could overtake the Close). After both ends the Close 1000 is
+    // out and the stream ends with the client's ('finished'): ended at once,
+    // HAProxy reset the client's stream and dropped the data still on its way.
+    _end_transport(reset) {
+        if (!reset && this.#received_end && this.writableFinished && !this.stream.writableEnded) {
+            setTimeout(() => {
+                if (!this.stream.destroyed && !this.stream.writableEnded) {
+                    this.stream.end();
+                }
+            }, CLOSE_WAIT_MS).unref();
+            return;
+        }
         if (!this.stream.destroyed && !this.stream.writableEnded) {
             this.#act(this.#endpoint.close(GOING_AWAY, 'duplex destroyed'));
             if (!this.stream.writableEnded) {
