@@ -55,7 +55,9 @@ export class StreamUpload {
                 this._pull = { controller, resolve };
                 this._feed();
             }),
-            cancel: () => this._fail(new Error('request body cancelled'))
+            // fetch cancels the body when the request fails; its rejection
+            // (below) says why, and fails what waits.
+            cancel: () => {}
         }, { highWaterMark: 0 });
         this._answer = start(body).then(() => {
             this._answered = true;
