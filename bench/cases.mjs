@@ -31,7 +31,7 @@ const IMPL_OPTIONS = {
 export const BASELINE = { websocket: 'ws', streaming: 'original', 'per-write': 'original' };
 
 // Firefox cannot stream request bodies (no fetch upload streaming): its streaming rows show '—'.
-function unsupported(browser, transport) {
+export function unsupported(browser, transport) {
     return browser === 'firefox' && transport === 'streaming' ? 'Firefox cannot stream request bodies' : undefined;
 }
 

@@ -3,8 +3,9 @@
 // all on loopback, in one run:
 //   1. the Node client (Rust): the streaming POST ('fetch') on every path, the
 //      RFC 8441 WebSocket where every hop carries it (bench/proxy-node.mjs);
-//   2. headless Chromium with the browser client, each transport asked for
-//      explicitly: websocket, streaming, per-write (bench/proxy-browser.mjs);
+//   2. headless Chromium, then Firefox, with the browser client, each transport
+//      asked for explicitly: websocket, streaming (Chromium only), per-write
+//      (bench/proxy-browser.mjs);
 //      where a WebSocket cannot open (nginx) the row says what 'auto' falls back to.
 // Every path is started once; runs go round the paths and transports in turn, so
 // each ratio to direct compares runs from the same minutes of a loaded machine.
@@ -12,7 +13,7 @@
 // verdicts, and writes bench/results/proxies.json.
 //
 //   npm run bench:proxies [-- --quick | --runs=n --mib=n --rounds=n --browser-rounds=n
-//                          --duration=ms --parts=node,browser]
+//                          --duration=ms --parts=node,browser --browsers=chromium,firefox]
 //
 // Targets (issue 11): through HAProxy at least 0.7× the direct throughput and at
 // most 0.3 ms added to the ping-pong p50. A run that fails or stalls is counted
@@ -32,12 +33,14 @@ const { values: flags } = parseArgs({
     options: {
         quick: { type: 'boolean', default: false },
         parts: { type: 'string', default: 'node,browser' },
+        browsers: { type: 'string', default: 'chromium,firefox' },
         ...Object.fromEntries(Object.keys(DEFAULTS).map(name => [name, { type: 'string' }]))
     }
 });
 const sizes = Object.fromEntries(Object.entries(flags.quick ? QUICK : DEFAULTS)
     .map(([name, value]) => [name, Number(flags[name] ?? value)]));
 const parts = flags.parts.split(',');
+const browsers = flags.browsers.split(',').filter(Boolean);
 const log = process.env.BENCH_DEBUG ? console.error : () => {};
 const load = () => loadavg().map(n => n.toFixed(2)).join(' ');
 
@@ -88,7 +91,7 @@ async function measure(name, client, path_names, transports_of, run_sizes) {
     return rows;
 }
 
-const results = { sizes, load: { before: load_before }, tables: {} };
+const results = { sizes, load: { before: load_before }, browsers: {}, tables: {} };
 try {
     if (parts.includes('node')) {
         const rows = await measure('node', { run: node_run }, PATHS, node_transports,
@@ -97,19 +100,19 @@ try {
         console.log(`\n${format_rows(`Node client, one duplex; median of ${sizes.runs} runs; echo of ${sizes.mib} MiB in ` +
             `64 KiB writes; ping-pong ${sizes.rounds} × 64 B (load average now ${load()})`, 'MiB/s', results.tables.node)}`);
     }
-    if (parts.includes('browser')) {
-        const browser = await open_browser('chromium');
+    for (const name of parts.includes('browser') ? browsers : []) {
+        const browser = await open_browser(name);
         try {
-            results.browser = browser.version;
-            const rows = await measure('chromium', browser, BROWSER_PATHS, () => browser.transports(),
+            results.browsers[name] = browser.version;
+            const rows = await measure(name, browser, BROWSER_PATHS, () => browser.transports(),
                 { duration: sizes.duration, rounds: sizes['browser-rounds'] });
-            results.tables.chromium = summarize(rows);
+            results.tables[name] = summarize(rows);
         } finally {
             await browser.close();
         }
-        console.log(`\n${format_rows(`${results.browser}, browser client, one duplex; median of ${sizes.runs} runs; ` +
+        console.log(`\n${format_rows(`${browser.version}, browser client, one duplex; median of ${sizes.runs} runs; ` +
             `echo of 64 KiB writes for ${sizes.duration} ms; ping-pong ≤ ${sizes['browser-rounds']} × 64 B ` +
-            `(load average now ${load()})`, 'MB/s', results.tables.chromium)}`);
+            `(load average now ${load()})`, 'MB/s', results.tables[name])}`);
     }
 } finally {
     for (const path of Object.values(paths)) {

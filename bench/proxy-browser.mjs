@@ -1,4 +1,4 @@
-// The browser half of bench/proxies.mjs: headless Chromium running the bench
+// The browser half of bench/proxies.mjs: headless Chromium (and Firefox) running the bench
 // workloads of bench/page.mjs (64 KiB echo, 1 duplex; 64 B ping-pong) with our
 // browser client over each transport, asked for explicitly, on a page loaded
 // through the path itself (so same-origin: the WebSocket's CONNECT rides the
@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { within, DUPLEX_PATH } from '../__test__/proxy/harness.mjs';
 import { static_dir, CLIENT } from '../__test__/proxy/pages.mjs';
 import { launch_bench_browser } from './browser.mjs';
-import { BENCH_SCRIPT, TRANSPORTS, workloads } from './cases.mjs';
+import { BENCH_SCRIPT, BROWSER_LABELS, TRANSPORTS, unsupported, workloads } from './cases.mjs';
 
 export const BROWSER_PATHS = ['direct', 'haproxy', 'haproxy-stick', 'nginx'];
 const TARGET = { kind: 'duplex', client_url: CLIENT, url: DUPLEX_PATH };
@@ -22,9 +22,9 @@ export async function bench_pages() {
     return pages;
 }
 
-// Chromium with one page per path and transport (each its own browser context,
+// A browser with one page per path and transport (each its own browser context,
 // so its own HTTP/2 connection), kept across runs and replaced after a failure.
-export async function open_browser(name = 'chromium') {
+export async function open_browser(name) {
     const browser = await launch_bench_browser(name);
     const pages = new Map();
     const page_of = (path, transport) => {
@@ -41,8 +41,11 @@ export async function open_browser(name = 'chromium') {
         await page?.then(p => p.close()).catch(() => {});
     };
     return {
+        name,
+        label: BROWSER_LABELS[name],
         version: browser.version,
-        transports: () => TRANSPORTS,
+        // Firefox cannot stream request bodies.
+        transports: () => TRANSPORTS.filter(transport => !unsupported(name, transport)),
         // One run of both workloads; a workload that fails, stalls or runs over
         // another transport gives an Error (and the page is replaced).
         async run(path, transport, sizes) {
