@@ -81,7 +81,7 @@ async function measure(name, client, path_names, transports_of, run_sizes) {
                 const fallback = await client.auto_transport(paths[row.path]).catch(() => null);
                 if (fallback && fallback !== 'websocket') {
                     row.na = `n/a, falls back (to ${fallback})`;
-                    row.errors.push(`websocket: ${String(result.echo.message).split('\n')[0]}`);
+                    row.errors.push(`not measured, 'auto' uses ${fallback}: ${String(result.echo.message).split('\n')[0]}`);
                     continue;
                 }
             }

@@ -1,5 +1,5 @@
-// The browser half of bench/proxies.mjs: headless Chromium (and Firefox) running the bench
-// workloads of bench/page.mjs (64 KiB echo, 1 duplex; 64 B ping-pong) with our
+// The browser half of bench/proxies.mjs: headless Chromium or Firefox running the
+// bench workloads of bench/page.mjs (64 KiB echo, 1 duplex; 64 B ping-pong) with our
 // browser client over each transport, asked for explicitly, on a page loaded
 // through the path itself (so same-origin: the WebSocket's CONNECT rides the
 // page's HTTP/2 connection, as browser-testing-notes.md says it must).
@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { within, DUPLEX_PATH } from '../__test__/proxy/harness.mjs';
 import { static_dir, CLIENT } from '../__test__/proxy/pages.mjs';
 import { launch_bench_browser } from './browser.mjs';
-import { BENCH_SCRIPT, BROWSER_LABELS, TRANSPORTS, unsupported, workloads } from './cases.mjs';
+import { BENCH_SCRIPT, TRANSPORTS, unsupported, workloads } from './cases.mjs';
 
 export const BROWSER_PATHS = ['direct', 'haproxy', 'haproxy-stick', 'nginx'];
 const TARGET = { kind: 'duplex', client_url: CLIENT, url: DUPLEX_PATH };
@@ -42,7 +42,6 @@ export async function open_browser(name) {
     };
     return {
         name,
-        label: BROWSER_LABELS[name],
         version: browser.version,
         // Firefox cannot stream request bodies.
         transports: () => TRANSPORTS.filter(transport => !unsupported(name, transport)),

@@ -80,7 +80,7 @@ export function format_rows(title, unit, rows) {
     }
     const errors = rows.filter(r => r.errors.length);
     if (errors.length) {
-        lines.push('', 'Failed runs:');
+        lines.push('', 'Failed runs (and why a row is n/a):');
         for (const r of errors) {
             lines.push(...r.errors.map(e => `- ${PATH_LABELS[r.path]}, ${r.transport}: ${e}`));
         }
