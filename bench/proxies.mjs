@@ -10,7 +10,8 @@
 // Every path is started once; runs go round the paths and transports in turn, so
 // each ratio to direct compares runs from the same minutes of a loaded machine.
 // Prints a table per client with × direct, added p50 and the HAProxy target
-// verdicts, and writes bench/results/proxies.json.
+// verdicts, and writes bench/results/proxies.json (partial.proxies.json for a
+// --quick or one-part run).
 //
 //   npm run bench:proxies [-- --quick | --runs=n --mib=n --rounds=n --browser-rounds=n
 //                          --duration=ms --parts=node,browser --browsers=chromium,firefox]
@@ -126,4 +127,8 @@ results.seconds = Math.round((Date.now() - started_at) / 1000);
 console.log(`\nload average after: ${results.load.after}; ${results.seconds} s; paths: ` +
     Object.keys(paths).map(p => PATH_LABELS[p]).join(', '));
 mkdirSync(new URL('results/', import.meta.url), { recursive: true });
-writeFileSync(new URL('results/proxies.json', import.meta.url), `${JSON.stringify(results, null, 2)}\n`);
+// A quick or partial run does not replace the recorded full run.
+const full = !flags.quick && parts.includes('node') && parts.includes('browser');
+const file = new URL(`results/${full ? 'proxies' : 'partial.proxies'}.json`, import.meta.url);
+writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+console.log(`wrote ${fileURLToPath(file)}`);
