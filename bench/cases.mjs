@@ -12,6 +12,12 @@ export const SERVER_OF = { ours: 'ours', original: 'original', ws: 'ws', raw: 'o
 export const BROWSERS = ['chromium', 'firefox'];
 export const BROWSER_LABELS = { chromium: 'Chromium', firefox: 'Firefox' };
 export const TRANSPORTS = ['websocket', 'streaming', 'per-write'];
+// Where the pages serve bench/page.mjs.
+export const BENCH_SCRIPT = '/bench.mjs';
+// Response headers that make a page cross-origin isolated: performance.now() is
+// coarsened to 100 µs in Chromium (1 ms in Firefox) otherwise, too coarse for a
+// ping-pong of a few hundred µs. Everything the page loads must be same-origin.
+export const ISOLATED = { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' };
 
 // What each implementation is asked for, per transport (undefined: it has none such).
 // 6.0.3 picks streaming by its own feature test unless told not to.
@@ -25,7 +31,7 @@ const IMPL_OPTIONS = {
 export const BASELINE = { websocket: 'ws', streaming: 'original', 'per-write': 'original' };
 
 // Firefox cannot stream request bodies (no fetch upload streaming): its streaming rows show '—'.
-function unsupported(browser, transport) {
+export function unsupported(browser, transport) {
     return browser === 'firefox' && transport === 'streaming' ? 'Firefox cannot stream request bodies' : undefined;
 }
 
@@ -63,7 +69,7 @@ export function parse_flags(argv) {
 }
 
 // The workloads of one transport; rows are what the table shows.
-function workloads(sizes) {
+export function workloads(sizes) {
     const echo = duplexes => ({
         name: `throughput-${duplexes}`,
         workload: 'throughput',

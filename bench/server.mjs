@@ -7,14 +7,10 @@ import { createServer } from 'node:https';
 import { readFileSync } from 'node:fs';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import { start_server, original_server_class, OUR_CLIENT, ORIGINAL_CLIENT, DUPLEX_PATH } from '../__test__/browser/server.mjs';
+import { ISOLATED, BENCH_SCRIPT } from './cases.mjs';
 
-const BENCH_SCRIPT = '/bench.mjs';
 const page_script = readFileSync(new URL('page.mjs', import.meta.url), 'utf8');
 const certs = new URL('../examples/certs/', import.meta.url);
-// Cross-origin isolation gives the page fine-grained timers: performance.now() is
-// coarsened to 100 µs in Chromium (1 ms in Firefox) otherwise, too coarse for a
-// ping-pong of a few hundred µs. Everything the page loads is same-origin.
-const ISOLATED = { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' };
 
 function echo(duplex) {
     duplex.on('error', () => {});

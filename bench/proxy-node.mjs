@@ -1,0 +1,110 @@
+// The Node client (Rust, connect() from index.js) half of bench/proxies.mjs: one
+// run of each workload over one path and transport ('fetch': the streaming
+// POST; 'websocket': RFC 8441), each on a fresh connection.
+import { createRequire } from 'node:module';
+import { CA, within } from '../__test__/proxy/harness.mjs';
+
+const require = createRequire(import.meta.url);
+const { connect, ConnectionPool } = require('../index.js');
+
+const CHUNK = 64 * 1024;
+const STALL_MS = 20000;
+
+// Where the Node client goes: the fetch path everywhere, the WebSocket where
+// every hop carries RFC 8441 (direct, HAProxy with h2c backends).
+export function node_transports(path) {
+    return ['direct', 'haproxy', 'haproxy-stick'].includes(path) ? ['fetch', 'websocket'] : ['fetch'];
+}
+
+// A pool of its own: each measurement on a fresh connection.
+function open(url, transport) {
+    return connect(url, { ca: CA, pool: new ConnectionPool(), transport });
+}
+
+// MiB/s of one duplex echoing `mib` MiB: from the first write to the echo's end.
+// An echo not done within STALL_MS (HAProxy with h2 backends, docs/deploying.md)
+// fails as stalled.
+async function echo_throughput(url, transport, mib) {
+    const duplex = await open(url, transport);
+    try {
+        return await within(echo_on(duplex, mib), STALL_MS, 'echo (stalled)');
+    } catch (err) {
+        duplex.destroy();
+        throw err;
+    }
+}
+
+async function echo_on(duplex, mib) {
+    const total = mib * 1024 * 1024;
+    const chunk = Buffer.alloc(CHUNK, 7);
+    let received = 0;
+    const closed = new Promise(resolve => duplex.once('close', resolve));
+    const ended = new Promise((resolve, reject) => {
+        duplex.on('data', data => { received += data.length; });
+        duplex.once('end', resolve);
+        duplex.once('error', reject);
+    });
+    ended.catch(() => {});      // awaited below; may fail while still writing
+    const start = performance.now();
+    for (let sent = 0; sent < total; sent += CHUNK) {
+        if (!duplex.write(chunk)) {
+            await Promise.race([new Promise(resolve => duplex.once('drain', resolve)), ended]);
+        }
+    }
+    duplex.end();
+    await ended;
+    const seconds = (performance.now() - start) / 1000;
+    await closed;
+    if (received !== total) {
+        throw new Error(`echoed ${received} of ${total} bytes`);
+    }
+    return mib / seconds;
+}
+
+// Round-trip times (ms) of `rounds` 64 B messages, each sent once the previous came back.
+async function ping_pong(url, transport, rounds) {
+    const duplex = await open(url, transport);
+    const message = Buffer.alloc(64, 1);
+    const closed = new Promise(resolve => duplex.once('close', resolve));
+    const times = [];
+    let waiting = null;
+    let pending = 0;
+    const error = new Promise((resolve, reject) => duplex.once('error', reject));
+    error.catch(() => {});
+    duplex.on('data', data => {
+        pending -= data.length;
+        if (pending <= 0 && waiting) {
+            const resolve = waiting;
+            waiting = null;
+            resolve();
+        }
+    });
+    const warmup = Math.min(200, rounds);
+    try {
+        for (let i = 0; i < warmup + rounds; i++) {
+            const start = performance.now();
+            pending += message.length;
+            const back = new Promise(resolve => { waiting = resolve; });
+            duplex.write(message);
+            await within(Promise.race([back, error]), STALL_MS, 'ping-pong round (stalled)');
+            if (i >= warmup) {
+                times.push(performance.now() - start);
+            }
+        }
+    } catch (err) {
+        duplex.destroy();
+        throw err;
+    }
+    duplex.end();
+    duplex.resume();
+    await closed;
+    times.sort((a, b) => a - b);
+    return { p50: times[Math.floor(times.length / 2)], p99: times[Math.floor(times.length * 0.99)] };
+}
+
+// One run of both workloads; a workload that fails or stalls gives its Error.
+export async function node_run(path, transport, sizes) {
+    const echo = await echo_throughput(path.url, transport, sizes.mib).catch(err => err);
+    const pp = await ping_pong(path.url, transport, sizes.rounds).catch(err => err);
+    return { echo, pp };
+}
