@@ -14,7 +14,7 @@ import net from 'node:net';
 import { chromium } from 'playwright-core';
 import WebSocket from 'ws';
 import { browser_cpu_reader } from './browser-cpu.mjs';
-import { FIREFOX_PREFS } from '../__test__/browser/browsers.mjs';
+import { firefox_launch_options } from '../__test__/browser/browsers.mjs';
 
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
     '--disable-background-networking', '--disable-component-update', '--disable-sync',
@@ -114,16 +114,7 @@ async function launch_chromium() {
 
 async function launch_firefox() {
     const { default: puppeteer } = await import('puppeteer-core');
-    const browser = await puppeteer.launch({
-        browser: 'firefox',
-        protocol: 'webDriverBiDi',
-        executablePath: process.env.FIREFOX_PATH || '/usr/bin/firefox-esr',
-        headless: true,
-        acceptInsecureCerts: true,
-        networkEnabled: false,
-        extraPrefsFirefox: FIREFOX_PREFS,
-        env: { ...process.env, MOZ_REMOTE_SETTINGS_DEVTOOLS: '1' }
-    });
+    const browser = await puppeteer.launch(firefox_launch_options());
     return {
         name: 'firefox',
         version: `Firefox ${(await browser.version()).replace(/^firefox\//, '')}`,

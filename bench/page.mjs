@@ -36,8 +36,9 @@ async function open_duplex({ client_url, url }, options) {
     };
 }
 
-async function open_ws({ url }) {
-    const ws = new WebSocket(url);
+// An open WebSocket and a promise that rejects if it fails later.
+async function open_websocket(url, protocol) {
+    const ws = new WebSocket(url, protocol);
     ws.binaryType = 'arraybuffer';
     await new Promise((resolve, reject) => {
         ws.onopen = resolve;
@@ -47,6 +48,11 @@ async function open_ws({ url }) {
         ws.onerror = () => reject(new Error('WebSocket error'));
     });
     failed.catch(() => {});
+    return { ws, failed };
+}
+
+async function open_ws({ url }) {
+    const { ws, failed } = await open_websocket(url);
     // WebSockets have no write callback: poll bufferedAmount to bound memory.
     async function drained() {
         while (ws.bufferedAmount > WS_HIGH_WATER / 2) {
@@ -74,16 +80,8 @@ async function open_ws({ url }) {
 // what the browser's WebSocket over HTTP/2 costs without the client library.
 const RAW_WINDOW = 1024 * 1024;
 async function open_raw_ws({ url }) {
-    const ws = new WebSocket(new URL(url, location.href.replace(/^http/, 'ws')).href, 'http2-duplex.1');
-    ws.binaryType = 'arraybuffer';
-    await new Promise((resolve, reject) => {
-        ws.onopen = resolve;
-        ws.onerror = () => reject(new Error('WebSocket failed to open'));
-    });
-    const failed = rejection(reject => {
-        ws.onerror = () => reject(new Error('WebSocket error'));
-    });
-    failed.catch(() => {});
+    const { ws, failed } = await open_websocket(new URL(url, location.href.replace(/^http/, 'ws')).href,
+        'http2-duplex.1');
     let send_credit = RAW_WINDOW;
     let credit_waiter = null;
     let consumed = 0;

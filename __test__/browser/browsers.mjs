@@ -35,7 +35,7 @@ export async function launch_chromium() {
 }
 
 // Keeps Firefox off the network: only 127.0.0.1 is reachable here.
-export const FIREFOX_PREFS = {
+const FIREFOX_PREFS = {
     'services.settings.server': 'data:,#remote-settings-dummy/v1',
     'toolkit.telemetry.enabled': false,
     'datareporting.healthreport.uploadEnabled': false,
@@ -52,10 +52,10 @@ export const FIREFOX_PREFS = {
     'browser.safebrowsing.phishing.enabled': false
 };
 
-export async function launch_firefox() {
-    require_binary(FIREFOX, 'firefox-esr');
-    const { default: puppeteer } = await import('puppeteer-core');
-    const browser = await puppeteer.launch({
+// puppeteer-core's launch options for headless Firefox over WebDriver BiDi
+// (the bench uses them too).
+export function firefox_launch_options() {
+    return {
         browser: 'firefox',
         protocol: 'webDriverBiDi',
         executablePath: FIREFOX,
@@ -64,7 +64,13 @@ export async function launch_firefox() {
         networkEnabled: false,
         extraPrefsFirefox: FIREFOX_PREFS,
         env: { ...process.env, MOZ_REMOTE_SETTINGS_DEVTOOLS: '1' }
-    });
+    };
+}
+
+export async function launch_firefox() {
+    require_binary(FIREFOX, 'firefox-esr');
+    const { default: puppeteer } = await import('puppeteer-core');
+    const browser = await puppeteer.launch(firefox_launch_options());
     return {
         async page(url, { harness = true } = {}) {
             const context = await browser.createBrowserContext();
