@@ -51,6 +51,25 @@ test('example: keys typed into client.html come back as the echo', async () => {
     }
 });
 
+test('example: the README\'s Node client trusts the example server by examples/certs/ca.pem', async () => {
+    const { url, child } = await start_example();
+    try {
+        const { connect } = await import('../index.js');
+        const duplex = await connect(url.replace('/client.html', '/example'), {
+            ca: readFileSync(join(root, 'examples', 'certs', 'ca.pem')),
+            rejectUnauthorized: true
+        });
+        const echoed = once(duplex, 'data');
+        duplex.write('hello from node');
+        assert.equal((await echoed)[0].toString(), 'hello from node');
+        duplex.end();
+        await once(duplex, 'end');
+    } finally {
+        child.kill();
+        await once(child, 'exit');
+    }
+});
+
 // An app that depends on the package.
 const APP = `
 import make from 'http2-duplex';
