@@ -105,10 +105,11 @@ fn header_map(headers: Vec<(&'static str, String)>) -> HashMap<String, String> {
         .collect()
 }
 
-/// What the close of a duplex's GET means: `kind` "reset" (the duplex breaks
-/// with `code` and `message`) or "end-writable" (only its writable side ends).
+/// What a stream's close means for its duplex: `kind` "reset" (the duplex
+/// breaks with `code` and `message`), "end-writable" (a GET: only the duplex's
+/// writable side ends) or "clean" (a WebSocket whose both ends were done).
 #[napi(object)]
-pub struct GetCloseOutcome {
+pub struct CloseOutcome {
     pub kind: String,
     pub code: Option<String>,
     pub message: Option<String>,
@@ -121,7 +122,7 @@ pub fn get_closed(
     closed_by_server: bool,
     session_gone: bool,
     duplex_done: bool,
-) -> GetCloseOutcome {
+) -> CloseOutcome {
     let closed = core::GetClosed {
         rst_code,
         server_ended,
@@ -130,16 +131,26 @@ pub fn get_closed(
         duplex_done,
     };
     match core::get_closed(&closed) {
-        core::GetOutcome::Reset(reset) => GetCloseOutcome {
+        core::GetOutcome::Reset(reset) => CloseOutcome::reset(&reset),
+        core::GetOutcome::EndWritable => CloseOutcome::quiet("end-writable"),
+    }
+}
+
+impl CloseOutcome {
+    fn reset(reset: &core::Rejection) -> Self {
+        CloseOutcome {
             kind: "reset".to_owned(),
             code: Some(reset.code().as_str().to_owned()),
             message: Some(reset.to_string()),
-        },
-        core::GetOutcome::EndWritable => GetCloseOutcome {
-            kind: "end-writable".to_owned(),
+        }
+    }
+
+    fn quiet(kind: &str) -> Self {
+        CloseOutcome {
+            kind: kind.to_owned(),
             code: None,
             message: None,
-        },
+        }
     }
 }
 
@@ -624,6 +635,15 @@ impl JsWsEndpoint {
         let mut out = Vec::new();
         self.inner.consumed(n as u64, &mut out);
         ws_actions(out)
+    }
+
+    /// The stream closed (reset, or its connection went) with `rst_code`.
+    #[napi]
+    pub fn stream_closed(&mut self, rst_code: u32) -> CloseOutcome {
+        match self.inner.stream_closed(rst_code) {
+            Some(reset) => CloseOutcome::reset(&reset),
+            None => CloseOutcome::quiet("clean"),
+        }
     }
 
     #[napi]

@@ -43,9 +43,9 @@ class WebSocketDuplex extends ServerDuplex {
             this.#act(this.#endpoint.receive(piece));
         });
         stream.on('close', () => {
-            if (!this.destroyed && !(this.#received_end && this.writableFinished)) {
-                fail(duplex_error('ERR_HTTP2_DUPLEX_CLIENT_RESET',
-                    `the client reset the WebSocket stream (HTTP/2 code ${stream.rstCode})`));
+            const outcome = this.#endpoint.streamClosed(stream.rstCode ?? 0);
+            if (outcome.kind === 'reset' && !this.destroyed) {
+                fail(duplex_error(outcome.code, outcome.message));
             }
         });
         this.id = id;

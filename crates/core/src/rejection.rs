@@ -46,6 +46,10 @@ pub enum Reason {
     GetReset {
         code: u32,
     },
+    /// A WebSocket's stream closed before both directions ended.
+    WebSocketReset {
+        code: u32,
+    },
     /// A write POST body ended short of its `content-length`.
     TruncatedBody {
         received: u64,
@@ -98,7 +102,7 @@ impl Reason {
             TooManyDuplexes { .. } => Code::TooManyDuplexes,
             UnknownWrite(_) => Code::UnknownWrite,
             DuplexClosed => Code::DuplexClosed,
-            ClientReset | GetReset { .. } => Code::ClientReset,
+            ClientReset | GetReset { .. } | WebSocketReset { .. } => Code::ClientReset,
             TruncatedBody { .. } => Code::TruncatedBody,
             WrongNode { .. } => Code::WrongNode,
             MethodNotAllowed { .. } => Code::MethodNotAllowed,
@@ -182,6 +186,10 @@ impl fmt::Display for Reason {
             }
             UnknownWrite(seq) => write!(f, "no write POST {seq} in flight"),
             DuplexClosed => write!(f, "the duplex of this http2-duplex-id has closed"),
+            WebSocketReset { code } => write!(
+                f,
+                "the client reset the WebSocket stream (HTTP/2 code {code})"
+            ),
             GetReset { code } => write!(
                 f,
                 "the client reset the duplex's GET (HTTP/2 code {code})"

@@ -6,6 +6,8 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
+use crate::rejection::{Reason, Rejection};
+
 use super::duplex::{credit_message, id_message, Channel, Inbound, END_MESSAGE};
 use super::frame::{encode_header, mask_in_place, Opcode, MAX_HEADER_LEN};
 use super::{close_code, Close, Event, Role, Session, Violation};
@@ -250,6 +252,14 @@ impl Endpoint {
         }
     }
 
+    /// The stream closed under the endpoint (a reset, or its connection
+    /// went). Before both directions ended, that breaks the duplex.
+    pub fn stream_closed(&mut self, rst_code: u32) -> Option<Rejection> {
+        let broke = !self.finished && !self.channel.both_ended();
+        self.finished = true;
+        broke.then(|| Rejection::new(Reason::WebSocketReset { code: rst_code }))
+    }
+
     pub fn is_finished(&self) -> bool {
         self.finished
     }
@@ -274,6 +284,25 @@ impl Endpoint {
 mod tests {
     use super::*;
     use crate::websocket::{mask_in_place, INITIAL_CREDIT};
+
+    #[test]
+    fn a_stream_closed_before_both_ends_breaks_the_duplex() {
+        let mut open = Endpoint::new(1 << 20, 1 << 20);
+        let reset = open.stream_closed(8).expect("a reset");
+        assert_eq!(reset.code(), crate::Code::ClientReset);
+        assert_eq!(
+            reset.to_string(),
+            "the client reset the WebSocket stream (HTTP/2 code 8)"
+        );
+        assert!(open.is_finished());
+        // Both ends done: the close is clean, whatever the code.
+        let mut done = Endpoint::new(1 << 20, 1 << 20);
+        let mut out = Vec::new();
+        done.end(&mut out);
+        done.receive(client_frame(Opcode::Text, b"end"), &mut out);
+        assert!(done.both_ended());
+        assert_eq!(done.stream_closed(0), None);
+    }
 
     // A masked client frame.
     fn client_frame(opcode: Opcode, payload: &[u8]) -> Bytes {
