@@ -35,7 +35,7 @@ export interface Http2DuplexServerOptions extends DuplexOptions {
     max_duplexes_per_session?: number;
     /** Pipelined write POSTs in flight per duplex, protocol v2; past it 429 (default 16). */
     window?: number;
-    /** Bytes of write POSTs in flight per duplex (and held out of order), protocol v2; past it 413 (default 16 MiB). */
+    /** Bytes of write POSTs in flight per duplex (and held out of order), protocol v2; past it 413 (default 4 MiB). */
     window_bytes?: number;
     /** Bytes all the duplexes of one session may hold out of order together; past it 413 (default 64 MiB). */
     max_held_bytes_per_session?: number;

@@ -120,7 +120,8 @@ async function settled(session) {
 }
 
 test('a never-reading app holds what flow control lets through, not what clients send; reading resumes all', async t => {
-    const { s, session, id, duplex } = await one_duplex(t, { highWaterMark: 16384 });
+    // 8 POSTs of 1 MiB in flight: a window of 16 MiB lets them all go.
+    const { s, session, id, duplex } = await one_duplex(t, { highWaterMark: 16384, window_bytes: 16 << 20 });
     const size = 1024 * 1024;
     const posts = [];
     for (let seq = 0; seq < 8; seq++) {

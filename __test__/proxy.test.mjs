@@ -16,7 +16,7 @@ const SIZE = 64 * 1024;
 // Node kill: bytes echoed on every duplex before the kill, and again on the others after it.
 const KILL_ECHOED = 64 * 1024;
 // What each duplex may have written and not yet had back: Chromium's per-write
-// transport, written as fast as its 16 MiB window allows on 12 duplexes, echoed
+// transport, written as fast as its window allows on 12 duplexes, echoed
 // nothing for about 30 s (see the commit message).
 const KILL_UNECHOED = 256 * 1024;
 // How soon after the kill the killed node's duplexes must have failed.

@@ -73,7 +73,7 @@ mod tests {
         assert_eq!(get("http2-duplex-id"), Some("n1.x"));
         assert_eq!(get("http2-duplex-version"), Some("2"));
         assert_eq!(get("http2-duplex-window"), Some("16"));
-        assert_eq!(get("http2-duplex-window-bytes"), Some("16777216"));
+        assert_eq!(get("http2-duplex-window-bytes"), Some("4194304"));
         assert_eq!(get("http2-duplex-framing"), Some("1"));
         let raw = open_answer_headers("x", &Limits::default(), false);
         assert!(raw.iter().all(|(name, _)| *name != "http2-duplex-framing"));

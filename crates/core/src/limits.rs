@@ -21,7 +21,7 @@ impl Default for Limits {
         Limits {
             max_duplexes_per_scope: 1000,
             window: 16,
-            window_bytes: 16 << 20,
+            window_bytes: 4 << 20,
             max_held_bytes_per_scope: 64 << 20,
             max_write_bytes: 16 << 20,
         }
