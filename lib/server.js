@@ -311,19 +311,13 @@ class Http2DuplexServer extends EventEmitter {
             id, key, duplex, scope, session, posts: new Map(), open_posts: new Set(),
             end_post: null, get_error: null, closing_get: false
         };
-        if (session) {
-            this.#session_entries.get(session).add(entry);
-        }
-        scope.entries.set(key, entry);
-        duplexes.set(id, duplex);
-        this.#watch_idle(entry);
+        this.#track(entry, duplexes);
 
         stream.on('error', err => {
             entry.get_error ??= err;
         });
         stream.on('close', () => this.#get_closed(entry));
         duplex.on('close', () => {
-            this.#unwatch_idle(entry);
             for (const post of entry.open_posts) {
                 this.#close_later(post);
             }
@@ -365,14 +359,8 @@ class Http2DuplexServer extends EventEmitter {
         const duplex = new WebSocketDuplex(stream, this.options, settings,
             err => this.#fail(entry, err));
         entry.duplex = duplex;
-        scope.entries.set(key, entry);
-        duplexes.set(id, duplex);
-        this.#session_entries.get(stream.session).add(entry);
-        this.#watch_idle(entry);
-        duplex.on('close', () => {
-            this.#unwatch_idle(entry);
-            this.#forget(entry);
-        });
+        this.#track(entry, duplexes);
+        duplex.on('close', () => this.#forget(entry));
         this.emit('duplex', duplex, id, headers, flags, raw_headers, duplexes, response_headers);
     }
 
@@ -461,9 +449,18 @@ class Http2DuplexServer extends EventEmitter {
         this.#session_entries.delete(session);
     }
 
+    // A new duplex: its scope and session find it, idle_timeout watches it.
+    #track(entry, duplexes) {
+        entry.scope.entries.set(entry.key, entry);
+        duplexes.set(entry.id, entry.duplex);
+        this.#session_entries.get(entry.session)?.add(entry);
+        this.#watch_idle(entry);
+    }
+
     // The core and the maps forget a duplex (idempotent).
     #forget(entry) {
         const { scope, key, id, session } = entry;
+        this.#unwatch_idle(entry);
         if (!scope.entries.has(key)) {
             return;
         }

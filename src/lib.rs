@@ -371,20 +371,10 @@ impl JsRegistry {
         framing: Option<String>,
     ) -> Either<OpenedDuplex, Rejection> {
         let framed = core::framing::wants_framing(framing.as_deref());
-        match self.inner.open_duplex(core::ScopeKey(session as u64)) {
-            Ok(opened) => Either::A(OpenedDuplex {
-                kind: "opened".to_owned(),
-                key: opened.key.0 as i64,
-                framed,
-                headers: header_map(core::open_answer_headers(
-                    &opened.id,
-                    self.inner.limits(),
-                    framed,
-                )),
-                id: opened.id,
-            }),
-            Err(refused) => Either::B(rejection(refused, None)),
-        }
+        let limits = self.inner.limits().clone();
+        self.open(session, framed, |id| {
+            core::open_answer_headers(id, &limits, framed)
+        })
     }
 
     /// A WebSocket (extended CONNECT) opened a duplex; `protocols` is its
@@ -395,15 +385,24 @@ impl JsRegistry {
         session: i64,
         protocols: Option<String>,
     ) -> Either<OpenedDuplex, Rejection> {
+        self.open(session, false, |id| {
+            core::websocket_answer_headers(id, protocols.as_deref())
+        })
+    }
+
+    /// Opens a duplex in `session`, answered with `headers(id)`.
+    fn open(
+        &mut self,
+        session: i64,
+        framed: bool,
+        headers: impl FnOnce(&str) -> Vec<(&'static str, String)>,
+    ) -> Either<OpenedDuplex, Rejection> {
         match self.inner.open_duplex(core::ScopeKey(session as u64)) {
             Ok(opened) => Either::A(OpenedDuplex {
                 kind: "opened".to_owned(),
                 key: opened.key.0 as i64,
-                framed: false,
-                headers: header_map(core::websocket_answer_headers(
-                    &opened.id,
-                    protocols.as_deref(),
-                )),
+                framed,
+                headers: header_map(headers(&opened.id)),
                 id: opened.id,
             }),
             Err(refused) => Either::B(rejection(refused, None)),

@@ -200,11 +200,12 @@ class WebSocketDuplex extends ServerDuplex {
     // HAProxy reset the client's stream and dropped the data still on its way.
     _end_transport(reset) {
         if (!reset && this.#received_end && this.writableFinished && !this.stream.writableEnded) {
-            setTimeout(() => {
+            const timer = setTimeout(() => {
                 if (!this.stream.destroyed && !this.stream.writableEnded) {
                     this.stream.end();
                 }
             }, CLOSE_WAIT_MS).unref();
+            this.stream.once('close', () => clearTimeout(timer));
             return;
         }
         if (!this.stream.destroyed && !this.stream.writableEnded) {
