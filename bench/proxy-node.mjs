@@ -22,12 +22,12 @@ function open(url, transport) {
 }
 
 // MiB/s of one duplex echoing `mib` MiB: from the first write to the echo's end.
-// An echo not done within STALL_MS (HAProxy with h2 backends, docs/deploying.md)
+// An echo not done within `stall_ms` (HAProxy with h2 backends, docs/deploying.md)
 // fails as stalled.
-async function echo_throughput(url, transport, mib) {
+export async function echo_throughput(url, transport, mib, stall_ms = STALL_MS) {
     const duplex = await open(url, transport);
     try {
-        return await within(echo_on(duplex, mib), STALL_MS, 'echo (stalled)');
+        return await within(echo_on(duplex, mib), stall_ms, 'echo (stalled)');
     } catch (err) {
         duplex.destroy();
         throw err;

@@ -461,11 +461,11 @@ function warned(backends, marks) {
 }
 
 // One proxy configuration's suite: `start()` resolves to { backends, proxy };
-// `name` labels the figures printed; `long_echo_todo` marks a known stall;
+// `name` labels the figures printed;
 // `websocket`: the proxy carries RFC 8441 to the backends (else the Node
 // client falls back, after `refused` 501s at the backends if the proxy offers
 // it to clients).
-export function define_proxy_suite({ title, name, skip, start, long_echo_todo = false, websocket = false, refused = false }) {
+export function define_proxy_suite({ title, name, skip, start, websocket = false, refused = false }) {
     describe(title, { skip }, () => {
         let backends;
         let proxy;
@@ -514,8 +514,7 @@ export function define_proxy_suite({ title, name, skip, start, long_echo_todo = 
 
         const transports = websocket ? [['fetch', FETCH], ['websocket', WEBSOCKET]] : [['fetch', FETCH]];
         for (const [label, transport] of transports) {
-            const todo = label === 'fetch' && long_echo_todo;
-            it(`Node client (${label}): one duplex echoes 16 MiB at full speed`, { timeout: 30000, todo }, async () => {
+            it(`Node client (${label}): one duplex echoes 16 MiB at full speed`, { timeout: 30000 }, async () => {
                 await long_echo(proxy, 16, 10000, transport);
             });
 
