@@ -28,7 +28,7 @@ import { node_run, node_transports } from './proxy-node.mjs';
 import { BROWSER_PATHS, bench_pages, open_browser } from './proxy-browser.mjs';
 import { new_row, record, summarize, format_rows } from './proxy-report.mjs';
 
-const DEFAULTS = { runs: 5, mib: 32, rounds: 2000, 'browser-rounds': 1000, duration: 2000 };
+const DEFAULTS = { runs: 5, mib: 128, rounds: 2000, 'browser-rounds': 1000, duration: 2000 };
 const QUICK = { runs: 1, mib: 8, rounds: 300, 'browser-rounds': 200, duration: 1000 };
 const { values: flags } = parseArgs({
     options: {

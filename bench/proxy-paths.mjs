@@ -22,13 +22,14 @@ export function path_missing(name) {
     return name === 'direct' ? null : missing(name.split('-')[0]);
 }
 
-// Starts the backends and the proxy of a path: { name, origin, url, stop() }.
+// Starts the backends and the proxy of a path: { name, origin, url, pids, stop() }
+// (pids: { proxy, n1, n2, n3 } of the processes the path runs).
 export async function start_path(name, static_dir) {
     const options = static_dir ? { static_dir } : {};
     if (name === 'direct') {
         const backend = await new Backend('n1', 'h2', options).start();
         const origin = `https://127.0.0.1:${backend.port}`;
-        return { name, origin, url: `${origin}${DUPLEX_PATH}`, stop: () => backend.stop() };
+        return { name, origin, url: `${origin}${DUPLEX_PATH}`, pids: { n1: backend.child.pid }, stop: () => backend.stop() };
     }
     const backends = await start_backends(name === 'nginx' || name === 'haproxy-h1' ? 'http1' : 'h2c', options);
     const proxy = name === 'nginx' ? await start_nginx(backends) : await start_haproxy(backends, name);
@@ -36,6 +37,7 @@ export async function start_path(name, static_dir) {
         name,
         origin: proxy.origin,
         url: proxy.url,
+        pids: { proxy: proxy.pid, ...Object.fromEntries(backends.map(b => [b.node_id, b.child.pid])) },
         stop: async () => {
             await proxy.stop();
             await Promise.all(backends.map(b => b.stop()));
