@@ -1,5 +1,5 @@
-// CPU time of a browser and every process it started, by process type, read
-// from /proc (Linux): where the browser's share of an echo goes. Chromium's types
+// CPU time of a process and every process it started, read from /proc (Linux);
+// for a browser, by process type: where the browser's share of an echo goes. Chromium's types
 // are its own (renderer, network service, browser process, ...); Firefox's are
 // mapped onto them: a content process ('tab') is a renderer, the socket process
 // 'network', the parent process 'browser' (it does Firefox's networking too).
@@ -48,28 +48,32 @@ function process_type(cmdline) {
     return type === 'gpu-process' ? 'gpu' : type;
 }
 
-// The root is the browser process, known by a flag only it was given (a string)
-// or by its pid (a number). The reader
-// returns a sample; cpu_between(before, after) gives ms by process type, counting
-// only processes alive at `after` (one that exited meanwhile is not counted).
-export function browser_cpu_reader(root_of) {
-    return () => {
-        const processes = read_processes();
-        const root = processes.find(p => typeof root_of === 'number' ? p.pid === root_of : p.cmdline.includes(root_of));
-        const tree = new Set(root ? [root.pid] : []);
-        // Add children of the tree until none is left (zygotes start renderers).
-        for (let grew = true; grew;) {
-            grew = false;
-            for (const p of processes) {
-                if (!tree.has(p.pid) && tree.has(p.ppid)) {
-                    tree.add(p.pid);
-                    grew = true;
-                }
+// A process and every process it started (children of the tree, until none is
+// left: Chromium's zygotes start renderers, nginx's master its workers), each
+// { pid, ppid, cpu_ms, cmdline }. The root is known by a flag only it was given
+// (a string) or by its pid (a number).
+export function process_tree(root_of) {
+    const processes = read_processes();
+    const root = processes.find(p => typeof root_of === 'number' ? p.pid === root_of : p.cmdline.includes(root_of));
+    const tree = new Set(root ? [root.pid] : []);
+    for (let grew = true; grew;) {
+        grew = false;
+        for (const p of processes) {
+            if (!tree.has(p.pid) && tree.has(p.ppid)) {
+                tree.add(p.pid);
+                grew = true;
             }
         }
-        return new Map(processes.filter(p => tree.has(p.pid))
-            .map(p => [p.pid, { type: process_type(p.cmdline), cpu_ms: p.cpu_ms }]));
-    };
+    }
+    return processes.filter(p => tree.has(p.pid));
+}
+
+// The reader of a browser (`root_of` as for process_tree) returns a sample;
+// cpu_between(before, after) gives ms by process type, counting only processes
+// alive at `after` (one that exited meanwhile is not counted).
+export function browser_cpu_reader(root_of) {
+    return () => new Map(process_tree(root_of)
+        .map(p => [p.pid, { type: process_type(p.cmdline), cpu_ms: p.cpu_ms }]));
 }
 
 export function cpu_between(before, after) {

@@ -9,6 +9,8 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { path_missing, start_path, PATH_LABELS } from './proxy-paths.mjs';
 import { echo_throughput, node_transports } from './proxy-node.mjs';
+import { process_tree } from './browser-cpu.mjs';
+import { median } from './proxy-report.mjs';
 
 const { values: flags } = parseArgs({
     options: {
@@ -18,19 +20,8 @@ const { values: flags } = parseArgs({
     }
 });
 
-const TICKS = 100;     // USER_HZ: /proc times are in 1/100 s on Linux
-
-// CPU seconds of a process and its children (nginx's workers under its master).
-function cpu_seconds(pid) {
-    try {
-        const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-        const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(' ').filter(Boolean);
-        return (Number(fields[11]) + Number(fields[12])) / TICKS +
-            children.reduce((sum, child) => sum + cpu_seconds(child), 0);
-    } catch {
-        return 0;      // exited
-    }
-}
+// CPU seconds of a process and those it started (nginx's workers under its master).
+const cpu_seconds = pid => process_tree(pid).reduce((sum, p) => sum + p.cpu_ms, 0) / 1000;
 
 // [busy, total] jiffies of the whole machine.
 function machine() {
@@ -39,7 +30,6 @@ function machine() {
     return [total - times[3] - times[4], total];
 }
 
-const median = values => values.slice().sort((a, b) => a - b)[values.length >> 1];
 const rows = [];
 for (const name of flags.paths.split(',')) {
     const why_not = path_missing(name);

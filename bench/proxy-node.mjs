@@ -2,7 +2,7 @@
 // run of each workload over one path and transport ('fetch': the streaming
 // POST; 'websocket': RFC 8441), each on a fresh connection.
 import { createRequire } from 'node:module';
-import { CA, within } from '../__test__/proxy/harness.mjs';
+import { CA, round_trips, within } from '../__test__/proxy/harness.mjs';
 
 const require = createRequire(import.meta.url);
 const { connect, ConnectionPool } = require('../index.js');
@@ -61,36 +61,14 @@ async function echo_on(duplex, mib) {
     return mib / seconds;
 }
 
-// Round-trip times (ms) of `rounds` 64 B messages, each sent once the previous came back.
+// p50 and p99 (ms) of `rounds` 64 B round trips, after 200 of warm-up.
 async function ping_pong(url, transport, rounds) {
     const duplex = await open(url, transport);
-    const message = Buffer.alloc(64, 1);
     const closed = new Promise(resolve => duplex.once('close', resolve));
-    const times = [];
-    let waiting = null;
-    let pending = 0;
-    const error = new Promise((resolve, reject) => duplex.once('error', reject));
-    error.catch(() => {});
-    duplex.on('data', data => {
-        pending -= data.length;
-        if (pending <= 0 && waiting) {
-            const resolve = waiting;
-            waiting = null;
-            resolve();
-        }
-    });
-    const warmup = Math.min(200, rounds);
+    duplex.on('error', () => {});      // round_trips reports one during the rounds
+    let times;
     try {
-        for (let i = 0; i < warmup + rounds; i++) {
-            const start = performance.now();
-            pending += message.length;
-            const back = new Promise(resolve => { waiting = resolve; });
-            duplex.write(message);
-            await within(Promise.race([back, error]), STALL_MS, 'ping-pong round (stalled)');
-            if (i >= warmup) {
-                times.push(performance.now() - start);
-            }
-        }
+        times = await round_trips(duplex, { rounds, warmup: Math.min(200, rounds), ms: STALL_MS });
     } catch (err) {
         duplex.destroy();
         throw err;
@@ -98,7 +76,6 @@ async function ping_pong(url, transport, rounds) {
     duplex.end();
     duplex.resume();
     await closed;
-    times.sort((a, b) => a - b);
     return { p50: times[Math.floor(times.length / 2)], p99: times[Math.floor(times.length * 0.99)] };
 }
 

@@ -27,7 +27,7 @@ export function record(row, { echo, pp }) {
     }
 }
 
-function median(values) {
+export function median(values) {
     const sorted = [...values].sort((a, b) => a - b);
     return sorted.length ? sorted[Math.floor(sorted.length / 2)] : NaN;
 }

@@ -10,6 +10,7 @@
 import { parseArgs } from 'node:util';
 import { start_path } from './proxy-paths.mjs';
 import { echo_throughput } from './proxy-node.mjs';
+import { median } from './proxy-report.mjs';
 
 const { values: flags } = parseArgs({
     options: {
@@ -33,10 +34,8 @@ for (const name of flags.configs.split(',')) {
         }
     }
     await path.stop();
-    speeds.sort((a, b) => a - b);
-    const median = speeds.length ? speeds[speeds.length >> 1].toFixed(1) : '—';
     console.log(`${name}, ${flags.transport}: ${failures.length} of ${flags.runs} stalled or failed; ` +
-        `median ${median} MiB/s`);
+        `median ${speeds.length ? median(speeds).toFixed(1) : '—'} MiB/s`);
     for (const message of new Set(failures)) {
         console.log(`  ${message}`);
     }

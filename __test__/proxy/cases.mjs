@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { randomBytes, createHash } from 'node:crypto';
 import http2 from 'node:http2';
 import { createRequire } from 'node:module';
-import { CA, DUPLEX_PATH, NODE_IDS, within } from './harness.mjs';
+import { CA, DUPLEX_PATH, NODE_IDS, round_trips, within } from './harness.mjs';
 
 const require = createRequire(import.meta.url);
 const { connect, ConnectionPool } = require('../../index.js');
@@ -418,31 +418,12 @@ export async function auto_node_client(proxy, backends, { transport, refused }) 
 export async function ping_pong(proxy, rounds = 500, ms = 5000, transport = FETCH) {
     const duplex = await connect(proxy.url, { ca: CA, pool: new ConnectionPool(), ...transport });
     duplex.on('error', () => {});
-    const times = [];
-    let pending = 0;
-    let waiting = null;
-    duplex.on('data', chunk => {
-        pending -= chunk.length;
-        if (pending <= 0 && waiting) {
-            const resolve = waiting;
-            waiting = null;
-            resolve();
-        }
-    });
     try {
-        for (let i = 0; i < rounds; i++) {
-            const start = performance.now();
-            pending += 64;
-            const back = new Promise(resolve => { waiting = resolve; });
-            duplex.write(randomBytes(64));
-            await within(back, ms, `ping-pong round ${i}`);
-            times.push(performance.now() - start);
-        }
+        const times = await round_trips(duplex, { rounds, ms });
+        return times[Math.floor(times.length / 2)];
     } finally {
         duplex.destroy();
     }
-    times.sort((a, b) => a - b);
-    return times[Math.floor(times.length / 2)];
 }
 
 // Resolves to the backends' warnings since `marks` once there is one.

@@ -41,6 +41,47 @@ export function within(promise, ms, what) {
     return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }
 
+// Round-trip times (ms, sorted) of 64 B messages on a duplex that echoes, each
+// written once the previous one came back: `warmup` untimed, then `rounds`
+// timed. Rejects if the duplex fails or a message is not back within `ms`.
+export async function round_trips(duplex, { rounds, warmup = 0, ms }) {
+    const message = Buffer.alloc(64, 1);
+    const times = [];
+    let pending = 0;
+    let waiting = null;
+    const on_data = data => {
+        pending -= data.length;
+        if (pending <= 0 && waiting) {
+            const resolve = waiting;
+            waiting = null;
+            resolve();
+        }
+    };
+    let on_error;
+    const failed = new Promise((resolve, reject) => {
+        on_error = reject;
+    });
+    failed.catch(() => {});
+    duplex.on('data', on_data);
+    duplex.once('error', on_error);
+    try {
+        for (let i = 0; i < warmup + rounds; i++) {
+            const start = performance.now();
+            pending += message.length;
+            const back = new Promise(resolve => { waiting = resolve; });
+            duplex.write(message);
+            await within(Promise.race([back, failed]), ms, `ping-pong round ${i} (stalled)`);
+            if (i >= warmup) {
+                times.push(performance.now() - start);
+            }
+        }
+    } finally {
+        duplex.off('data', on_data);
+        duplex.off('error', on_error);
+    }
+    return times.sort((a, b) => a - b);
+}
+
 // Children still running when this process exits are ended with it.
 // (A SIGTERM or SIGINT, e.g. from the test runner's timeout, ends them too: else
 // the proxies would outlive the tests.)
