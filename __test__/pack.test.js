@@ -1,7 +1,7 @@
 'use strict';
 // Install anywhere (issue 13): the published packages, installed the way a user installs them.
 // The main tarball (no .node; Rust sources for the fallback) plus the linux-x64-gnu package install
-// offline into an empty folder and serve a duplex from ESM and CJS; without the platform package
+// into an empty folder and serve a duplex from ESM and CJS; without the platform package
 // the install step builds the addon with cargo; with neither, install succeeds and require()
 // throws ERR_HTTP2_DUPLEX_NO_NATIVE_BINDING.
 const test = require('node:test');
@@ -66,14 +66,16 @@ const dir = mkdtempSync(join(tmpdir(), 'http2-duplex-pack-'));
 test.after(() => rmSync(dir, { recursive: true, force: true }));
 let mainTarball, hostTarball;
 
-// An empty app folder; installs the given tarballs with no registry access (--offline: the
-// main package's dependencies come from the npm cache that `npm ci` filled).
+// An empty app folder; installs the given tarballs as a user would: dependencies come from the
+// registry, through an npm cache of this install's own, so nothing rests on what an earlier
+// command (npm ci, another install) happened to cache.
 function install(name, tarballs, env = process.env) {
     const app = join(dir, name);
     mkdirSync(app);
     writeFileSync(join(app, 'package.json'), '{"name":"app","private":true}');
-    const run = spawnSync('npm', ['install', '--offline', '--no-audit', '--no-fund', '--foreground-scripts',
-        ...tarballs], { cwd: app, env, encoding: 'utf8' });
+    const cache = mkdtempSync(join(dir, 'npm-cache-'));
+    const run = spawnSync('npm', ['install', '--no-audit', '--no-fund', '--foreground-scripts', ...tarballs],
+        { cwd: app, env: { ...env, npm_config_cache: cache }, encoding: 'utf8' });
     assert.equal(run.status, 0, `npm install failed:\n${run.stdout}\n${run.stderr}`);
     return { app, log: run.stdout + run.stderr };
 }
@@ -133,7 +135,7 @@ test('packing: the main tarball carries the sources and lists every platform pac
     assert.equal(manifest.scripts.install, 'node scripts/install.mjs');
 });
 
-test('main + linux-x64-gnu packages install offline and serve a duplex (ESM and CJS)', () => {
+test('main + linux-x64-gnu packages install and serve a duplex (ESM and CJS)', () => {
     const { app } = install('app-prebuilt', [mainTarball, hostTarball]);
     const pkg = join(app, 'node_modules', 'http2-duplex');
     assert.ok(existsSync(join(app, 'node_modules', `http2-duplex-${HOST}`, `http2-duplex.${HOST}.node`)));
