@@ -50,31 +50,81 @@ export interface WebSocketError extends Error {
     close_code?: number;
 }
 
+/**
+ * make()'s options. Each means the same on every transport make() uses. A browser
+ * WebSocket goes through no custom fetch, carries no custom header and no other fetch
+ * option, and always sends the origin's cookies; so options only the fetch paths honour
+ * (`fetch`, `disable_request_streaming: true`, `headers`, `credentials` and every other
+ * option passed on to fetch) make transport 'auto' use the fetch paths without trying a
+ * WebSocket, and make transport 'websocket' reject with a TypeError whose `code` is
+ * ERR_HTTP2_DUPLEX_INVALID_OPTION and whose message names them. An option given as
+ * `undefined` counts as not given.
+ */
 export interface MakeOptions extends DuplexOptions, Omit<RequestInit, 'body' | 'method' | 'signal'> {
     /**
-     * The transport: 'auto' (default) picks the best the browser and server have and
-     * falls back unnoticed; any other value forces that one, and make() rejects when it
-     * cannot be used ('websocket': a WebSocketError; 'streaming' where the browser cannot
-     * stream request bodies: code ERR_HTTP2_DUPLEX_INVALID_OPTION).
+     * The transport: 'auto' (default) picks the best the browser, the server and these
+     * options allow (a WebSocket unless an option above rules it out, then request
+     * streaming where the browser can, else one POST per write) and falls back
+     * unnoticed; any other value forces that one, and make() rejects when it cannot be
+     * used ('websocket': a WebSocketError, or ERR_HTTP2_DUPLEX_INVALID_OPTION with an
+     * option it cannot honour; 'streaming' with `disable_request_streaming` or where the
+     * browser cannot stream request bodies: ERR_HTTP2_DUPLEX_INVALID_OPTION).
      */
     transport?: 'auto' | Transport;
-    /** Send one POST per write even where the browser can stream request bodies (excludes 'streaming'). */
+    /**
+     * true: one POST per write even where the browser can stream request bodies.
+     * 'auto': the fetch paths, per write; 'per-write': no effect; 'streaming' and
+     * 'websocket': refused (ERR_HTTP2_DUPLEX_INVALID_OPTION).
+     */
     disable_request_streaming?: boolean;
-    /** Replacement for the global WebSocket class (transport 'websocket' and 'auto'). */
+    /**
+     * Replacement for the global WebSocket class, used wherever make() opens a
+     * WebSocket ('websocket', and 'auto' unless another option rules the WebSocket out).
+     * The fetch transports open none, so there it has no effect.
+     */
     WebSocket?: typeof WebSocket;
-    /** Replacement for the global fetch. */
+    /**
+     * Replacement for the global fetch; every request of the fetch paths goes through
+     * it. 'auto': the fetch paths; 'streaming' and 'per-write': used; 'websocket':
+     * refused (ERR_HTTP2_DUPLEX_INVALID_OPTION).
+     */
     fetch?: FetchFunction;
+    /**
+     * Request headers for every GET and POST (the protocol's own `http2-duplex-*` headers
+     * win). 'auto': the fetch paths; 'streaming' and 'per-write': sent; 'websocket':
+     * refused (ERR_HTTP2_DUPLEX_INVALID_OPTION), as a browser WebSocket cannot send them.
+     * Any other fetch option (mode, cache, referrer, referrerPolicy, integrity,
+     * keepalive, redirect, priority, ... and any key make() does not know) is passed to
+     * fetch and treated the same way.
+     */
+    headers?: HeadersInit;
+    /**
+     * Whether the fetch requests send cookies. 'auto': the fetch paths; 'streaming' and
+     * 'per-write': passed to fetch; 'websocket': refused (ERR_HTTP2_DUPLEX_INVALID_OPTION),
+     * as a browser WebSocket sends the origin's cookies whatever this says.
+     */
+    credentials?: RequestCredentials;
     /**
      * Ask for a framed GET body (request header `http2-duplex-framing: 1`): the server's
      * end is then explicit, and an answer ended without it destroys the duplex with
      * ERR_HTTP2_DUPLEX_TRUNCATED_RESPONSE. Default: ask only for a URL of the page's own
      * origin, as the header makes a cross-origin GET preflighted (the server answers
-     * preflights only with its `cors` option); true: always; false: never.
+     * preflights only with its `cors` option); true: always; false: never. The
+     * 'websocket' transport has no GET and always ends explicitly (a close without the
+     * server's end is ERR_HTTP2_DUPLEX_WS_CLOSED), so there it changes nothing.
      */
     framing?: boolean;
-    /** Replacement error class; constructed with the Response, then init() is awaited. */
+    /**
+     * Replacement error class; constructed with the Response, then init() is awaited.
+     * Used for every answer outside 2xx the client reads: on the fetch paths (including
+     * those 'auto' falls back to). A page cannot read a WebSocket's answer, so the
+     * 'websocket' transport fails with a WebSocketError instead.
+     */
     ResponseError?: new (response: Response) => ResponseError;
-    /** Destroys the duplex (and aborts its requests) when aborted. */
+    /**
+     * Destroys the duplex (and aborts its requests, or its WebSocket while opening) when
+     * aborted; the same on every transport.
+     */
     signal?: AbortSignal;
 }
 

@@ -6,11 +6,10 @@
 import { Duplex } from 'readable-stream';
 import { Buffer } from 'buffer';
 import { ResponseError, response_error, no_id_error } from './lib/browser/response-error.mjs';
-import { split_options, request_init } from './lib/browser/options.mjs';
+import { split_options, request_init, plan_transport, invalid_option } from './lib/browser/options.mjs';
 import { StreamUpload, request_streaming_supported } from './lib/browser/stream-upload.mjs';
 import { PostUpload } from './lib/browser/post-upload.mjs';
 import { WebSocketDuplex, open_websocket, websocket_url } from './lib/browser/websocket-duplex.mjs';
-import codes from './lib/error-codes.js';
 import {
     FRAMING_HEADER, FRAMING_VERSION, FrameParser, truncated_error, should_ask_framing, page_base
 } from './lib/browser/frames.mjs';
@@ -301,29 +300,9 @@ class FetchDuplex extends Duplex {
     }
 }
 
-const TRANSPORTS = new Set(['auto', 'websocket', 'streaming', 'per-write']);
-// Transport 'auto' tries a WebSocket first, then the fetch paths.
+// Transport 'auto' tries a WebSocket first (when every option means the same there),
+// then the fetch paths.
 const AUTO_WEBSOCKET = true;
-
-function invalid_option(message) {
-    const err = new TypeError(message);
-    err.code = codes.ERR_HTTP2_DUPLEX_INVALID_OPTION.code;
-    return err;
-}
-
-// The transport make() asks for, checked: 'auto', 'websocket', 'streaming' or 'per-write'.
-function wanted_transport(options) {
-    const transport = options?.transport ?? 'auto';
-    if (!TRANSPORTS.has(transport)) {
-        throw invalid_option(`transport must be one of ${[...TRANSPORTS].join(', ')}`);
-    }
-    if (transport === 'streaming' && (options.disable_request_streaming || !request_streaming_supported())) {
-        throw invalid_option(options.disable_request_streaming ?
-            "transport 'streaming' with disable_request_streaming" :
-            "transport 'streaming': this browser cannot stream request bodies");
-    }
-    return transport;
-}
 
 // 'auto': how long a WebSocket may take to open before the fetch paths are used:
 // short while none has opened to the URL (a hop that swallows them), long once
@@ -396,8 +375,8 @@ async function make_websocket_now(url, options, transport, timeout_ms) {
 }
 
 export default async function make(url, options) {
-    const transport = wanted_transport(options);
-    if (transport === 'websocket' || (transport === 'auto' && AUTO_WEBSOCKET)) {
+    const { transport, websocket } = plan_transport(options, request_streaming_supported);
+    if (websocket && (transport === 'websocket' || AUTO_WEBSOCKET)) {
         const ws_duplex = await make_websocket(url, options, transport);
         if (ws_duplex) {
             return ws_duplex;

@@ -28,8 +28,8 @@ define_cases({
 define_cases({
     browser,
     server: original,
-    // 'auto': the WebSocket cannot open (no RFC 8441 there) and Firefox falls back.
-    name: 'firefox: auto → per-write (v1) against 6.0.3 (no RFC 8441: falls back)',
+    // disable_request_streaming: 'auto' goes straight to the fetch paths (no WebSocket tried).
+    name: 'firefox: disable_request_streaming → per-write (v1) against 6.0.3',
     options: { disable_request_streaming: true },
     todo: {
         '1 MiB in random-sized writes both ways at once, SHA-256 checked': RST_RACE,

@@ -30,6 +30,7 @@ define_cases({
 });
 define_cases({
     ...old_server,
-    name: 'our client → 6.0.3 server: auto → per-write (v1) (falls back)',
+    // disable_request_streaming: 'auto' goes straight to the fetch paths (no WebSocket tried).
+    name: 'our client → 6.0.3 server: disable_request_streaming → per-write (v1)',
     options: { disable_request_streaming: true }
 });
