@@ -132,6 +132,27 @@ test('WebSocket: a client that resets the stream breaks the duplex (CLIENT_RESET
     assert.equal(s.server.stats().duplexes, 0);
 });
 
+test('WebSocket: a client stream that ends (END_STREAM) without a Close or `end` breaks the duplex (WS_ABNORMAL_CLOSE), as a reset does', async t => {
+    const { s, warnings, stream, duplex } = await ws_duplex(t);
+    const received = [];
+    duplex.on('data', chunk => received.push(chunk));
+    let ended = false;
+    duplex.on('end', () => {
+        ended = true;
+    });
+    stream.end(frame(2, 'partial'));
+    await new Promise(resolve => duplex.on('close', resolve));
+    assert.equal(Buffer.concat(received).toString(), 'partial');
+    assert.equal(ended, false, 'never a clean end');
+    assert.deepEqual([warnings.at(-1).code, warnings.at(-1).status],
+        ['ERR_HTTP2_DUPLEX_WS_ABNORMAL_CLOSE', undefined]);
+    assert.match(warnings.at(-1).message, /without a WebSocket Close frame/);
+    // The server ends its side too: the stream closes, not reset.
+    await once(stream, 'close');
+    assert.equal(stream.rstCode, 0);
+    assert.equal(s.server.stats().duplexes, 0);
+});
+
 test('WebSocket: the client\'s end and Close in one read, before the reader took the end, is a clean close', async t => {
     const { warnings, stream, until, duplex } = await ws_duplex(t);
     duplex.end();

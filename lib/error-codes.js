@@ -37,5 +37,6 @@ module.exports = Object.freeze({
     ERR_HTTP2_DUPLEX_WS_CREDIT: Object.freeze({ code: 'ERR_HTTP2_DUPLEX_WS_CREDIT', status: null, message: 'the WebSocket peer sent more than the credit it was granted (closed with 1008)' }),
     ERR_HTTP2_DUPLEX_WS_MESSAGE: Object.freeze({ code: 'ERR_HTTP2_DUPLEX_WS_MESSAGE', status: null, message: 'a WebSocket text message was neither `end` nor `credit N` (nor the server\'s first message `id X`), or data came after `end` (closed with 1008)' }),
     ERR_HTTP2_DUPLEX_WS_CLOSED: Object.freeze({ code: 'ERR_HTTP2_DUPLEX_WS_CLOSED', status: null, message: 'the WebSocket peer closed before both directions had ended' }),
-    ERR_HTTP2_DUPLEX_WS_NEEDS_HTTP2: Object.freeze({ code: 'ERR_HTTP2_DUPLEX_WS_NEEDS_HTTP2', status: 501, message: 'a WebSocket handshake over HTTP/1.1: WebSockets are served over HTTP/2 only (RFC 8441); a client falls back to the GET and POST transports, or put the server behind a proxy that carries RFC 8441' })
+    ERR_HTTP2_DUPLEX_WS_NEEDS_HTTP2: Object.freeze({ code: 'ERR_HTTP2_DUPLEX_WS_NEEDS_HTTP2', status: 501, message: 'a WebSocket handshake over HTTP/1.1: WebSockets are served over HTTP/2 only (RFC 8441); a client falls back to the GET and POST transports, or put the server behind a proxy that carries RFC 8441' }),
+    ERR_HTTP2_DUPLEX_WS_ABNORMAL_CLOSE: Object.freeze({ code: 'ERR_HTTP2_DUPLEX_WS_ABNORMAL_CLOSE', status: null, message: 'the WebSocket peer\'s stream or connection ended without a Close frame before both directions had ended (an abnormal closure, 1006 in RFC 6455)' })
 });

@@ -145,6 +145,14 @@ impl CloseOutcome {
         }
     }
 
+    // A WebSocket's end: a break, or clean.
+    fn of(broke: Option<core::Rejection>) -> Self {
+        match broke {
+            Some(reset) => CloseOutcome::reset(&reset),
+            None => CloseOutcome::quiet("clean"),
+        }
+    }
+
     fn quiet(kind: &str) -> Self {
         CloseOutcome {
             kind: kind.to_owned(),
@@ -636,13 +644,20 @@ impl JsWsEndpoint {
         ws_actions(out)
     }
 
-    /// The stream closed (reset, or its connection went) with `rst_code`.
+    /// The stream closed (reset, or its session went) with `rst_code`; null:
+    /// the connection of an HTTP/1.1 WebSocket closed.
     #[napi]
-    pub fn stream_closed(&mut self, rst_code: u32) -> CloseOutcome {
-        match self.inner.stream_closed(rst_code) {
-            Some(reset) => CloseOutcome::reset(&reset),
-            None => CloseOutcome::quiet("clean"),
-        }
+    pub fn stream_closed(&mut self, rst_code: Option<u32>) -> CloseOutcome {
+        CloseOutcome::of(match rst_code {
+            Some(code) => self.inner.stream_closed(code),
+            None => self.inner.connection_closed(),
+        })
+    }
+
+    /// The peer's side of the stream ended (END_STREAM, or a TCP half-close).
+    #[napi]
+    pub fn peer_ended(&mut self) -> CloseOutcome {
+        CloseOutcome::of(self.inner.peer_ended())
     }
 
     #[napi]

@@ -42,14 +42,31 @@ class WebSocketDuplex extends ServerDuplex {
             this.traffic_seen = true;
             this.#act(this.#endpoint.receive(piece));
         });
-        stream.on('close', () => {
-            const outcome = this.#endpoint.streamClosed(stream.rstCode ?? 0);
-            if (outcome.kind === 'reset' && !this.destroyed) {
-                fail(duplex_error(outcome.code, outcome.message));
+        // Node ends a stream's readable side on a reset too, and closes it
+        // just after (before the next turn): then 'close' says what the reset means.
+        stream.on('end', () => setImmediate(() => {
+            if (!stream.closed && !stream.destroyed) {
+                this.#peer_gone(this.#endpoint.peerEnded());
             }
+        }));
+        // rstCode null: the connection of an HTTP/1.1 WebSocket closed.
+        stream.on('close', () => {
+            const code = stream.rstCode;
+            this.#peer_gone(this.#endpoint.streamClosed(code === null ? null : code ?? 0));
         });
         this.id = id;
         this.#act(this.#endpoint.open(id));
+    }
+
+    // The client can send nothing more: a break (its Close never came
+    // before both ends) fails the duplex; either way the stream ends.
+    #peer_gone(outcome) {
+        if (outcome.kind === 'reset' && !this.destroyed) {
+            this.#fail(duplex_error(outcome.code, outcome.message));
+        }
+        if (!this.stream.writableEnded && !this.stream.destroyed) {
+            this.stream.end();
+        }
     }
 
     #act(actions) {

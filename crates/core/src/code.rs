@@ -44,11 +44,12 @@ pub enum Code {
     WsMessage,
     WsClosed,
     WsNeedsHttp2,
+    WsAbnormalClose,
 }
 
 impl Code {
     /// Every code, in table order.
-    pub const ALL: [Code; 37] = [
+    pub const ALL: [Code; 38] = [
         Code::MissingId,
         Code::UnknownId,
         Code::DuplexClosed,
@@ -86,6 +87,7 @@ impl Code {
         Code::WsMessage,
         Code::WsClosed,
         Code::WsNeedsHttp2,
+        Code::WsAbnormalClose,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -128,6 +130,7 @@ impl Code {
             WsMessage => "ERR_HTTP2_DUPLEX_WS_MESSAGE",
             WsClosed => "ERR_HTTP2_DUPLEX_WS_CLOSED",
             WsNeedsHttp2 => "ERR_HTTP2_DUPLEX_WS_NEEDS_HTTP2",
+            WsAbnormalClose => "ERR_HTTP2_DUPLEX_WS_ABNORMAL_CLOSE",
         }
     }
 
@@ -148,7 +151,7 @@ impl Code {
             Destroyed => 410,
             ClientReset | SessionClosed | InvalidOption | Response | NoIdInResponse
             | Connection | ServerReset | TruncatedResponse | WsProtocol | WsInvalidUtf8
-            | WsTooBig | WsCredit | WsMessage | WsClosed => return None,
+            | WsTooBig | WsCredit | WsMessage | WsClosed | WsAbnormalClose => return None,
         })
     }
 
@@ -193,6 +196,7 @@ impl Code {
             WsMessage => "a WebSocket text message was neither `end` nor `credit N` (nor the server's first message `id X`), or data came after `end` (closed with 1008)",
             WsClosed => "the WebSocket peer closed before both directions had ended",
             WsNeedsHttp2 => "a WebSocket handshake over HTTP/1.1: WebSockets are served over HTTP/2 only (RFC 8441); a client falls back to the GET and POST transports, or put the server behind a proxy that carries RFC 8441",
+            WsAbnormalClose => "the WebSocket peer's stream or connection ended without a Close frame before both directions had ended (an abnormal closure, 1006 in RFC 6455)",
         }
     }
 }

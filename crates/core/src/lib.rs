@@ -34,7 +34,7 @@ pub use limits::Limits;
 pub use options::{check_option, NUMERIC_OPTIONS};
 pub use post::{BodyEnd, PostHeaders, PostKind, PostRoute};
 pub use registry::{DuplexKey, OpenedDuplex, Registry, ScopeKey, Stats};
-pub use rejection::{Reason, Rejection};
+pub use rejection::{PeerGone, Reason, Rejection};
 pub use request::{classify, Request, RequestHead};
 
 /// The protocol version this core speaks when a client asks for it.

@@ -50,6 +50,11 @@ pub enum Reason {
     WebSocketReset {
         code: u32,
     },
+    /// The peer's side of a WebSocket ended without a Close frame before both
+    /// directions ended: RFC 6455's abnormal closure (1006).
+    WebSocketAbnormalClose {
+        how: PeerGone,
+    },
     /// A write POST body ended short of its `content-length`.
     TruncatedBody {
         received: u64,
@@ -69,6 +74,15 @@ pub enum Reason {
     OriginNotAllowed {
         origin: String,
     },
+}
+
+/// How a WebSocket peer went without its Close frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PeerGone {
+    /// Its HTTP/2 stream ended (END_STREAM), or it half-closed its TCP connection.
+    Ended,
+    /// Its connection closed (HTTP/1.1).
+    ConnectionClosed,
 }
 
 /// A refused request: the HTTP status to answer with, the reason, and whether
@@ -107,6 +121,7 @@ impl Reason {
             WrongNode { .. } => Code::WrongNode,
             MethodNotAllowed { .. } => Code::MethodNotAllowed,
             WebSocketNeedsHttp2 => Code::WsNeedsHttp2,
+            WebSocketAbnormalClose { .. } => Code::WsAbnormalClose,
             OriginNotAllowed { .. } => Code::OriginNotAllowed,
         }
     }
@@ -189,6 +204,14 @@ impl fmt::Display for Reason {
             WebSocketReset { code } => write!(
                 f,
                 "the client reset the WebSocket stream (HTTP/2 code {code})"
+            ),
+            WebSocketAbnormalClose { how } => write!(
+                f,
+                "the client's {} without a WebSocket Close frame before both directions had ended (abnormal closure, 1006)",
+                match how {
+                    PeerGone::Ended => "side of the WebSocket ended",
+                    PeerGone::ConnectionClosed => "connection closed",
+                }
             ),
             GetReset { code } => write!(
                 f,

@@ -6,7 +6,7 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use crate::rejection::{Reason, Rejection};
+use crate::rejection::{PeerGone, Reason, Rejection};
 
 use super::duplex::{credit_message, id_message, Channel, Inbound, END_MESSAGE};
 use super::frame::{encode_header, mask_in_place, Opcode, MAX_HEADER_LEN};
@@ -255,9 +255,34 @@ impl Endpoint {
     /// The stream closed under the endpoint (a reset, or its connection
     /// went). Before both directions ended, that breaks the duplex.
     pub fn stream_closed(&mut self, rst_code: u32) -> Option<Rejection> {
-        let broke = !self.finished && !self.channel.both_ended();
+        self.gone(Reason::WebSocketReset { code: rst_code })
+    }
+
+    /// The peer's side of the stream ended (HTTP/2 END_STREAM, or a TCP
+    /// half-close): it can send nothing more, not even its Close. Without
+    /// that Close and before both directions ended, this is RFC 6455's
+    /// abnormal closure (1006): it breaks the duplex. Either way the
+    /// WebSocket is over and the caller ends its side of the stream.
+    pub fn peer_ended(&mut self) -> Option<Rejection> {
+        self.gone(Reason::WebSocketAbnormalClose {
+            how: PeerGone::Ended,
+        })
+    }
+
+    /// The connection under an HTTP/1.1 WebSocket closed: as
+    /// [`Endpoint::peer_ended`], but nothing more can be sent either.
+    pub fn connection_closed(&mut self) -> Option<Rejection> {
+        self.gone(Reason::WebSocketAbnormalClose {
+            how: PeerGone::ConnectionClosed,
+        })
+    }
+
+    // The peer went: a break unless the WebSocket was already over, both
+    // directions had ended, or the peer's Close came first.
+    fn gone(&mut self, reason: Reason) -> Option<Rejection> {
+        let broke = !self.finished && !self.channel.both_ended() && !self.session.close_received();
         self.finished = true;
-        broke.then(|| Rejection::new(Reason::WebSocketReset { code: rst_code }))
+        broke.then(|| Rejection::new(reason))
     }
 
     pub fn is_finished(&self) -> bool {
@@ -302,6 +327,38 @@ mod tests {
         done.receive(client_frame(Opcode::Text, b"end"), &mut out);
         assert!(done.both_ended());
         assert_eq!(done.stream_closed(0), None);
+    }
+
+    #[test]
+    fn a_peer_gone_without_its_close_is_an_abnormal_closure() {
+        // Data, then END_STREAM: no `end`, no Close.
+        let mut endpoint = Endpoint::new(1 << 20, 1 << 20);
+        let mut out = Vec::new();
+        endpoint.receive(client_frame(Opcode::Binary, b"hello"), &mut out);
+        let broke = endpoint.peer_ended().expect("an abnormal closure");
+        assert_eq!(broke.code(), crate::Code::WsAbnormalClose);
+        assert!(broke
+            .to_string()
+            .contains("ended without a WebSocket Close"));
+        assert!(endpoint.is_finished());
+        // The stream's close that follows adds nothing.
+        assert_eq!(endpoint.stream_closed(0), None);
+        // The client's `end` alone is not enough: the server's side had not ended.
+        let mut half = Endpoint::new(1 << 20, 1 << 20);
+        half.receive(client_frame(Opcode::Text, b"end"), &mut out);
+        let broke = half.connection_closed().expect("an abnormal closure");
+        assert_eq!(broke.code(), crate::Code::WsAbnormalClose);
+        assert!(broke.to_string().contains("connection closed"));
+        // The peer's Close (here before both ends: its own error) came first.
+        let mut closed = Endpoint::new(1 << 20, 1 << 20);
+        closed.receive(client_frame(Opcode::Close, &[0x03, 0xe8]), &mut out);
+        assert_eq!(closed.peer_ended(), None);
+        // Both directions ended and the server's Close 1000 is out: a peer
+        // that goes without answering it lost nothing.
+        let mut done = Endpoint::new(1 << 20, 1 << 20);
+        done.end(&mut out);
+        done.receive(client_frame(Opcode::Text, b"end"), &mut out);
+        assert_eq!(done.peer_ended(), None);
     }
 
     // A masked client frame.
