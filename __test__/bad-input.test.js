@@ -210,7 +210,7 @@ test('limit: duplexes per session, 429 and a warning; other sessions unaffected'
     await ctx.duplex_of();
     const refused = await request(ctx.session, { ':path': '/duplex' });
     assert.equal(refused.status, 429);
-    assert.match(ctx.warnings.at(-1).message, /too many duplexes open in this session \(limit 2\)/);
+    assert.match(ctx.warnings.at(-1).message, /too many duplexes open in this pairing scope \(max_duplexes_per_session 2\)/);
     const other = ctx.s.connect();
     assert.equal((await open(other)).headers[':status'], 200);
 });

@@ -302,9 +302,12 @@ test('an application function that throws fails its request (500, warning), not 
     assert.equal(headers[':status'], 200);
 });
 
-test('without cors, OPTIONS is 405 as in 6.x', async t => {
+test('without cors, a foreign preflight is 403 and OPTIONS from no page 405 as in 6.x', async t => {
     const { s } = await with_warnings(t);
-    const answer = await request(s.connect(), { ':method': 'OPTIONS', ':path': '/duplex', origin: 'https://x.example' });
+    const foreign = await request(s.connect(), { ':method': 'OPTIONS', ':path': '/duplex', origin: 'https://x.example' });
+    assert.equal(foreign.status, 403);
+    assert.equal(foreign.headers['http2-duplex-error'], 'ERR_HTTP2_DUPLEX_ORIGIN_NOT_ALLOWED');
+    const answer = await request(s.connect(), { ':method': 'OPTIONS', ':path': '/duplex' });
     assert.equal(answer.status, 405);
 });
 

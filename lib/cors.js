@@ -1,6 +1,7 @@
 'use strict';
-// The cors option: the core decides (crates/core/src/cors.rs); this checks
-// the option's shape and asks the application's function when the core says so.
+// The origin check and the cors option: the core decides
+// (crates/core/src/cors.rs); this checks the option's shape and asks the
+// application's function when the core says so.
 const { CorsPolicy } = require('./native');
 
 function invalid(message) {
@@ -9,12 +10,14 @@ function invalid(message) {
 
 // `option`: { origins: [origin, …] or (origin, headers) => boolean,
 // credentials: boolean (default false), max_age: seconds (default 600) }.
-// Without it nothing is checked, as in 6.x.
-function cors_policy(option) {
-    if (option === undefined || option === null || option === false) {
-        return null;
+// Without it no foreign origin is allowed; `check_origin: false` serves them
+// all, as 6.x did.
+function cors_policy(option, check_origin) {
+    if (typeof check_origin !== 'boolean') {
+        throw invalid(`option check_origin must be a boolean, got ${check_origin}`);
     }
-    const { origins, credentials = false, max_age = 600 } = option;
+    const { origins = [], credentials = false, max_age = 600 } =
+        option === undefined || option === null || option === false ? {} : option;
     const asks = typeof origins === 'function';
     if (!asks && !(Array.isArray(origins) && origins.every(o => typeof o === 'string'))) {
         throw invalid('option cors.origins must be an array of origins or a function of the origin');
@@ -22,7 +25,7 @@ function cors_policy(option) {
     if (!Number.isSafeInteger(max_age) || max_age < 0) {
         throw invalid(`option cors.max_age must be a whole number of seconds, got ${max_age}`);
     }
-    const policy = new CorsPolicy(asks ? null : origins, Boolean(credentials), max_age);
+    const policy = new CorsPolicy(asks ? null : origins, check_origin, Boolean(credentials), max_age);
     return {
         // The core's answer for this request (kind 'same-origin', 'allowed',
         // 'preflight' or 'refused'); `warn` gets the error of a function that threw

@@ -14,9 +14,13 @@ const { cors_policy } = require('./cors');
 // Options of ours, as opposed to the Duplex options passed to each duplex.
 const LIMIT_OPTIONS = {
     max_duplexes_per_session: 'maxDuplexesPerSession',
+    max_duplexes_per_connection: 'maxDuplexesPerConnection',
+    max_duplexes: 'maxDuplexes',
     window: 'window',
     window_bytes: 'windowBytes',
     max_held_bytes_per_session: 'maxHeldBytesPerSession',
+    max_held_bytes_per_connection: 'maxHeldBytesPerConnection',
+    max_held_bytes: 'maxHeldBytes',
     max_write_bytes: 'maxWriteBytes',
     idle_timeout: 'idleTimeout'
 };
@@ -109,6 +113,8 @@ class Http2DuplexServer extends EventEmitter {
     // Duplexes watched for idle_timeout, by key, and the timer checking them.
     #idle_entries = new Map();
     #idle_check = null;
+    // Client connection (session or socket) → its key in the core.
+    #connection_keys = new WeakMap();
 
     constructor(http2_server, path, options) {
         super();
@@ -121,20 +127,21 @@ class Http2DuplexServer extends EventEmitter {
             keepalive_interval: 20000,
             websocket: true,
             scope: 'session',
+            check_origin: true,
             ...RECEIVE_WINDOWS,
             ...options
         };
-        const { scope, node_id, cors, websocket, ...numeric } = this.options;
+        const { scope, node_id, cors, websocket, check_origin, ...numeric } = this.options;
         check_options(numeric);
         check_scope(scope);
-        this.#cors = cors_policy(cors);
+        this.#cors = cors_policy(cors, check_origin);
         const limits = {};
         for (const [option, limit] of Object.entries(LIMIT_OPTIONS)) {
             if (this.options[option] !== undefined) {
                 limits[limit] = this.options[option];
             }
         }
-        this.#registry = new Registry(limits);
+        this.#registry = new Registry(limits, scope === 'session');
         if (node_id !== undefined) {
             const problem = this.#registry.setNodeId(String(node_id));
             if (problem) {
@@ -199,13 +206,21 @@ class Http2DuplexServer extends EventEmitter {
     // An application function (scope, cors) that throws fails its request
     // (500 and a 'warning'), never the process.
     async #serve(stream, headers, flags, raw_headers, session_duplexes) {
+        let duplexes = session_duplexes;
         try {
+            // Other paths are the application's: their requests never reach
+            // the scope function.
+            if (headers[':path'] === this.path) {
+                duplexes = this.#duplexes_for(session_duplexes, headers);
+            }
             await this.process_stream(stream, headers, flags, raw_headers,
-                this.#duplexes_for(session_duplexes, headers), { ...this.common_headers });
+                duplexes, { ...this.common_headers });
         } catch (err) {
             this.own_stream(stream);
             answer(stream, 500, { ...this.common_headers });
             this.emit('warning', err);
+        } finally {
+            this.#release_if_unused(duplexes);
         }
     }
 
@@ -240,6 +255,24 @@ class Http2DuplexServer extends EventEmitter {
         return session_duplexes;
     }
 
+    // A keyed scope is held only while a duplex of it is open: a request
+    // that opened none (refused, an unknown id) leaves nothing behind.
+    #release_if_unused(duplexes) {
+        const name = this.#key_names.get(duplexes);
+        if (name === undefined || this.#keyed_duplexes.get(name) !== duplexes) {
+            return;
+        }
+        const scope = this.#scopes.get(duplexes);
+        if (scope && scope.entries.size > 0) {
+            return;
+        }
+        this.#keyed_duplexes.delete(name);
+        if (scope) {
+            this.#scopes.delete(duplexes);
+            this.#registry.closeSession(scope.key);
+        }
+    }
+
     // 6.x API: the server handles this stream's errors; answering or closing
     // it once the client has reset it never throws.
     own_stream(stream) {
@@ -262,17 +295,17 @@ class Http2DuplexServer extends EventEmitter {
             return true;    // reset before we got to it
         }
         const method = headers[':method'];
-        if (this.#cors) {
-            const decision = this.#cors.decide(headers, err => this.emit('warning', err));
-            if (decision.kind === 'refused') {
-                this.#refuse(undefined, stream, decision, response_headers);
-                return true;
-            }
-            Object.assign(response_headers, decision.headers);
-            if (decision.kind === 'preflight') {
-                answer(stream, 204, response_headers);
-                return true;
-            }
+        // Before anything is opened or used, on every transport: a WebSocket
+        // has no CORS of its own to stop a foreign page.
+        const decision = this.#cors.decide(headers, err => this.emit('warning', err));
+        if (decision.kind === 'refused') {
+            this.#refuse(undefined, stream, decision, response_headers);
+            return true;
+        }
+        Object.assign(response_headers, decision.headers);
+        if (decision.kind === 'preflight') {
+            answer(stream, 204, response_headers);
+            return true;
         }
         const request = classifyRequest(String(method), header(headers, ':protocol'),
             header(headers, 'upgrade'), headers['sec-websocket-key'] !== undefined,
@@ -299,7 +332,8 @@ class Http2DuplexServer extends EventEmitter {
         this.own_stream(stream);
         const scope = this.#scope_of(duplexes, stream.session);
         const session = stream.session;
-        const opened = this.#registry.openDuplex(scope.key, header(headers, 'http2-duplex-framing'));
+        const opened = this.#registry.openDuplex(scope.key, this.#connection_of(stream),
+            header(headers, 'http2-duplex-framing'));
         if (opened.kind === 'refused') {
             this.#refuse(scope, stream, opened, response_headers);
             return undefined;
@@ -345,7 +379,8 @@ class Http2DuplexServer extends EventEmitter {
     // A WebSocket on the duplex path (RFC 8441): one stream, both directions.
     #open_websocket(stream, headers, flags, raw_headers, duplexes, response_headers) {
         const scope = this.#scope_of(duplexes, stream.session);
-        const opened = this.#registry.openWebSocket(scope.key, header(headers, 'sec-websocket-protocol'));
+        const opened = this.#registry.openWebSocket(scope.key, this.#connection_of(stream),
+            header(headers, 'sec-websocket-protocol'));
         if (opened.kind === 'refused') {
             this.#refuse(scope, stream, opened, response_headers);
             return;
@@ -362,6 +397,18 @@ class Http2DuplexServer extends EventEmitter {
         this.#track(entry, duplexes);
         duplex.on('close', () => this.#forget(entry));
         this.emit('duplex', duplex, id, headers, flags, raw_headers, duplexes, response_headers);
+    }
+
+    // The client connection a request came on (its HTTP/2 session, or its
+    // HTTP/1.1 socket): what the duplexes it opens count against.
+    #connection_of(stream) {
+        const connection = stream.session ?? stream.req?.socket ?? stream;
+        let key = this.#connection_keys.get(connection);
+        if (key === undefined) {
+            key = this.#registry.connectionKey();
+            this.#connection_keys.set(connection, key);
+        }
+        return key;
     }
 
     // 6.x API: destroys a session or stream; what it throws becomes a warning.
@@ -580,7 +627,13 @@ class Http2DuplexServer extends EventEmitter {
         }
         const entry = scope.entries.get(route.key);
         entry.duplex.traffic_seen = true;
-        const post = { stream, response_headers, answered: false, done: false };
+        // held: a piece of it was held out of order (taken only once released);
+        // taken: every byte of the body is in the duplex (its 200 may still wait
+        // for the reader); untaken: some byte never will be.
+        const post = {
+            stream, response_headers, kind: route.kind, answered: false, done: false,
+            held: false, taken: false, untaken: false
+        };
         entry.open_posts.add(post);
         stream.once('close', () => entry.open_posts.delete(post));
         if (route.kind === 'end') {
@@ -632,9 +685,13 @@ class Http2DuplexServer extends EventEmitter {
             this.#refuse(scope, stream, rejection, post.response_headers);
         };
         stream.on('data', piece => {
-            // A destroyed duplex's open POSTs are answered by its close.
-            if (post.done || duplex.destroyed) {
+            if (post.done) {
                 return;
+            }
+            // Bytes that come after the duplex was destroyed are not taken.
+            if (duplex.destroyed) {
+                post.untaken = true;
+                return this.#answer_destroyed(post);
             }
             duplex.traffic_seen = true;
             received += piece.length;
@@ -643,7 +700,10 @@ class Http2DuplexServer extends EventEmitter {
                 duplex.deliver(piece);
             } else if (result === PIECE_REFUSED) {
                 return refuse(this.#registry.takeRejection());
-            } else if (result === PIECE_HELD_PAUSE && !room.waiting) {
+            } else {
+                post.held = true;
+            }
+            if (result === PIECE_HELD_PAUSE && !room.waiting) {
                 room.waiting = true;
                 stream.pause();
                 scope.room_waiters.add(room);
@@ -660,8 +720,16 @@ class Http2DuplexServer extends EventEmitter {
         // Node ends a stream's readable side on a reset as on a real end; a
         // POST whose session went away was cut.
         const finish = reset => {
-            if (post.done || duplex.destroyed) {
+            if (post.done) {
                 return;
+            }
+            if (duplex.destroyed) {
+                // Destroyed after it delivered its last byte: taken whole
+                // (a write whose 200 is the client's proof not to send again).
+                post.done = true;
+                post.taken = !reset && !post.held && !post.untaken &&
+                    (declared === undefined || received === declared);
+                return this.#answer_destroyed(post);
             }
             post.done = true;
             scope.room_waiters.delete(room);
@@ -679,6 +747,9 @@ class Http2DuplexServer extends EventEmitter {
             for (const answered of completion.answered) {
                 const taken = entry.posts.get(answered);
                 entry.posts.delete(answered);
+                if (taken) {
+                    taken.taken = true;
+                }
                 duplex.when_taken(() => this.#respond(taken));
             }
             if (completion.ended) {
@@ -759,22 +830,38 @@ class Http2DuplexServer extends EventEmitter {
         this.#respond(post);
     }
 
-    // When the duplex closes, a POST still open was not taken whole: it is
-    // answered 410 and, after close_timeout, closed.
+    // When the duplex closes, a POST still open is answered by what the
+    // duplex took of it, and after close_timeout closed.
     #close_later(post) {
         const { stream } = post;
-        if (!post.answered) {
-            post.answered = true;
-            answer(stream, 410, {
-                ...post.response_headers, 'http2-duplex-error': 'ERR_HTTP2_DUPLEX_DESTROYED'
-            });
-        }
+        this.#answer_destroyed(post);
         const timer = setTimeout(() => {
+            post.untaken = true;
+            this.#answer_destroyed(post);
             if (!stream.destroyed) {
                 stream.close();
             }
         }, this.options.close_timeout);
         stream.once('close', () => clearTimeout(timer));
+    }
+
+    // A POST of a destroyed duplex: 200 when every byte of it was taken,
+    // 410 when some byte was not. A write whose body is still coming, all of
+    // it delivered so far, waits for its end (or close_timeout).
+    #answer_destroyed(post) {
+        if (post.answered) {
+            return;
+        }
+        if (post.taken) {
+            return this.#respond(post);
+        }
+        if (!post.done && !post.untaken && !post.held && post.kind === 'write') {
+            return;
+        }
+        post.answered = true;
+        answer(post.stream, 410, {
+            ...post.response_headers, 'http2-duplex-error': 'ERR_HTTP2_DUPLEX_DESTROYED'
+        });
     }
 }
 

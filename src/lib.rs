@@ -13,9 +13,13 @@ use std::collections::HashMap;
 #[napi(object)]
 pub struct Limits {
     pub max_duplexes_per_session: Option<f64>,
+    pub max_duplexes_per_connection: Option<f64>,
+    pub max_duplexes: Option<f64>,
     pub window: Option<f64>,
     pub window_bytes: Option<f64>,
     pub max_held_bytes_per_session: Option<f64>,
+    pub max_held_bytes_per_connection: Option<f64>,
+    pub max_held_bytes: Option<f64>,
     pub max_write_bytes: Option<f64>,
     /// Ms without traffic after which a duplex ends (0, the default, is off).
     pub idle_timeout: Option<f64>,
@@ -79,9 +83,13 @@ pub struct Stats {
 #[napi(object)]
 pub struct EffectiveLimits {
     pub max_duplexes_per_session: f64,
+    pub max_duplexes_per_connection: f64,
+    pub max_duplexes: f64,
     pub window: f64,
     pub window_bytes: f64,
     pub max_held_bytes_per_session: f64,
+    pub max_held_bytes_per_connection: f64,
+    pub max_held_bytes: f64,
     pub max_write_bytes: f64,
 }
 
@@ -230,13 +238,19 @@ pub struct JsCorsPolicy {
 impl JsCorsPolicy {
     /// `origins`: the allowed origins, or null when the application decides.
     #[napi(constructor)]
-    pub fn new(origins: Option<Vec<String>>, credentials: bool, max_age: f64) -> Self {
+    pub fn new(
+        origins: Option<Vec<String>>,
+        check_origin: bool,
+        credentials: bool,
+        max_age: f64,
+    ) -> Self {
         JsCorsPolicy {
             inner: core::cors::CorsPolicy {
                 origins: match origins {
                     Some(listed) => core::cors::Origins::Listed(listed.into_iter().collect()),
                     None => core::cors::Origins::Application,
                 },
+                check_origin,
                 credentials,
                 max_age: max_age as u64,
             },
@@ -310,13 +324,26 @@ pub struct JsRegistry {
 
 #[napi]
 impl JsRegistry {
+    /// `session_scoped`: each HTTP/2 session is its own pairing scope.
     #[napi(constructor)]
-    pub fn new(limits: Option<Limits>) -> Self {
-        let mut effective = core::Limits::default();
+    pub fn new(limits: Option<Limits>, session_scoped: bool) -> Self {
+        let mut effective = core::Limits::for_scopes(session_scoped);
         let idle_timeout = limits.as_ref().and_then(|l| l.idle_timeout).unwrap_or(0.0);
         if let Some(limits) = limits {
             if let Some(v) = limits.max_duplexes_per_session {
                 effective.max_duplexes_per_scope = v as usize;
+            }
+            if let Some(v) = limits.max_duplexes_per_connection {
+                effective.max_duplexes_per_connection = Some(v as usize);
+            }
+            if let Some(v) = limits.max_duplexes {
+                effective.max_duplexes = v as usize;
+            }
+            if let Some(v) = limits.max_held_bytes_per_connection {
+                effective.max_held_bytes_per_connection = Some(v as usize);
+            }
+            if let Some(v) = limits.max_held_bytes {
+                effective.max_held_bytes = v as usize;
             }
             if let Some(v) = limits.window {
                 effective.window = v as u64;
@@ -343,9 +370,13 @@ impl JsRegistry {
         let limits = self.inner.limits();
         EffectiveLimits {
             max_duplexes_per_session: limits.max_duplexes_per_scope as f64,
+            max_duplexes_per_connection: limits.duplexes_per_connection() as f64,
+            max_duplexes: limits.max_duplexes as f64,
             window: limits.window as f64,
             window_bytes: limits.window_bytes as f64,
             max_held_bytes_per_session: limits.max_held_bytes_per_scope as f64,
+            max_held_bytes_per_connection: limits.held_bytes_per_connection() as f64,
+            max_held_bytes: limits.max_held_bytes as f64,
             max_write_bytes: limits.max_write_bytes as f64,
         }
     }
@@ -354,6 +385,12 @@ impl JsRegistry {
     #[napi]
     pub fn set_node_id(&mut self, node: String) -> Option<String> {
         self.inner.set_node_id(&node).err()
+    }
+
+    /// A key for a new client connection (HTTP/2 session or HTTP/1.1 socket).
+    #[napi]
+    pub fn connection_key(&mut self) -> i64 {
+        self.inner.connection_key().0 as i64
     }
 
     #[napi]
@@ -376,11 +413,12 @@ impl JsRegistry {
     pub fn open_duplex(
         &mut self,
         session: i64,
+        connection: i64,
         framing: Option<String>,
     ) -> Either<OpenedDuplex, Rejection> {
         let framed = core::framing::wants_framing(framing.as_deref());
         let limits = self.inner.limits().clone();
-        self.open(session, framed, |id| {
+        self.open(session, connection, framed, |id| {
             core::open_answer_headers(id, &limits, framed)
         })
     }
@@ -391,9 +429,10 @@ impl JsRegistry {
     pub fn open_web_socket(
         &mut self,
         session: i64,
+        connection: i64,
         protocols: Option<String>,
     ) -> Either<OpenedDuplex, Rejection> {
-        self.open(session, false, |id| {
+        self.open(session, connection, false, |id| {
             core::websocket_answer_headers(id, protocols.as_deref())
         })
     }
@@ -402,10 +441,14 @@ impl JsRegistry {
     fn open(
         &mut self,
         session: i64,
+        connection: i64,
         framed: bool,
         headers: impl FnOnce(&str) -> Vec<(&'static str, String)>,
     ) -> Either<OpenedDuplex, Rejection> {
-        match self.inner.open_duplex(core::ScopeKey(session as u64)) {
+        match self.inner.open_duplex(
+            core::ScopeKey(session as u64),
+            core::ConnectionKey(connection as u64),
+        ) {
             Ok(opened) => Either::A(OpenedDuplex {
                 kind: "opened".to_owned(),
                 key: opened.key.0 as i64,

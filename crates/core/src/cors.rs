@@ -1,5 +1,8 @@
-//! The `cors` option: which origins may use duplexes from a page on another
-//! origin, and the `access-control-*` headers that say so.
+//! The origin check and the `cors` option: which pages may open and use
+//! duplexes. A request with no `origin` (not a browser) or the page's own is
+//! served; one from a page on another origin only if the `cors` option allows
+//! that origin, on every transport (a WebSocket has no CORS of its own), with
+//! the `access-control-*` headers that say so.
 
 use std::collections::HashSet;
 
@@ -21,7 +24,11 @@ pub enum Origins {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CorsPolicy {
+    /// Without a `cors` option: none.
     pub origins: Origins,
+    /// `false` (the `check_origin` option): a foreign origin that `origins`
+    /// does not allow is served anyway, without CORS headers, as 6.x did.
+    pub check_origin: bool,
     pub credentials: bool,
     /// Seconds a browser may cache a preflight's answer.
     pub max_age: u64,
@@ -75,6 +82,9 @@ impl CorsPolicy {
                 None => return CorsDecision::Ask,
             },
         };
+        if !allowed && !self.check_origin {
+            return CorsDecision::SameOrigin;
+        }
         if !allowed {
             return CorsDecision::Refused(Rejection::new(Reason::OriginNotAllowed {
                 origin: origin.chars().take(200).collect(),
@@ -132,6 +142,7 @@ mod tests {
     fn listed(credentials: bool) -> CorsPolicy {
         CorsPolicy {
             origins: Origins::Listed(["https://app.example".to_owned()].into()),
+            check_origin: true,
             credentials,
             max_age: 600,
         }
@@ -262,6 +273,7 @@ mod tests {
     fn the_application_is_asked_only_for_foreign_origins() {
         let policy = CorsPolicy {
             origins: Origins::Application,
+            check_origin: true,
             credentials: false,
             max_age: 0,
         };
@@ -279,5 +291,57 @@ mod tests {
         assert!(matches!(policy.decide(&no), CorsDecision::Refused(_)));
         let own = from("https://duplex.example:8443", "GET");
         assert_eq!(policy.decide(&own), CorsDecision::SameOrigin);
+    }
+
+    #[test]
+    fn without_the_cors_option_only_non_browsers_and_the_pages_own_are_served() {
+        let none = CorsPolicy {
+            origins: Origins::Listed(HashSet::new()),
+            check_origin: true,
+            credentials: false,
+            max_age: 600,
+        };
+        let no_origin = CorsRequest {
+            method: "CONNECT",
+            authority: Some("duplex.example:8443"),
+            ..CorsRequest::default()
+        };
+        assert_eq!(none.decide(&no_origin), CorsDecision::SameOrigin);
+        assert_eq!(
+            none.decide(&from("https://duplex.example:8443", "CONNECT")),
+            CorsDecision::SameOrigin
+        );
+        for foreign in [
+            "https://evil.example",
+            "null",
+            "https://duplex.example:8444",
+        ] {
+            for method in ["GET", "POST", "CONNECT", "OPTIONS"] {
+                let CorsDecision::Refused(refused) = none.decide(&from(foreign, method)) else {
+                    panic!("{foreign} {method} refused");
+                };
+                assert_eq!(
+                    (refused.code(), refused.status),
+                    (Code::OriginNotAllowed, 403)
+                );
+            }
+        }
+        // Turned off, a foreign page is served as 6.x served it: no CORS headers.
+        let off = CorsPolicy {
+            check_origin: false,
+            ..none
+        };
+        assert_eq!(
+            off.decide(&from("https://evil.example", "CONNECT")),
+            CorsDecision::SameOrigin
+        );
+        let listed_off = CorsPolicy {
+            check_origin: false,
+            ..listed(false)
+        };
+        assert!(matches!(
+            listed_off.decide(&from("https://app.example", "GET")),
+            CorsDecision::Allowed(_)
+        ));
     }
 }

@@ -5,7 +5,15 @@ use std::collections::BTreeMap;
 
 use bytes::Bytes;
 
-use crate::limits::Limits;
+use crate::limits::{Budget, Limits};
+
+/// Bytes the duplexes of one budget hold out of order, and its limit.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct HeldBudget {
+    pub budget: Budget,
+    pub held: usize,
+    pub limit: usize,
+}
 use crate::rejection::{Reason, Rejection};
 
 /// What to do with one piece of a write POST's body.
@@ -15,7 +23,8 @@ pub enum Piece {
     Deliver,
     /// Early: the core copied it and will release it in order.
     Held,
-    /// Held, and the scope now holds its budget (`max_held_bytes_per_scope`):
+    /// Held, and a budget (the scope's, the connection's or the server's) is
+    /// now full:
     /// read no further from this POST until `Registry::may_read` says so.
     /// Backpressure, not a refusal: a client keeping to every duplex's window
     /// may fill the scope's budget when many duplexes share it.
@@ -162,14 +171,15 @@ impl Inbound {
         Ok(seq)
     }
 
-    /// A piece of write `seq`'s body arrived; `scope_held` is what the
-    /// duplexes of the scope hold out of order.
+    /// A piece of write `seq`'s body arrived; `budgets` are what the
+    /// duplexes of each budget this duplex counts against hold out of order
+    /// now, and that budget's limit.
     pub(crate) fn piece(
         &mut self,
         seq: u64,
         data: &[u8],
         limits: &Limits,
-        scope_held: usize,
+        budgets: &[HeldBudget],
     ) -> Result<Piece, Rejection> {
         let current = seq == self.next;
         let write = self
@@ -195,23 +205,24 @@ impl Inbound {
                 limit: limits.window_bytes,
             }));
         }
-        // A paused POST may still hand over the piece in hand; past twice the
+        // A paused POST may still hand over the piece in hand; past twice a
         // budget the client ignored the pause (or opened POSTs without end).
-        let scope_held = scope_held + data.len();
-        if scope_held > limits.max_held_bytes_per_scope.saturating_mul(2) {
-            return Err(Rejection::new(Reason::SessionHeldBytesExceeded {
-                limit: limits.max_held_bytes_per_scope,
-            }));
+        let mut pause = false;
+        for budget in budgets {
+            let after = budget.held + data.len();
+            if after > budget.limit.saturating_mul(2) {
+                return Err(Rejection::new(Reason::HeldBytesBudgetExceeded {
+                    budget: budget.budget,
+                    limit: budget.limit,
+                }));
+            }
+            pause |= after >= budget.limit;
         }
         // Copying is the price of arriving early; in-order pieces are never copied.
         write.held.push(Bytes::copy_from_slice(data));
         write.held_bytes += data.len();
         self.held_bytes = held;
-        Ok(if scope_held >= limits.max_held_bytes_per_scope {
-            Piece::HeldPause
-        } else {
-            Piece::Held
-        })
+        Ok(if pause { Piece::HeldPause } else { Piece::Held })
     }
 
     /// Write `seq`'s body ended.
@@ -297,7 +308,7 @@ mod tests {
         let l = limits();
         let mut inbound = Inbound::new();
         assert_eq!(inbound.begin_write(None, &l), Ok(0));
-        assert_eq!(inbound.piece(0, b"ab", &l, 0), Ok(Piece::Deliver));
+        assert_eq!(inbound.piece(0, b"ab", &l, &[]), Ok(Piece::Deliver));
         let done = inbound.complete(0).unwrap();
         assert_eq!(done.answered, vec![0]);
         assert!(done.released.is_empty() && !done.ended);
@@ -311,12 +322,12 @@ mod tests {
         for seq in [2, 1, 0] {
             inbound.begin_write(Some(seq), &l).unwrap();
         }
-        assert_eq!(inbound.piece(2, b"cc", &l, 0), Ok(Piece::Held));
+        assert_eq!(inbound.piece(2, b"cc", &l, &[]), Ok(Piece::Held));
         assert_eq!(inbound.complete(2).unwrap(), Completion::default());
-        assert_eq!(inbound.piece(1, b"b", &l, 0), Ok(Piece::Held));
-        assert_eq!(inbound.piece(1, b"b", &l, 0), Ok(Piece::Held));
+        assert_eq!(inbound.piece(1, b"b", &l, &[]), Ok(Piece::Held));
+        assert_eq!(inbound.piece(1, b"b", &l, &[]), Ok(Piece::Held));
         assert_eq!(inbound.held_bytes(), 4);
-        assert_eq!(inbound.piece(0, b"a", &l, 0), Ok(Piece::Deliver));
+        assert_eq!(inbound.piece(0, b"a", &l, &[]), Ok(Piece::Deliver));
         let done = inbound.complete(0).unwrap();
         // Write 1 is not complete: its held piece is released and it becomes current.
         assert_eq!(
@@ -324,7 +335,7 @@ mod tests {
             vec![Bytes::from_static(b"b"), Bytes::from_static(b"b")]
         );
         assert_eq!(done.answered, vec![0]);
-        assert_eq!(inbound.piece(1, b"B", &l, 0), Ok(Piece::Deliver));
+        assert_eq!(inbound.piece(1, b"B", &l, &[]), Ok(Piece::Deliver));
         let done = inbound.complete(1).unwrap();
         assert_eq!(done.released, vec![Bytes::from_static(b"cc")]);
         assert_eq!(done.answered, vec![1, 2]);
@@ -337,7 +348,7 @@ mod tests {
         let l = limits();
         let mut inbound = Inbound::new();
         inbound.begin_write(Some(1), &l).unwrap();
-        inbound.piece(1, b"x", &l, 0).unwrap();
+        inbound.piece(1, b"x", &l, &[]).unwrap();
         inbound.complete(1).unwrap();
         let end = inbound.end(Some(2)).unwrap();
         assert!(!end.ended);
@@ -364,7 +375,7 @@ mod tests {
             Reason::StreamingAlreadyOpen
         );
         // A stream is not bounded by max_write_bytes.
-        assert_eq!(inbound.piece(seq, &[0; 100], &l, 0), Ok(Piece::Deliver));
+        assert_eq!(inbound.piece(seq, &[0; 100], &l, &[]), Ok(Piece::Deliver));
         let done = inbound.complete(seq).unwrap();
         assert!(done.ended);
         assert_eq!(done.answered, vec![seq]);
@@ -409,9 +420,9 @@ mod tests {
         inbound.begin_write(Some(0), &l).unwrap();
         inbound.begin_write(Some(1), &l).unwrap();
         inbound.begin_write(Some(2), &l).unwrap();
-        assert_eq!(inbound.piece(0, &[0; 9], &l, 0).unwrap_err().status, 413);
-        assert_eq!(inbound.piece(1, &[0; 6], &l, 0), Ok(Piece::Held));
-        let err = inbound.piece(2, &[0; 6], &l, 0).unwrap_err();
+        assert_eq!(inbound.piece(0, &[0; 9], &l, &[]).unwrap_err().status, 413);
+        assert_eq!(inbound.piece(1, &[0; 6], &l, &[]), Ok(Piece::Held));
+        let err = inbound.piece(2, &[0; 6], &l, &[]).unwrap_err();
         assert_eq!(
             err.reason,
             Reason::HeldBytesExceeded {

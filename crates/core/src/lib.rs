@@ -30,10 +30,10 @@ pub use code::Code;
 pub use get_close::{get_closed, GetClosed, GetOutcome};
 pub use idle::IdleDeadlines;
 pub use inbound::{Completion, Piece};
-pub use limits::Limits;
+pub use limits::{Budget, Limits};
 pub use options::{check_option, NUMERIC_OPTIONS};
 pub use post::{BodyEnd, PostHeaders, PostKind, PostRoute};
-pub use registry::{DuplexKey, OpenedDuplex, Registry, ScopeKey, Stats};
+pub use registry::{ConnectionKey, DuplexKey, OpenedDuplex, Registry, ScopeKey, Stats};
 pub use rejection::{PeerGone, Reason, Rejection};
 pub use request::{classify, Request, RequestHead};
 

@@ -7,16 +7,20 @@ pub const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
 const MAX_I31: u64 = (1 << 31) - 1;
 
 /// `(option, smallest, largest)` for every numeric option.
-pub const NUMERIC_OPTIONS: [(&str, u64, u64); 11] = [
+pub const NUMERIC_OPTIONS: [(&str, u64, u64); 15] = [
     ("close_timeout", 0, MAX_I31),
     ("keepalive_interval", 0, MAX_I31),
     ("idle_timeout", 0, MAX_I31),
     ("session_window", 0, MAX_I31),
     ("stream_window", 0, MAX_I31),
     ("max_duplexes_per_session", 1, MAX_I31),
+    ("max_duplexes_per_connection", 1, MAX_I31),
+    ("max_duplexes", 1, MAX_I31),
     ("window", 1, 65_536),
     ("window_bytes", 1, MAX_SAFE_INTEGER),
     ("max_held_bytes_per_session", 1, MAX_SAFE_INTEGER),
+    ("max_held_bytes_per_connection", 1, MAX_SAFE_INTEGER),
+    ("max_held_bytes", 1, MAX_SAFE_INTEGER),
     ("max_write_bytes", 1, MAX_SAFE_INTEGER),
     ("highWaterMark", 0, MAX_SAFE_INTEGER),
 ];

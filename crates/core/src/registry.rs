@@ -5,8 +5,8 @@ use std::collections::{HashMap, VecDeque};
 
 use uuid::Uuid;
 
-use crate::inbound::{Completion, Inbound, Piece};
-use crate::limits::Limits;
+use crate::inbound::{Completion, HeldBudget, Inbound, Piece};
+use crate::limits::{Budget, Limits};
 use crate::post::{flag, parse_seq, BodyEnd, PostHeaders, PostKind, PostRoute};
 use crate::rejection::{Reason, Rejection};
 
@@ -14,6 +14,11 @@ use crate::rejection::{Reason, Rejection};
 /// Node server uses one per HTTP/2 session.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ScopeKey(pub u64);
+
+/// A client connection (an HTTP/2 session, an HTTP/1.1 socket): what the
+/// duplexes it opened count against, whatever scope they pair in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ConnectionKey(pub u64);
 
 /// A duplex, as the caller names it (the id on the wire is a secret; this is not).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -36,8 +41,16 @@ pub struct Stats {
 
 struct Duplex {
     scope: ScopeKey,
+    connection: ConnectionKey,
     id: String,
     inbound: Inbound,
+}
+
+/// What the open duplexes of a connection, or of the server, take.
+#[derive(Clone, Copy, Debug, Default)]
+struct Usage {
+    duplexes: usize,
+    held_bytes: usize,
 }
 
 /// How many closed ids a scope remembers, to tell a late POST of a
@@ -68,6 +81,10 @@ pub struct Registry {
     node_id: Option<String>,
     scopes: HashMap<ScopeKey, Scope>,
     duplexes: HashMap<DuplexKey, Duplex>,
+    /// Only connections with open duplexes: a connection that opens none
+    /// leaves nothing behind.
+    connections: HashMap<ConnectionKey, Usage>,
+    server: Usage,
     next_key: u64,
 }
 
@@ -78,6 +95,8 @@ impl Registry {
             node_id: None,
             scopes: HashMap::new(),
             duplexes: HashMap::new(),
+            connections: HashMap::new(),
+            server: Usage::default(),
             next_key: 0,
         }
     }
@@ -120,6 +139,11 @@ impl Registry {
         key
     }
 
+    /// A name for a new client connection (nothing is kept until it opens a duplex).
+    pub fn connection_key(&mut self) -> ConnectionKey {
+        ConnectionKey(self.take_key())
+    }
+
     /// Forgets a scope; returns the duplexes that were open in it, to be ended.
     pub fn close_scope(&mut self, scope: ScopeKey) -> Vec<DuplexKey> {
         let Some(closed) = self.scopes.remove(&scope) else {
@@ -133,17 +157,32 @@ impl Registry {
         keys
     }
 
-    /// A GET opened a duplex in `scope`.
-    pub fn open_duplex(&mut self, scope: ScopeKey) -> Result<OpenedDuplex, Rejection> {
-        let limit = self.limits.max_duplexes_per_scope;
-        let open = self
+    /// A GET (or a WebSocket) on `connection` opened a duplex in `scope`.
+    pub fn open_duplex(
+        &mut self,
+        scope: ScopeKey,
+        connection: ConnectionKey,
+    ) -> Result<OpenedDuplex, Rejection> {
+        let in_scope = self
             .scopes
             .get(&scope)
             .ok_or_else(|| Rejection::new(Reason::UnknownId))?
             .ids
             .len();
-        if open >= limit {
-            return Err(Rejection::new(Reason::TooManyDuplexes { limit }));
+        let on_connection = self.connections.get(&connection).map_or(0, |c| c.duplexes);
+        let limits = &self.limits;
+        for (budget, open, limit) in [
+            (Budget::Scope, in_scope, limits.max_duplexes_per_scope),
+            (
+                Budget::Connection,
+                on_connection,
+                limits.duplexes_per_connection(),
+            ),
+            (Budget::Server, self.server.duplexes, limits.max_duplexes),
+        ] {
+            if open >= limit {
+                return Err(Rejection::new(Reason::TooManyDuplexes { budget, limit }));
+            }
         }
         let key = DuplexKey(self.take_key());
         // 122 random bits: wider than a session, the id is the credential.
@@ -160,10 +199,13 @@ impl Registry {
             key,
             Duplex {
                 scope,
+                connection,
                 id: id.clone(),
                 inbound: Inbound::new(),
             },
         );
+        self.connections.entry(connection).or_default().duplexes += 1;
+        self.server.duplexes += 1;
         Ok(OpenedDuplex { key, id })
     }
 
@@ -225,25 +267,79 @@ impl Registry {
 
     /// A piece of write `seq`'s body arrived.
     pub fn piece(&mut self, key: DuplexKey, seq: u64, data: &[u8]) -> Result<Piece, Rejection> {
-        let (inbound, scope) = inbound_and_scope(&mut self.duplexes, &mut self.scopes, key)?;
+        let budgets = self.held_budgets(key)?;
+        let inbound = &mut self
+            .duplexes
+            .get_mut(&key)
+            .expect("held_budgets found it")
+            .inbound;
         let before = inbound.held_bytes();
-        let piece = inbound.piece(seq, data, &self.limits, scope.held_bytes)?;
-        scope.held_bytes += inbound.held_bytes() - before;
+        let piece = inbound.piece(seq, data, &self.limits, &budgets)?;
+        let added = inbound.held_bytes() - before;
+        self.account_held(key, added, 0);
         Ok(piece)
     }
 
     /// Whether a POST paused by `Piece::HeldPause` may read on: its write is
-    /// now current (delivered as it comes), or its scope is under budget
-    /// again. A closed duplex's POSTs may read on: their answer is decided.
+    /// now current (delivered as it comes), or every budget it counts against
+    /// is under its limit again. A closed duplex's POSTs may read on: their
+    /// answer is decided.
     pub fn may_read(&self, key: DuplexKey, seq: u64) -> bool {
         let Some(duplex) = self.duplexes.get(&key) else {
             return true;
         };
         duplex.inbound.is_current(seq)
             || self
-                .scopes
-                .get(&duplex.scope)
-                .is_none_or(|scope| scope.held_bytes < self.limits.max_held_bytes_per_scope)
+                .held_budgets(key)
+                .is_ok_and(|budgets| budgets.iter().all(|budget| budget.held < budget.limit))
+    }
+
+    /// What the budgets the duplex counts against hold now, and their limits.
+    fn held_budgets(&self, key: DuplexKey) -> Result<[HeldBudget; 3], Rejection> {
+        let duplex = self
+            .duplexes
+            .get(&key)
+            .ok_or_else(|| Rejection::new(Reason::DuplexClosed))?;
+        let scope = self
+            .scopes
+            .get(&duplex.scope)
+            .expect("an open duplex's scope is open");
+        let connection = self
+            .connections
+            .get(&duplex.connection)
+            .map_or(0, |c| c.held_bytes);
+        let limits = &self.limits;
+        Ok([
+            HeldBudget {
+                budget: Budget::Scope,
+                held: scope.held_bytes,
+                limit: limits.max_held_bytes_per_scope,
+            },
+            HeldBudget {
+                budget: Budget::Connection,
+                held: connection,
+                limit: limits.held_bytes_per_connection(),
+            },
+            HeldBudget {
+                budget: Budget::Server,
+                held: self.server.held_bytes,
+                limit: limits.max_held_bytes,
+            },
+        ])
+    }
+
+    /// The duplex now holds `added` more, or `released` fewer, bytes out of order.
+    fn account_held(&mut self, key: DuplexKey, added: usize, released: usize) {
+        let Some(duplex) = self.duplexes.get(&key) else {
+            return;
+        };
+        if let Some(scope) = self.scopes.get_mut(&duplex.scope) {
+            scope.held_bytes = scope.held_bytes + added - released;
+        }
+        if let Some(connection) = self.connections.get_mut(&duplex.connection) {
+            connection.held_bytes = connection.held_bytes + added - released;
+        }
+        self.server.held_bytes = self.server.held_bytes + added - released;
     }
 
     /// Write or stream `seq`'s body ended as `end` says: a reset or a short
@@ -262,10 +358,15 @@ impl Registry {
     /// Write `seq`'s body ended. When the completion says `ended`, the id is
     /// forgotten: the client's end has been delivered.
     pub fn complete(&mut self, key: DuplexKey, seq: u64) -> Result<Completion, Rejection> {
-        let (inbound, scope) = inbound_and_scope(&mut self.duplexes, &mut self.scopes, key)?;
+        let inbound = &mut self
+            .duplexes
+            .get_mut(&key)
+            .ok_or_else(|| Rejection::new(Reason::DuplexClosed))?
+            .inbound;
         let before = inbound.held_bytes();
         let completion = inbound.complete(seq)?;
-        scope.held_bytes -= before - inbound.held_bytes();
+        let released = before - inbound.held_bytes();
+        self.account_held(key, 0, released);
         if completion.ended {
             // The client's side is over: later POSTs with this id get 404.
             self.forget(key);
@@ -277,7 +378,7 @@ impl Registry {
         Stats {
             scopes: self.scopes.len(),
             duplexes: self.duplexes.len(),
-            held_bytes: self.scopes.values().map(|s| s.held_bytes).sum(),
+            held_bytes: self.server.held_bytes,
             writes_in_flight: self
                 .duplexes
                 .values()
@@ -287,16 +388,25 @@ impl Registry {
     }
 
     fn forget(&mut self, key: DuplexKey) {
-        if let Some(duplex) = self.duplexes.remove(&key) {
-            // A closed scope is already gone, and with it what its duplexes held.
-            if let Some(scope) = self.scopes.get_mut(&duplex.scope) {
-                scope.ids.remove(&duplex.id);
-                scope.held_bytes -= duplex.inbound.held_bytes();
-                if scope.closed.len() == REMEMBERED_CLOSED_IDS {
-                    scope.closed.pop_front();
-                }
-                scope.closed.push_back(duplex.id);
+        let Some(held) = self.duplexes.get(&key).map(|d| d.inbound.held_bytes()) else {
+            return;
+        };
+        self.account_held(key, 0, held);
+        let duplex = self.duplexes.remove(&key).expect("found above");
+        self.server.duplexes -= 1;
+        if let Some(connection) = self.connections.get_mut(&duplex.connection) {
+            connection.duplexes -= 1;
+            if connection.duplexes == 0 {
+                self.connections.remove(&duplex.connection);
             }
+        }
+        // A closed scope is already gone, and with it its list of ids.
+        if let Some(scope) = self.scopes.get_mut(&duplex.scope) {
+            scope.ids.remove(&duplex.id);
+            if scope.closed.len() == REMEMBERED_CLOSED_IDS {
+                scope.closed.pop_front();
+            }
+            scope.closed.push_back(duplex.id);
         }
     }
 
@@ -304,19 +414,4 @@ impl Registry {
         self.next_key += 1;
         self.next_key
     }
-}
-
-// A scope outlives its duplexes: close_scope forgets them first.
-fn inbound_and_scope<'a>(
-    duplexes: &'a mut HashMap<DuplexKey, Duplex>,
-    scopes: &'a mut HashMap<ScopeKey, Scope>,
-    key: DuplexKey,
-) -> Result<(&'a mut Inbound, &'a mut Scope), Rejection> {
-    let duplex = duplexes
-        .get_mut(&key)
-        .ok_or_else(|| Rejection::new(Reason::DuplexClosed))?;
-    let scope = scopes
-        .get_mut(&duplex.scope)
-        .expect("an open duplex's scope is open");
-    Ok((&mut duplex.inbound, scope))
 }

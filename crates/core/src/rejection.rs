@@ -1,6 +1,7 @@
 use std::fmt;
 
 use crate::code::Code;
+use crate::limits::Budget;
 
 /// Why a request was refused.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -18,7 +19,9 @@ pub enum Reason {
         held: usize,
         limit: usize,
     },
-    SessionHeldBytesExceeded {
+    /// The duplexes of a budget would hold more than twice its bytes out of order.
+    HeldBytesBudgetExceeded {
+        budget: Budget,
         limit: usize,
     },
     WriteTooLarge {
@@ -35,6 +38,7 @@ pub enum Reason {
     },
     AlreadyEnding,
     TooManyDuplexes {
+        budget: Budget,
         limit: usize,
     },
     UnknownWrite(u64),
@@ -107,13 +111,21 @@ impl Reason {
             DuplicateSeq(_) => Code::SeqRepeated,
             OutsideWindow { .. } => Code::SeqOutsideWindow,
             HeldBytesExceeded { .. } => Code::WindowBytes,
-            SessionHeldBytesExceeded { .. } => Code::SessionHeldBytes,
+            HeldBytesBudgetExceeded { budget, .. } => match budget {
+                Budget::Connection => Code::ConnectionHeldBytes,
+                Budget::Scope => Code::SessionHeldBytes,
+                Budget::Server => Code::ServerHeldBytes,
+            },
             WriteTooLarge { .. } => Code::WriteTooLarge,
             StreamingAlreadyOpen => Code::StreamingAlreadyOpen,
             WriteAfterEnd { .. } => Code::WriteAfterEnd,
             BadEndCount { .. } => Code::BadEndCount,
             AlreadyEnding => Code::AlreadyEnding,
-            TooManyDuplexes { .. } => Code::TooManyDuplexes,
+            TooManyDuplexes { budget, .. } => match budget {
+                Budget::Connection => Code::ConnectionDuplexes,
+                Budget::Scope => Code::TooManyDuplexes,
+                Budget::Server => Code::ServerDuplexes,
+            },
             UnknownWrite(_) => Code::UnknownWrite,
             DuplexClosed => Code::DuplexClosed,
             ClientReset | GetReset { .. } | WebSocketReset { .. } => Code::ClientReset,
@@ -181,9 +193,10 @@ impl fmt::Display for Reason {
                 f,
                 "{held} bytes held out of order, above the window of {limit} bytes"
             ),
-            SessionHeldBytesExceeded { limit } => write!(
+            HeldBytesBudgetExceeded { budget, limit } => write!(
                 f,
-                "the duplexes of this session would hold more than twice max_held_bytes_per_session ({limit} bytes) out of order: their POSTs went on after they were paused"
+                "the duplexes of {budget} would hold more than twice {} ({limit} bytes) out of order: their POSTs went on after they were paused",
+                budget.held_bytes_option()
             ),
             WriteTooLarge { limit } => write!(f, "write POST body larger than {limit} bytes"),
             StreamingAlreadyOpen => write!(f, "a streaming POST is already open for this duplex"),
@@ -196,9 +209,11 @@ impl fmt::Display for Reason {
                 "end POST counts {count} writes but {delivered} were already delivered"
             ),
             AlreadyEnding => write!(f, "end POST for a duplex that is already ending"),
-            TooManyDuplexes { limit } => {
-                write!(f, "too many duplexes open in this session (limit {limit})")
-            }
+            TooManyDuplexes { budget, limit } => write!(
+                f,
+                "too many duplexes open in {budget} ({} {limit})",
+                budget.duplexes_option()
+            ),
             UnknownWrite(seq) => write!(f, "no write POST {seq} in flight"),
             DuplexClosed => write!(f, "the duplex of this http2-duplex-id has closed"),
             WebSocketReset { code } => write!(

@@ -3,7 +3,9 @@
 
 use std::collections::HashMap;
 
-use http2_duplex_core::{DuplexKey, Limits, Piece, PostHeaders, PostKind, Registry, ScopeKey};
+use http2_duplex_core::{
+    ConnectionKey, DuplexKey, Limits, Piece, PostHeaders, PostKind, Registry, ScopeKey,
+};
 use proptest::prelude::*;
 
 #[derive(Clone, Debug)]
@@ -92,7 +94,7 @@ proptest! {
                 }
                 Op::Open(i) => {
                     let scope = scopes[i % scopes.len()];
-                    if let Ok(opened) = registry.open_duplex(scope) {
+                    if let Ok(opened) = registry.open_duplex(scope, ConnectionKey(scope.0)) {
                         duplexes.push(Model {
                             scope, id: opened.id, key: opened.key, next_seq: 0,
                             in_flight: Vec::new(), delivered: Vec::new(), expected: Vec::new(),

@@ -1,5 +1,6 @@
 use http2_duplex_core::{
-    BodyEnd, Code, Limits, Piece, PostHeaders, PostKind, Reason, Registry, Stats,
+    BodyEnd, Budget, Code, ConnectionKey, Limits, Piece, PostHeaders, PostKind, Reason, Registry,
+    Stats,
 };
 
 fn write<'a>(id: &'a str, seq: Option<&'a str>) -> PostHeaders<'a> {
@@ -22,8 +23,8 @@ fn end(id: &str) -> PostHeaders<'_> {
 fn a_post_pairs_with_the_duplex_its_id_names() {
     let mut registry = Registry::new(Limits::default());
     let scope = registry.open_scope();
-    let a = registry.open_duplex(scope).unwrap();
-    let b = registry.open_duplex(scope).unwrap();
+    let a = registry.open_duplex(scope, ConnectionKey(scope.0)).unwrap();
+    let b = registry.open_duplex(scope, ConnectionKey(scope.0)).unwrap();
     assert_ne!(a.id, b.id);
     assert_eq!(uuid::Uuid::parse_str(&a.id).unwrap().get_version_num(), 4);
     let route = registry.route_post(scope, &write(&b.id, None)).unwrap();
@@ -38,7 +39,7 @@ fn ids_are_scoped_to_their_session() {
     let mut registry = Registry::new(Limits::default());
     let one = registry.open_scope();
     let other = registry.open_scope();
-    let duplex = registry.open_duplex(one).unwrap();
+    let duplex = registry.open_duplex(one, ConnectionKey(one.0)).unwrap();
     let (rejection, fatal) = registry
         .route_post(other, &write(&duplex.id, None))
         .unwrap_err();
@@ -73,7 +74,7 @@ fn missing_and_unknown_ids() {
 fn end_forgets_the_id_and_a_second_end_is_unknown() {
     let mut registry = Registry::new(Limits::default());
     let scope = registry.open_scope();
-    let duplex = registry.open_duplex(scope).unwrap();
+    let duplex = registry.open_duplex(scope, ConnectionKey(scope.0)).unwrap();
     let route = registry.route_post(scope, &end(&duplex.id)).unwrap();
     assert_eq!(
         route.kind,
@@ -97,7 +98,7 @@ fn end_forgets_the_id_and_a_second_end_is_unknown() {
 fn end_is_delivered_after_the_writes_before_it() {
     let mut registry = Registry::new(Limits::default());
     let scope = registry.open_scope();
-    let duplex = registry.open_duplex(scope).unwrap();
+    let duplex = registry.open_duplex(scope, ConnectionKey(scope.0)).unwrap();
     registry
         .route_post(scope, &write(&duplex.id, Some("1")))
         .unwrap();
@@ -135,9 +136,9 @@ fn closing_a_session_ends_its_duplexes_and_releases_what_they_held() {
     let mut registry = Registry::new(Limits::default());
     let scope = registry.open_scope();
     let other = registry.open_scope();
-    let a = registry.open_duplex(scope).unwrap();
-    let b = registry.open_duplex(scope).unwrap();
-    let c = registry.open_duplex(other).unwrap();
+    let a = registry.open_duplex(scope, ConnectionKey(scope.0)).unwrap();
+    let b = registry.open_duplex(scope, ConnectionKey(scope.0)).unwrap();
+    let c = registry.open_duplex(other, ConnectionKey(other.0)).unwrap();
     registry
         .route_post(scope, &write(&a.id, Some("1")))
         .unwrap();
@@ -164,23 +165,136 @@ fn duplexes_per_session_are_bounded() {
         ..Limits::default()
     });
     let scope = registry.open_scope();
-    let first = registry.open_duplex(scope).unwrap();
-    registry.open_duplex(scope).unwrap();
-    let err = registry.open_duplex(scope).unwrap_err();
+    let first = registry.open_duplex(scope, ConnectionKey(scope.0)).unwrap();
+    registry.open_duplex(scope, ConnectionKey(scope.0)).unwrap();
+    let err = registry
+        .open_duplex(scope, ConnectionKey(scope.0))
+        .unwrap_err();
     assert_eq!(err.status, 429);
     assert_eq!(
         err.to_string(),
-        "too many duplexes open in this session (limit 2)"
+        "too many duplexes open in this pairing scope (max_duplexes_per_session 2)"
     );
     registry.close_duplex(first.key);
-    assert!(registry.open_duplex(scope).is_ok());
+    assert!(registry.open_duplex(scope, ConnectionKey(scope.0)).is_ok());
+}
+
+// In a wide scope (scope: 'server'), one connection at its bound leaves the
+// others their duplexes; the server's bound holds over every scope.
+#[test]
+fn duplexes_are_bounded_per_connection_scope_and_server() {
+    let mut registry = Registry::new(Limits {
+        max_duplexes_per_connection: Some(2),
+        max_duplexes_per_scope: 5,
+        max_duplexes: 6,
+        ..Limits::for_scopes(false)
+    });
+    let wide = registry.open_scope();
+    let greedy = registry.connection_key();
+    let first = registry.open_duplex(wide, greedy).unwrap();
+    registry.open_duplex(wide, greedy).unwrap();
+    let err = registry.open_duplex(wide, greedy).unwrap_err();
+    assert_eq!(
+        (err.code(), err.status, err.fatal),
+        (Code::ConnectionDuplexes, 429, false)
+    );
+    assert_eq!(
+        err.to_string(),
+        "too many duplexes open in this connection (max_duplexes_per_connection 2)"
+    );
+    // Another connection still opens duplexes in the same scope.
+    let polite = registry.connection_key();
+    registry.open_duplex(wide, polite).unwrap();
+    registry.open_duplex(wide, polite).unwrap();
+    let third = registry.connection_key();
+    registry.open_duplex(wide, third).unwrap();
+    let err = registry.open_duplex(wide, third).unwrap_err();
+    assert_eq!((err.code(), err.status), (Code::TooManyDuplexes, 429));
+    let narrow = registry.open_scope();
+    registry.open_duplex(narrow, third).unwrap();
+    let fourth = registry.connection_key();
+    let err = registry.open_duplex(narrow, fourth).unwrap_err();
+    assert_eq!((err.code(), err.status), (Code::ServerDuplexes, 503));
+    // A closed duplex gives its place back at every level.
+    registry.close_duplex(first.key);
+    assert!(registry.open_duplex(wide, greedy).is_ok());
+}
+
+#[test]
+fn a_session_scope_bounds_its_connection_as_set() {
+    let mut registry = Registry::new(Limits {
+        max_duplexes_per_scope: 300,
+        ..Limits::for_scopes(true)
+    });
+    let scope = registry.open_scope();
+    let connection = registry.connection_key();
+    for _ in 0..300 {
+        registry.open_duplex(scope, connection).unwrap();
+    }
+    let err = registry.open_duplex(scope, connection).unwrap_err();
+    assert_eq!(err.code(), Code::TooManyDuplexes);
+}
+
+#[test]
+fn bytes_held_are_budgeted_per_connection_and_server() {
+    let mut registry = Registry::new(Limits {
+        window_bytes: 10,
+        max_held_bytes_per_connection: Some(10),
+        max_held_bytes: 25,
+        ..Limits::for_scopes(false)
+    });
+    let wide = registry.open_scope();
+    let hold = |registry: &mut Registry, connection, bytes: usize| {
+        let duplex = registry.open_duplex(wide, connection).unwrap();
+        registry
+            .route_post(wide, &write(&duplex.id, Some("1")))
+            .unwrap();
+        let piece = registry.piece(duplex.key, 1, &vec![0; bytes]);
+        (duplex, piece)
+    };
+    let greedy = registry.connection_key();
+    let (first, held) = hold(&mut registry, greedy, 6);
+    assert_eq!(held, Ok(Piece::Held));
+    let (second, paused) = hold(&mut registry, greedy, 6);
+    assert_eq!(paused, Ok(Piece::HeldPause));
+    assert!(!registry.may_read(first.key, 1));
+    assert!(!registry.may_read(second.key, 1));
+    // Another connection's duplexes are not paused by the first one's bytes.
+    let polite = registry.connection_key();
+    let (other, held) = hold(&mut registry, polite, 6);
+    assert_eq!(held, Ok(Piece::Held));
+    assert!(registry.may_read(other.key, 1));
+    // Past twice its budget, the connection is refused.
+    let (_, refused) = hold(&mut registry, greedy, 9);
+    let err = refused.unwrap_err();
+    assert_eq!(
+        (err.code(), err.status, err.fatal),
+        (Code::ConnectionHeldBytes, 413, true)
+    );
+    assert_eq!(
+        err.reason,
+        Reason::HeldBytesBudgetExceeded {
+            budget: Budget::Connection,
+            limit: 10
+        }
+    );
+    // The server's budget holds over every connection.
+    let third = registry.connection_key();
+    let (_, paused) = hold(&mut registry, third, 8);
+    assert_eq!(paused, Ok(Piece::HeldPause), "server at 26 of 25");
+    assert!(!registry.may_read(other.key, 1));
+    assert_eq!(registry.stats().held_bytes, 26);
+    registry.close_duplex(first.key);
+    registry.close_duplex(second.key);
+    assert_eq!(registry.stats().held_bytes, 14);
+    assert!(registry.may_read(other.key, 1));
 }
 
 #[test]
 fn a_fatal_rejection_names_the_duplex() {
     let mut registry = Registry::new(Limits::default());
     let scope = registry.open_scope();
-    let duplex = registry.open_duplex(scope).unwrap();
+    let duplex = registry.open_duplex(scope, ConnectionKey(scope.0)).unwrap();
     let (rejection, fatal) = registry
         .route_post(scope, &write(&duplex.id, Some("x")))
         .unwrap_err();
@@ -199,7 +313,7 @@ fn a_session_at_its_budget_of_early_bytes_pauses_posts_and_refuses_past_twice_it
     let other_scope = registry.open_scope();
     // Each duplex holds its write 1 while write 0 has not arrived.
     let hold = |registry: &mut Registry, scope, bytes: usize| {
-        let duplex = registry.open_duplex(scope).unwrap();
+        let duplex = registry.open_duplex(scope, ConnectionKey(scope.0)).unwrap();
         registry
             .route_post(scope, &write(&duplex.id, Some("1")))
             .unwrap();
@@ -231,10 +345,16 @@ fn a_session_at_its_budget_of_early_bytes_pauses_posts_and_refuses_past_twice_it
     assert_eq!(hold(&mut registry, scope, 8).1, Ok(Piece::HeldPause));
     let err = hold(&mut registry, scope, 8).1.unwrap_err();
     assert_eq!((err.status, err.fatal), (413, true));
-    assert_eq!(err.reason, Reason::SessionHeldBytesExceeded { limit: 15 });
+    assert_eq!(
+        err.reason,
+        Reason::HeldBytesBudgetExceeded {
+            budget: Budget::Scope,
+            limit: 15
+        }
+    );
     assert_eq!(
         err.to_string(),
-        "the duplexes of this session would hold more than twice max_held_bytes_per_session \
+        "the duplexes of this pairing scope would hold more than twice max_held_bytes_per_session \
          (15 bytes) out of order: their POSTs went on after they were paused"
     );
     // What a closed duplex held is free again.
@@ -246,7 +366,7 @@ fn a_session_at_its_budget_of_early_bytes_pauses_posts_and_refuses_past_twice_it
 fn a_closed_id_is_refused_quietly_and_a_wrong_one_is_not() {
     let mut registry = Registry::new(Limits::default());
     let scope = registry.open_scope();
-    let duplex = registry.open_duplex(scope).unwrap();
+    let duplex = registry.open_duplex(scope, ConnectionKey(scope.0)).unwrap();
     registry.close_duplex(duplex.key);
     let (closed, fatal) = registry
         .route_post(scope, &write(&duplex.id, None))
@@ -267,7 +387,7 @@ fn a_closed_id_is_refused_quietly_and_a_wrong_one_is_not() {
 fn a_reset_or_short_body_breaks_the_duplex() {
     let mut registry = Registry::new(Limits::default());
     let scope = registry.open_scope();
-    let duplex = registry.open_duplex(scope).unwrap();
+    let duplex = registry.open_duplex(scope, ConnectionKey(scope.0)).unwrap();
     registry
         .route_post(scope, &write(&duplex.id, None))
         .unwrap();
@@ -300,7 +420,7 @@ fn ids_carry_the_node_and_a_post_for_another_node_is_named_as_such() {
     assert!(registry.set_node_id("n.1").is_err());
     registry.set_node_id("n1").unwrap();
     let scope = registry.open_scope();
-    let duplex = registry.open_duplex(scope).unwrap();
+    let duplex = registry.open_duplex(scope, ConnectionKey(scope.0)).unwrap();
     let (node, random) = duplex.id.split_once('.').unwrap();
     assert_eq!(node, "n1");
     assert_eq!(uuid_version(random), Some(4));
