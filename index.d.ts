@@ -33,12 +33,26 @@ export interface Http2DuplexServerOptions extends DuplexOptions {
     stream_window?: number;
     /** Duplexes open at once in one pairing scope (by default an HTTP/2 session); a GET past it gets 429 (default 1000). */
     max_duplexes_per_session?: number;
+    /**
+     * Duplexes open at once that one client connection opened, whatever the scope; past it 429
+     * ERR_HTTP2_DUPLEX_CONNECTION_DUPLEXES (default 100; under scope 'session', max_duplexes_per_session).
+     */
+    max_duplexes_per_connection?: number;
+    /** Duplexes open at once in the whole server; past it 503 ERR_HTTP2_DUPLEX_SERVER_DUPLEXES (default 10000). */
+    max_duplexes?: number;
     /** Pipelined write POSTs in flight per duplex, protocol v2; past it 429 (default 16). */
     window?: number;
     /** Bytes of write POSTs in flight per duplex (and held out of order), protocol v2; past it 413 (default 4 MiB). */
     window_bytes?: number;
     /** Bytes all the duplexes of one session may hold out of order together; past it 413 (default 64 MiB). */
     max_held_bytes_per_session?: number;
+    /**
+     * Bytes the duplexes one client connection opened may hold out of order together; past it 413
+     * ERR_HTTP2_DUPLEX_CONNECTION_HELD_BYTES (default 16 MiB; under scope 'session', max_held_bytes_per_session).
+     */
+    max_held_bytes_per_connection?: number;
+    /** Bytes all the duplexes of the server may hold out of order; past it 413 ERR_HTTP2_DUPLEX_SERVER_HELD_BYTES (default 256 MiB). */
+    max_held_bytes?: number;
     /** Size of one write POST body; past it 413 (default 16 MiB). */
     max_write_bytes?: number;
     /**
@@ -51,8 +65,15 @@ export interface Http2DuplexServerOptions extends DuplexOptions {
     scope?: 'session' | 'server' | ((headers: IncomingHttpHeaders) => string);
     /** This process's name, `[a-z0-9]{1,32}`: ids become `<node_id>.<uuid>` so a proxy can route POSTs. */
     node_id?: string;
-    /** Pages on other origins allowed to use the duplexes; without it, no origin is checked (6.x). */
+    /** Pages on other origins allowed to use the duplexes (preflights answered, their requests served). */
     cors?: Http2DuplexCors;
+    /**
+     * Refuse duplex requests whose origin is neither absent, nor the request's own, nor allowed by
+     * `cors`: 403 ERR_HTTP2_DUPLEX_ORIGIN_NOT_ALLOWED on every transport (default true). false lets
+     * any page on any origin open and use duplexes with the user's cookies (cross-site WebSocket
+     * hijacking): only for deployments no browser reaches.
+     */
+    check_origin?: boolean;
 }
 
 /** The `cors` option. */
@@ -68,9 +89,13 @@ export interface Http2DuplexCors {
 /** The limits in force (`server.limits`): the options above or their defaults. */
 export interface Http2DuplexLimits {
     maxDuplexesPerSession: number;
+    maxDuplexesPerConnection: number;
+    maxDuplexes: number;
     window: number;
     windowBytes: number;
     maxHeldBytesPerSession: number;
+    maxHeldBytesPerConnection: number;
+    maxHeldBytes: number;
     maxWriteBytes: number;
 }
 
