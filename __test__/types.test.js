@@ -3,7 +3,9 @@
 // tsc --strict, alone and against a use of every option and member
 // (__test__/types/usage.ts, imported by the package's own name, and
 // __test__/types/esm.mts, as an ES module); the declared members are those of
-// a real server.
+// a real server. Each import path resolves to the types it should: 6.x's deep
+// imports, and the browser client by 'http2-duplex/client' or by the bare name
+// under the README's tsconfig.
 const { test } = require('node:test');
 const assert = require('node:assert');
 const { execFileSync } = require('node:child_process');
@@ -12,15 +14,19 @@ const path = require('node:path');
 const root = path.join(__dirname, '..');
 const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
 
-function compile(files, module_kind) {
+function run_tsc(args) {
     try {
-        execFileSync(process.execPath, [tsc, '--noEmit', '--strict', '--target', 'es2022',
-            '--module', module_kind, '--moduleResolution', module_kind, '--types', 'node',
-            '--noUnusedLocals', '--forceConsistentCasingInFileNames',
-            ...files.map(f => path.join(root, f))], { cwd: root, encoding: 'utf8', stdio: 'pipe' });
+        execFileSync(process.execPath, [tsc, ...args], { cwd: root, encoding: 'utf8', stdio: 'pipe' });
     } catch (err) {
         assert.fail(`tsc found errors:\n${err.stdout}${err.stderr}`);
     }
+}
+
+function compile(files, module_kind, resolution = module_kind, lib = []) {
+    run_tsc(['--noEmit', '--strict', '--target', 'es2022',
+        '--module', module_kind, '--moduleResolution', resolution, '--types', 'node',
+        '--noUnusedLocals', '--forceConsistentCasingInFileNames', ...lib,
+        ...files.map(f => path.join(root, f))]);
 }
 
 test('types: index.d.ts and lib/connect.d.ts compile (tsc --strict)', () => {
@@ -30,6 +36,21 @@ test('types: index.d.ts and lib/connect.d.ts compile (tsc --strict)', () => {
 test('types: a use of every server option and member compiles (tsc --strict, CommonJS and ESM resolution)', () => {
     compile(['__test__/types/usage.ts', '__test__/types/esm.mts'], 'nodenext');
     compile(['__test__/types/usage.ts', '__test__/types/esm.mts'], 'node16');
+});
+
+test("types: 6.x's deep import 'http2-duplex/server.js' gives the Node entry's types", () => {
+    compile(['__test__/types/deep-imports.ts'], 'nodenext');
+    compile(['__test__/types/deep-imports.ts'], 'node16');
+});
+
+test("types: with the README's tsconfig (bundler, browser condition) the bare name, " +
+     "'http2-duplex/client' and 'http2-duplex/client.js' give the browser client's types", () => {
+    run_tsc(['-p', path.join(root, '__test__', 'types', 'tsconfig.browser.json')]);
+});
+
+test('types: under bundler resolution without the browser condition the bare name is the Node ' +
+     "entry and 'http2-duplex/client' the browser client", () => {
+    compile(['__test__/types/node-entries.ts'], 'esnext', 'bundler', ['--lib', 'es2022,dom']);
 });
 
 // Names declared by the members of an interface or class in a .d.ts file.
@@ -69,7 +90,7 @@ test('types: every option index.d.ts declares is accepted by the server', () => 
     const http2 = require('node:http2');
     const { Http2DuplexServer } = require('..');
     const declared = declared_members('index.d.ts', 'Http2DuplexServerOptions');
-    const values = { autoDestroy: true, scope: 'server', node_id: 'n1', cors: { origins: [] } };
+    const values = { autoDestroy: true, scope: 'server', node_id: 'n1', cors: { origins: [] }, check_origin: true };
     const options = {};
     for (const name of declared) {
         options[name] = name in values ? values[name] : 1000;
