@@ -21,52 +21,55 @@ before(async () => {
 
 after(() => browser?.close());
 
-// Starts examples/server.js on a free port; resolves with its URL and the child.
+// Starts the README's server (examples/server.mjs) on a free port; resolves with
+// its origin and the child.
 async function start_example() {
-    const child = spawn(process.execPath, [join(root, 'examples', 'server.js'), '0'],
+    const child = spawn(process.execPath, [join(root, 'examples', 'server.mjs'), '0'],
         { stdio: ['ignore', 'pipe', 'inherit'] });
     let output = '';
     for await (const data of child.stdout) {
         output += data;
-        const match = /https:\/\/localhost:\d+\/client\.html/.exec(output);
+        const match = /open (https:\/\/localhost:\d+)\//.exec(output);
         if (match) {
-            return { url: match[0], child };
+            return { origin: match[1], child };
         }
     }
     throw new Error(`example server exited: ${output}`);
 }
 
-test('example: keys typed into client.html come back as the echo', async () => {
+async function stop(child) {
+    child.kill();
+    await once(child, 'exit');
+}
+
+test('example: keys typed into the README\'s page come back as the echo, over a WebSocket', async () => {
     await build_dist();
-    const { url, child } = await start_example();
+    const { origin, child } = await start_example();
     try {
-        const { page, close } = await browser.page(url, { harness: false });
+        const { page, close } = await browser.page(`${origin}/`, { harness: false });
         await page.waitForFunction(() => document.getElementById('status').textContent.startsWith('Connected'));
+        assert.match(await page.textContent('#status'),
+            /^Connected: duplex [0-9a-f-]{36} over websocket$/);
         await page.keyboard.type('hello, duplex');
         await page.waitForFunction(() => document.getElementById('echo').textContent === 'hello, duplex');
         await close();
     } finally {
-        child.kill();
-        await once(child, 'exit');
+        await stop(child);
     }
 });
 
-test('example: the README\'s Node client trusts the example server by examples/certs/ca.pem', async () => {
-    const { url, child } = await start_example();
+test('example: the README\'s Node client gets its echo, trusting the server by examples/certs/ca.pem', async () => {
+    const { origin, child } = await start_example();
     try {
-        const { connect } = await import('../index.js');
-        const duplex = await connect(url.replace('/client.html', '/example'), {
-            ca: readFileSync(join(root, 'examples', 'certs', 'ca.pem')),
-            rejectUnauthorized: true
-        });
-        const echoed = once(duplex, 'data');
-        duplex.write('hello from node');
-        assert.equal((await echoed)[0].toString(), 'hello from node');
-        duplex.end();
-        await once(duplex, 'end');
+        const client = spawn(process.execPath, [join(root, 'examples', 'node-client.mjs'), `${origin}/example`],
+            { stdio: ['ignore', 'pipe', 'inherit'] });
+        let output = '';
+        client.stdout.on('data', data => { output += data; });
+        const [code] = await once(client, 'exit');
+        assert.equal(code, 0, output);
+        assert.match(output, /^duplex [0-9a-f-]{36} over websocket\nechoed: hello from Node\n$/);
     } finally {
-        child.kill();
-        await once(child, 'exit');
+        await stop(child);
     }
 });
 
