@@ -16,7 +16,8 @@ const server = http2.createSecureServer({
     peerMaxConcurrentStreams: 1 << 20
 });
 const duplex_server = new Http2DuplexServer(server, '/load', {
-    max_duplexes_per_session: 1 << 20
+    max_duplexes_per_session: 1 << 20,
+    max_duplexes: 1 << 20
 });
 let held = 0;
 let peak = 0;
