@@ -143,9 +143,9 @@ export interface TruncatedResponseError extends Error {
  */
 export interface FetchDuplex extends Duplex {
     /**
-     * The server-assigned duplex id (the http2-duplex-id header). Typed string as in
-     * 6.x, but undefined on the 'websocket' transport, whose answer headers a browser
-     * cannot read.
+     * The server-assigned duplex id, on every transport: the GET answer's http2-duplex-id
+     * header, or on the 'websocket' transport the server's first message (a browser cannot
+     * read a WebSocket answer's headers). Typed string as in 6.x.
      */
     readonly id: string;
     readonly url: string;
