@@ -20,11 +20,15 @@ export interface Http2DuplexServerOptions extends DuplexOptions {
     /** Destroy a duplex with no POST and no server write for this many ms; 0 is off (default 0). */
     idle_timeout?: number;
     /**
-     * Offer WebSockets over HTTP/2 (RFC 8441: SETTINGS_ENABLE_CONNECT_PROTOCOL on
-     * each session; an extended CONNECT on the path is one duplex, subprotocol
-     * http2-duplex.1) (default true).
+     * Which WebSockets (subprotocol http2-duplex.1, one per duplex) the server takes:
+     * `true` (default) both RFC 8441 over HTTP/2 (SETTINGS_ENABLE_CONNECT_PROTOCOL on
+     * each session: an extended CONNECT on the path, multiplexed on the page's
+     * connection) and RFC 6455 upgrades over HTTP/1.1 (a plain http(s).Server, or
+     * allowHTTP1; one connection per duplex); `'http1'` upgrades only (HTTP/2 sessions
+     * do not offer RFC 8441, so browsers open HTTP/1.1 WebSockets); `'http2'` RFC 8441
+     * only; `false` none. Anything else throws ERR_HTTP2_DUPLEX_INVALID_OPTION.
      */
-    websocket?: boolean;
+    websocket?: boolean | 'http1' | 'http2';
     /** ms of silence on a framed GET body before a keep-alive frame goes out; 0 is off (default 20000). */
     keepalive_interval?: number;
     /** HTTP/2 receive window of each session this server sees, bytes; 0 keeps the server's (default 8 MiB). */

@@ -158,15 +158,15 @@ test('HTTP/1.1: refusals carry their code; a client cutting its GET closes the d
     assert.equal(duplex_server.stats().duplexes, 0);
 });
 
-test('HTTP/1.1: a WebSocket handshake is refused 501 (WS_NEEDS_HTTP2) and opens no duplex, with or without its upgrade header', async t => {
-    const { duplex_server, port } = await h1_server(t);
+test('HTTP/1.1: a WebSocket handshake not taken is refused 501 (WS_NEEDS_HTTP2) and opens no duplex: without its upgrade header, or with websocket \'http2\'', async t => {
+    const { duplex_server, port } = await h1_server(t, { websocket: 'http2' });
     const warnings = [];
     duplex_server.on('warning', w => warnings.push(w));
     let opened = 0;
     duplex_server.on('duplex', () => opened++);
     const handshake = { 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-version': '13' };
-    // As HAProxy sends RFC 8441 on to an HTTP/1.1 backend, and as nginx passes
-    // it with its hop-by-hop upgrade header dropped.
+    // As an HTTP/1.1 upgrade where the option leaves them off, and as nginx
+    // passes it with its hop-by-hop upgrade header dropped.
     for (const headers of [{ connection: 'Upgrade', upgrade: 'websocket', ...handshake }, handshake]) {
         const answer = await h1(port, 'GET', headers);
         assert.deepEqual([answer.status, answer.headers['http2-duplex-error']], [501, 'ERR_HTTP2_DUPLEX_WS_NEEDS_HTTP2']);

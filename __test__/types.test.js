@@ -90,7 +90,7 @@ test('types: every option index.d.ts declares is accepted by the server', () => 
     const http2 = require('node:http2');
     const { Http2DuplexServer } = require('..');
     const declared = declared_members('index.d.ts', 'Http2DuplexServerOptions');
-    const values = { autoDestroy: true, scope: 'server', node_id: 'n1', cors: { origins: [] }, check_origin: true };
+    const values = { autoDestroy: true, scope: 'server', node_id: 'n1', cors: { origins: [] }, check_origin: true, websocket: 'http1' };
     const options = {};
     for (const name of declared) {
         options[name] = name in values ? values[name] : 1000;

@@ -8,6 +8,9 @@ const { ServerDuplex } = require('./server-duplex');
 const { duplex_error, refusal_error } = require('./errors');
 const { Http1Exchange } = require('./transport/http1');
 const { WebSocketDuplex } = require('./transport/websocket');
+const {
+    WebSocketUpgrade, UpgradeListeners, websocket_offer, websocket_option
+} = require('./transport/websocket-upgrade');
 const { cors_policy } = require('./cors');
 
 
@@ -97,6 +100,9 @@ function answer(stream, status, response_headers) {
 class Http2DuplexServer extends EventEmitter {
     #session_listener = null;
     #request_listener = null;
+    #upgrades;
+    // Which WebSockets are taken: { http2, http1 } (the websocket option).
+    #websockets;
     #http1_duplexes;
     #registry;
     #cors;
@@ -134,6 +140,8 @@ class Http2DuplexServer extends EventEmitter {
         const { scope, node_id, cors, websocket, check_origin, ...numeric } = this.options;
         check_options(numeric);
         check_scope(scope);
+        this.#websockets = websocket_option(websocket);
+        this.#upgrades = new UpgradeListeners(http2_server, path);
         this.#cors = cors_policy(cors, check_origin);
         const limits = {};
         for (const [option, limit] of Object.entries(LIMIT_OPTIONS)) {
@@ -168,6 +176,10 @@ class Http2DuplexServer extends EventEmitter {
             if (serves_http1(this.http2_server)) {
                 this.#request_listener = (req, res) => this.#on_http1_request(req, res);
                 this.http2_server.on('request', this.#request_listener);
+                this.#upgrades.attach({
+                    upgrades: this.#websockets.http1,
+                    connects: this.#websockets.http2 && typeof this.http2_server.updateSettings === 'function'
+                }, (req, socket, head) => this.#on_upgrade(req, socket, head));
             }
         }
     }
@@ -181,6 +193,7 @@ class Http2DuplexServer extends EventEmitter {
         if (this.#request_listener) {
             this.http2_server.removeListener('request', this.#request_listener);
             this.#request_listener = null;
+            this.#upgrades.detach();
         }
         for (const session of this.sessions) {
             session.removeAllListeners('stream');
@@ -232,6 +245,13 @@ class Http2DuplexServer extends EventEmitter {
         }
         const headers = { ...req.headers, ':method': req.method, ':path': req.url };
         this.#serve(new Http1Exchange(req, res), headers, 0, req.rawHeaders, this.#http1_duplexes);
+    }
+
+    // An HTTP/1.1 WebSocket upgrade to the duplex path (RFC 6455): served as
+    // any request, on the upgraded socket.
+    #on_upgrade(req, socket, head) {
+        const headers = { ...req.headers, ':method': req.method, ':path': req.url };
+        this.#serve(new WebSocketUpgrade(req, socket, head), headers, 0, req.rawHeaders, this.#http1_duplexes);
     }
 
     // The pairing scope of a request: its session's (6.x), the server's, or
@@ -291,8 +311,9 @@ class Http2DuplexServer extends EventEmitter {
             return false;
         }
         this.own_stream(stream);
-        if (stream.destroyed) {
-            return true;    // reset before we got to it
+        // Reset before we got to it, or answered by another listener.
+        if (stream.destroyed || stream.headersSent) {
+            return true;
         }
         const method = headers[':method'];
         // Before anything is opened or used, on every transport: a WebSocket
@@ -308,8 +329,8 @@ class Http2DuplexServer extends EventEmitter {
             return true;
         }
         const request = classifyRequest(String(method), header(headers, ':protocol'),
-            header(headers, 'upgrade'), headers['sec-websocket-key'] !== undefined,
-            Boolean(this.options.websocket && stream.session));
+            header(headers, 'upgrade'), header(headers, 'sec-websocket-key'),
+            header(headers, 'sec-websocket-version'), websocket_offer(this.#websockets, stream));
         switch (request.kind) {
         case 'open':
             await this.new_stream(stream, headers, flags, raw_headers, duplexes, response_headers);
@@ -528,7 +549,7 @@ class Http2DuplexServer extends EventEmitter {
     // RFC 8441: lets clients open WebSockets on this HTTP/2 session (the
     // setting can also be given to http2.createSecureServer).
     #offer_websockets(session) {
-        if (!this.options.websocket || session.localSettings.enableConnectProtocol) {
+        if (!this.#websockets.http2 || session.localSettings.enableConnectProtocol) {
             return;
         }
         try {

@@ -189,22 +189,30 @@ pub struct RequestClass {
 }
 
 /// What a request on the duplex path asks for (`core::classify`): a
-/// `RequestClass`, or a `Rejection` to answer. `websocketKey`: a
-/// `sec-websocket-key` header came; `websockets`: the connection offers them.
+/// `RequestClass`, or a `Rejection` to answer. `websockets`: how the
+/// connection can carry a WebSocket, "extended-connect" (an HTTP/2 session
+/// offering RFC 8441), "upgrade" (an HTTP/1.1 upgrade the server may take)
+/// or null.
 #[napi]
 pub fn classify_request(
     method: String,
     protocol: Option<String>,
     upgrade: Option<String>,
-    websocket_key: bool,
-    websockets: bool,
+    websocket_key: Option<String>,
+    websocket_version: Option<String>,
+    websockets: Option<String>,
 ) -> Either<RequestClass, Rejection> {
     let head = core::RequestHead {
         method: &method,
         protocol: protocol.as_deref(),
         upgrade: upgrade.as_deref(),
-        websocket_key,
-        websockets,
+        websocket_key: websocket_key.as_deref(),
+        websocket_version: websocket_version.as_deref(),
+        websockets: match websockets.as_deref() {
+            Some("extended-connect") => core::WebSocketOffer::ExtendedConnect,
+            Some("upgrade") => core::WebSocketOffer::Upgrade,
+            _ => core::WebSocketOffer::None,
+        },
     };
     match core::classify(&head) {
         Ok(request) => Either::A(RequestClass {
@@ -217,6 +225,12 @@ pub fn classify_request(
         }),
         Err(refused) => Either::B(rejection(refused, None)),
     }
+}
+
+/// The `sec-websocket-accept` answering an HTTP/1.1 WebSocket's key (RFC 6455 §4.2.2).
+#[napi]
+pub fn websocket_accept(key: String) -> String {
+    core::websocket::accept_key(&key)
 }
 
 /// `kind` "same-origin" (nothing to add), "ask" (ask the application, then

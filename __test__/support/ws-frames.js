@@ -94,4 +94,4 @@ async function close_code(stream) {
     return payload.length >= 2 ? payload.readUInt16BE(0) : null;
 }
 
-module.exports = { ws_frame, read_frames, close_code };
+module.exports = { ws_frame, read_frames, close_code, parse_frame: parse };

@@ -49,11 +49,12 @@ pub enum Code {
     WsClosed,
     WsNeedsHttp2,
     WsAbnormalClose,
+    WsBadHandshake,
 }
 
 impl Code {
     /// Every code, in table order.
-    pub const ALL: [Code; 42] = [
+    pub const ALL: [Code; 43] = [
         Code::MissingId,
         Code::UnknownId,
         Code::DuplexClosed,
@@ -96,6 +97,7 @@ impl Code {
         Code::WsClosed,
         Code::WsNeedsHttp2,
         Code::WsAbnormalClose,
+        Code::WsBadHandshake,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -143,6 +145,7 @@ impl Code {
             WsClosed => "ERR_HTTP2_DUPLEX_WS_CLOSED",
             WsNeedsHttp2 => "ERR_HTTP2_DUPLEX_WS_NEEDS_HTTP2",
             WsAbnormalClose => "ERR_HTTP2_DUPLEX_WS_ABNORMAL_CLOSE",
+            WsBadHandshake => "ERR_HTTP2_DUPLEX_WS_BAD_HANDSHAKE",
         }
     }
 
@@ -162,6 +165,7 @@ impl Code {
             MethodNotAllowed => 405,
             IdleTimeout => 408,
             WsNeedsHttp2 => 501,
+            WsBadHandshake => 400,
             Destroyed => 410,
             ClientReset | SessionClosed | InvalidOption | Response | NoIdInResponse
             | Connection | ServerReset | TruncatedResponse | WsProtocol | WsInvalidUtf8
@@ -213,8 +217,9 @@ impl Code {
             WsCredit => "the WebSocket peer sent more than the credit it was granted (closed with 1008)",
             WsMessage => "a WebSocket text message was neither `end` nor `credit N` (nor the server's first message `id X`), or data came after `end` (closed with 1008)",
             WsClosed => "the WebSocket peer closed before both directions had ended",
-            WsNeedsHttp2 => "a WebSocket handshake over HTTP/1.1: WebSockets are served over HTTP/2 only (RFC 8441); a client falls back to the GET and POST transports, or put the server behind a proxy that carries RFC 8441",
+            WsNeedsHttp2 => "a WebSocket handshake over HTTP/1.1 that the server does not take: it came as a plain request (a proxy dropped its upgrade and connection headers: see docs/deploying.md), or the websocket option leaves HTTP/1.1 WebSockets off; a client falls back to the GET and POST transports",
             WsAbnormalClose => "the WebSocket peer's stream or connection ended without a Close frame before both directions had ended (an abnormal closure, 1006 in RFC 6455)",
+            WsBadHandshake => "a WebSocket upgrade on the duplex path without a whole RFC 6455 handshake: send upgrade: websocket, sec-websocket-version: 13 and a sec-websocket-key of 16 random bytes in base64",
         }
     }
 }

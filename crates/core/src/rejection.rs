@@ -72,8 +72,11 @@ pub enum Reason {
     MethodNotAllowed {
         method: String,
     },
-    /// A WebSocket handshake over HTTP/1.1.
+    /// A WebSocket handshake over HTTP/1.1 the server does not take.
     WebSocketNeedsHttp2,
+    /// An HTTP/1.1 upgrade on the duplex path that is no whole RFC 6455
+    /// handshake (its key, version or `upgrade` header).
+    WebSocketBadHandshake,
     /// A foreign origin the cors option does not allow.
     OriginNotAllowed {
         origin: String,
@@ -133,6 +136,7 @@ impl Reason {
             WrongNode { .. } => Code::WrongNode,
             MethodNotAllowed { .. } => Code::MethodNotAllowed,
             WebSocketNeedsHttp2 => Code::WsNeedsHttp2,
+            WebSocketBadHandshake => Code::WsBadHandshake,
             WebSocketAbnormalClose { .. } => Code::WsAbnormalClose,
             OriginNotAllowed { .. } => Code::OriginNotAllowed,
         }
@@ -152,6 +156,7 @@ impl Rejection {
                 | WrongNode { .. }
                 | MethodNotAllowed { .. }
                 | WebSocketNeedsHttp2
+                | WebSocketBadHandshake
                 | OriginNotAllowed { .. }
         );
         Rejection {
@@ -243,7 +248,11 @@ impl fmt::Display for Reason {
             MethodNotAllowed { method } => write!(f, "unknown method: {method}"),
             WebSocketNeedsHttp2 => write!(
                 f,
-                "WebSocket handshake over HTTP/1.1: served over HTTP/2 only (RFC 8441)"
+                "WebSocket handshake over HTTP/1.1 that this server does not take (as a plain request, or with HTTP/1.1 WebSockets off)"
+            ),
+            WebSocketBadHandshake => write!(
+                f,
+                "WebSocket upgrade without a whole RFC 6455 handshake (upgrade: websocket, sec-websocket-version: 13, a 16-byte sec-websocket-key)"
             ),
             OriginNotAllowed { origin } => {
                 write!(f, "origin {origin} is not allowed by the cors option")

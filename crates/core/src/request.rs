@@ -2,6 +2,21 @@
 //! anything is opened.
 
 use crate::rejection::{Reason, Rejection};
+use crate::websocket::{is_valid_key, VERSION};
+
+/// How the connection a request came on can carry a WebSocket.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum WebSocketOffer {
+    /// It cannot: a plain HTTP/1.1 request, or an HTTP/2 session that does
+    /// not offer the extended CONNECT.
+    #[default]
+    None,
+    /// An HTTP/2 session with the extended CONNECT on (RFC 8441).
+    ExtendedConnect,
+    /// An HTTP/1.1 upgrade request whose connection the server may take
+    /// (RFC 6455; Node's `'upgrade'` event).
+    Upgrade,
+}
 
 /// The parts of a request's head that decide what it asks for.
 #[derive(Clone, Copy, Debug, Default)]
@@ -11,12 +26,12 @@ pub struct RequestHead<'a> {
     pub protocol: Option<&'a str>,
     /// The `upgrade` header (HTTP/1.1 only).
     pub upgrade: Option<&'a str>,
-    /// A `sec-websocket-key` header came: a WebSocket handshake, even where a
+    /// The `sec-websocket-key` header: a WebSocket handshake, even where a
     /// proxy dropped its hop-by-hop `upgrade` header (nginx's default).
-    pub websocket_key: bool,
-    /// The connection offers WebSockets: an HTTP/2 session with the extended
-    /// CONNECT on.
-    pub websockets: bool,
+    pub websocket_key: Option<&'a str>,
+    /// The `sec-websocket-version` header.
+    pub websocket_version: Option<&'a str>,
+    pub websockets: WebSocketOffer,
 }
 
 /// What an accepted request asks for.
@@ -24,7 +39,7 @@ pub struct RequestHead<'a> {
 pub enum Request {
     /// A GET: open a duplex whose answer carries the server's side.
     Open,
-    /// An extended CONNECT: a duplex on one WebSocket stream.
+    /// An extended CONNECT, or an HTTP/1.1 upgrade: a duplex on one WebSocket.
     WebSocket,
     /// A POST: the client's side of a duplex, routed by its headers.
     Post,
@@ -32,19 +47,33 @@ pub enum Request {
 
 /// Decides what a request asks for, or refuses it.
 pub fn classify(head: &RequestHead<'_>) -> Result<Request, Rejection> {
-    let websocket_handshake = head.websocket_key
-        || head
-            .upgrade
-            .is_some_and(|upgrade| upgrade.eq_ignore_ascii_case("websocket"));
+    let asks_websocket = head
+        .upgrade
+        .is_some_and(|upgrade| upgrade.eq_ignore_ascii_case("websocket"));
+    let websocket_handshake = head.websocket_key.is_some() || asks_websocket;
+    let upgrade = head.websockets == WebSocketOffer::Upgrade;
     match head.method {
+        "GET" if upgrade => {
+            let whole = asks_websocket
+                && head.websocket_version == Some(VERSION)
+                && head.websocket_key.is_some_and(is_valid_key);
+            if whole {
+                Ok(Request::WebSocket)
+            } else {
+                Err(Rejection::new(Reason::WebSocketBadHandshake))
+            }
+        }
         // Answered with a duplex's GET body, a WebSocket handshake would open a
         // duplex that no one reads, and the client's fallback a second one.
         "GET" if websocket_handshake => Err(Rejection::new(Reason::WebSocketNeedsHttp2)),
         "GET" => Ok(Request::Open),
-        "CONNECT" if head.websockets && head.protocol == Some("websocket") => {
+        "CONNECT"
+            if head.websockets == WebSocketOffer::ExtendedConnect
+                && head.protocol == Some("websocket") =>
+        {
             Ok(Request::WebSocket)
         }
-        "POST" => Ok(Request::Post),
+        "POST" if !upgrade => Ok(Request::Post),
         method => Err(Rejection::new(Reason::MethodNotAllowed {
             method: method.chars().take(32).collect(),
         })),
@@ -79,12 +108,19 @@ mod tests {
     fn extended_connect_opens_a_websocket_where_offered() {
         let connect = RequestHead {
             protocol: Some("websocket"),
-            websockets: true,
+            websockets: WebSocketOffer::ExtendedConnect,
             ..head("CONNECT")
         };
         assert_eq!(classify(&connect), Ok(Request::WebSocket));
+        for offer in [WebSocketOffer::None, WebSocketOffer::Upgrade] {
+            let not_offered = RequestHead {
+                websockets: offer,
+                ..connect
+            };
+            assert_eq!(refused(&not_offered), (Code::MethodNotAllowed, 405));
+        }
         let not_offered = RequestHead {
-            websockets: false,
+            websockets: WebSocketOffer::None,
             ..connect
         };
         assert_eq!(refused(&not_offered), (Code::MethodNotAllowed, 405));
@@ -93,6 +129,54 @@ mod tests {
             ..connect
         };
         assert_eq!(refused(&other_protocol), (Code::MethodNotAllowed, 405));
+    }
+
+    #[test]
+    fn an_http1_upgrade_opens_a_websocket_when_its_handshake_is_whole() {
+        let get = RequestHead {
+            upgrade: Some("WebSocket"),
+            websocket_key: Some("dGhlIHNhbXBsZSBub25jZQ=="),
+            websocket_version: Some("13"),
+            websockets: WebSocketOffer::Upgrade,
+            ..head("GET")
+        };
+        assert_eq!(classify(&get), Ok(Request::WebSocket));
+        let broken = [
+            RequestHead {
+                websocket_version: Some("8"),
+                ..get
+            },
+            RequestHead {
+                websocket_version: None,
+                ..get
+            },
+            RequestHead {
+                websocket_key: Some("short"),
+                ..get
+            },
+            RequestHead {
+                websocket_key: None,
+                ..get
+            },
+            RequestHead {
+                upgrade: Some("h2c"),
+                ..get
+            },
+        ];
+        for head in broken {
+            assert_eq!(refused(&head), (Code::WsBadHandshake, 400), "{head:?}");
+        }
+        // A handshake is a GET.
+        for method in ["POST", "PUT"] {
+            let other = RequestHead { method, ..get };
+            assert_eq!(refused(&other), (Code::MethodNotAllowed, 405));
+        }
+        // Where upgrades are not taken, a handshake is refused as before.
+        let not_offered = RequestHead {
+            websockets: WebSocketOffer::None,
+            ..get
+        };
+        assert_eq!(refused(&not_offered), (Code::WsNeedsHttp2, 501));
     }
 
     #[test]
@@ -106,7 +190,7 @@ mod tests {
         }
         // A proxy that drops `upgrade` still forwards the key.
         let keyed = RequestHead {
-            websocket_key: true,
+            websocket_key: Some("dGhlIHNhbXBsZSBub25jZQ=="),
             ..head("GET")
         };
         assert_eq!(refused(&keyed), (Code::WsNeedsHttp2, 501));

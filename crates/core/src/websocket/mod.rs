@@ -2,8 +2,9 @@
 //! stream (RFC 8441), sans-IO, both roles — and the http2-duplex message layer
 //! on top of it (subprotocol `http2-duplex.1`, docs/websocket.md).
 //!
-//! There is no HTTP upgrade handshake here: on HTTP/2 the stream is opened by
-//! the CONNECT request, and everything after its headers is frames.
+//! On HTTP/2 the stream is opened by the CONNECT request, and everything
+//! after its headers is frames. Over HTTP/1.1 the same frames follow an
+//! upgrade: [`accept_key`] and [`is_valid_key`] are its handshake.
 //!
 //! - [`Decoder`] turns the bytes of one stream into [`Event`]s, piece by
 //!   piece, and answers a peer that breaks the protocol with the [`Close`] to
@@ -18,6 +19,7 @@ mod decoder;
 mod duplex;
 mod endpoint;
 mod frame;
+mod handshake;
 mod session;
 
 pub use decoder::{Decoder, Event};
@@ -29,6 +31,7 @@ pub use frame::{
     close_payload, encode_header, is_valid_close_code, mask_in_place, Opcode, MAX_CONTROL_PAYLOAD,
     MAX_HEADER_LEN,
 };
+pub use handshake::{accept_key, is_valid_key, VERSION};
 pub use session::{Outgoing, Session};
 
 /// Which end of the stream this is. A server receives masked frames from the
