@@ -29,9 +29,8 @@ for (const { variant, transport, title } of VARIANTS) {
         name: variant,
         skip,
         // HAProxy offers RFC 8441 to clients; to h2c backends it carries it,
-        // to HTTP/1.1 ones it sends an Upgrade GET, which they refuse (501).
-        websocket: transport === 'h2c',
-        refused: transport === 'http1',
+        // to HTTP/1.1 ones it sends an RFC 6455 upgrade, which they take.
+        websocket: true,
         start: async () => {
             const backends = await start_backends(transport);
             return { backends, proxy: await start_haproxy(backends, variant) };
