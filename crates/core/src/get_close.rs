@@ -38,6 +38,31 @@ pub fn get_closed(closed: &GetClosed) -> GetOutcome {
     }
 }
 
+/// What the close of the connection carrying a duplex's GET means for it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SessionOutcome {
+    /// Nothing: paired beyond the connection, a duplex whose GET the server
+    /// had ended lives on (its client's POSTs may come on other connections).
+    Keep,
+    /// The duplex ends (its readable side), as in 6.x.
+    End,
+    /// The connection failed: the duplex breaks.
+    Fail(Rejection),
+}
+
+/// `failed`: the connection closed with an error or an error GOAWAY;
+/// `wider_scope`: the duplex pairs beyond its connection; `server_ended`: the
+/// server had ended the duplex's writable side.
+pub fn session_closed(failed: bool, wider_scope: bool, server_ended: bool) -> SessionOutcome {
+    if failed {
+        SessionOutcome::Fail(Rejection::new(Reason::SessionClosed))
+    } else if wider_scope && server_ended {
+        SessionOutcome::Keep
+    } else {
+        SessionOutcome::End
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,5 +118,16 @@ mod tests {
         ] {
             assert_eq!(get_closed(&spared), GetOutcome::EndWritable);
         }
+    }
+
+    #[test]
+    fn a_closed_session_ends_fails_or_keeps_its_duplexes() {
+        let SessionOutcome::Fail(failed) = session_closed(true, true, true) else {
+            panic!("fail");
+        };
+        assert_eq!(failed.code(), Code::SessionClosed);
+        assert_eq!(session_closed(false, false, true), SessionOutcome::End);
+        assert_eq!(session_closed(false, true, false), SessionOutcome::End);
+        assert_eq!(session_closed(false, true, true), SessionOutcome::Keep);
     }
 }

@@ -15,6 +15,7 @@ mod code;
 pub mod cors;
 pub mod framing;
 mod get_close;
+pub mod get_post;
 mod idle;
 mod inbound;
 mod limits;
@@ -27,7 +28,7 @@ pub mod websocket;
 
 pub use answer::{open_answer_headers, websocket_answer_headers, EXPOSED_HEADERS};
 pub use code::Code;
-pub use get_close::{get_closed, GetClosed, GetOutcome};
+pub use get_close::{get_closed, session_closed, GetClosed, GetOutcome, SessionOutcome};
 pub use idle::IdleDeadlines;
 pub use inbound::{Completion, Piece};
 pub use limits::{Budget, Limits};

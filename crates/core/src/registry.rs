@@ -209,6 +209,11 @@ impl Registry {
         Ok(OpenedDuplex { key, id })
     }
 
+    /// Whether the duplex is open (its client has not ended, it was not closed).
+    pub fn is_open(&self, key: DuplexKey) -> bool {
+        self.duplexes.contains_key(&key)
+    }
+
     /// The duplex is gone (closed or destroyed): forget it and what it held.
     pub fn close_duplex(&mut self, key: DuplexKey) {
         self.forget(key);

@@ -59,6 +59,9 @@ pub enum Reason {
     WebSocketAbnormalClose {
         how: PeerGone,
     },
+    /// The connection carrying the duplex's GET failed (an error, a GOAWAY
+    /// with an error code, a cut) before the duplex was done.
+    SessionClosed,
     /// A write POST body ended short of its `content-length`.
     TruncatedBody {
         received: u64,
@@ -133,6 +136,7 @@ impl Reason {
             DuplexClosed => Code::DuplexClosed,
             ClientReset | GetReset { .. } | WebSocketReset { .. } => Code::ClientReset,
             TruncatedBody { .. } => Code::TruncatedBody,
+            SessionClosed => Code::SessionClosed,
             WrongNode { .. } => Code::WrongNode,
             MethodNotAllowed { .. } => Code::MethodNotAllowed,
             WebSocketNeedsHttp2 => Code::WsNeedsHttp2,
@@ -257,6 +261,10 @@ impl fmt::Display for Reason {
             OriginNotAllowed { origin } => {
                 write!(f, "origin {origin} is not allowed by the cors option")
             }
+            SessionClosed => write!(
+                f,
+                "the connection carrying the duplex closed with an error"
+            ),
             TruncatedBody { received, declared } => write!(
                 f,
                 "write POST body ended after {received} of its {declared} bytes (content-length)"
