@@ -45,6 +45,15 @@ class ServerDuplex extends Duplex {
             this.#keepalive = setInterval(() => this.#ping(), interval);
             this.#keepalive.unref();
         }
+        // As 6.x, the GET stream's errors are the duplex's. One that comes
+        // with the stream's destruction (a client's reset, a lost session, a
+        // destroy) is not: the server decides when the stream closes what it
+        // means for the duplex.
+        stream.on('error', err => {
+            if (!stream.destroyed && !this.destroyed && this.#app_listens()) {
+                this.emit('error', err);
+            }
+        });
         // Once the client's end is pushed, _read is not called again: what
         // waited for the reader is taken when it has read to the end.
         this.on('end', () => this._read());
@@ -65,8 +74,22 @@ class ServerDuplex extends Duplex {
             return;
         }
         this.#failure = err;
-        const listens = this.listeners('error').some(l => !pipe_handlers.has(l));
-        this.destroy(listens ? err : undefined);
+        this.destroy(this.#app_listens() ? err : undefined);
+    }
+
+    #app_listens() {
+        return this.listeners('error').some(l => !pipe_handlers.has(l));
+    }
+
+    // As 6.x, what end() throws (an application's _write, say) becomes the
+    // duplex's 'error' instead of escaping to end()'s caller.
+    end(...args) {
+        try {
+            return super.end(...args);
+        } catch (err) {
+            this.emit('error', err);
+            return this;
+        }
     }
 
     // Pushes a chunk from a POST into the readable side.
