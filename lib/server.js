@@ -4,13 +4,13 @@ const { constants } = require('http2');
 const {
     Registry, PIECE_DELIVER, PIECE_HELD_PAUSE, PIECE_REFUSED, checkOption, classifyRequest, getClosed
 } = require('./native');
-const { ServerDuplex } = require('./server-duplex');
+const { ServerDuplex } = require('./transport/get-post');
 const { duplex_error, refusal_error } = require('./errors');
-const { Http1Exchange } = require('./transport/http1');
+const { Http1Exchange } = require('./transport/http1/exchange');
 const { WebSocketDuplex } = require('./transport/websocket');
 const {
     WebSocketUpgrade, UpgradeListeners, websocket_offer, websocket_option
-} = require('./transport/websocket-upgrade');
+} = require('./transport/http1/upgrade');
 const { cors_policy } = require('./cors');
 
 

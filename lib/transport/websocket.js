@@ -4,7 +4,7 @@
 // one duplex. The Rust core's WsEndpoint decides (framing, credit, close
 // handshake); this class moves buffers between it, the stream and the Duplex.
 const { WsEndpoint } = require('../native');
-const { ServerDuplex } = require('../server-duplex');
+const { ServerDuplex } = require('./get-post');
 const { duplex_error } = require('../errors');
 
 const GOING_AWAY = 1001;

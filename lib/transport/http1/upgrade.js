@@ -8,7 +8,7 @@
 // without any.
 const { EventEmitter } = require('events');
 const { STATUS_CODES, ServerResponse } = require('http');
-const { websocketAccept } = require('../native');
+const { websocketAccept } = require('../../native');
 
 const INVALID_OPTION = 'ERR_HTTP2_DUPLEX_INVALID_OPTION';
 
