@@ -21,6 +21,7 @@ mod inbound;
 mod limits;
 mod options;
 mod post;
+pub mod protocol;
 mod registry;
 mod rejection;
 mod request;
@@ -39,4 +40,4 @@ pub use rejection::{PeerGone, Reason, Rejection};
 pub use request::{classify, Request, RequestHead, WebSocketOffer};
 
 /// The protocol version this core speaks when a client asks for it.
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = protocol::value::PROTOCOL_VERSION;

@@ -43,14 +43,7 @@ pub enum Role {
 }
 
 /// Close codes (RFC 6455 §7.4.1) this module sends.
-pub mod close_code {
-    pub const NORMAL: u16 = 1000;
-    pub const GOING_AWAY: u16 = 1001;
-    pub const PROTOCOL_ERROR: u16 = 1002;
-    pub const INVALID_DATA: u16 = 1007;
-    pub const POLICY_VIOLATION: u16 = 1008;
-    pub const TOO_BIG: u16 = 1009;
-}
+pub use crate::protocol::close as close_code;
 
 /// Why a peer's input was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -89,6 +82,27 @@ pub enum Violation {
 }
 
 impl Violation {
+    pub const ALL: [Violation; 15] = {
+        use Violation::*;
+        [
+            ReservedBits,
+            UnknownOpcode,
+            Masking,
+            ControlTooLong,
+            ControlFragmented,
+            UnexpectedContinuation,
+            ExpectedContinuation,
+            LengthTopBit,
+            CloseLengthOne,
+            CloseCode,
+            InvalidUtf8,
+            TooBig,
+            CreditExceeded,
+            BadControlMessage,
+            DataAfterEnd,
+        ]
+    };
+
     /// The stable error code the server's warning carries.
     pub const fn error_code(self) -> crate::Code {
         use crate::Code;
@@ -122,10 +136,12 @@ impl Violation {
         }
     }
 
-    /// The close reason to send (ASCII, well under 123 bytes).
+    /// The close reason to send (ASCII, well under 123 bytes). A policy
+    /// violation's names its `Code`: the close code is the same for each.
     pub const fn reason(self) -> &'static str {
         use Violation::*;
         match self {
+            CreditExceeded | BadControlMessage | DataAfterEnd => self.error_code().as_str(),
             ReservedBits => "reserved bits set",
             UnknownOpcode => "unknown opcode",
             Masking => "bad masking",
@@ -138,9 +154,6 @@ impl Violation {
             CloseCode => "invalid close code",
             InvalidUtf8 => "invalid UTF-8",
             TooBig => "message too big",
-            CreditExceeded => "credit exceeded",
-            BadControlMessage => "bad control message",
-            DataAfterEnd => "data after end",
         }
     }
 }

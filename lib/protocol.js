@@ -1,0 +1,62 @@
+'use strict';
+// Generated from crates/core/src/protocol.rs by `UPDATE_PROTOCOL=1 cargo test -p http2-duplex-core`; do not edit.
+module.exports = Object.freeze({
+    HEADER: Object.freeze({
+        ID: 'http2-duplex-id',
+        SEQ: 'http2-duplex-seq',
+        SINGLE: 'http2-duplex-single',
+        END: 'http2-duplex-end',
+        DESTROYED: 'http2-duplex-destroyed',
+        VERSION: 'http2-duplex-version',
+        WINDOW: 'http2-duplex-window',
+        WINDOW_BYTES: 'http2-duplex-window-bytes',
+        ERROR: 'http2-duplex-error',
+        FRAMING: 'http2-duplex-framing'
+    }),
+    VALUE: Object.freeze({
+        TRUE: 'true',
+        FRAMING_VERSION: '1',
+        PROTOCOL_VERSION: 2,
+        PIPELINED_VERSION: 2,
+        PREAMBLE: 'a',
+        CONTENT_TYPE: 'application/octet-stream'
+    }),
+    FRAME: Object.freeze({
+        DATA: 0,
+        PING: 1,
+        END: 2,
+        HEADER_BYTES: 5
+    }),
+    WEBSOCKET: Object.freeze({
+        SUBPROTOCOL: 'http2-duplex.1',
+        END_MESSAGE: 'end',
+        CREDIT_PREFIX: 'credit ',
+        ID_PREFIX: 'id ',
+        MAX_ID_LENGTH: 100,
+        INITIAL_CREDIT: 1048576,
+        MAX_CREDIT: 9007199254740991
+    }),
+    CLOSE: Object.freeze({
+        NORMAL: 1000,
+        GOING_AWAY: 1001,
+        PROTOCOL_ERROR: 1002,
+        INVALID_DATA: 1007,
+        POLICY_VIOLATION: 1008,
+        TOO_BIG: 1009,
+        PAGE_VIOLATION: 4008
+    }),
+    CLOSE_ERRORS: Object.freeze({
+        1002: 'ERR_HTTP2_DUPLEX_WS_PROTOCOL',
+        1007: 'ERR_HTTP2_DUPLEX_WS_INVALID_UTF8',
+        1009: 'ERR_HTTP2_DUPLEX_WS_TOO_BIG'
+    }),
+    DEFAULTS: Object.freeze({
+        WINDOW: 16,
+        WINDOW_BYTES: 4194304,
+        CLOSE_TIMEOUT_MS: 1000,
+        KEEPALIVE_INTERVAL_MS: 20000
+    }),
+    WAIT: Object.freeze({
+        WS_CLOSE_MS: 5000
+    })
+});
