@@ -2,29 +2,26 @@
 //! protocol headers that announce the id, the version and the v2 window; for
 //! a WebSocket, the id and the subprotocol.
 
-use crate::framing::FRAMING_VERSION;
 use crate::limits::Limits;
-use crate::websocket::SUBPROTOCOL;
-use crate::PROTOCOL_VERSION;
+use crate::protocol::{header, value, websocket::SUBPROTOCOL};
 
 /// Headers a page on another origin may read (CORS): every protocol header
 /// the server sends.
-pub const EXPOSED_HEADERS: &str = "http2-duplex-id, http2-duplex-version, http2-duplex-window, \
-http2-duplex-window-bytes, http2-duplex-error, http2-duplex-framing";
+pub const EXPOSED_HEADERS: &str = header::EXPOSED;
 
 /// The headers of the `200` that opens duplex `id`, besides the application's;
 /// `framed` when the body is framed (the client asked for it).
 pub fn open_answer_headers(id: &str, limits: &Limits, framed: bool) -> Vec<(&'static str, String)> {
     let mut headers = vec![
-        ("http2-duplex-id", id.to_owned()),
-        ("http2-duplex-version", PROTOCOL_VERSION.to_string()),
-        ("http2-duplex-window", limits.window.to_string()),
-        ("http2-duplex-window-bytes", limits.window_bytes.to_string()),
+        (header::ID, id.to_owned()),
+        (header::VERSION, value::PROTOCOL_VERSION.to_string()),
+        (header::WINDOW, limits.window.to_string()),
+        (header::WINDOW_BYTES, limits.window_bytes.to_string()),
         ("access-control-expose-headers", EXPOSED_HEADERS.to_owned()),
-        ("content-type", "application/octet-stream".to_owned()),
+        ("content-type", value::CONTENT_TYPE.to_owned()),
     ];
     if framed {
-        headers.push(("http2-duplex-framing", FRAMING_VERSION.to_owned()));
+        headers.push((header::FRAMING, value::FRAMING_VERSION.to_owned()));
     }
     headers
 }
@@ -33,7 +30,7 @@ pub fn open_answer_headers(id: &str, limits: &Limits, framed: bool) -> Vec<(&'st
 /// duplex `id`: the subprotocol only when the client offered it (`asked`,
 /// its `sec-websocket-protocol`), as RFC 6455 requires.
 pub fn websocket_answer_headers(id: &str, asked: Option<&str>) -> Vec<(&'static str, String)> {
-    let mut headers = vec![("http2-duplex-id", id.to_owned())];
+    let mut headers = vec![(header::ID, id.to_owned())];
     let offered = asked.is_some_and(|list| list.split(',').any(|p| p.trim() == SUBPROTOCOL));
     if offered {
         headers.push(("sec-websocket-protocol", SUBPROTOCOL.to_owned()));

@@ -10,8 +10,7 @@ use crate::answer::EXPOSED_HEADERS;
 use crate::rejection::{Reason, Rejection};
 
 /// Request headers a page's POSTs carry, allowed when a preflight names none.
-const ALLOWED_HEADERS: &str = "http2-duplex-id, http2-duplex-seq, http2-duplex-single, \
-http2-duplex-end, http2-duplex-destroyed, http2-duplex-framing, content-type";
+const ALLOWED_HEADERS: &str = crate::protocol::header::ALLOWED;
 
 /// Who decides which foreign origins are allowed.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -5,12 +5,9 @@
 
 use bytes::{Buf, Bytes, BytesMut};
 
+pub use crate::protocol::frame::{DATA, END, HEADER_BYTES as HEADER_LEN, PING};
 /// The value of `http2-duplex-framing` a client sends and a server answers.
-pub const FRAMING_VERSION: &str = "1";
-pub const DATA: u8 = 0x00;
-pub const PING: u8 = 0x01;
-pub const END: u8 = 0x02;
-pub const HEADER_LEN: usize = 5;
+pub use crate::protocol::value::FRAMING_VERSION;
 
 /// Whether a GET's `http2-duplex-framing` header asks for frames this
 /// version speaks.

@@ -60,7 +60,7 @@ impl BodyEnd {
 }
 
 pub(crate) fn flag(value: Option<&str>) -> bool {
-    value == Some("true")
+    value == Some(crate::protocol::value::TRUE)
 }
 
 /// Parses `http2-duplex-seq`: ASCII digits only, below 2^53 (exact in JS).

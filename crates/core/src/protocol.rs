@@ -51,6 +51,14 @@ table! {
         /// A GET asking for a framed body, and its answer saying it is framed
         /// (value [`super::value::FRAMING_VERSION`]).
         FRAMING: &str = "http2-duplex-framing";
+        /// What a page on another origin may read of an answer (CORS): every
+        /// header the server sends.
+        EXPOSED: &str = "http2-duplex-id, http2-duplex-version, http2-duplex-window, \
+http2-duplex-window-bytes, http2-duplex-error, http2-duplex-framing";
+        /// What a page's requests may carry (CORS), allowed when a preflight
+        /// names none.
+        ALLOWED: &str = "http2-duplex-id, http2-duplex-seq, http2-duplex-single, \
+http2-duplex-end, http2-duplex-destroyed, http2-duplex-framing, content-type";
     }
 }
 
@@ -270,6 +278,15 @@ mod tests {
         for (_, name) in header::js_table().1 {
             assert!(name.starts_with("'http2-duplex-"), "{name}");
         }
+    }
+
+    #[test]
+    fn cors_lists_name_the_headers() {
+        use header::*;
+        let sent = [ID, VERSION, WINDOW, WINDOW_BYTES, ERROR, FRAMING];
+        assert_eq!(EXPOSED, sent.join(", "));
+        let received = [ID, SEQ, SINGLE, END, DESTROYED, FRAMING, "content-type"];
+        assert_eq!(ALLOWED, received.join(", "));
     }
 
     // The JS copy of the tables is generated; this keeps it equal to them.

@@ -7,25 +7,21 @@ use bytes::Bytes;
 
 use super::{Close, Event, Violation};
 
-/// The subprotocol a client asks for and a server accepts.
-pub const SUBPROTOCOL: &str = "http2-duplex.1";
-/// What each side may send before the first `credit`: 1 MiB of binary
-/// payload. It is also the default receive window.
-pub const INITIAL_CREDIT: u64 = 1 << 20;
-/// The most credit a side may hold: 2^53 - 1, so that JS can count it.
-pub const MAX_CREDIT: u64 = (1 << 53) - 1;
+use crate::protocol::websocket::{CREDIT_PREFIX, ID_PREFIX, MAX_ID_LENGTH};
+pub use crate::protocol::websocket::{INITIAL_CREDIT, MAX_CREDIT, SUBPROTOCOL};
+
 /// The text message that ends the sender's direction.
-pub const END_MESSAGE: &[u8] = b"end";
+pub const END_MESSAGE: &[u8] = crate::protocol::websocket::END_MESSAGE.as_bytes();
 
 /// The server's first message: text `id <id>`, the duplex's id (a browser
 /// cannot read the CONNECT answer's `http2-duplex-id` header).
 pub fn id_message(id: &str) -> String {
-    format!("id {id}")
+    format!("{ID_PREFIX}{id}")
 }
 
 /// An id as the server sends it: 1 to 100 characters of `[A-Za-z0-9.-]`.
 fn valid_id(id: &[u8]) -> bool {
-    (1..=100).contains(&id.len())
+    (1..=MAX_ID_LENGTH).contains(&id.len())
         && id
             .iter()
             .all(|b| b.is_ascii_alphanumeric() || *b == b'.' || *b == b'-')
@@ -33,7 +29,7 @@ fn valid_id(id: &[u8]) -> bool {
 
 /// The text message granting `n` bytes of credit.
 pub fn credit_message(n: u64) -> String {
-    format!("credit {n}")
+    format!("{CREDIT_PREFIX}{n}")
 }
 
 /// Credit both ways.
@@ -179,7 +175,9 @@ fn parse_control(text: &[u8]) -> Result<Inbound, Close> {
         return Ok(Inbound::End);
     }
     let bad = || Close::from(Violation::BadControlMessage);
-    let digits = text.strip_prefix(b"credit ").ok_or_else(bad)?;
+    let digits = text
+        .strip_prefix(CREDIT_PREFIX.as_bytes())
+        .ok_or_else(bad)?;
     // 1 to 16 digits, no leading zero: 1 ..= 9_999_999_999_999_999.
     if digits.is_empty()
         || digits.len() > 16
@@ -240,8 +238,8 @@ impl Channel {
     pub fn receive(&mut self, event: Event) -> Result<Option<Inbound>, Close> {
         let first = std::mem::take(&mut self.awaits_id);
         match event {
-            Event::Text(text) if first && text.starts_with(b"id ") => {
-                let id = &text[3..];
+            Event::Text(text) if first && text.starts_with(ID_PREFIX.as_bytes()) => {
+                let id = &text[ID_PREFIX.len()..];
                 if !valid_id(id) {
                     return Err(Violation::BadControlMessage.into());
                 }
