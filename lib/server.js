@@ -1,11 +1,10 @@
 'use strict';
 const { EventEmitter } = require('events');
 const { constants } = require('http2');
-const {
-    Registry, PIECE_DELIVER, PIECE_HELD_PAUSE, PIECE_REFUSED, checkOption, classifyRequest, getClosed
-} = require('./native');
-const { ServerDuplex } = require('./transport/get-post');
-const { duplex_error, refusal_error } = require('./errors');
+const { Registry, checkOption, classifyRequest, sessionClosed } = require('./native');
+const { GetPostTransport } = require('./transport/get-post');
+const { answer, answer_refusal } = require('./transport/answer');
+const { refusal_error } = require('./errors');
 const { Http1Exchange } = require('./transport/http1/exchange');
 const { WebSocketDuplex } = require('./transport/websocket');
 const {
@@ -25,7 +24,8 @@ const LIMIT_OPTIONS = {
     max_held_bytes_per_connection: 'maxHeldBytesPerConnection',
     max_held_bytes: 'maxHeldBytes',
     max_write_bytes: 'maxWriteBytes',
-    idle_timeout: 'idleTimeout'
+    idle_timeout: 'idleTimeout',
+    close_timeout: 'closeTimeout'
 };
 
 // HTTP/2 receive windows of the sessions this server sees. Node's default, 64 KiB
@@ -78,23 +78,9 @@ function check_options(options) {
     }
 }
 
-function declared_length(headers) {
-    const value = headers['content-length'];
-    return /^\d{1,15}$/.test(value) ? Number(value) : undefined;
-}
-
 function header(headers, name) {
     const value = headers[name];
     return value === undefined ? undefined : String(value);
-}
-
-// Answers a request unless its stream is already gone (the client may reset
-// any stream at any time; that must never throw).
-function answer(stream, status, response_headers) {
-    if (stream.destroyed || stream.closed || stream.headersSent) {
-        return;
-    }
-    stream.respond({ ':status': status, ...response_headers }, { endStream: true });
 }
 
 class Http2DuplexServer extends EventEmitter {
@@ -105,7 +91,10 @@ class Http2DuplexServer extends EventEmitter {
     #websockets;
     #http1_duplexes;
     #registry;
+    #get_post;
     #cors;
+    // Open duplexes by their key in the core.
+    #entries = new Map();
     // duplexes Map → its pairing scope: 6.x pairs a POST with the duplexes of
     // the Map its session (or the caller of process_stream) passes.
     #scopes = new WeakMap();
@@ -161,6 +150,12 @@ class Http2DuplexServer extends EventEmitter {
         // HTTP/1.1 has no session: its requests pair server-wide.
         this.#http1_duplexes = scope === 'session' ? new Map() : this.#server_duplexes;
         this.#persistent.add(this.#http1_duplexes);
+        this.#get_post = new GetPostTransport(this.#registry, this.options, {
+            entry: key => this.#entries.get(key),
+            forget: entry => this.#forget(entry),
+            fail: (entry, err, warn) => this.#fail(entry, err, warn),
+            warn: err => this.emit('warning', err)
+        });
         this.limits = this.#registry.limits();
         this.sessions = new Set();
         this.common_headers = {
@@ -289,7 +284,7 @@ class Http2DuplexServer extends EventEmitter {
         this.#keyed_duplexes.delete(name);
         if (scope) {
             this.#scopes.delete(duplexes);
-            this.#registry.closeSession(scope.key);
+            this.#registry.closeScope(scope.key);
         }
     }
 
@@ -320,10 +315,12 @@ class Http2DuplexServer extends EventEmitter {
         // has no CORS of its own to stop a foreign page.
         const decision = this.#cors.decide(headers, err => this.emit('warning', err));
         if (decision.kind === 'refused') {
-            this.#refuse(undefined, stream, decision, response_headers);
+            this.#refuse(stream, decision.refusal, response_headers);
             return true;
         }
-        Object.assign(response_headers, decision.headers);
+        if (decision.kind === 'allowed' || decision.kind === 'preflight') {
+            Object.assign(response_headers, decision.headers);
+        }
         if (decision.kind === 'preflight') {
             answer(stream, 204, response_headers);
             return true;
@@ -339,10 +336,11 @@ class Http2DuplexServer extends EventEmitter {
             this.#open_websocket(stream, headers, flags, raw_headers, duplexes, response_headers);
             break;
         case 'post':
-            this.#post(this.#scope_of(duplexes, stream.session), stream, headers, response_headers);
+            this.#get_post.post(stream, this.#scope_of(duplexes, stream.session).key, headers,
+                response_headers);
             break;
         case 'refused':
-            this.#refuse(undefined, stream, request, response_headers);
+            this.#refuse(stream, request.refusal, response_headers);
             break;
         }
         return true;
@@ -352,72 +350,37 @@ class Http2DuplexServer extends EventEmitter {
     async new_stream(stream, headers, flags, raw_headers, duplexes, response_headers) {
         this.own_stream(stream);
         const scope = this.#scope_of(duplexes, stream.session);
-        const session = stream.session;
         const opened = this.#registry.openDuplex(scope.key, this.#connection_of(stream),
             header(headers, 'http2-duplex-framing'));
         if (opened.kind === 'refused') {
-            this.#refuse(scope, stream, opened, response_headers);
+            this.#refuse(stream, opened.refusal, response_headers);
             return undefined;
         }
-        const { key, id } = opened;
-        const duplex = new ServerDuplex(stream, this.options, opened.framed);
-        // posts: seq → POST waiting for its answer; open_posts: every POST not yet closed.
-        const entry = {
-            id, key, duplex, scope, session, posts: new Map(), open_posts: new Set(),
-            end_post: null, get_error: null, closing_get: false
-        };
+        const entry = { id: opened.id, key: opened.key, scope, session: stream.session };
+        const duplex = this.#get_post.open(stream, entry, opened, response_headers);
         this.#track(entry, duplexes);
-
-        stream.on('error', err => {
-            entry.get_error ??= err;
-        });
-        stream.on('close', () => this.#get_closed(entry));
-        duplex.on('close', () => {
-            for (const post of entry.open_posts) {
-                this.#close_later(post);
-            }
-            this.#forget(entry);
-            // An ended GET finishes on its own; closing it now could reset
-            // it before its last DATA frame has gone out.
-            if (!stream.writableEnded && !stream.closed && !stream.destroyed) {
-                stream.close();
-            }
-        });
-
-        stream.respond({ ':status': 200, ...opened.headers, ...response_headers });
-        // fetch may wait for the first byte of the body before resolving.
-        stream.write('a');
-        // Read the GET's empty body: Node closes (RST_STREAM) a server stream
-        // whose body nobody read as soon as its response is written, and
-        // nghttp2 then drops the DATA frames still queued (Firefox fails the
-        // body). Read, it closes only once both sides are done.
-        stream.resume();
-        this.emit('duplex', duplex, id, headers, flags, raw_headers, duplexes,
+        this.emit('duplex', duplex, opened.id, headers, flags, raw_headers, duplexes,
             response_headers);
         return duplex;
     }
 
-    // A WebSocket on the duplex path (RFC 8441): one stream, both directions.
+    // A WebSocket on the duplex path (RFC 8441 or RFC 6455): one stream, both directions.
     #open_websocket(stream, headers, flags, raw_headers, duplexes, response_headers) {
         const scope = this.#scope_of(duplexes, stream.session);
         const opened = this.#registry.openWebSocket(scope.key, this.#connection_of(stream),
             header(headers, 'sec-websocket-protocol'));
         if (opened.kind === 'refused') {
-            this.#refuse(scope, stream, opened, response_headers);
+            this.#refuse(stream, opened.refusal, response_headers);
             return;
         }
         const { key, id } = opened;
-        const entry = {
-            id, key, scope, session: stream.session, posts: new Map(), open_posts: new Set()
-        };
+        const entry = { id, key, scope, session: stream.session };
         stream.respond({ ':status': 200, ...opened.headers, ...response_headers });
         const settings = { id, max_message: this.limits.maxWriteBytes, window: this.limits.windowBytes };
-        const duplex = new WebSocketDuplex(stream, this.options, settings,
+        entry.duplex = new WebSocketDuplex(stream, this.options, settings,
             err => this.#fail(entry, err));
-        entry.duplex = duplex;
         this.#track(entry, duplexes);
-        duplex.on('close', () => this.#forget(entry));
-        this.emit('duplex', duplex, id, headers, flags, raw_headers, duplexes, response_headers);
+        this.emit('duplex', entry.duplex, id, headers, flags, raw_headers, duplexes, response_headers);
     }
 
     // The client connection a request came on (its HTTP/2 session, or its
@@ -448,9 +411,8 @@ class Http2DuplexServer extends EventEmitter {
         let scope = this.#scopes.get(duplexes);
         if (!scope) {
             scope = {
-                key: this.#registry.openSession(), duplexes, entries: new Map(),
-                sessions: new Set(), persistent: this.#persistent.has(duplexes),
-                room_waiters: new Set()
+                key: this.#registry.openScope(), duplexes, entries: new Map(),
+                sessions: new Set(), persistent: this.#persistent.has(duplexes)
             };
             this.#scopes.set(duplexes, scope);
         }
@@ -461,7 +423,7 @@ class Http2DuplexServer extends EventEmitter {
                 session.once('close', () => {
                     scope.sessions.delete(session);
                     if (scope.sessions.size === 0) {
-                        this.#registry.closeSession(scope.key);
+                        this.#registry.closeScope(scope.key);
                     }
                 });
             }
@@ -494,22 +456,21 @@ class Http2DuplexServer extends EventEmitter {
         });
     }
 
-    // The session carrying their GETs closed: its duplexes end as in 6.x,
-    // unless the session failed. Paired beyond the session, a duplex whose
-    // GET the server had ended lives on: its client's POSTs may come on other
-    // connections (WebKit closes idle ones).
+    // The session carrying their GETs closed: the core says whether each of
+    // its duplexes ends (as in 6.x), breaks (the session failed) or lives on.
     #session_closed(session) {
         for (const entry of this.#session_entries.get(session)) {
             if (entry.duplex.destroyed) {
                 continue;
             }
-            if (entry.scope.persistent && entry.duplex.writableEnded &&
-                !session.http2_duplex_failed) {
+            const outcome = sessionClosed(Boolean(session.http2_duplex_failed),
+                entry.scope.persistent, entry.duplex.writableEnded);
+            if (outcome.kind === 'keep') {
                 continue;
             }
             this.#forget(entry);
-            if (session.http2_duplex_failed) {
-                this.#fail(entry, duplex_error('ERR_HTTP2_DUPLEX_SESSION_CLOSED'));
+            if (outcome.kind === 'fail') {
+                this.#fail(entry, refusal_error(outcome.refusal));
             } else {
                 entry.duplex.push(null);
             }
@@ -517,32 +478,37 @@ class Http2DuplexServer extends EventEmitter {
         this.#session_entries.delete(session);
     }
 
-    // A new duplex: its scope and session find it, idle_timeout watches it.
+    // A new duplex: its scope and session find it, idle_timeout watches it,
+    // and its close is the core's to handle.
     #track(entry, duplexes) {
+        this.#entries.set(entry.key, entry);
         entry.scope.entries.set(entry.key, entry);
         duplexes.set(entry.id, entry.duplex);
         this.#session_entries.get(entry.session)?.add(entry);
         this.#watch_idle(entry);
+        entry.duplex.on('close', () => this.#forget(entry));
     }
 
-    // The core and the maps forget a duplex (idempotent).
+    // The core and the maps forget a duplex (idempotent); the core answers
+    // the POSTs still open for it.
     #forget(entry) {
         const { scope, key, id, session } = entry;
-        this.#unwatch_idle(entry);
-        if (!scope.entries.has(key)) {
+        if (!this.#entries.has(key)) {
             return;
         }
-        this.#registry.closeDuplex(key);
-        this.#wake_room_waiters(scope);
+        this.#entries.delete(key);
+        this.#idle_entries.delete(key);
+        this.#stop_idle_check();
         scope.entries.delete(key);
         scope.duplexes.delete(id);
         this.#session_entries.get(session)?.delete(entry);
+        this.#get_post.act(this.#registry.handleDuplexClosed(key, performance.now()));
         // A keyed scope lives while it has duplexes (one per user, say).
         const name = this.#key_names.get(scope.duplexes);
         if (name !== undefined && scope.entries.size === 0) {
             this.#keyed_duplexes.delete(name);
             this.#scopes.delete(scope.duplexes);
-            this.#registry.closeSession(scope.key);
+            this.#registry.closeScope(scope.key);
         }
     }
 
@@ -576,50 +542,12 @@ class Http2DuplexServer extends EventEmitter {
         }
     }
 
-    // The GET closed: the core says whether the client reset it (the duplex
-    // breaks) or only the duplex's writable side ends.
-    #get_closed(entry) {
-        const { duplex, session, get_error } = entry;
-        if (duplex.destroyed) {
-            return;
-        }
-        // The application's own error on the GET keeps Node's semantics.
-        if (get_error && get_error.code !== 'ERR_HTTP2_STREAM_ERROR' && !session?.destroyed) {
-            duplex.destroy(get_error);
-            return;
-        }
-        // (The GET's 'finish' may come after 'close': that it was ended is
-        // what counts.)
-        const { stream } = duplex;
-        const outcome = getClosed(stream.rstCode ?? 0, stream.writableEnded, Boolean(entry.closing_get),
-            Boolean(session?.destroyed), duplex.writableFinished && duplex.readableEnded);
-        if (outcome.kind === 'reset') {
-            this.#fail(entry, duplex_error(outcome.code, outcome.message));
-        } else if (!duplex.writableEnded) {
-            duplex.end();
-        }
-    }
-
-    #answer_error(stream, err, response_headers) {
-        answer(stream, err.status, { ...response_headers, 'http2-duplex-error': err.code });
-        // Stop the upload of a refused body; the answer above is already final.
-        if (!stream.destroyed) {
-            stream.close(constants.NGHTTP2_NO_ERROR);
-        }
-    }
-
-    // Answers a refusal of the core; breaks the duplex it names as fatal.
-    #refuse(scope, stream, rejection, response_headers) {
-        const err = refusal_error(rejection);
-        if (err.status !== undefined) {
-            this.#answer_error(stream, err, response_headers);
-        }
-        if (!rejection.quiet) {
+    // Answers a refusal of the core (a request that opens or uses nothing).
+    #refuse(stream, refusal, response_headers) {
+        const err = refusal_error(refusal);
+        answer_refusal(stream, err, response_headers);
+        if (!refusal.quiet) {
             this.emit('warning', err);
-        }
-        const entry = rejection.fatalKey == null ? undefined : scope?.entries.get(rejection.fatalKey);
-        if (entry) {
-            this.#fail(entry, err, false);
         }
     }
 
@@ -635,173 +563,6 @@ class Http2DuplexServer extends EventEmitter {
         entry.duplex.fail(err);
     }
 
-    #post(scope, stream, headers, response_headers) {
-        const route = this.#registry.routePost(scope.key,
-            header(headers, 'http2-duplex-id'),
-            header(headers, 'http2-duplex-seq'),
-            header(headers, 'http2-duplex-single'),
-            header(headers, 'http2-duplex-end'),
-            header(headers, 'http2-duplex-destroyed'));
-        if (route.kind === 'refused') {
-            this.#refuse(scope, stream, route, response_headers);
-            return;
-        }
-        const entry = scope.entries.get(route.key);
-        entry.duplex.traffic_seen = true;
-        // held: a piece of it was held out of order (taken only once released);
-        // taken: every byte of the body is in the duplex (its 200 may still wait
-        // for the reader); untaken: some byte never will be.
-        const post = {
-            stream, response_headers, kind: route.kind, answered: false, done: false,
-            held: false, taken: false, untaken: false
-        };
-        entry.open_posts.add(post);
-        stream.once('close', () => entry.open_posts.delete(post));
-        if (route.kind === 'end') {
-            post.done = true;
-            stream.resume();
-            if (route.destroyed) {
-                entry.closing_get = true;
-                entry.duplex.stream.close();
-            }
-            if (route.endedNow) {
-                this.#end(entry, post);
-            } else {
-                entry.end_post = post;
-            }
-            return;
-        }
-        entry.posts.set(route.seq, post);
-        this.#receive(scope, entry, post, route, headers);
-    }
-
-    // Feeds a write or streaming POST's body through the core, reading no
-    // further while the duplex's reader is full.
-    #receive(scope, entry, post, { key, kind, seq }, headers) {
-        const { duplex } = entry;
-        const { stream } = post;
-        const { session } = stream;
-        const declared = kind === 'write' ? declared_length(headers) : undefined;
-        let received = 0;
-        // Paused while the duplex's reader is full, and while the scope holds
-        // its budget of early bytes (the core says when it may read on).
-        let paused = false;
-        const room = {
-            key, seq, waiting: false,
-            resume: () => {
-                room.waiting = false;
-                if (!paused) {
-                    stream.resume();
-                }
-            }
-        };
-        const resume = () => {
-            paused = false;
-            if (!room.waiting) {
-                stream.resume();
-            }
-        };
-        const refuse = rejection => {
-            post.done = true;
-            this.#refuse(scope, stream, rejection, post.response_headers);
-        };
-        stream.on('data', piece => {
-            if (post.done) {
-                return;
-            }
-            // Bytes that come after the duplex was destroyed are not taken.
-            if (duplex.destroyed) {
-                post.untaken = true;
-                return this.#answer_destroyed(post);
-            }
-            duplex.traffic_seen = true;
-            received += piece.length;
-            const result = this.#registry.piece(key, seq, piece);
-            if (result === PIECE_DELIVER) {
-                duplex.deliver(piece);
-            } else if (result === PIECE_REFUSED) {
-                return refuse(this.#registry.takeRejection());
-            } else {
-                post.held = true;
-            }
-            if (result === PIECE_HELD_PAUSE && !room.waiting) {
-                room.waiting = true;
-                stream.pause();
-                scope.room_waiters.add(room);
-            }
-            // While the reader is full, every POST of the duplex (early ones
-            // too) stops reading: what it has not taken stays with HTTP/2
-            // flow control, bounded by the session's receive window.
-            if (duplex.full && !paused) {
-                paused = true;
-                stream.pause();
-                duplex.when_taken(resume);
-            }
-        });
-        // Node ends a stream's readable side on a reset as on a real end; a
-        // POST whose session went away was cut.
-        const finish = reset => {
-            if (post.done) {
-                return;
-            }
-            if (duplex.destroyed) {
-                // Destroyed after it delivered its last byte: taken whole
-                // (a write whose 200 is the client's proof not to send again).
-                post.done = true;
-                post.taken = !reset && !post.held && !post.untaken &&
-                    (declared === undefined || received === declared);
-                return this.#answer_destroyed(post);
-            }
-            post.done = true;
-            scope.room_waiters.delete(room);
-            if (session?.destroyed) {
-                return this.#fail(entry, duplex_error('ERR_HTTP2_DUPLEX_SESSION_CLOSED'));
-            }
-            const completion = this.#registry.finishBody(key, seq, reset, received, declared);
-            if (completion.kind === 'refused') {
-                return refuse(completion);
-            }
-            for (const chunk of completion.released) {
-                duplex.deliver(chunk);
-            }
-            this.#wake_room_waiters(scope);
-            for (const answered of completion.answered) {
-                const taken = entry.posts.get(answered);
-                entry.posts.delete(answered);
-                if (taken) {
-                    taken.taken = true;
-                }
-                duplex.when_taken(() => this.#respond(taken));
-            }
-            if (completion.ended) {
-                this.#end(entry, entry.end_post);
-            }
-        };
-        // After a real END_STREAM the stream is still open, awaiting our answer;
-        // after a reset (any code, NO_ERROR included) it is already closed.
-        stream.on('end', () => finish(stream.closed));
-        // Closed without its end (reset while paused, or cut): not whole.
-        stream.on('close', () => finish(true));
-    }
-
-    // POSTs paused while their scope held its budget of early bytes.
-    #wake_room_waiters(scope) {
-        for (const waiter of scope.room_waiters) {
-            if (this.#registry.mayRead(waiter.key, waiter.seq)) {
-                scope.room_waiters.delete(waiter);
-                waiter.resume();
-            }
-        }
-    }
-
-    // 200: every byte of the POST was taken into the duplex.
-    #respond(post) {
-        if (post && !post.answered) {
-            post.answered = true;
-            answer(post.stream, 200, post.response_headers);
-        }
-    }
-
     // idle_timeout: the core keeps the deadlines. One timer per server checks
     // them every idleInterval() ms while a duplex is watched, telling the core
     // which duplexes saw traffic (duplex.traffic_seen) since the last check.
@@ -815,13 +576,6 @@ class Http2DuplexServer extends EventEmitter {
         this.#idle_check ??= setInterval(() => this.#check_idle(), interval).unref();
     }
 
-    #unwatch_idle(entry) {
-        if (this.#idle_entries.delete(entry.key)) {
-            this.#registry.unwatchIdle(entry.key);
-            this.#stop_idle_check();
-        }
-    }
-
     #check_idle() {
         const active = [];
         for (const [key, { duplex }] of this.#idle_entries) {
@@ -830,12 +584,7 @@ class Http2DuplexServer extends EventEmitter {
                 active.push(key);
             }
         }
-        for (const key of this.#registry.checkIdle(performance.now(), active)) {
-            const entry = this.#idle_entries.get(key);
-            this.#idle_entries.delete(key);
-            this.#fail(entry, duplex_error('ERR_HTTP2_DUPLEX_IDLE_TIMEOUT',
-                `idle timeout: no traffic on the duplex for ${this.options.idle_timeout} ms`));
-        }
+        this.#get_post.act(this.#registry.checkIdle(performance.now(), active));
         this.#stop_idle_check();
     }
 
@@ -844,45 +593,6 @@ class Http2DuplexServer extends EventEmitter {
             clearInterval(this.#idle_check);
             this.#idle_check = null;
         }
-    }
-
-    #end(entry, post) {
-        entry.duplex.push(null);
-        this.#respond(post);
-    }
-
-    // When the duplex closes, a POST still open is answered by what the
-    // duplex took of it, and after close_timeout closed.
-    #close_later(post) {
-        const { stream } = post;
-        this.#answer_destroyed(post);
-        const timer = setTimeout(() => {
-            post.untaken = true;
-            this.#answer_destroyed(post);
-            if (!stream.destroyed) {
-                stream.close();
-            }
-        }, this.options.close_timeout);
-        stream.once('close', () => clearTimeout(timer));
-    }
-
-    // A POST of a destroyed duplex: 200 when every byte of it was taken,
-    // 410 when some byte was not. A write whose body is still coming, all of
-    // it delivered so far, waits for its end (or close_timeout).
-    #answer_destroyed(post) {
-        if (post.answered) {
-            return;
-        }
-        if (post.taken) {
-            return this.#respond(post);
-        }
-        if (!post.done && !post.untaken && !post.held && post.kind === 'write') {
-            return;
-        }
-        post.answered = true;
-        answer(post.stream, 410, {
-            ...post.response_headers, 'http2-duplex-error': 'ERR_HTTP2_DUPLEX_DESTROYED'
-        });
     }
 }
 

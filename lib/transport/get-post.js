@@ -1,15 +1,23 @@
 'use strict';
-const { Duplex } = require('stream');
-
-// The 'error' listeners that Readable#pipe puts on its destination: they
-// rethrow when nothing else listens, so they are not the application listening.
-const pipe_handlers = new WeakSet();
+// @ts-check
+// The GET+POST transport (docs/protocol.md): the duplex's writes go down one
+// long GET response; its reads come from POSTs (one streaming POST, or one
+// POST per write). The Rust core routes and answers every POST
+// (crates/core/src/get_post.rs): this feeds it what happens to each one and
+// carries out the actions it answers with.
+const { ServerDuplex } = require('./duplex');
+const { answer, answer_refusal } = require('./answer');
+const { refusal_error } = require('../errors');
 
 // Frame types of a framed GET body (docs/protocol.md).
 const DATA = 0x00;
 const PING = 0x01;
 const END = 0x02;
 
+/**
+ * @param {number} type
+ * @param {number} length
+ */
 function frame_header(type, length) {
     const header = Buffer.allocUnsafe(5);
     header[0] = type;
@@ -19,27 +27,37 @@ function frame_header(type, length) {
 
 // A write that cannot reach a GET the client reset is not the application's
 // fault: the server closes the duplex for that reset instead.
+/** @param {(err?: Error | null) => void} cb */
 function ignoring_error(cb) {
     return () => cb();
 }
 
-// The server's end of one duplex: reads come from the client's POSTs, writes go
-// to the GET response body (`stream`).
-class ServerDuplex extends Duplex {
-    #blocked = false;
-    #when_taken = [];
-    #failure = null;
+/**
+ * @param {Record<string, any>} headers
+ * @param {string} name
+ */
+function header(headers, name) {
+    const value = headers[name];
+    return value === undefined ? undefined : String(value);
+}
+
+// The server's end of one duplex on this transport: reads come from the
+// client's POSTs, writes go to the GET response body (`stream`).
+class GetDuplex extends ServerDuplex {
     #framed;
+    /** @type {(NodeJS.Timeout & { wrote?: boolean }) | null} */
     #keepalive = null;
 
-    // `framed`: the GET's body is framed (the client asked), so the server's
-    // end is explicit and an idle GET carries keep-alives.
+    /**
+     * `framed`: the GET's body is framed (the client asked), so the server's
+     * end is explicit and an idle GET carries keep-alives.
+     * @param {any} stream
+     * @param {import('stream').DuplexOptions & { keepalive_interval: number }} options
+     * @param {boolean} framed
+     */
     constructor(stream, options, framed = false) {
-        super(options);
-        this.stream = stream;
+        super(stream, options);
         this.#framed = framed;
-        // Traffic since the server's last idle check (idle_timeout).
-        this.traffic_seen = false;
         const interval = options.keepalive_interval;
         if (framed && interval > 0) {
             this.#keepalive = setInterval(() => this.#ping(), interval);
@@ -49,83 +67,16 @@ class ServerDuplex extends Duplex {
         // with the stream's destruction (a client's reset, a lost session, a
         // destroy) is not: the server decides when the stream closes what it
         // means for the duplex.
-        stream.on('error', err => {
-            if (!stream.destroyed && !this.destroyed && this.#app_listens()) {
+        stream.on('error', /** @param {Error} err */ err => {
+            if (!stream.destroyed && !this.destroyed && this.app_listens()) {
                 this.emit('error', err);
             }
         });
-        // Once the client's end is pushed, _read is not called again: what
-        // waited for the reader is taken when it has read to the end.
-        this.on('end', () => this._read());
-        this.on('pipe', () => {
-            // pipe() prepends its handler just before it emits 'pipe'.
-            const [handler] = this.listeners('error');
-            if (handler) {
-                pipe_handlers.add(handler);
-            }
-        });
-    }
-
-    // Destroys the duplex for a failure the client caused. As Node does for
-    // http.IncomingMessage, 'error' is emitted only when the application
-    // listens for it; otherwise the duplex just closes.
-    fail(err) {
-        if (this.destroyed) {
-            return;
-        }
-        this.#failure = err;
-        this.destroy(this.#app_listens() ? err : undefined);
-    }
-
-    #app_listens() {
-        return this.listeners('error').some(l => !pipe_handlers.has(l));
-    }
-
-    // As 6.x, what end() throws (an application's _write, say) becomes the
-    // duplex's 'error' instead of escaping to end()'s caller.
-    end(...args) {
-        try {
-            return super.end(...args);
-        } catch (err) {
-            this.emit('error', err);
-            return this;
-        }
-    }
-
-    // Pushes a chunk from a POST into the readable side.
-    deliver(chunk) {
-        if (!this.push(chunk)) {
-            this.#blocked = true;
-        }
-    }
-
-    // The reader has not taken what it holds: POSTs wait.
-    get full() {
-        return this.#blocked;
-    }
-
-    // Runs `taken` once the readable side has room again: a POST is answered
-    // (and its body read further) only then, which is the client's backpressure.
-    when_taken(taken) {
-        if (this.#blocked) {
-            this.#when_taken.push(taken);
-        } else {
-            taken();
-        }
-    }
-
-    _read() {
-        this.#blocked = false;
-        const waiting = this.#when_taken;
-        this.#when_taken = [];
-        for (const taken of waiting) {
-            taken();
-        }
     }
 
     // A keep-alive when nothing was written for keepalive_interval.
     #ping() {
-        if (this.#keepalive.wrote) {
+        if (this.#keepalive?.wrote) {
             this.#keepalive.wrote = false;
         } else if (!this.stream.destroyed && !this.stream.writableEnded) {
             this.stream.write(frame_header(PING, 0));
@@ -141,6 +92,11 @@ class ServerDuplex extends Duplex {
         return !this.stream.destroyed;
     }
 
+    /**
+     * @param {any} chunk
+     * @param {BufferEncoding} encoding
+     * @param {((err?: Error | null) => void) | undefined} cb
+     */
     #put(chunk, encoding, cb) {
         if (this.#framed) {
             this.stream.write(frame_header(DATA, Buffer.byteLength(chunk, encoding)));
@@ -148,6 +104,11 @@ class ServerDuplex extends Duplex {
         this.stream.write(chunk, encoding, cb);
     }
 
+    /**
+     * @param {any} chunk
+     * @param {BufferEncoding} encoding
+     * @param {(err?: Error | null) => void} cb
+     */
     _write(chunk, encoding, cb) {
         if (!this.#writable()) {
             return cb();
@@ -162,6 +123,10 @@ class ServerDuplex extends Duplex {
         }
     }
 
+    /**
+     * @param {Array<{ chunk: any, encoding: BufferEncoding }>} chunks
+     * @param {(err?: Error | null) => void} cb
+     */
     _writev(chunks, cb) {
         if (!this.#writable()) {
             return cb();
@@ -176,8 +141,9 @@ class ServerDuplex extends Duplex {
         this.stream.uncork();
     }
 
+    /** @param {(err?: Error | null) => void} cb */
     _final(cb) {
-        clearInterval(this.#keepalive);
+        clearInterval(this.#keepalive ?? undefined);
         if (this.stream.writableEnded || this.stream.destroyed) {
             return cb();
         }
@@ -187,14 +153,16 @@ class ServerDuplex extends Duplex {
         this.stream.end(() => cb());
     }
 
+    /**
+     * @param {Error | null} err
+     * @param {(err?: Error | null) => void} cb
+     */
     _destroy(err, cb) {
-        clearInterval(this.#keepalive);
-        this.#when_taken = [];
-        this._end_transport(err ?? this.#failure);
-        cb(err);
+        clearInterval(this.#keepalive ?? undefined);
+        super._destroy(err, cb);
     }
 
-    // Ends the GET stream of a destroyed duplex; `reset` is why, if it failed.
+    /** @param {Error | null} reset */
     _end_transport(reset) {
         if (this.#framed && !this.stream.writableEnded && !this.stream.destroyed) {
             // A framed GET that ends without its END frame is an error at the
@@ -209,4 +177,318 @@ class ServerDuplex extends Duplex {
     }
 }
 
-module.exports = { ServerDuplex };
+/**
+ * @typedef {import('../native').Registry} Registry
+ * @typedef {import('../native').PostAction} PostAction
+ * @typedef {{ key: number, duplex: any, session: any, get_error?: Error | null }} Entry
+ * @typedef {{
+ *   entry: (key: number) => Entry | undefined,
+ *   forget: (entry: Entry) => void,
+ *   fail: (entry: Entry, err: Error, warn: boolean) => void,
+ *   warn: (err: Error) => void
+ * }} Host
+ * @typedef {{
+ *   key: number, stream: any, response_headers: Record<string, string>,
+ *   entry: Entry | undefined, paused_full: boolean, paused_room: boolean
+ * }} Post
+ */
+
+// Opens duplexes on GETs and carries out the core's answers for POSTs.
+class GetPostTransport {
+    #registry;
+    #options;
+    #host;
+    /** @type {Map<number, Post>} */
+    #posts = new Map();
+    /** @type {NodeJS.Timeout | null} */
+    #timer = null;
+    #timer_at = Infinity;
+
+    /**
+     * @param {Registry} registry
+     * @param {import('stream').DuplexOptions & { keepalive_interval: number }} options
+     * @param {Host} host the server: its duplexes by key, and what it does for a broken one
+     */
+    constructor(registry, options, host) {
+        this.#registry = registry;
+        this.#options = options;
+        this.#host = host;
+    }
+
+    /**
+     * A GET the core opened a duplex for: answers it and returns the duplex.
+     * @param {any} stream
+     * @param {Entry} entry
+     * @param {{ framed: boolean, headers: Record<string, string> }} opened
+     * @param {Record<string, string>} response_headers
+     */
+    open(stream, entry, opened, response_headers) {
+        const duplex = new GetDuplex(stream, this.#options, opened.framed);
+        entry.duplex = duplex;
+        entry.get_error = null;
+        // What the stream's destruction brings decides the duplex's fate when
+        // it closes; an error merely emitted on it is forwarded (GetDuplex).
+        stream.on('error', /** @param {Error} err */ err => {
+            if (stream.destroyed) {
+                entry.get_error ??= err;
+            }
+        });
+        stream.on('close', () => this.#get_closed(entry));
+        duplex.on('close', () => {
+            // An ended GET finishes on its own; closing it now could reset
+            // it before its last DATA frame has gone out.
+            if (!stream.writableEnded && !stream.closed && !stream.destroyed) {
+                stream.close();
+            }
+        });
+        stream.respond({ ':status': 200, ...opened.headers, ...response_headers });
+        // fetch may wait for the first byte of the body before resolving.
+        stream.write('a');
+        // Read the GET's empty body: Node closes (RST_STREAM) a server stream
+        // whose body nobody read as soon as its response is written, and
+        // nghttp2 then drops the DATA frames still queued (Firefox fails the
+        // body). Read, it closes only once both sides are done.
+        stream.resume();
+        return duplex;
+    }
+
+    /**
+     * A POST in the pairing scope `scope`.
+     * @param {any} stream
+     * @param {number} scope
+     * @param {Record<string, any>} headers
+     * @param {Record<string, string>} response_headers
+     */
+    post(stream, scope, headers, response_headers) {
+        const opened = this.#registry.handlePost(scope,
+            header(headers, 'http2-duplex-id'),
+            header(headers, 'http2-duplex-seq'),
+            header(headers, 'http2-duplex-single'),
+            header(headers, 'http2-duplex-end'),
+            header(headers, 'http2-duplex-destroyed'),
+            header(headers, 'content-length'));
+        const entry = opened.duplex === null || opened.duplex === undefined ?
+            undefined : this.#host.entry(opened.duplex);
+        /** @type {Post} */
+        const post = {
+            key: opened.post, stream, response_headers, entry, paused_full: false, paused_room: false
+        };
+        this.#posts.set(post.key, post);
+        const { session } = stream;
+        stream.once('close', () => {
+            this.#posts.delete(post.key);
+            this.act(this.#registry.handlePostClosed(post.key, Boolean(session?.destroyed)));
+        });
+        if (entry) {
+            entry.duplex.traffic_seen = true;
+            this.#receive(post, entry);
+        }
+        this.act(opened.actions);
+    }
+
+    /**
+     * Feeds the POST's body to the core, reading no further while the
+     * duplex's reader is full.
+     * @param {Post} post
+     * @param {Entry} entry
+     */
+    #receive(post, entry) {
+        const { stream, key } = post;
+        const { duplex } = entry;
+        const { session } = stream;
+        stream.on('data', /** @param {Buffer} piece */ piece => {
+            // The application may destroy the duplex between two pieces.
+            if (duplex.destroyed) {
+                this.#host.forget(entry);
+            }
+            duplex.traffic_seen = true;
+            const actions = this.#registry.handlePiece(key, piece);
+            if (actions === null) {
+                duplex.deliver(piece);
+            } else {
+                this.act(actions);
+            }
+            // While the reader is full, every POST of the duplex (early ones
+            // too) stops reading: what it has not taken stays with HTTP/2
+            // flow control, bounded by the session's receive window.
+            if (duplex.full && !post.paused_full && !duplex.destroyed) {
+                post.paused_full = true;
+                stream.pause();
+                duplex.when_taken(() => {
+                    post.paused_full = false;
+                    if (!post.paused_room) {
+                        stream.resume();
+                    }
+                });
+            }
+        });
+        // Node ends a stream's readable side on a reset as on a real end,
+        // and closes it just after: what the end was is known a turn later.
+        stream.on('end', () => setImmediate(() => {
+            if (duplex.destroyed) {
+                this.#host.forget(entry);
+            }
+            this.act(this.#registry.handleBodyEnd(key, Boolean(stream.closed), Boolean(session?.destroyed)));
+        }));
+    }
+
+    // The GET closed: the core says whether the client reset it (the duplex
+    // breaks) or only the duplex's writable side ends.
+    /** @param {Entry} entry */
+    #get_closed(entry) {
+        const { duplex, session, get_error } = entry;
+        if (duplex.destroyed) {
+            return;
+        }
+        // The application's own error on the GET keeps Node's semantics.
+        if (get_error && /** @type {any} */ (get_error).code !== 'ERR_HTTP2_STREAM_ERROR' &&
+            !session?.destroyed) {
+            duplex.destroy(get_error);
+            return;
+        }
+        // (The GET's 'finish' may come after 'close': that it was ended is
+        // what counts.)
+        const { stream } = duplex;
+        this.act(this.#registry.handleGetClosed(entry.key, stream.rstCode ?? 0, stream.writableEnded,
+            Boolean(session?.destroyed), duplex.writableFinished && duplex.readableEnded));
+    }
+
+    /**
+     * Carries out the core's actions, in order.
+     * @param {PostAction[]} actions
+     */
+    act(actions) {
+        for (const action of actions) {
+            switch (action.kind) {
+            case 'deliver':
+                this.#host.entry(action.duplex)?.duplex.deliver(action.data);
+                break;
+            case 'pause':
+                this.#pause(action.post);
+                break;
+            case 'resume':
+                this.#resume(action.post);
+                break;
+            case 'answer-when-taken':
+                this.#answer_when_taken(action.post);
+                break;
+            case 'answer':
+                this.#answer(action.post, action.status, action.code);
+                break;
+            case 'refuse':
+                this.#refuse(action.post, action.refusal);
+                break;
+            case 'fail': {
+                const entry = this.#host.entry(action.duplex);
+                if (entry) {
+                    this.#host.fail(entry, refusal_error(action.refusal), action.warn);
+                }
+                break;
+            }
+            case 'end':
+                this.#host.entry(action.duplex)?.duplex.push(null);
+                break;
+            case 'close-get':
+                this.#host.entry(action.duplex)?.duplex.stream.close();
+                break;
+            case 'end-writable': {
+                const duplex = this.#host.entry(action.duplex)?.duplex;
+                if (duplex && !duplex.writableEnded) {
+                    duplex.end();
+                }
+                break;
+            }
+            case 'close-post': {
+                const stream = this.#posts.get(action.post)?.stream;
+                if (stream && !stream.destroyed) {
+                    stream.close();
+                }
+                break;
+            }
+            }
+        }
+        this.#schedule();
+    }
+
+    /** @param {number} key */
+    #pause(key) {
+        const post = this.#posts.get(key);
+        if (post) {
+            post.paused_room = true;
+            post.stream.pause();
+        }
+    }
+
+    /** @param {number} key */
+    #resume(key) {
+        const post = this.#posts.get(key);
+        if (post) {
+            post.paused_room = false;
+            if (!post.paused_full) {
+                post.stream.resume();
+            }
+        }
+    }
+
+    /** @param {number} key */
+    #answer_when_taken(key) {
+        const post = this.#posts.get(key);
+        if (!post) {
+            return;
+        }
+        const respond = () => answer(post.stream, 200, post.response_headers);
+        const duplex = post.entry?.duplex;
+        if (duplex && !duplex.destroyed) {
+            duplex.when_taken(respond);
+        } else {
+            respond();
+        }
+    }
+
+    /**
+     * @param {number} key
+     * @param {number} status
+     * @param {string | null | undefined} code
+     */
+    #answer(key, status, code) {
+        const post = this.#posts.get(key);
+        if (post) {
+            answer(post.stream, status, code ?
+                { ...post.response_headers, 'http2-duplex-error': code } : post.response_headers);
+        }
+    }
+
+    /**
+     * @param {number} key
+     * @param {import('../native').Refusal} refusal
+     */
+    #refuse(key, refusal) {
+        const post = this.#posts.get(key);
+        const err = refusal_error(refusal);
+        if (post) {
+            answer_refusal(post.stream, err, post.response_headers);
+        }
+        if (!refusal.quiet) {
+            this.#host.warn(err);
+        }
+    }
+
+    // One timer for the core's next deadline (POSTs of closed duplexes).
+    #schedule() {
+        const at = this.#registry.nextTimeout();
+        if (at === null || at === undefined || at >= this.#timer_at) {
+            return;
+        }
+        if (this.#timer) {
+            clearTimeout(this.#timer);
+        }
+        this.#timer_at = at;
+        this.#timer = setTimeout(() => {
+            this.#timer = null;
+            this.#timer_at = Infinity;
+            this.act(this.#registry.handleTimeout(performance.now()));
+        }, Math.max(0, at - performance.now())).unref();
+    }
+}
+
+module.exports = { GetDuplex, GetPostTransport };

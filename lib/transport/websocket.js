@@ -4,8 +4,8 @@
 // one duplex. The Rust core's WsEndpoint decides (framing, credit, close
 // handshake); this class moves buffers between it, the stream and the Duplex.
 const { WsEndpoint } = require('../native');
-const { ServerDuplex } = require('./get-post');
-const { duplex_error } = require('../errors');
+const { ServerDuplex } = require('./duplex');
+const { duplex_error, refusal_error } = require('../errors');
 
 const GOING_AWAY = 1001;
 // Payloads up to this many bytes leave in one buffer with their frame header.
@@ -61,8 +61,8 @@ class WebSocketDuplex extends ServerDuplex {
     // The client can send nothing more: a break (its Close never came
     // before both ends) fails the duplex; either way the stream ends.
     #peer_gone(outcome) {
-        if (outcome.kind === 'reset' && !this.destroyed) {
-            this.#fail(duplex_error(outcome.code, outcome.message));
+        if (outcome.kind === 'broken' && !this.destroyed) {
+            this.#fail(refusal_error(outcome.refusal));
         }
         if (!this.stream.writableEnded && !this.stream.destroyed) {
             this.stream.end();
@@ -93,12 +93,12 @@ class WebSocketDuplex extends ServerDuplex {
         }
     }
 
-    #finished({ code, message, closeCode }) {
+    #finished({ closeCode, violation }) {
         if (!this.stream.writableEnded && !this.stream.destroyed) {
             this.stream.end();
         }
-        if (code) {
-            this.#fail(duplex_error(code, `WebSocket closed: ${message}`));
+        if (violation) {
+            this.#fail(duplex_error(violation.code, `WebSocket closed: ${violation.message}`));
         } else if (!(this.#received_end && this.writableEnded)) {
             // (The client's end may still wait for the reader: it was received.)
             this.#fail(duplex_error('ERR_HTTP2_DUPLEX_WS_CLOSED',

@@ -13,7 +13,7 @@ use crate::get_close::{get_closed, GetClosed, GetOutcome};
 use crate::inbound::Piece;
 use crate::post::{BodyEnd, PostHeaders, PostKind};
 use crate::registry::{DuplexKey, Registry, ScopeKey};
-use crate::rejection::Rejection;
+use crate::rejection::{Reason, Rejection};
 
 /// A POST, as the adapter names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -41,11 +41,12 @@ pub enum Action {
     /// Answer the POST with the rejection's status and code and stop its
     /// upload; warn unless the rejection is quiet.
     Refuse { post: PostKey, rejection: Rejection },
-    /// The duplex's byte stream is broken: destroy it with this error (the
-    /// `Refuse` before it, if any, already warned).
+    /// The duplex's byte stream is broken: destroy it with this error, and
+    /// warn when `warn` (a `Refuse` before it already did otherwise).
     Fail {
         duplex: DuplexKey,
         rejection: Rejection,
+        warn: bool,
     },
     /// The client ended: end the duplex's readable side.
     End { duplex: DuplexKey },
@@ -56,6 +57,17 @@ pub enum Action {
     EndWritable { duplex: DuplexKey },
     /// Close the POST's stream: its answer is out and nothing more is read.
     ClosePost { post: PostKey },
+}
+
+/// How a POST's body ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cut {
+    /// Whole: the client ended it.
+    None,
+    /// The client reset the request first (any code).
+    Reset,
+    /// Its connection went away under it.
+    SessionGone,
 }
 
 /// What a POST carries.
@@ -259,12 +271,18 @@ impl Endpoint {
         Some(out)
     }
 
-    /// The POST's body ended: `reset` when the client reset it first.
+    /// The duplex a POST writes to, if it was routed to one.
+    pub fn duplex_of(&self, post: PostKey) -> Option<DuplexKey> {
+        self.posts.get(&post).map(|state| state.duplex)
+    }
+
+    /// The POST's body ended: `reset` when the client reset it first,
+    /// `session_gone` when its connection went away under it.
     pub fn handle_body_end(
         &mut self,
         registry: &mut Registry,
         post: PostKey,
-        reset: bool,
+        cut: Cut,
         out: &mut Vec<Action>,
     ) {
         let Some(state) = self.posts.get_mut(&post) else {
@@ -274,6 +292,15 @@ impl Endpoint {
             return;
         }
         state.done = true;
+        let reset = cut != Cut::None;
+        if cut == Cut::SessionGone && state.close_at.is_none() {
+            out.push(Action::Fail {
+                duplex: state.duplex,
+                rejection: Rejection::new(Reason::SessionClosed),
+                warn: true,
+            });
+            return;
+        }
         let Body::Data { seq, .. } = state.body else {
             return;
         };
@@ -336,15 +363,22 @@ impl Endpoint {
         }
     }
 
-    /// The POST's stream closed. One closed before its body ended was cut.
+    /// The POST's stream closed. One closed before its body ended was cut:
+    /// `session_gone` when its connection went away.
     pub fn handle_post_closed(
         &mut self,
         registry: &mut Registry,
         post: PostKey,
+        session_gone: bool,
         out: &mut Vec<Action>,
     ) {
         if self.posts.get(&post).is_some_and(|state| !state.done) {
-            self.handle_body_end(registry, post, true, out);
+            let cut = if session_gone {
+                Cut::SessionGone
+            } else {
+                Cut::Reset
+            };
+            self.handle_body_end(registry, post, cut, out);
         }
         let Some(state) = self.posts.remove(&post) else {
             return;
@@ -440,7 +474,11 @@ impl Endpoint {
             ..closed
         };
         out.push(match get_closed(&closed) {
-            GetOutcome::Reset(rejection) => Action::Fail { duplex, rejection },
+            GetOutcome::Reset(rejection) => Action::Fail {
+                duplex,
+                rejection,
+                warn: true,
+            },
             GetOutcome::EndWritable => Action::EndWritable { duplex },
         });
     }
@@ -493,7 +531,11 @@ fn refuse(post: PostKey, rejection: Rejection, fatal: Option<DuplexKey>, out: &m
         rejection: rejection.clone(),
     });
     if let Some(duplex) = fatal {
-        out.push(Action::Fail { duplex, rejection });
+        out.push(Action::Fail {
+            duplex,
+            rejection,
+            warn: false,
+        });
     }
 }
 
@@ -567,8 +609,12 @@ mod tests {
 
         fn body_end(&mut self, post: PostKey, reset: bool) -> Vec<Action> {
             let mut out = Vec::new();
-            self.posts
-                .handle_body_end(&mut self.registry, post, reset, &mut out);
+            self.posts.handle_body_end(
+                &mut self.registry,
+                post,
+                if reset { Cut::Reset } else { Cut::None },
+                &mut out,
+            );
             out
         }
 
@@ -696,7 +742,8 @@ mod tests {
         assert_eq!(out, [answer(open, 410), Action::ClosePost { post: open }]);
         assert_eq!(f.posts.next_timeout(), None);
         let mut out = Vec::new();
-        f.posts.handle_post_closed(&mut f.registry, open, &mut out);
+        f.posts
+            .handle_post_closed(&mut f.registry, open, false, &mut out);
         assert_eq!(out, []);
         assert_eq!(f.posts.open_posts(), 0);
     }
@@ -716,7 +763,8 @@ mod tests {
         let mut f = fixture(Limits::default());
         let reset = f.write(None, None);
         let mut out = Vec::new();
-        f.posts.handle_post_closed(&mut f.registry, reset, &mut out);
+        f.posts
+            .handle_post_closed(&mut f.registry, reset, false, &mut out);
         let [Action::Refuse { rejection, .. }, Action::Fail { .. }] = &out[..] else {
             panic!("{out:?}");
         };

@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 
 use crate::registry::DuplexKey;
+use crate::rejection::{Reason, Rejection};
 
 #[derive(Debug)]
 pub struct IdleDeadlines {
@@ -33,6 +34,13 @@ impl IdleDeadlines {
     /// How often the caller checks while anything is watched.
     pub fn interval(&self) -> u64 {
         self.timeout_ms.div_ceil(4).max(1)
+    }
+
+    /// What a duplex the check returned is failed with.
+    pub fn expired(&self) -> Rejection {
+        Rejection::new(Reason::IdleTimeout {
+            timeout_ms: self.timeout_ms,
+        })
     }
 
     pub fn watched(&self) -> usize {

@@ -62,6 +62,10 @@ pub enum Reason {
     /// The connection carrying the duplex's GET failed (an error, a GOAWAY
     /// with an error code, a cut) before the duplex was done.
     SessionClosed,
+    /// No traffic on the duplex for the idle timeout.
+    IdleTimeout {
+        timeout_ms: u64,
+    },
     /// A write POST body ended short of its `content-length`.
     TruncatedBody {
         received: u64,
@@ -137,6 +141,7 @@ impl Reason {
             ClientReset | GetReset { .. } | WebSocketReset { .. } => Code::ClientReset,
             TruncatedBody { .. } => Code::TruncatedBody,
             SessionClosed => Code::SessionClosed,
+            IdleTimeout { .. } => Code::IdleTimeout,
             WrongNode { .. } => Code::WrongNode,
             MethodNotAllowed { .. } => Code::MethodNotAllowed,
             WebSocketNeedsHttp2 => Code::WsNeedsHttp2,
@@ -261,6 +266,10 @@ impl fmt::Display for Reason {
             OriginNotAllowed { origin } => {
                 write!(f, "origin {origin} is not allowed by the cors option")
             }
+            IdleTimeout { timeout_ms } => write!(
+                f,
+                "idle timeout: no traffic on the duplex for {timeout_ms} ms"
+            ),
             SessionClosed => write!(
                 f,
                 "the connection carrying the duplex closed with an error"

@@ -1,0 +1,486 @@
+//! `Registry`: pairing scopes, the duplexes opened in them, their budgets,
+//! and the GET+POST transport's POSTs (`core::get_post::Endpoint`), whose
+//! every `handle*` call answers with the actions the adapter carries out.
+
+use std::collections::HashMap;
+
+use http2_duplex_core as core;
+use napi::bindgen_prelude::Buffer;
+use napi_derive::napi;
+
+use core::get_post::{Action, Cut, PostKey};
+use core::{ConnectionKey, DuplexKey, ScopeKey};
+
+use crate::refusal::{clamp_u32, header_map, Refusal};
+
+/// Limits, all optional (the core's defaults apply). Checked by
+/// `checkOption` first: integers within range.
+#[napi(object)]
+pub struct Limits {
+    pub max_duplexes_per_session: Option<f64>,
+    pub max_duplexes_per_connection: Option<f64>,
+    pub max_duplexes: Option<f64>,
+    pub window: Option<f64>,
+    pub window_bytes: Option<f64>,
+    pub max_held_bytes_per_session: Option<f64>,
+    pub max_held_bytes_per_connection: Option<f64>,
+    pub max_held_bytes: Option<f64>,
+    pub max_write_bytes: Option<f64>,
+    /// Ms without traffic after which a duplex ends (0, the default, is off).
+    pub idle_timeout: Option<f64>,
+    /// Ms a POST still open when its duplex closes stays open.
+    pub close_timeout: Option<f64>,
+}
+
+#[napi(object, object_from_js = false)]
+pub struct EffectiveLimits {
+    pub max_duplexes_per_session: f64,
+    pub max_duplexes_per_connection: f64,
+    pub max_duplexes: f64,
+    pub window: f64,
+    pub window_bytes: f64,
+    pub max_held_bytes_per_session: f64,
+    pub max_held_bytes_per_connection: f64,
+    pub max_held_bytes: f64,
+    pub max_write_bytes: f64,
+}
+
+#[napi(object, object_from_js = false)]
+pub struct Stats {
+    pub sessions: u32,
+    pub duplexes: u32,
+    pub held_bytes: f64,
+    pub writes_in_flight: u32,
+}
+
+/// A GET or WebSocket that asked to open a duplex.
+#[napi(
+    discriminant = "kind",
+    discriminant_case = "kebab-case",
+    object_from_js = false
+)]
+pub enum Opened {
+    /// `headers` are the protocol headers of the answer; `framed`: the GET's
+    /// body is framed (docs/protocol.md).
+    Opened {
+        key: i64,
+        id: String,
+        framed: bool,
+        headers: HashMap<String, String>,
+    },
+    Refused {
+        refusal: Refusal,
+    },
+}
+
+/// What the GET+POST adapter does, in order (`core::get_post::Action`).
+#[napi(
+    discriminant = "kind",
+    discriminant_case = "kebab-case",
+    object_from_js = false
+)]
+pub enum PostAction {
+    /// Push `data` (held out of order until now) into the duplex.
+    Deliver {
+        duplex: i64,
+        data: Buffer,
+    },
+    Pause {
+        post: i64,
+    },
+    Resume {
+        post: i64,
+    },
+    /// Answer 200 once the duplex's reader has taken what is in it.
+    AnswerWhenTaken {
+        post: i64,
+    },
+    Answer {
+        post: i64,
+        status: u32,
+        code: Option<String>,
+    },
+    /// Answer with the refusal and stop the upload; warn unless quiet.
+    Refuse {
+        post: i64,
+        refusal: Refusal,
+    },
+    /// Destroy the duplex with this error; warn when `warn`.
+    Fail {
+        duplex: i64,
+        refusal: Refusal,
+        warn: bool,
+    },
+    End {
+        duplex: i64,
+    },
+    CloseGet {
+        duplex: i64,
+    },
+    EndWritable {
+        duplex: i64,
+    },
+    ClosePost {
+        post: i64,
+    },
+}
+
+/// A POST's key, the duplex it writes to (none when refused), and what to do first.
+#[napi(object, object_from_js = false)]
+pub struct PostOpened {
+    pub post: i64,
+    pub duplex: Option<i64>,
+    pub actions: Vec<PostAction>,
+}
+
+fn key(value: i64) -> u64 {
+    value as u64
+}
+
+fn post_actions(actions: Vec<Action>) -> Vec<PostAction> {
+    let id = |key: u64| key as i64;
+    actions
+        .into_iter()
+        .map(|action| match action {
+            // Held pieces were copied once on arrival; handing them over moves the allocation.
+            Action::Deliver { duplex, data } => PostAction::Deliver {
+                duplex: id(duplex.0),
+                data: Vec::from(data).into(),
+            },
+            Action::Pause { post } => PostAction::Pause { post: id(post.0) },
+            Action::Resume { post } => PostAction::Resume { post: id(post.0) },
+            Action::AnswerWhenTaken { post } => PostAction::AnswerWhenTaken { post: id(post.0) },
+            Action::Answer { post, status, code } => PostAction::Answer {
+                post: id(post.0),
+                status: u32::from(status),
+                code: code.map(|code| code.as_str().to_owned()),
+            },
+            Action::Refuse { post, rejection } => PostAction::Refuse {
+                post: id(post.0),
+                refusal: Refusal::from(&rejection),
+            },
+            Action::Fail {
+                duplex,
+                rejection,
+                warn,
+            } => PostAction::Fail {
+                duplex: id(duplex.0),
+                refusal: Refusal::from(&rejection),
+                warn,
+            },
+            Action::End { duplex } => PostAction::End {
+                duplex: id(duplex.0),
+            },
+            Action::CloseGet { duplex } => PostAction::CloseGet {
+                duplex: id(duplex.0),
+            },
+            Action::EndWritable { duplex } => PostAction::EndWritable {
+                duplex: id(duplex.0),
+            },
+            Action::ClosePost { post } => PostAction::ClosePost { post: id(post.0) },
+        })
+        .collect()
+}
+
+#[napi(js_name = "Registry")]
+pub struct JsRegistry {
+    inner: core::Registry,
+    posts: core::get_post::Endpoint,
+    idle: core::IdleDeadlines,
+}
+
+#[napi]
+impl JsRegistry {
+    /// `session_scoped`: each HTTP/2 session is its own pairing scope.
+    #[napi(constructor)]
+    pub fn new(limits: Limits, session_scoped: bool) -> Self {
+        let mut effective = core::Limits::for_scopes(session_scoped);
+        let set = |value: Option<f64>, field: &mut usize| {
+            if let Some(v) = value {
+                *field = v as usize;
+            }
+        };
+        set(
+            limits.max_duplexes_per_session,
+            &mut effective.max_duplexes_per_scope,
+        );
+        set(limits.max_duplexes, &mut effective.max_duplexes);
+        set(limits.window_bytes, &mut effective.window_bytes);
+        set(
+            limits.max_held_bytes_per_session,
+            &mut effective.max_held_bytes_per_scope,
+        );
+        set(limits.max_held_bytes, &mut effective.max_held_bytes);
+        set(limits.max_write_bytes, &mut effective.max_write_bytes);
+        if let Some(v) = limits.window {
+            effective.window = v as u64;
+        }
+        if let Some(v) = limits.max_duplexes_per_connection {
+            effective.max_duplexes_per_connection = Some(v as usize);
+        }
+        if let Some(v) = limits.max_held_bytes_per_connection {
+            effective.max_held_bytes_per_connection = Some(v as usize);
+        }
+        JsRegistry {
+            inner: core::Registry::new(effective),
+            posts: core::get_post::Endpoint::new(limits.close_timeout.unwrap_or(0.0) as u64),
+            idle: core::IdleDeadlines::new(limits.idle_timeout.unwrap_or(0.0) as u64),
+        }
+    }
+
+    #[napi]
+    pub fn limits(&self) -> EffectiveLimits {
+        let limits = self.inner.limits();
+        EffectiveLimits {
+            max_duplexes_per_session: limits.max_duplexes_per_scope as f64,
+            max_duplexes_per_connection: limits.duplexes_per_connection() as f64,
+            max_duplexes: limits.max_duplexes as f64,
+            window: limits.window as f64,
+            window_bytes: limits.window_bytes as f64,
+            max_held_bytes_per_session: limits.max_held_bytes_per_scope as f64,
+            max_held_bytes_per_connection: limits.held_bytes_per_connection() as f64,
+            max_held_bytes: limits.max_held_bytes as f64,
+            max_write_bytes: limits.max_write_bytes as f64,
+        }
+    }
+
+    /// Names this node (ids become `<node>.<uuid>`); `Some(message)` if invalid.
+    #[napi]
+    pub fn set_node_id(&mut self, node: String) -> Option<String> {
+        self.inner.set_node_id(&node).err()
+    }
+
+    /// A key for a new client connection (HTTP/2 session or HTTP/1.1 socket).
+    #[napi]
+    pub fn connection_key(&mut self) -> i64 {
+        self.inner.connection_key().0 as i64
+    }
+
+    #[napi]
+    pub fn open_scope(&mut self) -> i64 {
+        self.inner.open_scope().0 as i64
+    }
+
+    /// Forgets a scope; returns the keys of the duplexes that were open in it.
+    #[napi]
+    pub fn close_scope(&mut self, scope: i64) -> Vec<i64> {
+        self.inner
+            .close_scope(ScopeKey(key(scope)))
+            .into_iter()
+            .map(|duplex| duplex.0 as i64)
+            .collect()
+    }
+
+    /// A GET on `connection` opens a duplex in `scope`; `framing` is its
+    /// `http2-duplex-framing` header.
+    #[napi]
+    pub fn open_duplex(&mut self, scope: i64, connection: i64, framing: Option<String>) -> Opened {
+        let framed = core::framing::wants_framing(framing.as_deref());
+        let limits = self.inner.limits().clone();
+        self.open(scope, connection, framed, |id| {
+            core::open_answer_headers(id, &limits, framed)
+        })
+    }
+
+    /// A WebSocket opens a duplex; `protocols` is its `sec-websocket-protocol`.
+    #[napi]
+    pub fn open_web_socket(
+        &mut self,
+        scope: i64,
+        connection: i64,
+        protocols: Option<String>,
+    ) -> Opened {
+        self.open(scope, connection, false, |id| {
+            core::websocket_answer_headers(id, protocols.as_deref())
+        })
+    }
+
+    fn open(
+        &mut self,
+        scope: i64,
+        connection: i64,
+        framed: bool,
+        headers: impl FnOnce(&str) -> Vec<(&'static str, String)>,
+    ) -> Opened {
+        match self
+            .inner
+            .open_duplex(ScopeKey(key(scope)), ConnectionKey(key(connection)))
+        {
+            Ok(opened) => Opened::Opened {
+                key: opened.key.0 as i64,
+                framed,
+                headers: header_map(headers(&opened.id)),
+                id: opened.id,
+            },
+            Err(refused) => Opened::Refused {
+                refusal: Refusal::from(&refused),
+            },
+        }
+    }
+
+    /// A POST arrived in `scope` with these protocol headers.
+    #[napi]
+    #[allow(clippy::too_many_arguments)]
+    pub fn handle_post(
+        &mut self,
+        scope: i64,
+        id: Option<String>,
+        seq: Option<String>,
+        single: Option<String>,
+        end: Option<String>,
+        destroyed: Option<String>,
+        content_length: Option<String>,
+    ) -> PostOpened {
+        let headers = core::PostHeaders {
+            id: id.as_deref(),
+            seq: seq.as_deref(),
+            single: single.as_deref(),
+            end: end.as_deref(),
+            destroyed: destroyed.as_deref(),
+        };
+        let mut out = Vec::new();
+        let post = self.posts.handle_post(
+            &mut self.inner,
+            ScopeKey(key(scope)),
+            &headers,
+            content_length.as_deref(),
+            &mut out,
+        );
+        PostOpened {
+            post: post.0 as i64,
+            duplex: self.posts.duplex_of(post).map(|duplex| duplex.0 as i64),
+            actions: post_actions(out),
+        }
+    }
+
+    /// A piece of the POST's body. null: push this very buffer into the
+    /// duplex (the fast path: no copy, no allocation); otherwise the actions.
+    #[napi]
+    pub fn handle_piece(&mut self, post: i64, data: &[u8]) -> Option<Vec<PostAction>> {
+        self.posts
+            .handle_piece(&mut self.inner, PostKey(key(post)), data)
+            .map(post_actions)
+    }
+
+    /// The POST's body ended; `reset` when the client reset it first,
+    /// `session_gone` when its connection went away under it.
+    #[napi]
+    pub fn handle_body_end(
+        &mut self,
+        post: i64,
+        reset: bool,
+        session_gone: bool,
+    ) -> Vec<PostAction> {
+        let cut = match (session_gone, reset) {
+            (true, _) => Cut::SessionGone,
+            (false, true) => Cut::Reset,
+            (false, false) => Cut::None,
+        };
+        let mut out = Vec::new();
+        self.posts
+            .handle_body_end(&mut self.inner, PostKey(key(post)), cut, &mut out);
+        post_actions(out)
+    }
+
+    /// The POST's stream closed; `session_gone` when its connection went away.
+    #[napi]
+    pub fn handle_post_closed(&mut self, post: i64, session_gone: bool) -> Vec<PostAction> {
+        let mut out = Vec::new();
+        self.posts
+            .handle_post_closed(&mut self.inner, PostKey(key(post)), session_gone, &mut out);
+        post_actions(out)
+    }
+
+    /// The duplex closed at `now` (ms, the caller's clock).
+    #[napi]
+    pub fn handle_duplex_closed(&mut self, duplex: i64, now: f64) -> Vec<PostAction> {
+        let mut out = Vec::new();
+        let duplex = DuplexKey(key(duplex));
+        self.idle.unwatch(duplex);
+        self.posts
+            .handle_duplex_closed(&mut self.inner, duplex, now as u64, &mut out);
+        post_actions(out)
+    }
+
+    /// The duplex's GET stream closed with `rst_code`; `server_ended`: its
+    /// response had ended; `session_gone`: its session is destroyed (its own
+    /// close decides); `duplex_done`: both directions were done.
+    #[napi]
+    pub fn handle_get_closed(
+        &mut self,
+        duplex: i64,
+        rst_code: u32,
+        server_ended: bool,
+        session_gone: bool,
+        duplex_done: bool,
+    ) -> Vec<PostAction> {
+        let mut out = Vec::new();
+        let closed = core::GetClosed {
+            rst_code,
+            server_ended,
+            closed_by_server: false,
+            session_gone,
+            duplex_done,
+        };
+        self.posts
+            .handle_get_closed(DuplexKey(key(duplex)), closed, &mut out);
+        post_actions(out)
+    }
+
+    /// When (ms) `handleTimeout` is next due for POSTs, if at all.
+    #[napi]
+    pub fn next_timeout(&self) -> Option<f64> {
+        self.posts.next_timeout().map(|at| at as f64)
+    }
+
+    #[napi]
+    pub fn handle_timeout(&mut self, now: f64) -> Vec<PostAction> {
+        let mut out = Vec::new();
+        self.posts.handle_timeout(now as u64, &mut out);
+        post_actions(out)
+    }
+
+    /// How often to call `checkIdle` while a duplex is watched; none when
+    /// the idle timeout is off.
+    #[napi]
+    pub fn idle_interval(&self) -> Option<u32> {
+        self.idle
+            .is_on()
+            .then(|| self.idle.interval().min(u32::MAX as u64) as u32)
+    }
+
+    /// A duplex opened at `now` (ms, the caller's clock).
+    #[napi]
+    pub fn watch_idle(&mut self, duplex: i64, now: f64) {
+        self.idle.watch(DuplexKey(key(duplex)), now as u64);
+    }
+
+    /// The periodic check: `active` saw traffic since the last one. Returns
+    /// the duplexes to fail with the refusal (`ERR_HTTP2_DUPLEX_IDLE_TIMEOUT`).
+    #[napi]
+    pub fn check_idle(&mut self, now: f64, active: Vec<i64>) -> Vec<PostAction> {
+        let expired = self.idle.check(
+            now as u64,
+            active.into_iter().map(|duplex| DuplexKey(key(duplex))),
+        );
+        expired
+            .into_iter()
+            .map(|duplex| PostAction::Fail {
+                duplex: duplex.0 as i64,
+                refusal: Refusal::from(&self.idle.expired()),
+                warn: true,
+            })
+            .collect()
+    }
+
+    #[napi]
+    pub fn stats(&self) -> Stats {
+        let stats = self.inner.stats();
+        Stats {
+            sessions: clamp_u32(stats.scopes),
+            duplexes: clamp_u32(stats.duplexes),
+            held_bytes: stats.held_bytes as f64,
+            writes_in_flight: clamp_u32(stats.writes_in_flight),
+        }
+    }
+}
