@@ -17,8 +17,9 @@ const { delimiter, join } = require('path');
 const root = join(__dirname, '..');
 const main = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const HOST = 'linux-x64-gnu'; // the one platform package this machine can build and load
-const TRIPLES = ['linux-x64-gnu', 'linux-x64-musl', 'linux-arm64-gnu', 'linux-arm64-musl',
-    'darwin-x64', 'darwin-arm64', 'win32-x64-msvc'];
+// From package.json's napi.targets, the one list.
+const { PLATFORMS, platform_of } = require('../lib/targets');
+const TRIPLES = PLATFORMS.map(p => p.triple);
 const npm = (args, cwd, env = process.env) => execFileSync('npm', args, {
     cwd, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe']
 });
@@ -86,7 +87,6 @@ const smoke = app => {
 
 test('one package per target triple, the napi-rs way', () => {
     assert.deepEqual(readdirSync(join(root, 'npm')).sort(), [...TRIPLES].sort());
-    const workflow = readFileSync(join(root, '.github', 'workflows', 'release.yml'), 'utf8');
     for (const triple of TRIPLES) {
         const pkg = JSON.parse(readFileSync(join(root, 'npm', triple, 'package.json'), 'utf8'));
         const [os, cpu, abi] = triple.split('-');
@@ -97,9 +97,57 @@ test('one package per target triple, the napi-rs way', () => {
         assert.deepEqual(pkg.libc, os === 'linux' ? [abi === 'musl' ? 'musl' : 'glibc'] : undefined);
         assert.equal(pkg.main, `http2-duplex.${triple}.node`);
         assert.deepEqual(pkg.files, [pkg.main]);
-        assert.ok(workflow.includes(`triple: ${triple}`), `the CI matrix does not build ${triple}`);
     }
     assert.equal(main.scripts.install, 'node scripts/install.mjs');
+});
+
+test('a Rust target names its platform package the napi-rs way', () => {
+    const named = rust => {
+        const { triple, os, cpu, libc } = platform_of(rust);
+        return [triple, os, cpu, libc];
+    };
+    assert.deepEqual(named('x86_64-unknown-linux-gnu'), ['linux-x64-gnu', 'linux', 'x64', 'glibc']);
+    assert.deepEqual(named('aarch64-unknown-linux-musl'), ['linux-arm64-musl', 'linux', 'arm64', 'musl']);
+    assert.deepEqual(named('aarch64-apple-darwin'), ['darwin-arm64', 'darwin', 'arm64', undefined]);
+    assert.deepEqual(named('x86_64-pc-windows-msvc'), ['win32-x64-msvc', 'win32', 'x64', undefined]);
+    assert.throws(() => platform_of('riscv64gc-unknown-linux-gnu'), /no npm platform/);
+    assert.equal(new Set(TRIPLES).size, main.napi.targets.length);
+});
+
+// The release workflow's two matrices, read line by line (a build entry is `- triple: X`
+// followed by its `target:`; the test matrix lists `triple: [...]` and one include each).
+function release_matrices() {
+    const lines = readFileSync(join(root, '.github', 'workflows', 'release.yml'), 'utf8').split('\n');
+    const build = [];
+    let test_triples = null;
+    const test_hosts = [];
+    for (const line of lines) {
+        let m;
+        if ((m = /^\s+- triple: (\S+)$/.exec(line))) {
+            build.push({ triple: m[1] });
+        } else if ((m = /^\s+target: (\S+)$/.exec(line))) {
+            build.at(-1).target = m[1];
+        } else if ((m = /^\s+build: (.+)$/.exec(line))) {
+            build.at(-1).build = m[1];
+        } else if ((m = /^\s+triple: \[(.+)\]$/.exec(line))) {
+            test_triples = m[1].split(',').map(t => t.trim());
+        } else if ((m = /^\s+- \{ triple: ([^,]+),/.exec(line))) {
+            test_hosts.push(m[1]);
+        }
+    }
+    return { build, test_triples, test_hosts };
+}
+
+test('the release workflow builds and tests every target of napi.targets, and no other', () => {
+    const { build, test_triples, test_hosts } = release_matrices();
+    assert.deepEqual(build.map(b => b.target), main.napi.targets);
+    for (const { triple, target, build: flags } of build) {
+        assert.equal(triple, platform_of(target).triple, `${target} is packaged as npm/${triple}`);
+        // cargo-zigbuild takes a glibc version after a -gnu target; nothing else may differ.
+        assert.match(flags, new RegExp(`--target ${target}(\\.2\\.17)?$`), flags);
+    }
+    assert.deepEqual(test_triples, TRIPLES);
+    assert.deepEqual(test_hosts, TRIPLES);
 });
 
 // The build ran before the tests (npm run build, npm run build:client).

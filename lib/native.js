@@ -12,9 +12,9 @@ const { join } = require('path');
 const CODE = 'ERR_HTTP2_DUPLEX_NO_NATIVE_BINDING';
 const root = join(__dirname, '..');
 const { version } = require('../package.json');
-// One npm package per triple, in npm/<triple>/ (keep in step with .github/workflows/release.yml).
-const PREBUILT = ['linux-x64-gnu', 'linux-x64-musl', 'linux-arm64-gnu', 'linux-arm64-musl',
-    'darwin-x64', 'darwin-arm64', 'win32-x64-msvc'];
+const { PLATFORMS } = require('./targets');
+// One npm package per target of package.json's napi.targets, in npm/<triple>/.
+const PREBUILT = PLATFORMS.map(p => p.triple);
 
 // musl or glibc, as napi-rs's generated loader decides it.
 function isMusl() {

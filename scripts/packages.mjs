@@ -23,21 +23,15 @@ import {
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import targets from '../lib/targets.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const main = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 
-// triple (npm suffix, as lib/native.js computes it) → Rust target, os, cpu, libc
-export const TARGETS = {
-    'linux-x64-gnu': { rust: 'x86_64-unknown-linux-gnu', os: 'linux', cpu: 'x64', libc: 'glibc' },
-    'linux-x64-musl': { rust: 'x86_64-unknown-linux-musl', os: 'linux', cpu: 'x64', libc: 'musl' },
-    'linux-arm64-gnu': { rust: 'aarch64-unknown-linux-gnu', os: 'linux', cpu: 'arm64', libc: 'glibc' },
-    'linux-arm64-musl': { rust: 'aarch64-unknown-linux-musl', os: 'linux', cpu: 'arm64', libc: 'musl' },
-    'darwin-x64': { rust: 'x86_64-apple-darwin', os: 'darwin', cpu: 'x64' },
-    'darwin-arm64': { rust: 'aarch64-apple-darwin', os: 'darwin', cpu: 'arm64' },
-    'win32-x64-msvc': { rust: 'x86_64-pc-windows-msvc', os: 'win32', cpu: 'x64' }
-};
-export const binaryName = triple => `http2-duplex.${triple}.node`;
+// triple (npm suffix, as lib/native.js computes it) → Rust target, os, cpu, libc; from
+// package.json's napi.targets.
+export const TARGETS = Object.fromEntries(targets.PLATFORMS.map(({ triple, ...t }) => [triple, t]));
+export const binaryName = triple => `${targets.BINARY_NAME}.${triple}.node`;
 const dirOf = triple => join(root, 'npm', triple);
 const npm = (args, cwd) => execFileSync('npm', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
 
