@@ -1,16 +1,18 @@
-// The bench cases and the flags that size them.
+// The bench cases, the variants each one measures, and the flags that size them.
 //
-// A case is one workload over one transport in one browser. Each names what every
-// implementation runs in it: `ours` with that transport asked for explicitly (the
-// page checks `duplex.transport`), 6.0.3 where it has the transport (streaming,
-// per-write), and the `ws` WebSocket as the baseline of the websocket transport.
-export const SERVERS = ['ours', 'original', 'ws'];
-export const LABELS = { ours: 'ours', original: '6.0.3', ws: 'ws', raw: 'raw' };
-// The server child each implementation talks to ('raw': --raw-ws, the page's own
-// http2-duplex.1 over a browser WebSocket, against our server).
-export const SERVER_OF = { ours: 'ours', original: 'original', ws: 'ws', raw: 'ours' };
+// A case is one workload in one browser. Every variant of it runs in the same
+// minutes (runs interleaved), so ratios between variants hold even on a machine
+// whose load moves: each transport of ours, forced through make()'s `transport`
+// option, the browser's bare WebSocket against our server, the `ws` WebSocket
+// baseline, and 6.0.3's two modes.
+
+// The server children (bench/server.mjs): ours as the README sets it up (RFC 8441
+// offered on every HTTP/2 session), ours on an allowHTTP1 server with `websocket:
+// 'http1'` (no RFC 8441: browsers open their WebSockets over HTTP/1.1), 6.0.3, ws.
+export const SERVERS = ['ours', 'ours-h1', 'original', 'ws'];
 export const BROWSERS = ['chromium', 'firefox'];
 export const BROWSER_LABELS = { chromium: 'Chromium', firefox: 'Firefox' };
+// What make()'s `transport` option forces (bench/proxy-browser.mjs runs them too).
 export const TRANSPORTS = ['websocket', 'streaming', 'per-write'];
 // Where the pages serve bench/page.mjs.
 export const BENCH_SCRIPT = '/bench.mjs';
@@ -19,35 +21,44 @@ export const BENCH_SCRIPT = '/bench.mjs';
 // ping-pong of a few hundred µs. Everything the page loads must be same-origin.
 export const ISOLATED = { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' };
 
-// What each implementation is asked for, per transport (undefined: it has none such).
-// 6.0.3 picks streaming by its own feature test unless told not to.
-const IMPL_OPTIONS = {
-    websocket: { ours: { transport: 'websocket' }, ws: {} },
-    streaming: { ours: { transport: 'streaming' }, original: {} },
-    'per-write': { ours: { transport: 'per-write' }, original: { disable_request_streaming: true } }
+// What the bench measures side by side. `server`: the child it talks to; `options`:
+// what the page's open() gets (make()'s options, or raw_ws for the page's own
+// WebSocket); `transport`: what the page must report it ran over; `websocket`: the
+// HTTP version every connection's WebSocket must have used, as the server counted
+// them ('h2': RFC 8441 CONNECT, 'h1': RFC 6455 upgrade; none: no WebSocket at all).
+export const VARIANTS = {
+    'ws-h2': { label: 'ours, WebSocket over HTTP/2', server: 'ours', options: { transport: 'websocket' }, transport: 'websocket', websocket: 'h2' },
+    'ws-h1': { label: 'ours, WebSocket over HTTP/1.1', server: 'ours-h1', options: { transport: 'websocket' }, transport: 'websocket', websocket: 'h1' },
+    streaming: { label: 'ours, streaming POST', server: 'ours', options: { transport: 'streaming' }, transport: 'streaming' },
+    'per-write': { label: 'ours, POST per write', server: 'ours', options: { transport: 'per-write' }, transport: 'per-write' },
+    'bare-h2': { label: 'bare WebSocket/HTTP/2 to ours', server: 'ours', options: { raw_ws: true }, transport: 'websocket', websocket: 'h2' },
+    'bare-h1': { label: 'bare WebSocket/HTTP/1.1 to ours', server: 'ours-h1', options: { raw_ws: true }, transport: 'websocket', websocket: 'h1' },
+    ws: { label: 'ws (WebSocket/HTTP/1.1)', server: 'ws', options: {}, transport: 'websocket', websocket: 'h1' },
+    // 6.0.3 picks streaming by its own feature test unless told not to.
+    '6-streaming': { label: '6.0.3, streaming POST', server: 'original', options: {}, transport: 'streaming' },
+    '6-per-write': { label: '6.0.3, POST per write', server: 'original', options: { disable_request_streaming: true }, transport: 'per-write' }
 };
+// The variant every ratio in the tables is taken against.
+export const BASELINE = 'ws';
 
-// The baseline each transport's ours is compared with.
-export const BASELINE = { websocket: 'ws', streaming: 'original', 'per-write': 'original' };
-
-// Firefox cannot stream request bodies (no fetch upload streaming): its streaming rows show '—'.
+// Firefox cannot stream request bodies (no fetch upload streaming).
 export function unsupported(browser, transport) {
     return browser === 'firefox' && transport === 'streaming' ? 'Firefox cannot stream request bodies' : undefined;
 }
 
 const DEFAULTS = { duration: 2000, repeat: 3, messages: 20000, rounds: 1000, latency: 50 };
 const QUICK = { duration: 1000, repeat: 1, messages: 2000, rounds: 200, latency: 50 };
+const FLAGS = [...Object.keys(DEFAULTS), 'quick', 'only', 'variants', 'browsers', 'cpu-prof', 'ours-options', 'no-node'];
 
 // --quick, --duration=ms, --repeat=n, --messages=n, --rounds=n, --latency=ms, --only=text,
-// --browsers=chromium,firefox, --cpu-prof, --ours-options=JSON (extra Http2DuplexServer
-// options for ours, to try a tuning)
+// --variants=ws-h2,ws,..., --browsers=chromium,firefox, --cpu-prof, --ours-options=JSON
+// (extra Http2DuplexServer options for ours, to try a tuning), --no-node
 export function parse_flags(argv) {
     const flags = Object.fromEntries(argv.map(arg => {
         const [name, ...value] = arg.replace(/^--/, '').split('=');
         return [name, value.length === 0 ? true : value.join('=')];
     }));
-    const known = new Set([...Object.keys(DEFAULTS), 'quick', 'only', 'browsers', 'cpu-prof', 'ours-options', 'raw-ws', 'no-node']);
-    const unknown = Object.keys(flags).filter(name => !known.has(name));
+    const unknown = Object.keys(flags).filter(name => !FLAGS.includes(name));
     if (unknown.length > 0) {
         throw new Error(`unknown flag(s): ${unknown.map(name => `--${name}`).join(' ')}`);
     }
@@ -57,24 +68,27 @@ export function parse_flags(argv) {
             sizes[name] = Number(flags[name]);
         }
     }
-    const browsers = flags.browsers === undefined ? BROWSERS : String(flags.browsers).split(',').filter(Boolean);
-    const bad = browsers.filter(b => !BROWSERS.includes(b));
-    if (bad.length > 0 || browsers.length === 0) {
-        throw new Error(`--browsers: pick from ${BROWSERS.join(',')}`);
-    }
+    const list = (flag, all) => {
+        const picked = flags[flag] === undefined ? all : String(flags[flag]).split(',').filter(Boolean);
+        if (picked.length === 0 || picked.some(name => !all.includes(name))) {
+            throw new Error(`--${flag}: pick from ${all.join(',')}`);
+        }
+        return picked;
+    };
     return {
-        ...sizes, quick: Boolean(flags.quick), only: flags.only, browsers,
-        raw_ws: Boolean(flags['raw-ws']), no_node: Boolean(flags['no-node']), cpu_prof: Boolean(flags['cpu-prof']), ours_options: flags['ours-options']
+        ...sizes, quick: Boolean(flags.quick), only: flags.only,
+        browsers: list('browsers', BROWSERS), variants: list('variants', Object.keys(VARIANTS)),
+        no_node: Boolean(flags['no-node']), cpu_prof: Boolean(flags['cpu-prof']), ours_options: flags['ours-options']
     };
 }
 
-// The workloads of one transport; rows are what the table shows.
+// The workloads; rows are what a table shows of each (`head`: its column's title).
 export function workloads(sizes) {
     const echo = duplexes => ({
         name: `throughput-${duplexes}`,
         workload: 'throughput',
         params: { duplexes, chunk_size: 65536, duration_ms: sizes.duration },
-        rows: [{ name: `echo 64 KiB writes, ${duplexes} duplex${duplexes > 1 ? 'es' : ''}`, key: 'value', unit: 'MB/s', better: 'higher' }]
+        rows: [{ name: `echo ${duplexes} duplex${duplexes > 1 ? 'es' : ''}`, head: `echo ×${duplexes}`, key: 'value', unit: 'MB/s', better: 'higher' }]
     });
     return [
         {
@@ -82,8 +96,8 @@ export function workloads(sizes) {
             workload: 'ping_pong',
             params: { size: 64, rounds: sizes.rounds, warmup: 20, duration_ms: sizes.duration * 2 },
             rows: [
-                { name: '64 B ping-pong p50', key: 'p50', unit: 'ms', better: 'lower' },
-                { name: '64 B ping-pong p99', key: 'p99', unit: 'ms', better: 'lower' }
+                { name: '64 B ping-pong p50', head: 'p50', key: 'p50', unit: 'ms', better: 'lower' },
+                { name: '64 B ping-pong p99', head: 'p99', key: 'p99', unit: 'ms', better: 'lower' }
             ]
         },
         echo(1),
@@ -91,44 +105,38 @@ export function workloads(sizes) {
         {
             name: 'messages',
             workload: 'messages',
-            // A slow implementation stops early: the rate is what counts.
+            // A slow variant stops early: the rate is what counts.
             params: { count: sizes.messages, size: 64, duration_ms: sizes.duration * 2 },
-            rows: [{ name: `≤ ${sizes.messages} pipelined 64 B writes`, key: 'value', unit: 'msg/s', better: 'higher' }]
+            rows: [{ name: `≤ ${sizes.messages} pipelined 64 B writes`, head: '64 B writes', key: 'value', unit: 'msg/s', better: 'higher' }]
         }
     ];
 }
 
-function make_case(browser, transport, w, latency, sizes) {
-    const id = `${w.name}-${transport}${latency ? '-latency' : ''}`;
-    const why_not = unsupported(browser, transport);
+function make_case(browser, w, variants, latency) {
+    const id = `${w.name}${latency ? '-latency' : ''}`;
     return {
-        id, browser, key: `${browser}/${id}`, transport, workload: w.workload, params: w.params, rows: w.rows,
-        latency, baseline: BASELINE[transport],
-        // impl → the client options it runs with; empty when the browser lacks the transport.
-        impls: why_not ? {} : transport === 'websocket' && sizes.raw_ws ?
-            { ...IMPL_OPTIONS[transport], raw: { raw_ws: true } } : IMPL_OPTIONS[transport],
-        unsupported: why_not
+        id, browser, key: `${browser}/${id}`, workload: w.workload, params: w.params, rows: w.rows, latency,
+        variants: variants.filter(name => !unsupported(browser, VARIANTS[name].transport))
     };
 }
 
-// Every case, browser by browser, transport by transport. `--only` keeps the cases
-// whose `browser/id` contains its text (e.g. ping-pong, websocket, firefox/messages).
+// Every case, browser by browser. `--only` keeps the cases whose `browser/id`
+// contains its text (e.g. ping-pong, firefox/throughput-8); `--variants` picks
+// what runs in each.
 export function define_cases(sizes) {
     const cases = [];
     for (const browser of sizes.browsers) {
-        for (const transport of TRANSPORTS) {
-            for (const w of workloads(sizes)) {
-                cases.push(make_case(browser, transport, w, 0, sizes));
-            }
+        for (const w of workloads(sizes)) {
+            cases.push(make_case(browser, w, sizes.variants, 0));
         }
         if (browser !== 'chromium') {
             continue;   // latency emulation is a Chromium DevTools feature
         }
         // The per-write echo again, each request started `latency` ms late.
         const [, echo1] = workloads(sizes);
-        cases.push(make_case(browser, 'per-write', {
-            ...echo1, rows: [{ ...echo1.rows[0], name: `echo 64 KiB writes, ${sizes.latency} ms RTT` }]
-        }, sizes.latency, sizes));
+        cases.push(make_case(browser, {
+            ...echo1, rows: [{ ...echo1.rows[0], name: `echo 1 duplex, ${sizes.latency} ms RTT`, head: `echo ×1, ${sizes.latency} ms RTT` }]
+        }, sizes.variants.filter(name => VARIANTS[name].transport === 'per-write'), sizes.latency));
     }
-    return sizes.only ? cases.filter(c => c.key.includes(sizes.only)) : cases;
+    return (sizes.only ? cases.filter(c => c.key.includes(sizes.only)) : cases).filter(c => c.variants.length > 0);
 }

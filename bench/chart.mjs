@@ -1,7 +1,7 @@
-// Draws a report as a hand-written SVG: per browser, one bar per row of each case,
-// ours against that transport's baseline (ws for the websocket transport, 6.0.3 for
-// streaming and per-write) on a log scale (right = better, whatever the unit).
-import { LABELS } from './cases.mjs';
+// Draws a report as a hand-written SVG: per browser, one bar per row of each case
+// and variant, against the ws WebSocket of the same case, on a log scale (right =
+// better, whatever the unit). The 50 ms RTT case has no ws: it is left out.
+import { BASELINE } from './cases.mjs';
 
 const ROW_H = 20;
 const HEAD_H = 28;
@@ -11,7 +11,10 @@ const RIGHT = 60;     // room for the value of the longest bar
 const TOP = 50;
 const MIN = 0.1;
 const MAX = 1000;
-const COLORS = { websocket: '#1971c2', streaming: '#d9480f', 'per-write': '#2b8a3e' };
+const COLORS = {
+    'ws-h2': '#1971c2', 'ws-h1': '#0b7285', streaming: '#d9480f', 'per-write': '#2b8a3e',
+    'bare-h2': '#868e96', 'bare-h1': '#adb5bd', '6-streaming': '#ffa94d', '6-per-write': '#8ce99a'
+};
 
 const escape = s => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
 
@@ -22,12 +25,13 @@ function x_of(ratio) {
 
 // "Better" ratio: for lower-is-better rows (latency) the inverse.
 function bars(report, browser) {
-    return report.cases.filter(c => c.browser === browser && !c.unsupported).flatMap(c => c.rows.map(row => {
-        const base = c.results[c.baseline]?.[row.key];
-        const value = c.results.ours?.[row.key];
-        const gain = value === undefined || !base ? undefined : row.better === 'higher' ? value / base : base / value;
-        return { label: `${row.name} (${c.transport}) vs ${LABELS[c.baseline]}`, transport: c.transport, gain };
-    }));
+    return report.cases.filter(c => c.browser === browser && c.results[BASELINE]).flatMap(c => c.rows.flatMap(row =>
+        c.variants.filter(variant => variant !== BASELINE).map(variant => {
+            const base = c.results[BASELINE][row.key];
+            const value = c.results[variant]?.[row.key];
+            const gain = value === undefined || !base ? undefined : row.better === 'higher' ? value / base : base / value;
+            return { label: `${row.name}: ${report.variants[variant].label}`, variant, gain };
+        })));
 }
 
 export function draw_chart(report) {
@@ -35,9 +39,9 @@ export function draw_chart(report) {
     const height = TOP + groups.reduce((h, g) => h + HEAD_H + g.rows.length * ROW_H, 0) + 40;
     const out = [`<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" font-family="sans-serif" font-size="12">`,
         `<rect width="${WIDTH}" height="${height}" fill="white"/>`,
-        '<text x="10" y="20" font-size="15" font-weight="bold">http2-duplex 7: × better than the baseline (ws for websocket, 6.0.3 otherwise), log scale</text>'];
-    Object.entries(COLORS).forEach(([transport, color], i) => {
-        out.push(`<rect x="${LEFT + i * 110}" y="28" width="10" height="10" fill="${color}"/><text x="${LEFT + 14 + i * 110}" y="37">${transport}</text>`);
+        '<text x="10" y="20" font-size="15" font-weight="bold">http2-duplex 7: × better than a ws WebSocket in the same run, log scale</text>'];
+    Object.entries(COLORS).forEach(([variant, color], i) => {
+        out.push(`<rect x="${10 + i * 110}" y="28" width="10" height="10" fill="${color}"/><text x="${24 + i * 110}" y="37">${variant}</text>`);
     });
     for (const tick of [0.1, 1, 10, 100, 1000]) {
         const x = x_of(tick).toFixed(1);
@@ -53,7 +57,7 @@ export function draw_chart(report) {
             if (row.gain !== undefined) {
                 const from = x_of(Math.min(1, row.gain));
                 const to = x_of(Math.max(1, row.gain));
-                out.push(`<rect x="${from.toFixed(1)}" y="${y + 4}" width="${Math.max(1, to - from).toFixed(1)}" height="12" fill="${COLORS[row.transport]}"/>`,
+                out.push(`<rect x="${from.toFixed(1)}" y="${y + 4}" width="${Math.max(1, to - from).toFixed(1)}" height="12" fill="${COLORS[row.variant]}"/>`,
                     // The value goes right of the bar (of the 1× line for a bar going left), clear of the labels.
                     `<text x="${(to + 4).toFixed(1)}" y="${y + 14}" font-size="10">${row.gain >= 100 ? Math.round(row.gain) : row.gain.toPrecision(3)}×</text>`);
             }

@@ -1,6 +1,7 @@
 // Runs in the browser page: the bench workloads, against an http2-duplex client
 // (ours or 6.0.3, by the URL it is imported from) or a WebSocket. Every workload
-// checks that what came back is what was sent, and says which transport carried it.
+// checks that what came back is what was sent, and says which transport carried it
+// and over how many connections (WebSockets or duplexes) it ran.
 const WS_HIGH_WATER = 4 * 1024 * 1024;
 const SPAN = 1024 * 1024;       // bulk data is cut from a random buffer this long
 const STRIDE = 4099;            // ... at shifting offsets, so a lost or repeated chunk shows
@@ -75,9 +76,10 @@ async function open_ws({ url }) {
     };
 }
 
-// Diagnostic (--raw-ws): the browser's WebSocket to our server's RFC 8441 endpoint,
-// speaking http2-duplex.1 (docs/websocket.md) in a few lines instead of our client:
-// what the browser's WebSocket over HTTP/2 costs without the client library.
+// The bare variants (options.raw_ws): the page's own WebSocket to our server's
+// duplex path, speaking http2-duplex.1 (docs/websocket.md) in a few lines instead
+// of our client: what the browser's WebSocket and our server cost without the
+// client library. Over HTTP/2 or HTTP/1.1 as the page's connection offers.
 const RAW_WINDOW = 1024 * 1024;
 async function open_raw_ws({ url }) {
     const { ws, failed } = await open_websocket(new URL(url, location.href.replace(/^http/, 'ws')).href,
@@ -86,12 +88,16 @@ async function open_raw_ws({ url }) {
     let credit_waiter = null;
     let consumed = 0;
     let on_bytes = () => {};
+    let peer_ended;
+    const ended = new Promise(resolve => { peer_ended = resolve; });
     ws.onmessage = event => {
         if (typeof event.data === 'string') {
             const m = /^credit (\d+)$/.exec(event.data);
             if (m) {
                 send_credit += Number(m[1]);
                 credit_waiter?.();
+            } else if (event.data === 'end') {
+                peer_ended();
             }
             return;
         }
@@ -132,8 +138,11 @@ async function open_raw_ws({ url }) {
             return send_slowly(bytes);
         },
         on_data: fn => { on_bytes = fn; },
+        // As the protocol closes: `end` each way, then the Close.
         async close() {
-            ws.close();
+            ws.send('end');
+            await Promise.race([ended, failed, sleep(3000)]).catch(() => {});
+            ws.close(1000);
         }
     };
 }
@@ -213,7 +222,7 @@ export async function throughput(target, options, { duplexes, chunk_size, durati
     const ms = performance.now() - start;
     await Promise.all(conns.map(conn => conn.close()));
     const bytes = results.reduce((n, r) => n + r.received, 0);
-    return { ms, bytes, ok: results.every(r => r.ok), value: bytes / 1e6 / (ms / 1000), transport: transports(conns) };
+    return { ms, bytes, ok: results.every(r => r.ok), value: bytes / 1e6 / (ms / 1000), transport: transports(conns), connections: conns.length };
 }
 
 // The transport of every connection, if they agree.
@@ -258,7 +267,10 @@ export async function ping_pong(target, options, { size, rounds, warmup, duratio
     await conn.close();
     times.sort((a, b) => a - b);
     // Cross-origin isolated pages (bench/server.mjs) have timers fine enough for this.
-    return { rounds: times.length, bytes: times.length * size, ok, transport: conn.transport, isolated: crossOriginIsolated, p50: percentile(times, 0.5), p99: percentile(times, 0.99) };
+    return {
+        rounds: times.length, bytes: times.length * size, ok, transport: conn.transport, connections: 1,
+        isolated: crossOriginIsolated, p50: percentile(times, 0.5), p99: percentile(times, 0.99)
+    };
 }
 
 // Many small writes without waiting for echoes (but honouring backpressure), up
@@ -290,5 +302,5 @@ export async function messages(target, options, { count, size, duration_ms }) {
     await conn.close();
     const length = written * size;
     const ok = received === length && await sha256(sent.subarray(0, length)) === await sha256(back.subarray(0, length));
-    return { ms, bytes: received, count: written, ok, transport: conn.transport, value: written / (ms / 1000) };
+    return { ms, bytes: received, count: written, ok, transport: conn.transport, connections: 1, value: written / (ms / 1000) };
 }

@@ -1,40 +1,59 @@
 // The printed tables and the targets, from a report's measured cases.
-import { LABELS, BROWSER_LABELS } from './cases.mjs';
+import { BROWSER_LABELS, BASELINE } from './cases.mjs';
 
-// Issue 4's targets (Chromium; ours against 6.0.3 in the same case unless `against`
-// names another implementation, and `against_case` another case), then issue 12's:
-// the websocket transport against the ws WebSocket, in each browser.
-const TARGETS = [
-    { label: 'per-write small-message rate ≥ 40× 6.0.3', case: 'chromium/messages-per-write', key: 'value', op: '>=', bound: 40 },
-    { label: 'per-write 64 KiB throughput (1 duplex) ≥ 4×', case: 'chromium/throughput-1-per-write', key: 'value', op: '>=', bound: 4 },
-    { label: 'per-write 64 KiB throughput (8 duplexes) ≥ 4×', case: 'chromium/throughput-8-per-write', key: 'value', op: '>=', bound: 4 },
-    { label: 'per-write throughput at 50 ms RTT ≥ 10×', case: 'chromium/throughput-1-per-write-latency', key: 'value', op: '>=', bound: 10 },
-    { label: 'streaming echo throughput (1 duplex) ≥ 1.5×', case: 'chromium/throughput-1-streaming', key: 'value', op: '>=', bound: 1.5 },
-    { label: 'streaming echo throughput (8 duplexes) ≥ 1.5×', case: 'chromium/throughput-8-streaming', key: 'value', op: '>=', bound: 1.5 },
-    { label: 'streaming echo throughput (1 duplex) ≥ ws', case: 'chromium/throughput-1-streaming', key: 'value', op: '>=', bound: 1, against: 'ws', against_case: 'chromium/throughput-1-websocket' },
-    { label: 'streaming echo throughput (8 duplexes) ≥ ws', case: 'chromium/throughput-8-streaming', key: 'value', op: '>=', bound: 1, against: 'ws', against_case: 'chromium/throughput-8-websocket' },
-    { label: 'streaming ping-pong p50 ≤ 0.6×', case: 'chromium/ping-pong-streaming', key: 'p50', op: '<=', bound: 0.6 },
-    { label: 'per-write ping-pong p50 ≤ 0.6×', case: 'chromium/ping-pong-per-write', key: 'p50', op: '<=', bound: 0.6 },
-    { label: 'per-write server CPU per MB ≤ 0.5×', case: 'chromium/throughput-1-per-write', key: 'cpu_ms_per_mb', op: '<=', bound: 0.5 },
-    { label: 'streaming server CPU per MB ≤ 1×', case: 'chromium/throughput-1-streaming', key: 'cpu_ms_per_mb', op: '<=', bound: 1 },
-    ...['chromium', 'firefox'].flatMap(browser => [
-        { label: `${BROWSER_LABELS[browser]}: websocket ping-pong p50 ≤ 1.2× ws`, case: `${browser}/ping-pong-websocket`, key: 'p50', op: '<=', bound: 1.2, against: 'ws' },
-        { label: `${BROWSER_LABELS[browser]}: websocket echo (1 duplex) ≥ ws`, case: `${browser}/throughput-1-websocket`, key: 'value', op: '>=', bound: 1, against: 'ws' },
-        { label: `${BROWSER_LABELS[browser]}: websocket echo (8 duplexes) ≥ ws`, case: `${browser}/throughput-8-websocket`, key: 'value', op: '>=', bound: 1, against: 'ws' }
-    ])
+// Issue 22's targets, in each browser: ours over each WebSocket against ws, and over
+// HTTP/2 against the browser's bare WebSocket to the same server. `bare` names the
+// variant that shows what bounds a target: the browser's own WebSocket against our
+// server over the same HTTP version, with no client library.
+const WEBSOCKET_TARGETS = [
+    { name: 'WebSocket/HTTP/1.1 echo (1 duplex) ≥ ws', case: 'throughput-1', key: 'value', variant: 'ws-h1', op: '>=', bound: 1, bare: 'bare-h1' },
+    { name: 'WebSocket/HTTP/1.1 echo (8 duplexes) ≥ ws', case: 'throughput-8', key: 'value', variant: 'ws-h1', op: '>=', bound: 1, bare: 'bare-h1' },
+    { name: 'WebSocket/HTTP/1.1 ping-pong p50 ≤ 1.1× ws', case: 'ping-pong', key: 'p50', variant: 'ws-h1', op: '<=', bound: 1.1, bare: 'bare-h1' },
+    { name: 'WebSocket/HTTP/1.1 server CPU per MB (1 duplex) ≤ ws', case: 'throughput-1', key: 'cpu_ms_per_mb', variant: 'ws-h1', op: '<=', bound: 1, bare: 'bare-h1' },
+    { name: 'WebSocket/HTTP/1.1 server CPU per MB (8 duplexes) ≤ ws', case: 'throughput-8', key: 'cpu_ms_per_mb', variant: 'ws-h1', op: '<=', bound: 1, bare: 'bare-h1' },
+    { name: 'WebSocket/HTTP/2 ping-pong p50 ≤ 1.2× ws', case: 'ping-pong', key: 'p50', variant: 'ws-h2', op: '<=', bound: 1.2, bare: 'bare-h2' },
+    { name: 'WebSocket/HTTP/2 ping-pong p50 ≤ 1.1× bare WebSocket/HTTP/2', case: 'ping-pong', key: 'p50', variant: 'ws-h2', against: 'bare-h2', op: '<=', bound: 1.1 }
 ];
 
+// Issue 4's (Chromium, the fetch transports against 6.0.3 or ws).
+const FETCH_TARGETS = [
+    { name: 'per-write small-message rate ≥ 40× 6.0.3', case: 'messages', key: 'value', variant: 'per-write', against: '6-per-write', op: '>=', bound: 40 },
+    { name: 'per-write echo (1 duplex) ≥ 4× 6.0.3', case: 'throughput-1', key: 'value', variant: 'per-write', against: '6-per-write', op: '>=', bound: 4 },
+    { name: 'per-write echo (8 duplexes) ≥ 4× 6.0.3', case: 'throughput-8', key: 'value', variant: 'per-write', against: '6-per-write', op: '>=', bound: 4 },
+    { name: 'per-write echo at 50 ms RTT ≥ 10× 6.0.3', case: 'throughput-1-latency', key: 'value', variant: 'per-write', against: '6-per-write', op: '>=', bound: 10 },
+    { name: 'streaming echo (1 duplex) ≥ 1.5× 6.0.3', case: 'throughput-1', key: 'value', variant: 'streaming', against: '6-streaming', op: '>=', bound: 1.5 },
+    { name: 'streaming echo (8 duplexes) ≥ 1.5× 6.0.3', case: 'throughput-8', key: 'value', variant: 'streaming', against: '6-streaming', op: '>=', bound: 1.5 },
+    { name: 'streaming echo (1 duplex) ≥ ws', case: 'throughput-1', key: 'value', variant: 'streaming', op: '>=', bound: 1 },
+    { name: 'streaming echo (8 duplexes) ≥ ws', case: 'throughput-8', key: 'value', variant: 'streaming', op: '>=', bound: 1 },
+    { name: 'streaming ping-pong p50 ≤ 0.6× 6.0.3', case: 'ping-pong', key: 'p50', variant: 'streaming', against: '6-streaming', op: '<=', bound: 0.6 },
+    { name: 'per-write ping-pong p50 ≤ 0.6× 6.0.3', case: 'ping-pong', key: 'p50', variant: 'per-write', against: '6-per-write', op: '<=', bound: 0.6 },
+    { name: 'per-write server CPU per MB ≤ 0.5× 6.0.3', case: 'throughput-1', key: 'cpu_ms_per_mb', variant: 'per-write', against: '6-per-write', op: '<=', bound: 0.5 },
+    { name: 'streaming server CPU per MB ≤ 6.0.3', case: 'throughput-1', key: 'cpu_ms_per_mb', variant: 'streaming', against: '6-streaming', op: '<=', bound: 1 }
+];
+
+const TARGETS = [
+    ...['chromium', 'firefox'].flatMap(browser => WEBSOCKET_TARGETS.map(t => ({ ...t, browser }))),
+    ...FETCH_TARGETS.map(t => ({ ...t, browser: 'chromium' }))
+];
+
+// Every target whose variants ran: its ratio, whether it is met, and the bare
+// WebSocket's ratio against the same baseline (what bounds it).
 export function check_targets(report) {
-    const find = key => report.cases.find(c => c.key === key);
     return TARGETS.flatMap(target => {
-        const ours = find(target.case)?.results.ours;
-        const against = find(target.against_case || target.case)?.results[target.against || 'original'];
-        if (!ours || !against) {
+        const results = report.cases.find(c => c.key === `${target.browser}/${target.case}`)?.results || {};
+        const against = target.against || BASELINE;
+        const value = results[target.variant]?.[target.key];
+        const base = results[against]?.[target.key];
+        if (value === undefined || base === undefined) {
             return [];
         }
-        const ratio = ours[target.key] / against[target.key];
-        const met = target.op === '>=' ? ratio >= target.bound : ratio <= target.bound;
-        return [{ ...target, ratio, met }];
+        const ratio = value / base;
+        const bare = results[target.bare]?.[target.key];
+        return [{
+            ...target, label: `${BROWSER_LABELS[target.browser]}: ${target.name}`, against, value, base, ratio,
+            met: target.op === '>=' ? ratio >= target.bound : ratio <= target.bound,
+            ...(bare !== undefined ? { bare_ratio: bare / base } : {})
+        }];
     });
 }
 
@@ -45,70 +64,79 @@ function num(x) {
     return x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2);
 }
 
-function ratio(a, b) {
-    return a !== undefined && b ? `${num(a / b)}×` : '—';
+// The table's columns: each row of each case, then the server's CPU per MB of the
+// 64 KiB echo cases; a value and its ratio to the baseline (ws) where the case has it.
+function columns(cases) {
+    return [
+        ...cases.flatMap(c => c.rows.map(row => ({ c, key: row.key, head: `${row.head}, ${row.unit}` }))),
+        ...cases.filter(c => c.params.chunk_size && !c.latency).map(c => ({ c, key: 'cpu_ms_per_mb', head: `CPU ${c.rows[0].head}, ms/MB` }))
+    ];
 }
 
-// One line per row of each case of a browser: values, ours against 6.0.3 and against
-// ws (whichever the case has), server CPU per MB echoed.
-export function table_rows(report, browser) {
-    return report.cases.filter(c => c.browser === browser).flatMap(c => c.rows.map(row => {
-        const value = impl => c.results[impl]?.[row.key];
-        const cpu = impl => c.results[impl]?.cpu_ms_per_mb;
-        return [
-            row.name, c.transport, row.unit,
-            num(value('ours')), num(value('original')), num(value('ws')),
-            ratio(value('ours'), value('original')), ratio(value('ours'), value('ws')),
-            num(cpu('ours')), num(cpu('original')), num(cpu('ws')),
-            ratio(cpu('ours'), cpu(c.baseline))
-        ];
-    }));
+function cell({ c, key }, variant) {
+    const value = c.results[variant]?.[key];
+    const base = c.results[BASELINE]?.[key];
+    if (value === undefined) {
+        return '—';
+    }
+    return variant !== BASELINE && base ? `${num(value)} (${num(value / base)}×)` : num(value);
 }
 
-const HEADER = ['case', 'transport', 'unit', LABELS.ours, LABELS.original, LABELS.ws,
-    'ours/6.0.3', 'ours/ws', 'cpu ours', 'cpu 6.0.3', 'cpu ws', 'cpu ratio'];
+// The variants any of `cases` ran, in the report's order.
+function variants_of(report, cases) {
+    return Object.keys(report.variants).filter(variant => cases.some(c => c.variants.includes(variant)));
+}
 
 // Runs that failed with an error: the table's figure is the median of the others.
 function failures(report, browser) {
     return report.cases.filter(c => c.browser === browser).flatMap(c =>
-        Object.entries(c.results).filter(([, r]) => r.errors).map(([impl, r]) =>
-            `! ${c.rows[0].name}, ${c.transport}, ${LABELS[impl]}: ${r.errors.length} of ${r.errors.length + r.runs.length} runs failed (${[...new Set(r.errors)].join('; ')})`));
+        Object.entries(c.results).filter(([, r]) => r.errors).map(([variant, r]) =>
+            `! ${c.rows[0].name}, ${report.variants[variant].label}: ${r.errors.length} of ${r.errors.length + r.runs.length} runs failed (${[...new Set(r.errors)].join('; ')})`));
 }
 
-// A Markdown table, readable as plain text too.
+// A Markdown table, readable as plain text too: a row per variant, a column per
+// measured figure.
 export function format_table(report, browser) {
-    const rows = [HEADER, ...table_rows(report, browser)];
-    const widths = HEADER.map((_, i) => Math.max(...rows.map(r => r[i].length)));
-    const line = r => `| ${r.map((cell, i) => i < 3 ? cell.padEnd(widths[i]) : cell.padStart(widths[i])).join(' | ')} |`;
-    const rule = `|${widths.map((w, i) => i < 3 ? '-'.repeat(w + 2) : `${'-'.repeat(w + 1)}:`).join('|')}|`;
+    const cases = report.cases.filter(c => c.browser === browser);
+    const cols = columns(cases);
+    const header = ['variant', ...cols.map(col => col.head)];
+    const rows = [header, ...variants_of(report, cases).map(variant =>
+        [report.variants[variant].label, ...cols.map(col => cell(col, variant))])];
+    const widths = header.map((_, i) => Math.max(...rows.map(r => r[i].length)));
+    const line = r => `| ${r.map((text, i) => i === 0 ? text.padEnd(widths[i]) : text.padStart(widths[i])).join(' | ')} |`;
+    const rule = `|${widths.map((w, i) => i === 0 ? '-'.repeat(w + 2) : `${'-'.repeat(w + 1)}:`).join('|')}|`;
     const info = report.browsers[browser];
-    const unsupported = [...new Set(report.cases.filter(c => c.browser === browser && c.unsupported).map(c => c.unsupported))];
+    const skipped = browser === 'firefox' && Object.values(report.variants).some(v => v.transport === 'streaming');
     return [`\n${info.version} (load average ${info.load_before.join(' ')} → ${info.load_after.join(' ')}, ${info.seconds.toFixed(0)} s):`, '',
         line(rows[0]), rule, ...rows.slice(1).map(line), '',
-        'cpu: server process CPU time (user + system) per MB echoed, ms/MB; cpu ratio: ours / the baseline (ws for websocket, else 6.0.3)',
-        ...unsupported.map(why => `—: ${why}`), ...failures(report, browser)].join('\n');
+        `p50, p99: 64 B ping-pong; echo ×n: 64 KiB writes on n duplexes; 64 B writes: ≤ ${report.sizes.messages} pipelined; ` +
+        'CPU: the server process\'s user + system time per MB echoed; ' +
+        `(n×): against ${report.variants[BASELINE]?.label ?? BASELINE} in the same case`,
+        ...(skipped ? ['—: Firefox cannot stream request bodies (no streaming rows)'] : []),
+        ...failures(report, browser)].join('\n');
 }
 
-// Where each MB of the bulk (64 KiB) cases goes, CPU ms by process: the server
+// Where each MB of the 64 KiB echo cases goes, CPU ms by process: the server
 // child, then the browser's renderer, network service and browser process
 // (Firefox: content process, socket process, parent process).
 const CPU_PARTS = ['renderer', 'network', 'browser'];
 
 export function format_cpu_table(report, browser) {
-    const lines = ['', `cpu per MB echoed by process, ms/MB (64 KiB cases, ${BROWSER_LABELS[browser]}):`,
-        `  ${'case'.padEnd(44)} ${'impl'.padEnd(6)} ${['server', ...CPU_PARTS, 'total'].map(h => h.padStart(8)).join(' ')}`];
+    const lines = ['', `CPU per MB echoed by process, ms/MB (64 KiB echo, ${BROWSER_LABELS[browser]}):`,
+        `  ${'case'.padEnd(24)} ${'variant'.padEnd(34)} ${['server', ...CPU_PARTS, 'total'].map(h => h.padStart(8)).join(' ')}`];
     for (const c of report.cases.filter(c => c.browser === browser && c.params.chunk_size)) {
-        for (const [impl, result] of Object.entries(c.results)) {
+        for (const [variant, result] of Object.entries(c.results).filter(([, r]) => r.runs.length > 0)) {
             const by_type = result.browser_cpu_ms_per_mb || {};
             const parts = [result.cpu_ms_per_mb, ...CPU_PARTS.map(type => by_type[type] || 0)];
             const total = result.cpu_ms_per_mb + Object.values(by_type).reduce((a, b) => a + b, 0);
-            lines.push(`  ${`${c.rows[0].name}, ${c.transport}`.padEnd(44)} ${LABELS[impl].padEnd(6)} ${[...parts, total].map(x => num(x).padStart(8)).join(' ')}`);
+            lines.push(`  ${c.rows[0].name.padEnd(24)} ${report.variants[variant].label.padEnd(34)} ${[...parts, total].map(x => num(x).padStart(8)).join(' ')}`);
         }
     }
     return lines.join('\n');
 }
 
 export function format_targets(targets) {
-    return ['', 'targets:', ...targets.map(t =>
-        `  ${t.met ? 'met   ' : 'MISSED'} ${t.label}: ${num(t.ratio)}×`)].join('\n');
+    return ['', 'targets (ratios between variants of the same case, same run):', ...targets.map(t =>
+        `  ${t.met ? 'met   ' : 'MISSED'} ${t.label}: ${num(t.ratio)}× (${num(t.value)} vs ${num(t.base)})` +
+        (t.bare_ratio !== undefined ? `; bare WebSocket to ours: ${num(t.bare_ratio)}×` : ''))].join('\n');
 }

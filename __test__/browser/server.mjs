@@ -173,12 +173,14 @@ function stub(stream, headers) {
 }
 
 // `page_headers`: extra response headers of /page.html (the bench makes it cross-origin
-// isolated, for fine-grained timers).
-export async function start_server({ Server, options, routes = {}, page_headers = {} } = {}) {
+// isolated, for fine-grained timers). `server_options`: more createSecureServer options
+// (the bench's `allowHTTP1`, for WebSockets over HTTP/1.1).
+export async function start_server({ Server, options, routes = {}, page_headers = {}, server_options = {} } = {}) {
     const ServerClass = Server || our_server_class();
     const http2_server = createSecureServer({
         key: readFileSync(file('examples/certs/server.key')),
-        cert: readFileSync(file('examples/certs/server.crt'))
+        cert: readFileSync(file('examples/certs/server.crt')),
+        ...server_options
     });
     const scripts = { ...await client_bundles(), '/harness.mjs': readFileSync(new URL('harness.mjs', import.meta.url), 'utf8'), ...routes };
     const duplex_server = new ServerClass(http2_server, DUPLEX_PATH, options);
@@ -221,6 +223,7 @@ export async function start_server({ Server, options, routes = {}, page_headers 
     return {
         origin,
         posts,
+        http2_server,
         duplex_server,
         // The server side of the duplex the client knows as `id`.
         duplex(id) {
