@@ -3,9 +3,10 @@
 // PING and unknown frames, END, truncation; and when make() asks for framing.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-    FrameParser, DATA, PING, END, should_ask_framing, truncated_error
-} from '../lib/browser/frames.mjs';
+import { FrameParser, should_ask_framing, truncated_error } from '../lib/browser/frames.mjs';
+import protocol from '../lib/protocol.js';
+
+const { DATA, PING, END } = protocol.FRAME;
 
 const TRUNCATED = 'ERR_HTTP2_DUPLEX_TRUNCATED_RESPONSE';
 

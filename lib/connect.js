@@ -6,6 +6,7 @@
 const { Duplex } = require('stream');
 const native = require('./native');
 const codes = require('./error-codes');
+const { HEADER } = require('./protocol');
 
 const RESPONSE_CODE = codes.ERR_HTTP2_DUPLEX_RESPONSE.code;
 // Up to this many bytes, a batch of writes is gathered here and tried at once.
@@ -22,7 +23,7 @@ class ResponseError extends Error {
         this.name = 'ResponseError';
         this.response = response;
         this.status = response.status;
-        this.code = (response.headers && response.headers['http2-duplex-error']) || RESPONSE_CODE;
+        this.code = (response.headers && response.headers[HEADER.ERROR]) || RESPONSE_CODE;
     }
 
     async init() {}

@@ -10,14 +10,12 @@ import { split_options, request_init, plan_transport, invalid_option } from './o
 import { StreamUpload, request_streaming_supported } from './stream-upload.mjs';
 import { PostUpload } from './post-upload.mjs';
 import { WebSocketDuplex, open_websocket, websocket_url } from './websocket-duplex.mjs';
-import {
-    FRAMING_HEADER, FRAMING_VERSION, FrameParser, truncated_error, should_ask_framing, page_base
-} from './frames.mjs';
+import { FrameParser, truncated_error, should_ask_framing, page_base } from './frames.mjs';
+import protocol from '../protocol.js';
 
 export { ResponseError };
 
-const DEFAULT_WINDOW = 16;
-const DEFAULT_WINDOW_BYTES = 16 * 1024 * 1024;
+const { HEADER, VALUE, DEFAULTS } = protocol;
 
 function ignore() {}
 
@@ -30,7 +28,7 @@ function from_microtask(cb) {
 }
 
 function seq_header(seq) {
-    return seq === undefined ? {} : { 'http2-duplex-seq': String(seq) };
+    return seq === undefined ? {} : { [HEADER.SEQ]: String(seq) };
 }
 
 function header_number(headers, name, fallback) {
@@ -55,7 +53,7 @@ class FetchDuplex extends Duplex {
         this._abort_read = new AbortController();
         this._abort_write = new AbortController();
         this._reader = null;
-        this._preamble_left = 1;    // the server's first byte only makes fetch resolve early
+        this._preamble_left = VALUE.PREAMBLE.length;    // the preamble only makes fetch resolve early
         this._frames = null;        // the GET body's FrameParser when the server frames it
         this._reading = false;
         this._upload = null;
@@ -67,15 +65,15 @@ class FetchDuplex extends Duplex {
     async init() {
         const ask = should_ask_framing(this.url, this._client.framing, page_base());
         const response = await this._request({ signal: this._abort_read.signal },
-            ask ? { [FRAMING_HEADER]: FRAMING_VERSION } : undefined);
+            ask ? { [HEADER.FRAMING]: VALUE.FRAMING_VERSION } : undefined);
         this._reader = response.body.getReader();
-        const id = response.headers.get('http2-duplex-id');
+        const id = response.headers.get(HEADER.ID);
         if (!id) {
             // Not a duplex endpoint: make() destroys us, which cancels the body.
             throw no_id_error(response);
         }
         this.id = id;
-        if (response.headers.get(FRAMING_HEADER) === FRAMING_VERSION) {
+        if (response.headers.get(HEADER.FRAMING) === VALUE.FRAMING_VERSION) {
             // The answer says how its body is: a 6.x server never frames, nor answers the header.
             this._frames = new FrameParser(bytes => this.push(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length)));
         }
@@ -92,19 +90,19 @@ class FetchDuplex extends Duplex {
                     body,
                     duplex: 'half',
                     signal: this._abort_write.signal
-                }, this._post_headers({ 'http2-duplex-single': 'true' })),
+                }, this._post_headers({ [HEADER.SINGLE]: VALUE.TRUE })),
                 // The server closed the duplex: nothing more will be taken.
                 on_early_answer: () => this.end(),
                 on_error: err => this.destroy(err)
             });
         }
-        const pipelined = Number(headers.get('http2-duplex-version')) >= 2;
+        const pipelined = Number(headers.get(HEADER.VERSION)) >= VALUE.PIPELINED_VERSION;
         this.transport = 'per-write';
         return new PostUpload({
             pipelined,
-            window: pipelined ? header_number(headers, 'http2-duplex-window', DEFAULT_WINDOW) : 1,
+            window: pipelined ? header_number(headers, HEADER.WINDOW, DEFAULTS.WINDOW) : 1,
             window_bytes: pipelined ?
-                header_number(headers, 'http2-duplex-window-bytes', DEFAULT_WINDOW_BYTES) : Infinity,
+                header_number(headers, HEADER.WINDOW_BYTES, DEFAULTS.WINDOW_BYTES) : Infinity,
             send: (body, seq) => this._post(body, seq_header(seq), this._abort_write.signal),
             send_end: count => this._send_end(count),
             on_error: err => this.destroy(err)
@@ -135,7 +133,7 @@ class FetchDuplex extends Duplex {
     async _send_end(count) {
         this._holding_end = true;
         await this._post(undefined, {
-            'http2-duplex-end': 'true',
+            [HEADER.END]: VALUE.TRUE,
             ...seq_header(count)
         }, this._abort_write.signal);
     }
@@ -150,8 +148,8 @@ class FetchDuplex extends Duplex {
 
     _post_headers(headers) {
         return {
-            'http2-duplex-id': this.id,
-            'content-type': 'application/octet-stream',
+            [HEADER.ID]: this.id,
+            'content-type': VALUE.CONTENT_TYPE,
             ...headers
         };
     }
@@ -291,8 +289,8 @@ class FetchDuplex extends Duplex {
         if (this.id !== undefined && !this._ended_server) {
             // Tell the server, without the aborted signal; no one to report failure to.
             this._post(undefined, {
-                'http2-duplex-end': 'true',
-                'http2-duplex-destroyed': 'true',
+                [HEADER.END]: VALUE.TRUE,
+                [HEADER.DESTROYED]: VALUE.TRUE,
                 ...seq_header(this._upload && this._upload.end_seq)
             }).catch(ignore);
         }

@@ -3,15 +3,9 @@
 // DATA payloads are handed on as views of the reads they arrive in, never copied,
 // and a payload split across reads is handed on piece by piece as it comes.
 import codes from '../error-codes.js';
+import protocol from '../protocol.js';
 
-export const FRAMING_HEADER = 'http2-duplex-framing';
-export const FRAMING_VERSION = '1';
-
-export const DATA = 0x00;
-export const PING = 0x01;
-export const END = 0x02;
-
-const HEADER_BYTES = 5;
+const { DATA, END, HEADER_BYTES } = protocol.FRAME;
 
 // The error a framed body that ends (or fails) without its END frame destroys the duplex with.
 export function truncated_error(cause) {

@@ -3,13 +3,12 @@
 // statusText or the status, as in http2-duplex 6.
 // The one table of codes (CommonJS, as are this client's other dependencies).
 import codes from '../error-codes.js';
+import protocol from '../protocol.js';
 
-// The server names why it refused a request in this header (a code of lib/error-codes.js).
-export const ERROR_HEADER = 'http2-duplex-error';
-
+// The server names why it refused a request in a header: a code of lib/error-codes.js.
 function response_code(response) {
     const code = response.headers && typeof response.headers.get === 'function' ?
-        response.headers.get(ERROR_HEADER) : null;
+        response.headers.get(protocol.HEADER.ERROR) : null;
     return code || codes.ERR_HTTP2_DUPLEX_RESPONSE.code;
 }
 

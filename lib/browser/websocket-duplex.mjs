@@ -6,12 +6,13 @@
 import { Duplex } from 'readable-stream';
 import { Buffer } from 'buffer';
 import codes from '../error-codes.js';
+import protocol from '../protocol.js';
 import { page_base } from './frames.mjs';
 import { destroyed_error } from './response-error.mjs';
 
-export const WS_SUBPROTOCOL = 'http2-duplex.1';
+const { WEBSOCKET, CLOSE, CLOSE_ERRORS, WAIT } = protocol;
 // Credit each side holds before any `credit` message.
-export const INITIAL_CREDIT = 1024 * 1024;
+const { INITIAL_CREDIT } = WEBSOCKET;
 // A write's callback waits while more than this is buffered in the WebSocket. It is
 // polled (no event says when it falls), and a poll comes 2-4 ms later (browsers clamp
 // nested timers to 4 ms): with 256 KiB the socket ran dry between polls, capping a
@@ -22,21 +23,13 @@ const JOIN_BELOW = 16 * 1024;
 const JOIN_MAX = 64 * 1024;
 // How often bufferedAmount is looked at while it is above the limit (it has no event).
 const BUFFERED_POLL_MS = 2;
-const NORMAL = 1000;
-const VIOLATION = 4008;
-// After both ends, how long the server's Close is waited for before ours goes.
-const CLOSE_WAIT_MS = 5000;
+// What a server's Close with POLICY_VIOLATION may name as its reason.
+const POLICY_ERRORS = new Set(['ERR_HTTP2_DUPLEX_WS_CREDIT', 'ERR_HTTP2_DUPLEX_WS_MESSAGE']);
 
-// Close codes the server sends (docs/websocket.md) and the error codes they give.
-const CLOSE_CODES = {
-    1002: 'ERR_HTTP2_DUPLEX_WS_PROTOCOL',
-    1007: 'ERR_HTTP2_DUPLEX_WS_INVALID_UTF8',
-    1009: 'ERR_HTTP2_DUPLEX_WS_TOO_BIG'
-};
-
-const CREDIT = /^credit ([1-9][0-9]{0,15})$/;
+// The prefixes are plain words and a space: nothing to escape.
+const CREDIT = new RegExp(`^${WEBSOCKET.CREDIT_PREFIX}([1-9][0-9]{0,15})$`);
 // The server's first message names the duplex (a page cannot read the answer's headers).
-const ID = /^id ([A-Za-z0-9.-]{1,100})$/;
+const ID = new RegExp(`^${WEBSOCKET.ID_PREFIX}([A-Za-z0-9.-]{1,${WEBSOCKET.MAX_ID_LENGTH}})$`);
 
 function ignore() {}
 
@@ -46,12 +39,12 @@ export function ws_error(code, extra) {
     return Object.assign(err, extra);
 }
 
-// The error for a close with `code` (and `reason`) before both directions ended.
+// The error for a close with `code` (and `reason`) before both directions ended. Both
+// http2-duplex.1 violations close with POLICY_VIOLATION, whose reason is the cause's code.
 function close_error(code, reason) {
-    let name = CLOSE_CODES[code] || 'ERR_HTTP2_DUPLEX_WS_CLOSED';
-    if (code === 1008) {
-        // Both violations close with 1008; the core's reason names the credit one.
-        name = /credit/.test(reason) ? 'ERR_HTTP2_DUPLEX_WS_CREDIT' : 'ERR_HTTP2_DUPLEX_WS_MESSAGE';
+    let name = CLOSE_ERRORS[code] || 'ERR_HTTP2_DUPLEX_WS_CLOSED';
+    if (code === CLOSE.POLICY_VIOLATION) {
+        name = POLICY_ERRORS.has(reason) ? reason : 'ERR_HTTP2_DUPLEX_WS_MESSAGE';
     }
     return ws_error(name, { close_code: code });
 }
@@ -73,7 +66,7 @@ export function open_websocket(url, WebSocketClass, signal, timeout_ms) {
         let timer;
         let ws;
         try {
-            ws = new WebSocketClass(websocket_url(url), WS_SUBPROTOCOL);
+            ws = new WebSocketClass(websocket_url(url), WEBSOCKET.SUBPROTOCOL);
         } catch (err) {
             reject(ws_error('ERR_HTTP2_DUPLEX_WS_CLOSED', { cause: err }));
             return;
@@ -94,7 +87,7 @@ export function open_websocket(url, WebSocketClass, signal, timeout_ms) {
         const on_close = event => fail(event.code);
         const on_abort = () => fail(undefined);
         const on_open = () => {
-            if (ws.protocol !== WS_SUBPROTOCOL) {
+            if (ws.protocol !== WEBSOCKET.SUBPROTOCOL) {
                 fail(undefined);
                 return;
             }
@@ -160,7 +153,7 @@ export class WebSocketDuplex extends Duplex {
         ws.addEventListener('error', this._on_error);
         stop_early();
         if (this._window > INITIAL_CREDIT) {
-            this._send_text(`credit ${this._window - INITIAL_CREDIT}`);
+            this._send_text(`${WEBSOCKET.CREDIT_PREFIX}${this._window - INITIAL_CREDIT}`);
         }
         for (const event of early) {
             this._message(event.data);
@@ -197,7 +190,7 @@ export class WebSocketDuplex extends Duplex {
             }
             return;
         }
-        if (data === 'end' && !this._got_end) {
+        if (data === WEBSOCKET.END_MESSAGE && !this._got_end) {
             this._got_end = true;
             this.push(null);
             return;
@@ -212,10 +205,10 @@ export class WebSocketDuplex extends Duplex {
         this._send_queued();
     }
 
-    // The server broke http2-duplex.1 (ours never does): close with 4008 (a page may
-    // send only 1000 and 3000-4999: 4000 + the 1008 a server would send), report it.
+    // The server broke http2-duplex.1 (ours never does): close with PAGE_VIOLATION (a
+    // page may not send the POLICY_VIOLATION a server would), report it.
     _violation(code) {
-        this._close_code = VIOLATION;
+        this._violation_code = code;
         this.destroy(ws_error(code));
     }
 
@@ -224,7 +217,7 @@ export class WebSocketDuplex extends Duplex {
         if (this.destroyed) {
             return;
         }
-        if (code === NORMAL && this._got_end && this._sent_end) {
+        if (code === CLOSE.NORMAL && this._got_end && this._sent_end) {
             // The close handshake after both ends: nothing more to say.
             return;
         }
@@ -254,7 +247,7 @@ export class WebSocketDuplex extends Duplex {
         if (waiting > 0 && waiting >= this._window / 2 && !this._got_end) {
             this._granted_upto = consumed;
             this._recv_credit += waiting;
-            this._send_text(`credit ${waiting}`);
+            this._send_text(`${WEBSOCKET.CREDIT_PREFIX}${waiting}`);
         }
     }
 
@@ -366,7 +359,7 @@ export class WebSocketDuplex extends Duplex {
             cb(ws_error('ERR_HTTP2_DUPLEX_WS_CLOSED'));
             return;
         }
-        this._ws.send('end');
+        this._ws.send(WEBSOCKET.END_MESSAGE);
         this._sent_end = true;
         cb();
     }
@@ -381,7 +374,8 @@ export class WebSocketDuplex extends Duplex {
             if (ws.readyState === 0 || ws.readyState === 1) {
                 // The browser sends what it buffered, then the Close frame.
                 try {
-                    ws.close(this._close_code ?? NORMAL, this._close_code ? 'http2-duplex.1 violation' : undefined);
+                    // A violation's Close names its code, as the server's do.
+                    ws.close(this._violation_code ? CLOSE.PAGE_VIOLATION : CLOSE.NORMAL, this._violation_code);
                 } catch {
                     ignore();
                 }
@@ -390,7 +384,7 @@ export class WebSocketDuplex extends Duplex {
         if (!err && this._got_end && this._sent_end && ws.readyState === 1) {
             // Both ended: the server closes (1000) once its side has seen both ends;
             // a Close of ours could overtake that. Close ourselves only if it never does.
-            const timer = setTimeout(close, CLOSE_WAIT_MS);
+            const timer = setTimeout(close, WAIT.WS_CLOSE_MS);
             ws.addEventListener('close', () => clearTimeout(timer));
         } else {
             close();
