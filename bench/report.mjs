@@ -94,25 +94,32 @@ function failures(report, browser) {
             `! ${c.rows[0].name}, ${report.variants[variant].label}: ${r.errors.length} of ${r.errors.length + r.runs.length} runs failed (${[...new Set(r.errors)].join('; ')})`));
 }
 
-// A Markdown table, readable as plain text too: a row per variant, a column per
-// measured figure.
+// A Markdown table, padded so that it reads as plain text too; the first
+// `text_columns` columns are left-aligned, the others (figures) right-aligned.
+function markdown_table(header, rows, text_columns = 1) {
+    const all = [header, ...rows];
+    const widths = header.map((_, i) => Math.max(...all.map(r => r[i].length)));
+    const line = r => `| ${r.map((text, i) => i < text_columns ? text.padEnd(widths[i]) : text.padStart(widths[i])).join(' | ')} |`;
+    const rule = `|${widths.map((w, i) => i < text_columns ? '-'.repeat(w + 2) : `${'-'.repeat(w + 1)}:`).join('|')}|`;
+    return [line(header), rule, ...rows.map(line)].join('\n');
+}
+
+function browser_heading(report, browser) {
+    const info = report.browsers[browser];
+    return `${info.version} (load average ${info.load_before.join(' ')} → ${info.load_after.join(' ')}, ${info.seconds.toFixed(0)} s):`;
+}
+
+// A row per variant, a column per measured figure.
 export function format_table(report, browser) {
     const cases = report.cases.filter(c => c.browser === browser);
     const cols = columns(cases);
-    const header = ['variant', ...cols.map(col => col.head)];
-    const rows = [header, ...variants_of(report, cases).map(variant =>
-        [report.variants[variant].label, ...cols.map(col => cell(col, variant))])];
-    const widths = header.map((_, i) => Math.max(...rows.map(r => r[i].length)));
-    const line = r => `| ${r.map((text, i) => i === 0 ? text.padEnd(widths[i]) : text.padStart(widths[i])).join(' | ')} |`;
-    const rule = `|${widths.map((w, i) => i === 0 ? '-'.repeat(w + 2) : `${'-'.repeat(w + 1)}:`).join('|')}|`;
-    const info = report.browsers[browser];
+    const rows = variants_of(report, cases).map(variant => [report.variants[variant].label, ...cols.map(col => cell(col, variant))]);
     const skipped = browser === 'firefox' && Object.values(report.variants).some(v => v.transport === 'streaming');
-    return [`\n${info.version} (load average ${info.load_before.join(' ')} → ${info.load_after.join(' ')}, ${info.seconds.toFixed(0)} s):`, '',
-        line(rows[0]), rule, ...rows.slice(1).map(line), '',
+    return [markdown_table(['variant', ...cols.map(col => col.head)], rows), '',
         `p50, p99: 64 B ping-pong; echo ×n: 64 KiB writes on n duplexes; 64 B writes: ≤ ${report.sizes.messages} pipelined; ` +
         'CPU: the server process\'s user + system time per MB echoed; ' +
-        `(n×): against ${report.variants[BASELINE]?.label ?? BASELINE} in the same case`,
-        ...(skipped ? ['—: Firefox cannot stream request bodies (no streaming rows)'] : []),
+        `(n×): against ${report.variants[BASELINE]?.label ?? BASELINE} in the same case.`,
+        ...(skipped ? ['—: Firefox cannot stream request bodies (no streaming rows).'] : []),
         ...failures(report, browser)].join('\n');
 }
 
@@ -122,21 +129,40 @@ export function format_table(report, browser) {
 const CPU_PARTS = ['renderer', 'network', 'browser'];
 
 export function format_cpu_table(report, browser) {
-    const lines = ['', `CPU per MB echoed by process, ms/MB (64 KiB echo, ${BROWSER_LABELS[browser]}):`,
-        `  ${'case'.padEnd(24)} ${'variant'.padEnd(34)} ${['server', ...CPU_PARTS, 'total'].map(h => h.padStart(8)).join(' ')}`];
-    for (const c of report.cases.filter(c => c.browser === browser && c.params.chunk_size)) {
-        for (const [variant, result] of Object.entries(c.results).filter(([, r]) => r.runs.length > 0)) {
+    const rows = report.cases.filter(c => c.browser === browser && c.params.chunk_size).flatMap(c =>
+        Object.entries(c.results).filter(([, r]) => r.runs.length > 0).map(([variant, result]) => {
             const by_type = result.browser_cpu_ms_per_mb || {};
-            const parts = [result.cpu_ms_per_mb, ...CPU_PARTS.map(type => by_type[type] || 0)];
             const total = result.cpu_ms_per_mb + Object.values(by_type).reduce((a, b) => a + b, 0);
-            lines.push(`  ${c.rows[0].name.padEnd(24)} ${report.variants[variant].label.padEnd(34)} ${[...parts, total].map(x => num(x).padStart(8)).join(' ')}`);
-        }
-    }
-    return lines.join('\n');
+            return [c.rows[0].name, report.variants[variant].label,
+                ...[result.cpu_ms_per_mb, ...CPU_PARTS.map(type => by_type[type] || 0), total].map(num)];
+        }));
+    return markdown_table(['case', 'variant', 'server', ...CPU_PARTS, 'total'], rows, 2);
 }
 
+// The targets as printed by the bench.
 export function format_targets(targets) {
-    return ['', 'targets (ratios between variants of the same case, same run):', ...targets.map(t =>
+    return ['targets (ratios between variants of the same case, same run):', ...targets.map(t =>
         `  ${t.met ? 'met   ' : 'MISSED'} ${t.label}: ${num(t.ratio)}× (${num(t.value)} vs ${num(t.base)})` +
         (t.bare_ratio !== undefined ? `; bare WebSocket to ours: ${num(t.bare_ratio)}×` : ''))].join('\n');
+}
+
+// What the bench prints for one browser.
+export function format_browser(report, browser) {
+    return [`\n${browser_heading(report, browser)}`, '', format_table(report, browser), '',
+        `CPU per MB echoed by process, ms/MB (64 KiB echo, ${BROWSER_LABELS[browser]}):`, '',
+        format_cpu_table(report, browser)].join('\n');
+}
+
+// docs/benchmarks.md's results: a section per browser, then the targets.
+export function results_markdown(report) {
+    const sections = Object.keys(report.browsers).map(browser => [
+        `### ${BROWSER_LABELS[browser]}`, '', browser_heading(report, browser), '', format_table(report, browser), '',
+        'Server and browser CPU per MB echoed, ms/MB:', '', format_cpu_table(report, browser)
+    ].join('\n'));
+    const targets = markdown_table(['target', 'ratio', 'values', 'bare WebSocket to ours', ''], report.targets.map(t => [
+        t.label, `${num(t.ratio)}×`, `${num(t.value)} vs ${num(t.base)}`,
+        t.bare_ratio !== undefined ? `${num(t.bare_ratio)}×` : '', t.met ? 'met' : '**missed**']), 1);
+    const about = `Node ${report.node}, ${report.date.slice(0, 10)}, ${report.seconds.toFixed(0)} s; ` +
+        `${report.sizes.repeat} runs per variant and case, ${report.sizes.duration} ms per echo run.`;
+    return [about, '', ...sections.flatMap(section => [section, '']), '### Targets', '', targets].join('\n');
 }

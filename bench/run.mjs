@@ -13,7 +13,8 @@ import { fork } from 'node:child_process';
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { SERVERS, VARIANTS, parse_flags, define_cases } from './cases.mjs';
-import { format_table, format_cpu_table, check_targets, format_targets } from './report.mjs';
+import { format_browser, check_targets, format_targets } from './report.mjs';
+import { update_docs } from './docs-results.mjs';
 import { draw_chart } from './chart.mjs';
 import { launch_bench_browser } from './browser.mjs';
 import { cpu_between } from './browser-cpu.mjs';
@@ -26,19 +27,35 @@ function start_child(kind, { cpu_prof, ours_options }) {
         `--cpu-prof-name=${kind}-${process.pid}.cpuprofile`] : [];
     const child = fork(new URL('server.mjs', import.meta.url), [kind, ours_options || '{}'], { execArgv: exec_argv });
     const replies = [];
-    child.on('message', msg => replies.shift()?.(msg));
-    const next = () => new Promise(resolve => replies.push(resolve));
+    let stopping = false;
+    let died = null;
+    child.on('message', msg => replies.shift()?.resolve(msg));
+    // A child that dies (a crash; or SIGBUS: a build copied a new addon over the one
+    // it had loaded) must stop the bench, not leave it waiting for a reply.
+    child.on('exit', (code, signal) => {
+        if (!stopping) {
+            died = new Error(`bench/server.mjs ${kind} exited (${signal || `code ${code}`})`);
+            replies.splice(0).forEach(reply => reply.reject(died));
+        }
+    });
+    const next = () => died ? Promise.reject(died) : new Promise((resolve, reject) => replies.push({ resolve, reject }));
     return next().then(ready => ({
         ...ready,
         // { cpu: µs so far, websockets: { h2, h1 } opened so far }
         sample: () => {
             const reply = next();
-            child.send('cpu');
+            // A send to a child that just died fails here; its 'exit' rejects the reply.
+            child.send('cpu', () => {});
             return reply;
         },
         stop: () => new Promise(resolve => {
+            stopping = true;
+            if (died) {
+                resolve();
+                return;
+            }
             child.once('exit', resolve);
-            child.send('exit');
+            child.send('exit', () => {});
         })
     }));
 }
@@ -228,10 +245,9 @@ try {
     };
     report.targets = check_targets(report);
     for (const name of Object.keys(browsers)) {
-        console.log(format_table(report, name));
-        console.log(format_cpu_table(report, name));
+        console.log(format_browser(report, name));
     }
-    console.log(format_targets(report.targets));
+    console.log(`\n${format_targets(report.targets)}`);
     // Partial or tuned runs must not replace the committed results.
     const partial = sizes.quick || sizes.only || sizes.ours_options || sizes.browsers.length < 2 ||
         sizes.variants.length < Object.keys(VARIANTS).length;
@@ -240,6 +256,10 @@ try {
     writeFileSync(new URL(`${name}.json`, results_dir), JSON.stringify(report, null, 2) + '\n');
     writeFileSync(new URL(`${name}.svg`, results_dir), draw_chart(report));
     console.log(`\nwrote bench/results/${name}.json and ${name}.svg (${report.seconds.toFixed(0)} s)`);
+    if (!partial) {
+        update_docs(report);
+        console.log('wrote the results section of docs/benchmarks.md');
+    }
 } finally {
     await Promise.all(Object.values(servers).map(server => server.stop()));
 }
