@@ -1,3 +1,4 @@
+// @ts-check
 'use strict';
 const { EventEmitter } = require('events');
 const { constants } = require('http2');
@@ -11,6 +12,7 @@ const {
     WebSocketUpgrade, UpgradeListeners, websocket_offer, websocket_option
 } = require('./transport/http1/upgrade');
 const { cors_policy } = require('./cors');
+const { DEFAULTS, HEADER } = require('./protocol');
 
 
 // Options of ours, as opposed to the Duplex options passed to each duplex.
@@ -25,7 +27,8 @@ const LIMIT_OPTIONS = {
     max_held_bytes: 'maxHeldBytes',
     max_write_bytes: 'maxWriteBytes',
     idle_timeout: 'idleTimeout',
-    close_timeout: 'closeTimeout'
+    close_timeout: 'closeTimeout',
+    keepalive_interval: 'keepaliveInterval'
 };
 
 // HTTP/2 receive windows of the sessions this server sees. Node's default, 64 KiB
@@ -105,9 +108,10 @@ class Http2DuplexServer extends EventEmitter {
     #persistent = new WeakSet([this.#server_duplexes]);
     // session → the entries whose GET it carries.
     #session_entries = new WeakMap();
-    // Duplexes watched for idle_timeout, by key, and the timer checking them.
-    #idle_entries = new Map();
-    #idle_check = null;
+    // Duplexes the core watches (idle_timeout, keep-alives), by key, and the
+    // timer that ticks while there are any.
+    #ticked_entries = new Map();
+    #tick_timer = null;
     // Client connection (session or socket) → its key in the core.
     #connection_keys = new WeakMap();
 
@@ -116,10 +120,10 @@ class Http2DuplexServer extends EventEmitter {
         this.http2_server = http2_server;
         this.path = path;
         this.options = {
-            close_timeout: 1000,
+            close_timeout: DEFAULTS.CLOSE_TIMEOUT_MS,
             autoDestroy: true,
             idle_timeout: 0,
-            keepalive_interval: 20000,
+            keepalive_interval: DEFAULTS.KEEPALIVE_INTERVAL_MS,
             websocket: true,
             scope: 'session',
             check_origin: true,
@@ -351,14 +355,14 @@ class Http2DuplexServer extends EventEmitter {
         this.own_stream(stream);
         const scope = this.#scope_of(duplexes, stream.session);
         const opened = this.#registry.openDuplex(scope.key, this.#connection_of(stream),
-            header(headers, 'http2-duplex-framing'));
+            header(headers, HEADER.FRAMING), performance.now());
         if (opened.kind === 'refused') {
             this.#refuse(stream, opened.refusal, response_headers);
             return undefined;
         }
         const entry = { id: opened.id, key: opened.key, scope, session: stream.session };
         const duplex = this.#get_post.open(stream, entry, opened, response_headers);
-        this.#track(entry, duplexes);
+        this.#track(entry, duplexes, opened.watched);
         this.emit('duplex', duplex, opened.id, headers, flags, raw_headers, duplexes,
             response_headers);
         return duplex;
@@ -368,7 +372,7 @@ class Http2DuplexServer extends EventEmitter {
     #open_websocket(stream, headers, flags, raw_headers, duplexes, response_headers) {
         const scope = this.#scope_of(duplexes, stream.session);
         const opened = this.#registry.openWebSocket(scope.key, this.#connection_of(stream),
-            header(headers, 'sec-websocket-protocol'));
+            header(headers, 'sec-websocket-protocol'), performance.now());
         if (opened.kind === 'refused') {
             this.#refuse(stream, opened.refusal, response_headers);
             return;
@@ -379,7 +383,7 @@ class Http2DuplexServer extends EventEmitter {
         const settings = { id, max_message: this.limits.maxWriteBytes, window: this.limits.windowBytes };
         entry.duplex = new WebSocketDuplex(stream, this.options, settings,
             err => this.#fail(entry, err));
-        this.#track(entry, duplexes);
+        this.#track(entry, duplexes, opened.watched);
         this.emit('duplex', entry.duplex, id, headers, flags, raw_headers, duplexes, response_headers);
     }
 
@@ -478,14 +482,16 @@ class Http2DuplexServer extends EventEmitter {
         this.#session_entries.delete(session);
     }
 
-    // A new duplex: its scope and session find it, idle_timeout watches it,
-    // and its close is the core's to handle.
-    #track(entry, duplexes) {
+    // A new duplex: its scope and session find it, the ticks see it when the
+    // core watches it, and its close is the core's to handle.
+    #track(entry, duplexes, watched) {
         this.#entries.set(entry.key, entry);
         entry.scope.entries.set(entry.key, entry);
         duplexes.set(entry.id, entry.duplex);
         this.#session_entries.get(entry.session)?.add(entry);
-        this.#watch_idle(entry);
+        if (watched) {
+            this.#watch(entry);
+        }
         entry.duplex.on('close', () => this.#forget(entry));
     }
 
@@ -497,8 +503,8 @@ class Http2DuplexServer extends EventEmitter {
             return;
         }
         this.#entries.delete(key);
-        this.#idle_entries.delete(key);
-        this.#stop_idle_check();
+        this.#ticked_entries.delete(key);
+        this.#stop_ticks();
         scope.entries.delete(key);
         scope.duplexes.delete(id);
         this.#session_entries.get(session)?.delete(entry);
@@ -563,35 +569,37 @@ class Http2DuplexServer extends EventEmitter {
         entry.duplex.fail(err);
     }
 
-    // idle_timeout: the core keeps the deadlines. One timer per server checks
-    // them every idleInterval() ms while a duplex is watched, telling the core
-    // which duplexes saw traffic (duplex.traffic_seen) since the last check.
-    #watch_idle(entry) {
-        const interval = this.#registry.idleInterval();
-        if (interval === null || interval === undefined) {
-            return;
-        }
-        this.#registry.watchIdle(entry.key, performance.now());
-        this.#idle_entries.set(entry.key, entry);
-        this.#idle_check ??= setInterval(() => this.#check_idle(), interval).unref();
+    // idle_timeout and the keep-alives of framed GETs: the core keeps the
+    // deadlines. One timer per server ticks every tickInterval() ms while a
+    // watched duplex is open, telling the core which duplexes saw traffic
+    // (traffic_seen) and which GET bodies were written to (written) since.
+    #watch(entry) {
+        this.#ticked_entries.set(entry.key, entry);
+        this.#tick_timer ??= setInterval(() => this.#tick(),
+            this.#registry.tickInterval() ?? undefined).unref();
     }
 
-    #check_idle() {
+    #tick() {
         const active = [];
-        for (const [key, { duplex }] of this.#idle_entries) {
+        const written = [];
+        for (const [key, { duplex }] of this.#ticked_entries) {
             if (duplex.traffic_seen) {
                 duplex.traffic_seen = false;
                 active.push(key);
             }
+            if (duplex.written) {
+                duplex.written = false;
+                written.push(key);
+            }
         }
-        this.#get_post.act(this.#registry.checkIdle(performance.now(), active));
-        this.#stop_idle_check();
+        this.#get_post.act(this.#registry.handleTick(performance.now(), active, written));
+        this.#stop_ticks();
     }
 
-    #stop_idle_check() {
-        if (this.#idle_entries.size === 0 && this.#idle_check) {
-            clearInterval(this.#idle_check);
-            this.#idle_check = null;
+    #stop_ticks() {
+        if (this.#ticked_entries.size === 0 && this.#tick_timer) {
+            clearInterval(this.#tick_timer);
+            this.#tick_timer = null;
         }
     }
 }

@@ -9,6 +9,8 @@ use napi::bindgen_prelude::Buffer;
 use napi_derive::napi;
 
 use core::get_post::{Action, Cut, PostKey};
+use core::protocol::defaults;
+use core::tick::{TickAction, Ticks};
 use core::{ConnectionKey, DuplexKey, ScopeKey};
 
 use crate::refusal::{clamp_u32, header_map, Refusal};
@@ -30,6 +32,8 @@ pub struct Limits {
     pub idle_timeout: Option<f64>,
     /// Ms a POST still open when its duplex closes stays open.
     pub close_timeout: Option<f64>,
+    /// Ms of silence on a framed GET body before a PING frame (0 is off).
+    pub keepalive_interval: Option<f64>,
 }
 
 #[napi(object, object_from_js = false)]
@@ -61,11 +65,13 @@ pub struct Stats {
 )]
 pub enum Opened {
     /// `headers` are the protocol headers of the answer; `framed`: the GET's
-    /// body is framed (docs/protocol.md).
+    /// body is framed (docs/protocol.md); `watched`: `handleTick` must run
+    /// every `tickInterval()` ms while it is open.
     Opened {
         key: i64,
         id: String,
         framed: bool,
+        watched: bool,
         headers: HashMap<String, String>,
     },
     Refused {
@@ -114,6 +120,11 @@ pub enum PostAction {
     End {
         duplex: i64,
     },
+    /// Write `data` to the duplex's GET body (a keep-alive).
+    Write {
+        duplex: i64,
+        data: Buffer,
+    },
     CloseGet {
         duplex: i64,
     },
@@ -123,6 +134,28 @@ pub enum PostAction {
     ClosePost {
         post: i64,
     },
+}
+
+/// The bytes that start every GET body, and the frame that ends a framed
+/// one (docs/protocol.md).
+#[napi(object, object_from_js = false)]
+pub struct GetBody {
+    pub preamble: Buffer,
+    pub end: Buffer,
+}
+
+#[napi]
+pub fn get_body() -> GetBody {
+    GetBody {
+        preamble: core::framing::PREAMBLE.to_vec().into(),
+        end: core::framing::END_FRAME.to_vec().into(),
+    }
+}
+
+/// The header of a DATA frame carrying a write of `len` bytes.
+#[napi]
+pub fn data_header(len: u32) -> Buffer {
+    core::framing::data_header(len).to_vec().into()
 }
 
 /// A POST's key, the duplex it writes to (none when refused), and what to do first.
@@ -182,11 +215,28 @@ fn post_actions(actions: Vec<Action>) -> Vec<PostAction> {
         .collect()
 }
 
+fn tick_actions(actions: Vec<TickAction>) -> Vec<PostAction> {
+    actions
+        .into_iter()
+        .map(|action| match action {
+            TickAction::Fail { duplex, rejection } => PostAction::Fail {
+                duplex: duplex.0 as i64,
+                refusal: Refusal::from(&rejection),
+                warn: true,
+            },
+            TickAction::Write { duplex, data } => PostAction::Write {
+                duplex: duplex.0 as i64,
+                data: data.to_vec().into(),
+            },
+        })
+        .collect()
+}
+
 #[napi(js_name = "Registry")]
 pub struct JsRegistry {
     inner: core::Registry,
     posts: core::get_post::Endpoint,
-    idle: core::IdleDeadlines,
+    ticks: Ticks,
 }
 
 #[napi]
@@ -223,8 +273,17 @@ impl JsRegistry {
         }
         JsRegistry {
             inner: core::Registry::new(effective),
-            posts: core::get_post::Endpoint::new(limits.close_timeout.unwrap_or(0.0) as u64),
-            idle: core::IdleDeadlines::new(limits.idle_timeout.unwrap_or(0.0) as u64),
+            posts: core::get_post::Endpoint::new(
+                limits
+                    .close_timeout
+                    .unwrap_or(f64::from(defaults::CLOSE_TIMEOUT_MS)) as u64,
+            ),
+            ticks: Ticks::new(
+                limits.idle_timeout.unwrap_or(0.0) as u64,
+                limits
+                    .keepalive_interval
+                    .unwrap_or(f64::from(defaults::KEEPALIVE_INTERVAL_MS)) as u64,
+            ),
         }
     }
 
@@ -271,26 +330,33 @@ impl JsRegistry {
             .collect()
     }
 
-    /// A GET on `connection` opens a duplex in `scope`; `framing` is its
-    /// `http2-duplex-framing` header.
+    /// A GET on `connection` opens a duplex in `scope` at `now` (ms, the
+    /// caller's clock); `framing` is its `http2-duplex-framing` header.
     #[napi]
-    pub fn open_duplex(&mut self, scope: i64, connection: i64, framing: Option<String>) -> Opened {
+    pub fn open_duplex(
+        &mut self,
+        scope: i64,
+        connection: i64,
+        framing: Option<String>,
+        now: f64,
+    ) -> Opened {
         let framed = core::framing::wants_framing(framing.as_deref());
         let limits = self.inner.limits().clone();
-        self.open(scope, connection, framed, |id| {
+        self.open(scope, connection, framed, now, |id| {
             core::open_answer_headers(id, &limits, framed)
         })
     }
 
-    /// A WebSocket opens a duplex; `protocols` is its `sec-websocket-protocol`.
+    /// A WebSocket opens a duplex at `now`; `protocols` is its `sec-websocket-protocol`.
     #[napi]
     pub fn open_web_socket(
         &mut self,
         scope: i64,
         connection: i64,
         protocols: Option<String>,
+        now: f64,
     ) -> Opened {
-        self.open(scope, connection, false, |id| {
+        self.open(scope, connection, false, now, |id| {
             core::websocket_answer_headers(id, protocols.as_deref())
         })
     }
@@ -300,6 +366,7 @@ impl JsRegistry {
         scope: i64,
         connection: i64,
         framed: bool,
+        now: f64,
         headers: impl FnOnce(&str) -> Vec<(&'static str, String)>,
     ) -> Opened {
         match self
@@ -309,6 +376,7 @@ impl JsRegistry {
             Ok(opened) => Opened::Opened {
                 key: opened.key.0 as i64,
                 framed,
+                watched: self.ticks.watch(opened.key, now as u64, framed),
                 headers: header_map(headers(&opened.id)),
                 id: opened.id,
             },
@@ -396,7 +464,7 @@ impl JsRegistry {
     pub fn handle_duplex_closed(&mut self, duplex: i64, now: f64) -> Vec<PostAction> {
         let mut out = Vec::new();
         let duplex = DuplexKey(key(duplex));
-        self.idle.unwatch(duplex);
+        self.ticks.unwatch(duplex);
         self.posts
             .handle_duplex_closed(&mut self.inner, duplex, now as u64, &mut out);
         post_actions(out)
@@ -440,37 +508,33 @@ impl JsRegistry {
         post_actions(out)
     }
 
-    /// How often to call `checkIdle` while a duplex is watched; none when
-    /// the idle timeout is off.
+    /// How often to call `handleTick` while a duplex is watched; none when
+    /// neither the idle timeout nor the keep-alives are on.
     #[napi]
-    pub fn idle_interval(&self) -> Option<u32> {
-        self.idle
-            .is_on()
-            .then(|| self.idle.interval().min(u32::MAX as u64) as u32)
+    pub fn tick_interval(&self) -> Option<u32> {
+        self.ticks
+            .interval()
+            .map(|interval| interval.min(u32::MAX as u64) as u32)
     }
 
-    /// A duplex opened at `now` (ms, the caller's clock).
+    /// The periodic check at `now`: `active` saw traffic and `written` had
+    /// their GET body written to since the last one. Answers with the
+    /// duplexes idle for the timeout (`fail`) and the keep-alives (`write`).
     #[napi]
-    pub fn watch_idle(&mut self, duplex: i64, now: f64) {
-        self.idle.watch(DuplexKey(key(duplex)), now as u64);
-    }
-
-    /// The periodic check: `active` saw traffic since the last one. Returns
-    /// the duplexes to fail with the refusal (`ERR_HTTP2_DUPLEX_IDLE_TIMEOUT`).
-    #[napi]
-    pub fn check_idle(&mut self, now: f64, active: Vec<i64>) -> Vec<PostAction> {
-        let expired = self.idle.check(
+    pub fn handle_tick(
+        &mut self,
+        now: f64,
+        active: Vec<i64>,
+        written: Vec<i64>,
+    ) -> Vec<PostAction> {
+        let mut out = Vec::new();
+        self.ticks.handle_tick(
             now as u64,
             active.into_iter().map(|duplex| DuplexKey(key(duplex))),
+            written.into_iter().map(|duplex| DuplexKey(key(duplex))),
+            &mut out,
         );
-        expired
-            .into_iter()
-            .map(|duplex| PostAction::Fail {
-                duplex: duplex.0 as i64,
-                refusal: Refusal::from(&self.idle.expired()),
-                warn: true,
-            })
-            .collect()
+        tick_actions(out)
     }
 
     #[napi]

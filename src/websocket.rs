@@ -8,13 +8,6 @@ use napi_derive::napi;
 
 use crate::refusal::Refusal;
 
-/// Why a WebSocket was closed on the peer: its code and what the close said.
-#[napi(object, object_from_js = false)]
-pub struct Violation {
-    pub code: String,
-    pub message: String,
-}
-
 /// What the WebSocket transport must do, in order.
 #[napi(
     discriminant = "kind",
@@ -30,11 +23,12 @@ pub enum WsAction {
     Send { data: Buffer },
     /// The peer granted credit: writes that waited may go.
     Credit,
-    /// The WebSocket is over: end the stream. `violation` when the peer broke
-    /// the protocol; `close_code` the peer's close code when it closed.
+    /// The WebSocket is over: end the stream. `refusal` when that breaks
+    /// the duplex (the client broke the protocol, or closed before both
+    /// directions ended); `close_code` the client's close code when it closed.
     Finished {
         close_code: Option<u32>,
-        violation: Option<Violation>,
+        refusal: Option<Refusal>,
     },
 }
 
@@ -76,12 +70,9 @@ fn ws_actions(actions: Vec<core::websocket::Action>) -> Vec<WsAction> {
             },
             Action::End => WsAction::End,
             Action::Credit => WsAction::Credit,
-            Action::Finished { code, violation } => WsAction::Finished {
+            Action::Finished { code, .. } => WsAction::Finished {
                 close_code: code.map(u32::from),
-                violation: violation.map(|v| Violation {
-                    code: v.error_code().as_str().to_owned(),
-                    message: v.reason().to_owned(),
-                }),
+                refusal: action.server_failure().as_ref().map(Refusal::from),
             },
         })
         .collect()

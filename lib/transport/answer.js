@@ -1,8 +1,9 @@
-'use strict';
 // @ts-check
+'use strict';
 // Answering a request on the duplex path, whatever its transport: the client
 // may reset any stream at any time, and that must never throw.
 const { constants } = require('http2');
+const { HEADER } = require('../protocol');
 
 /**
  * Answers unless the stream is already gone or answered.
@@ -27,7 +28,7 @@ function answer_refusal(stream, err, response_headers) {
     if (err.status === undefined) {
         return;
     }
-    answer(stream, err.status, { ...response_headers, 'http2-duplex-error': String(err.code) });
+    answer(stream, err.status, { ...response_headers, [HEADER.ERROR]: String(err.code) });
     // The answer above is final; the rest of a refused body is not read.
     if (!stream.destroyed) {
         stream.close(constants.NGHTTP2_NO_ERROR);

@@ -1,3 +1,4 @@
+// @ts-check
 'use strict';
 // WebSocket adapter: an RFC 8441 extended CONNECT stream on the duplex path
 // (subprotocol http2-duplex.1, docs/websocket.md) carries both directions of
@@ -5,15 +6,13 @@
 // handshake); this class moves buffers between it, the stream and the Duplex.
 const { WsEndpoint } = require('../native');
 const { ServerDuplex } = require('./duplex');
-const { duplex_error, refusal_error } = require('../errors');
+const { refusal_error } = require('../errors');
+const { CLOSE, WAIT } = require('../protocol');
 
-const GOING_AWAY = 1001;
 // Payloads up to this many bytes leave in one buffer with their frame header.
 const COPY_BELOW = 4096;
 // _writev joins runs of such payloads into frames of up to this many bytes.
 const JOIN_MAX = 64 * 1024;
-// After both ends, how long the client's Close is waited for before the stream ends.
-const CLOSE_WAIT_MS = 5000;
 
 // Credit counts bytes: a string written with decodeStrings: false is encoded first.
 const as_bytes = (chunk, encoding) =>
@@ -93,16 +92,14 @@ class WebSocketDuplex extends ServerDuplex {
         }
     }
 
-    #finished({ closeCode, violation }) {
+    // The core says whether the close breaks the duplex: the client broke
+    // the protocol, or closed before both `end`s had gone.
+    #finished({ refusal }) {
         if (!this.stream.writableEnded && !this.stream.destroyed) {
             this.stream.end();
         }
-        if (violation) {
-            this.#fail(duplex_error(violation.code, `WebSocket closed: ${violation.message}`));
-        } else if (!(this.#received_end && this.writableEnded)) {
-            // (The client's end may still wait for the reader: it was received.)
-            this.#fail(duplex_error('ERR_HTTP2_DUPLEX_WS_CLOSED',
-                `the client closed the WebSocket (code ${closeCode}) before both directions had ended`));
+        if (refusal) {
+            this.#fail(refusal_error(refusal));
         }
     }
 
@@ -221,12 +218,12 @@ class WebSocketDuplex extends ServerDuplex {
                 if (!this.stream.destroyed && !this.stream.writableEnded) {
                     this.stream.end();
                 }
-            }, CLOSE_WAIT_MS).unref();
+            }, WAIT.WS_CLOSE_MS).unref();
             this.stream.once('close', () => clearTimeout(timer));
             return;
         }
         if (!this.stream.destroyed && !this.stream.writableEnded) {
-            this.#act(this.#endpoint.close(GOING_AWAY, 'duplex destroyed'));
+            this.#act(this.#endpoint.close(CLOSE.GOING_AWAY, 'duplex destroyed'));
             if (!this.stream.writableEnded) {
                 this.stream.end();
             }

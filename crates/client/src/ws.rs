@@ -525,7 +525,7 @@ impl Inner {
                     }
                 }
                 Action::Credit => {}
-                Action::Finished { code, violation } => {
+                Action::Finished { code, violation, .. } => {
                     state.finished = true;
                     if let Some(mut send) = state.send.take() {
                         let _ = send.send_data(Bytes::new(), true);

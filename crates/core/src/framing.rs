@@ -18,9 +18,24 @@ pub fn wants_framing(header: Option<&str>) -> bool {
 }
 
 /// The header of a frame of `kind` carrying `len` bytes.
-pub fn frame_header(kind: u8, len: u32) -> [u8; HEADER_LEN] {
+pub const fn frame_header(kind: u8, len: u32) -> [u8; HEADER_LEN] {
     let [a, b, c, d] = len.to_be_bytes();
     [kind, a, b, c, d]
+}
+
+/// What every GET body starts with, framed or not: fetch may resolve only
+/// once the first byte came, and the server may not write for a while.
+pub const PREAMBLE: &[u8] = crate::protocol::value::PREAMBLE.as_bytes();
+
+/// The keep-alive an idle framed GET carries (`crate::tick` says when).
+pub const PING_FRAME: [u8; HEADER_LEN] = frame_header(PING, 0);
+
+/// The last frame of a framed GET whose server ended on purpose.
+pub const END_FRAME: [u8; HEADER_LEN] = frame_header(END, 0);
+
+/// The header before a write of `len` bytes on a framed GET.
+pub fn data_header(len: u32) -> [u8; HEADER_LEN] {
+    frame_header(DATA, len)
 }
 
 /// What a framed body said.
@@ -145,6 +160,10 @@ mod tests {
     #[test]
     fn header_layout() {
         assert_eq!(frame_header(DATA, 0x0102_0304), [0, 1, 2, 3, 4]);
+        assert_eq!(data_header(0x0102_0304), [0, 1, 2, 3, 4]);
+        assert_eq!(PING_FRAME, [1, 0, 0, 0, 0]);
+        assert_eq!(END_FRAME, [2, 0, 0, 0, 0]);
+        assert_eq!(PREAMBLE, b"a");
         assert!(wants_framing(Some("1")));
         assert!(wants_framing(Some("2, 1")));
         assert!(!wants_framing(Some("2")));

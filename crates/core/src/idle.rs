@@ -1,62 +1,122 @@
-//! The idle timeout: which duplexes have seen no traffic for `timeout_ms`.
+//! Silences: which duplexes have not been heard from for a limit.
 //!
 //! The caller owns the clock and the timer. It checks every
-//! [`IdleDeadlines::interval`] ms, passing the duplexes that saw traffic since
-//! its last check, and ends the ones the check returns. Marking traffic is then
-//! a flag on the caller's side rather than a call per write, and a duplex is
-//! ended at most a quarter of the timeout late.
+//! [`Silences::interval`] ms, passing the duplexes it heard from since its
+//! last check, and acts on the ones the check returns. Marking traffic is then
+//! a flag on the caller's side rather than a call per write, and a silence is
+//! found at most a quarter of the limit late. [`IdleDeadlines`] ends a duplex
+//! silent for the idle timeout; `crate::tick` also keeps a framed GET alive.
 
 use std::collections::HashMap;
 
 use crate::registry::DuplexKey;
 use crate::rejection::{Reason, Rejection};
 
+/// Which watched duplexes were silent for `limit_ms`, as of the caller's
+/// periodic checks (the idle timeout, and the keep-alives of framed GETs).
 #[derive(Debug)]
-pub struct IdleDeadlines {
-    timeout_ms: u64,
-    /// When each watched duplex last saw traffic, as of the checks.
-    active_at: HashMap<DuplexKey, u64>,
+pub struct Silences {
+    limit_ms: u64,
+    /// When each watched duplex was last heard from, as of the checks.
+    heard_at: HashMap<DuplexKey, u64>,
 }
 
-impl IdleDeadlines {
-    /// `timeout_ms` 0 is off: nothing is watched.
-    pub fn new(timeout_ms: u64) -> Self {
-        IdleDeadlines {
-            timeout_ms,
-            active_at: HashMap::new(),
+impl Silences {
+    /// `limit_ms` 0 is off: nothing is watched.
+    pub fn new(limit_ms: u64) -> Self {
+        Silences {
+            limit_ms,
+            heard_at: HashMap::new(),
         }
     }
 
     pub fn is_on(&self) -> bool {
-        self.timeout_ms > 0
+        self.limit_ms > 0
+    }
+
+    /// How often the caller checks while anything is watched: a silence is
+    /// then found at most a quarter of the limit late.
+    pub fn interval(&self) -> u64 {
+        self.limit_ms.div_ceil(4).max(1)
+    }
+
+    pub fn watched(&self) -> usize {
+        self.heard_at.len()
+    }
+
+    /// A duplex heard from (opened) at `now`.
+    pub fn watch(&mut self, key: DuplexKey, now: u64) {
+        if self.is_on() {
+            self.heard_at.insert(key, now);
+        }
+    }
+
+    pub fn unwatch(&mut self, key: DuplexKey) {
+        self.heard_at.remove(&key);
+    }
+
+    /// The check at `now`: `heard` were heard from since the last one.
+    /// Returns the duplexes silent for the limit, in key order (still watched).
+    pub fn silent(
+        &mut self,
+        now: u64,
+        heard: impl IntoIterator<Item = DuplexKey>,
+    ) -> Vec<DuplexKey> {
+        for key in heard {
+            if let Some(at) = self.heard_at.get_mut(&key) {
+                *at = now;
+            }
+        }
+        let limit = self.limit_ms;
+        let mut silent: Vec<DuplexKey> = self
+            .heard_at
+            .iter()
+            .filter(|(_, &at)| now.saturating_sub(at) >= limit)
+            .map(|(&key, _)| key)
+            .collect();
+        silent.sort_unstable();
+        silent
+    }
+}
+
+/// The idle timeout: a duplex with no traffic for `timeout_ms` ends, once.
+#[derive(Debug)]
+pub struct IdleDeadlines(Silences);
+
+impl IdleDeadlines {
+    /// `timeout_ms` 0 is off: nothing is watched.
+    pub fn new(timeout_ms: u64) -> Self {
+        IdleDeadlines(Silences::new(timeout_ms))
+    }
+
+    pub fn is_on(&self) -> bool {
+        self.0.is_on()
     }
 
     /// How often the caller checks while anything is watched.
     pub fn interval(&self) -> u64 {
-        self.timeout_ms.div_ceil(4).max(1)
+        self.0.interval()
     }
 
     /// What a duplex the check returned is failed with.
     pub fn expired(&self) -> Rejection {
         Rejection::new(Reason::IdleTimeout {
-            timeout_ms: self.timeout_ms,
+            timeout_ms: self.0.limit_ms,
         })
     }
 
     pub fn watched(&self) -> usize {
-        self.active_at.len()
+        self.0.watched()
     }
 
     /// A duplex opened at `now`.
     pub fn watch(&mut self, key: DuplexKey, now: u64) {
-        if self.is_on() {
-            self.active_at.insert(key, now);
-        }
+        self.0.watch(key, now);
     }
 
     /// A duplex closed.
     pub fn unwatch(&mut self, key: DuplexKey) {
-        self.active_at.remove(&key);
+        self.0.unwatch(key);
     }
 
     /// The check at `now`: `active` saw traffic since the last one. Returns
@@ -67,21 +127,9 @@ impl IdleDeadlines {
         now: u64,
         active: impl IntoIterator<Item = DuplexKey>,
     ) -> Vec<DuplexKey> {
-        for key in active {
-            if let Some(at) = self.active_at.get_mut(&key) {
-                *at = now;
-            }
-        }
-        let timeout = self.timeout_ms;
-        let mut expired: Vec<DuplexKey> = self
-            .active_at
-            .iter()
-            .filter(|(_, &at)| now.saturating_sub(at) >= timeout)
-            .map(|(&key, _)| key)
-            .collect();
-        expired.sort_unstable();
+        let expired = self.0.silent(now, active);
         for key in &expired {
-            self.active_at.remove(key);
+            self.0.unwatch(*key);
         }
         expired
     }

@@ -25,12 +25,13 @@ pub mod protocol;
 mod registry;
 mod rejection;
 mod request;
+pub mod tick;
 pub mod websocket;
 
 pub use answer::{open_answer_headers, websocket_answer_headers, EXPOSED_HEADERS};
 pub use code::Code;
 pub use get_close::{get_closed, session_closed, GetClosed, GetOutcome, SessionOutcome};
-pub use idle::IdleDeadlines;
+pub use idle::{IdleDeadlines, Silences};
 pub use inbound::{Completion, Piece};
 pub use limits::{Budget, Limits};
 pub use options::{check_option, NUMERIC_OPTIONS};

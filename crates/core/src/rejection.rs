@@ -59,6 +59,13 @@ pub enum Reason {
     WebSocketAbnormalClose {
         how: PeerGone,
     },
+    /// The peer closed the WebSocket (a Close frame with `code`) before both
+    /// directions had ended.
+    WebSocketClosedEarly {
+        code: Option<u16>,
+    },
+    /// The peer broke the WebSocket protocol; the Close sent says how.
+    WebSocketViolation(crate::websocket::Violation),
     /// The connection carrying the duplex's GET failed (an error, a GOAWAY
     /// with an error code, a cut) before the duplex was done.
     SessionClosed,
@@ -147,6 +154,8 @@ impl Reason {
             WebSocketNeedsHttp2 => Code::WsNeedsHttp2,
             WebSocketBadHandshake => Code::WsBadHandshake,
             WebSocketAbnormalClose { .. } => Code::WsAbnormalClose,
+            WebSocketClosedEarly { .. } => Code::WsClosed,
+            WebSocketViolation(violation) => violation.error_code(),
             OriginNotAllowed { .. } => Code::OriginNotAllowed,
         }
     }
@@ -242,6 +251,17 @@ impl fmt::Display for Reason {
                     PeerGone::ConnectionClosed => "connection closed",
                 }
             ),
+            WebSocketClosedEarly { code } => match code {
+                Some(code) => write!(
+                    f,
+                    "the client closed the WebSocket (code {code}) before both directions had ended"
+                ),
+                None => write!(
+                    f,
+                    "the client closed the WebSocket (no code) before both directions had ended"
+                ),
+            },
+            WebSocketViolation(violation) => write!(f, "WebSocket closed: {}", violation.reason()),
             GetReset { code } => write!(
                 f,
                 "the client reset the duplex's GET (HTTP/2 code {code})"

@@ -25,11 +25,32 @@ pub enum Action {
     Credit,
     /// The WebSocket is over: end the stream. `violation` when the peer
     /// broke the protocol (a Close with its code was sent), `code` the
-    /// peer's close code when it closed.
+    /// peer's close code when it closed; `early` when it is over before
+    /// both directions ended (the `end` messages went both ways), for
+    /// another reason than a violation.
     Finished {
         code: Option<u16>,
         violation: Option<Violation>,
+        early: bool,
     },
+}
+
+impl Action {
+    /// What a [`Action::Finished`] means for the server's duplex: broken by
+    /// the client's violation, or by its close before both ends; `None`
+    /// for a clean close or another action.
+    pub fn server_failure(&self) -> Option<Rejection> {
+        match *self {
+            Action::Finished {
+                violation: Some(violation),
+                ..
+            } => Some(Rejection::new(Reason::WebSocketViolation(violation))),
+            Action::Finished {
+                code, early: true, ..
+            } => Some(Rejection::new(Reason::WebSocketClosedEarly { code })),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -247,6 +268,7 @@ impl Endpoint {
             self.finished = true;
             out.push(Action::Finished {
                 code: self.peer_code,
+                early: violation.is_none() && !self.channel.both_ended(),
                 violation,
             });
         }
@@ -411,10 +433,55 @@ mod tests {
             out,
             vec![Action::Finished {
                 code: Some(1000),
-                violation: None
+                violation: None,
+                early: false
             }]
         );
         assert_eq!(endpoint.send_credit(), 0);
+    }
+
+    #[test]
+    fn a_close_before_both_ends_is_early_and_breaks_the_servers_duplex() {
+        let finished = |out: &[Action]| out.last().cloned().expect("an action");
+        // The client closes after its `end`, before the server's.
+        let mut endpoint = Endpoint::new(1 << 20, INITIAL_CREDIT);
+        let mut out = Vec::new();
+        endpoint.receive(client_frame(Opcode::Text, b"end"), &mut out);
+        endpoint.receive(client_frame(Opcode::Close, &[0x03, 0xe9]), &mut out);
+        let last = finished(&out);
+        assert!(matches!(
+            last,
+            Action::Finished {
+                code: Some(1001),
+                violation: None,
+                early: true
+            }
+        ));
+        let broke = last.server_failure().expect("a failure");
+        assert_eq!(broke.code(), crate::Code::WsClosed);
+        assert_eq!(
+            broke.to_string(),
+            "the client closed the WebSocket (code 1001) before both directions had ended"
+        );
+        // A violation breaks it with its own code, whatever the ends.
+        let mut endpoint = Endpoint::new(1 << 20, INITIAL_CREDIT);
+        out.clear();
+        endpoint.receive(Bytes::from_static(&[0x82, 0x01, 0x00]), &mut out);
+        let last = finished(&out);
+        assert!(matches!(last, Action::Finished { early: false, .. }));
+        let broke = last.server_failure().expect("a failure");
+        assert_eq!(broke.code(), crate::Code::WsProtocol);
+        assert_eq!(broke.to_string(), "WebSocket closed: bad masking");
+        // Both `end`s went: the close is clean.
+        let mut endpoint = Endpoint::new(1 << 20, INITIAL_CREDIT);
+        out.clear();
+        endpoint.end(&mut out);
+        endpoint.receive(client_frame(Opcode::Text, b"end"), &mut out);
+        endpoint.receive(client_frame(Opcode::Close, &[0x03, 0xe8]), &mut out);
+        let last = finished(&out);
+        assert!(matches!(last, Action::Finished { early: false, .. }));
+        assert_eq!(last.server_failure(), None);
+        assert_eq!(Action::End.server_failure(), None);
     }
 
     #[test]
@@ -558,7 +625,8 @@ mod tests {
             out,
             vec![Action::Finished {
                 code: Some(1000),
-                violation: None
+                violation: None,
+                early: false
             }]
         );
     }
