@@ -48,10 +48,11 @@ export function unsupported(browser, transport) {
 
 const DEFAULTS = { duration: 2000, repeat: 3, messages: 20000, rounds: 1000, latency: 50 };
 const QUICK = { duration: 1000, repeat: 1, messages: 2000, rounds: 200, latency: 50 };
-const FLAGS = [...Object.keys(DEFAULTS), 'quick', 'only', 'variants', 'browsers', 'cpu-prof', 'ours-options', 'no-node'];
+const FLAGS = [...Object.keys(DEFAULTS), 'quick', 'only', 'variants', 'browsers', 'cpu-prof', 'browser-prof', 'ours-options', 'no-node'];
 
 // --quick, --duration=ms, --repeat=n, --messages=n, --rounds=n, --latency=ms, --only=text,
-// --variants=ws-h2,ws,..., --browsers=chromium,firefox, --cpu-prof, --ours-options=JSON
+// --variants=ws-h2,ws,..., --browsers=chromium,firefox, --cpu-prof (the server children),
+// --browser-prof (the page, Chromium), --ours-options=JSON
 // (extra Http2DuplexServer options for ours, to try a tuning), --no-node
 export function parse_flags(argv) {
     const flags = Object.fromEntries(argv.map(arg => {
@@ -78,7 +79,7 @@ export function parse_flags(argv) {
     return {
         ...sizes, quick: Boolean(flags.quick), only: flags.only,
         browsers: list('browsers', BROWSERS), variants: list('variants', Object.keys(VARIANTS)),
-        no_node: Boolean(flags['no-node']), cpu_prof: Boolean(flags['cpu-prof']), ours_options: flags['ours-options']
+        no_node: Boolean(flags['no-node']), cpu_prof: Boolean(flags['cpu-prof']), browser_prof: Boolean(flags['browser-prof']), ours_options: flags['ours-options']
     };
 }
 

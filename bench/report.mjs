@@ -148,9 +148,10 @@ export function format_targets(targets) {
 
 // What the bench prints for one browser.
 export function format_browser(report, browser) {
-    return [`\n${browser_heading(report, browser)}`, '', format_table(report, browser), '',
-        `CPU per MB echoed by process, ms/MB (64 KiB echo, ${BROWSER_LABELS[browser]}):`, '',
-        format_cpu_table(report, browser)].join('\n');
+    const bulk = report.cases.some(c => c.browser === browser && c.params.chunk_size);
+    return [`\n${browser_heading(report, browser)}`, '', format_table(report, browser),
+        ...(bulk ? ['', `CPU per MB echoed by process, ms/MB (64 KiB echo, ${BROWSER_LABELS[browser]}):`, '',
+            format_cpu_table(report, browser)] : [])].join('\n');
 }
 
 // docs/benchmarks.md's results: a section per browser, then the targets.

@@ -1,6 +1,6 @@
 // npm run bench [-- --quick | --browsers=chromium,firefox | --variants=ws-h2,ws,... | --duration=ms
 //                  --repeat=n --messages=n --rounds=n --latency=ms --only=text --cpu-prof
-//                  --ours-options=JSON --no-node]
+//                  --browser-prof --ours-options=JSON --no-node]
 // In headless Chromium and then Firefox, side by side in the same minutes: our
 // browser client with each transport forced through make()'s `transport` option
 // (WebSocket over HTTP/2 and over HTTP/1.1, streaming POST, POST per write), the
@@ -65,6 +65,7 @@ async function open_page(browser, server, latency) {
     const page = await browser.page(server.page, server.bench_script, latency);
     return {
         run: (workload, options, params) => page.run(workload, server.target, options, params),
+        cdp: page.cdp,
         close: page.close
     };
 }
@@ -123,16 +124,36 @@ function check_run(bench_case, variant, result, websockets) {
     }
 }
 
+// --browser-prof (Chromium): the page's JS profile of a run, sampled every 100 µs,
+// into bench/results/profiles/ (open in DevTools, or bench/profile-summary.mjs).
+async function profiled(page, name, run) {
+    await page.cdp('Profiler.enable');
+    await page.cdp('Profiler.setSamplingInterval', { interval: 100 });
+    await page.cdp('Profiler.start');
+    try {
+        return await run();
+    } finally {
+        const { profile } = await page.cdp('Profiler.stop');
+        const dir = new URL('profiles/', results_dir);
+        mkdirSync(dir, { recursive: true });
+        writeFileSync(new URL(`${name}.cpuprofile`, dir), JSON.stringify(profile));
+    }
+}
+
+let run_count = 0;
+
 // One run. A run that fails check_run stops the bench; one that failed with an
 // error (the client's or the server's) is recorded as failed and reported with the table.
-async function run_once(bench_case, variant, session, servers) {
+async function run_once(bench_case, variant, session, servers, browser_prof) {
     const server = servers[VARIANTS[variant].server];
     const page = await session.pages(variant, bench_case.latency);
     const before = await server.sample();
     const browser_before = session.browser.cpu_sample();
+    const run = () => page.run(bench_case.workload, VARIANTS[variant].options, bench_case.params);
     let result;
     try {
-        result = await page.run(bench_case.workload, VARIANTS[variant].options, bench_case.params);
+        result = await (browser_prof && page.cdp ?
+            profiled(page, `${bench_case.key.replace('/', '-')}-${variant}-${++run_count}`, run) : run());
     } catch (err) {
         const error = String(err.message).split('\n')[0];
         process.stderr.write(`  ${bench_case.key} ${variant}: run failed: ${error}\n`);
@@ -159,11 +180,11 @@ function browser_cpu_per_mb(runs, mb) {
 
 // Runs are interleaved across variants; each keeps its median run (by the case's
 // first row) and the CPU time per MB over all its runs.
-async function run_case(bench_case, repeat, session, servers) {
+async function run_case(bench_case, { repeat, browser_prof }, session, servers) {
     const runs = Object.fromEntries(bench_case.variants.map(variant => [variant, []]));
     for (let r = 0; r < repeat; r++) {
         for (const variant of bench_case.variants) {
-            runs[variant].push(await run_once(bench_case, variant, session, servers));
+            runs[variant].push(await run_once(bench_case, variant, session, servers, browser_prof));
         }
     }
     const key = bench_case.rows[0].key;
@@ -193,7 +214,7 @@ async function run_case(bench_case, repeat, session, servers) {
 const load = () => loadavg().map(x => Number(x.toFixed(2)));
 
 // Every case of one browser; a warm-up run of each variant first.
-async function run_browser(name, cases, servers, repeat) {
+async function run_browser(name, cases, servers, sizes) {
     const session = await open_browser(name, servers);
     const load_before = load();
     const started = Date.now();
@@ -205,7 +226,7 @@ async function run_browser(name, cases, servers, repeat) {
         }
         const measured = [];
         for (const bench_case of cases) {
-            measured.push({ ...bench_case, results: await run_case(bench_case, repeat, session, servers) });
+            measured.push({ ...bench_case, results: await run_case(bench_case, sizes, session, servers) });
         }
         return {
             info: { version: session.browser.version, seconds: (Date.now() - started) / 1000, load_before, load_after: load() },
@@ -228,7 +249,7 @@ try {
     for (const name of sizes.browsers) {
         const mine = cases.filter(c => c.browser === name);
         if (mine.length > 0) {
-            const ran = await run_browser(name, mine, servers, sizes.repeat);
+            const ran = await run_browser(name, mine, servers, sizes);
             browsers[name] = ran.info;
             measured.push(...ran.measured);
         }
@@ -249,7 +270,7 @@ try {
     }
     console.log(`\n${format_targets(report.targets)}`);
     // Partial or tuned runs must not replace the committed results.
-    const partial = sizes.quick || sizes.only || sizes.ours_options || sizes.browsers.length < 2 ||
+    const partial = sizes.quick || sizes.only || sizes.ours_options || sizes.cpu_prof || sizes.browser_prof || sizes.browsers.length < 2 ||
         sizes.variants.length < Object.keys(VARIANTS).length;
     const name = partial ? 'partial' : 'latest';
     mkdirSync(results_dir, { recursive: true });
@@ -257,8 +278,8 @@ try {
     writeFileSync(new URL(`${name}.svg`, results_dir), draw_chart(report));
     console.log(`\nwrote bench/results/${name}.json and ${name}.svg (${report.seconds.toFixed(0)} s)`);
     if (!partial) {
-        update_docs(report);
-        console.log('wrote the results section of docs/benchmarks.md');
+        console.log(update_docs(report) ? 'wrote the results section of docs/benchmarks.md' :
+            'docs/benchmarks.md has no results markers: not updated');
     }
 } finally {
     await Promise.all(Object.values(servers).map(server => server.stop()));
