@@ -1,20 +1,37 @@
+// @ts-check
 'use strict';
 // Errors with a stable `code` from the one table (crates/core/src/code.rs,
 // generated into ./error-codes.js) and the HTTP `status` answered, if any.
 const codes = require('./error-codes');
 
-function duplex_error(code, message = codes[code].message, status = codes[code].status) {
-    const err = new Error(message);
-    err.code = code;
-    if (status !== null && status !== undefined) {
-        err.status = status;
+/**
+ * An error of this package: `code` from the table, `status` the HTTP status answered.
+ * @typedef {Error & { code: string, status?: number }} DuplexError
+ */
+
+/**
+ * @param {keyof typeof codes | string} code
+ * @param {string} [message] the table's text by default
+ * @param {number | null} [status] the table's status by default
+ * @returns {DuplexError}
+ */
+function duplex_error(code, message, status) {
+    const known = /** @type {Record<string, { message: string, status: number | null }>} */ (codes)[code];
+    /** @type {DuplexError} */
+    const err = Object.assign(new Error(message ?? known.message), { code });
+    const answered = status === undefined ? known?.status : status;
+    if (answered !== null && answered !== undefined) {
+        err.status = answered;
     }
     return err;
 }
 
-// The error for a refusal the Rust core answered.
-function refusal_error(rejection) {
-    return duplex_error(rejection.code, rejection.message, rejection.status);
+/**
+ * The error for a refusal the Rust core answered.
+ * @param {import('./native').Refusal} refusal
+ */
+function refusal_error(refusal) {
+    return duplex_error(refusal.code, refusal.message, refusal.status);
 }
 
 module.exports = { codes, duplex_error, refusal_error };

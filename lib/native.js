@@ -1,3 +1,4 @@
+// @ts-check
 'use strict';
 // Loads the Rust addon, the napi-rs way. In order:
 //   1. a local build next to package.json (http2-duplex.node): a source checkout after
@@ -14,7 +15,7 @@ const root = join(__dirname, '..');
 const { version } = require('../package.json');
 const { PLATFORMS } = require('./targets');
 // One npm package per target of package.json's napi.targets, in npm/<triple>/.
-const PREBUILT = PLATFORMS.map(p => p.triple);
+const PREBUILT = PLATFORMS.map(/** @param {{ triple: string }} p */ p => p.triple);
 
 // musl or glibc, as napi-rs's generated loader decides it.
 function isMusl() {
@@ -25,11 +26,12 @@ function isMusl() {
     }
     try {
         if (typeof process.report?.getReport !== 'function') {return false;}
-        process.report.excludeNetwork = true;
-        const report = process.report.getReport();
+        /** @type {any} */ (process.report).excludeNetwork = true;
+        /** @type {{ header?: { glibcVersionRuntime?: string }, sharedObjects?: string[] }} */
+        const report = /** @type {any} */ (process.report.getReport());
         if (report.header?.glibcVersionRuntime) {return false;}
         return Array.isArray(report.sharedObjects) &&
-            report.sharedObjects.some(f => f.includes('libc.musl-') || f.includes('ld-musl-'));
+            report.sharedObjects.some(/** @param {string} f */ f => f.includes('libc.musl-') || f.includes('ld-musl-'));
     } catch {
         return false;
     }
@@ -42,6 +44,11 @@ function triple(platform = process.platform, arch = process.arch) {
     return `${platform}-${arch}`;
 }
 
+/**
+ * The addon's exports: their types are lib/native.d.ts, generated from the
+ * bindings (src/*.rs) by `npm run native:types`.
+ * @returns {typeof import('./native')}
+ */
 function load() {
     const target = triple();
     const pkg = `http2-duplex-${target}`;
@@ -51,7 +58,7 @@ function load() {
         try {
             return require(local);
         } catch (err) {
-            failures.push(`${local}: ${err.message}`);
+            failures.push(`${local}: ${/** @type {Error} */ (err).message}`);
         }
     }
     if (PREBUILT.includes(target)) {
@@ -62,7 +69,8 @@ function load() {
             } else {
                 return require(pkg);
             }
-        } catch (err) {
+        } catch (caught) {
+            const err = /** @type {Error & { code?: string }} */ (caught);
             if (err.code !== 'MODULE_NOT_FOUND') {failures.push(`${pkg}: ${err.message}`);}
         }
     }
@@ -76,13 +84,13 @@ function load() {
     steps.push('or build it from source: install Rust >= 1.89 (https://rustup.rs) and a C compiler, ' +
         'then run `npm rebuild http2-duplex` (in a source checkout: `npm run build`)' +
         (existsSync(buildLog) ? `; the source build at install failed, see ${buildLog}` : ''));
-    const err = new Error(
+    const err = /** @type {Error & { code?: string, target?: string, supported?: string[] }} */ (new Error(
         `http2-duplex: no native core for ${target} (${process.platform} ${process.arch}). ` +
         (!PREBUILT.includes(target) ? `No prebuilt binary is published for ${target}. ` :
             `The prebuilt package ${pkg} is ${failures.length ? 'not usable' : 'not installed'}. `) +
         `To fix: ${steps.join('; ')}. ` +
         `Prebuilt binaries: ${PREBUILT.join(', ')}.` +
-        (failures.length ? ` Load errors: ${failures.join('; ')}` : ''));
+        (failures.length ? ` Load errors: ${failures.join('; ')}` : '')));
     err.code = CODE;
     err.target = target;
     err.supported = PREBUILT.slice();

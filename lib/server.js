@@ -14,6 +14,23 @@ const {
 const { cors_policy } = require('./cors');
 const { DEFAULTS, HEADER } = require('./protocol');
 
+/**
+ * @typedef {import('../index').Http2DuplexServerOptions} Options
+ * @typedef {import('http2').Http2Session & { http2_duplex_failed?: boolean }} Session
+ * @typedef {import('http2').IncomingHttpHeaders} Headers
+ * @typedef {Record<string, string>} ResponseHeaders
+ * @typedef {import('./native').Refusal} Refusal
+ * A request on the duplex path: an HTTP/2 stream, an Http1Exchange or a WebSocketUpgrade.
+ * @typedef {any} Stream
+ * 6.x's Map of a pairing scope's duplexes, by id.
+ * @typedef {Map<string, import('stream').Duplex>} Duplexes
+ * @typedef {{
+ *   key: number, duplexes: Duplexes, entries: Map<number, Entry>,
+ *   sessions: Set<Session>, persistent: boolean
+ * }} Scope
+ * @typedef {import('./transport/get-post').Entry & { id: string, scope: Scope }} Entry
+ */
+
 
 // Options of ours, as opposed to the Duplex options passed to each duplex.
 const LIMIT_OPTIONS = {
@@ -46,6 +63,7 @@ function ignore() {}
 
 // Whether the server also hands HTTP/1.1 requests to 'request' listeners: a
 // plain http(s).Server, or an HTTP/2 server created with allowHTTP1.
+/** @param {any} server */
 function serves_http1(server) {
     if (typeof server.updateSettings !== 'function') {
         return true;
@@ -56,6 +74,7 @@ function serves_http1(server) {
     return options?.allowHTTP1 === true;
 }
 
+/** @param {unknown} scope */
 function check_scope(scope) {
     if (scope !== 'session' && scope !== 'server' && typeof scope !== 'function') {
         throw Object.assign(new TypeError(
@@ -65,6 +84,7 @@ function check_scope(scope) {
 }
 
 // Every numeric option is checked once, here, by the core's table.
+/** @param {Record<string, unknown>} options */
 function check_options(options) {
     for (const [name, value] of Object.entries(options)) {
         if (value === undefined) {
@@ -81,13 +101,19 @@ function check_options(options) {
     }
 }
 
+/**
+ * @param {Headers} headers
+ * @param {string} name
+ */
 function header(headers, name) {
     const value = headers[name];
     return value === undefined ? undefined : String(value);
 }
 
 class Http2DuplexServer extends EventEmitter {
+    /** @type {((session: Session) => void) | null} */
     #session_listener = null;
+    /** @type {((req: import('http').IncomingMessage, res: import('http').ServerResponse) => void) | null} */
     #request_listener = null;
     #upgrades;
     // Which WebSockets are taken: { http2, http1 } (the websocket option).
@@ -97,28 +123,44 @@ class Http2DuplexServer extends EventEmitter {
     #get_post;
     #cors;
     // Open duplexes by their key in the core.
+    /** @type {Map<number, Entry>} */
     #entries = new Map();
     // duplexes Map → its pairing scope: 6.x pairs a POST with the duplexes of
     // the Map its session (or the caller of process_stream) passes.
+    /** @type {WeakMap<Duplexes, Scope>} */
     #scopes = new WeakMap();
     // Maps that outlive any one session: scope 'server', keyed scopes, HTTP/1.1.
+    /** @type {Duplexes} */
     #server_duplexes = new Map();
+    /** @type {Map<string, Duplexes>} */
     #keyed_duplexes = new Map();
+    /** @type {WeakMap<Duplexes, string>} */
     #key_names = new WeakMap();
+    /** @type {WeakSet<Duplexes>} */
     #persistent = new WeakSet([this.#server_duplexes]);
     // session → the entries whose GET it carries.
+    /** @type {WeakMap<Session, Set<Entry>>} */
     #session_entries = new WeakMap();
     // Duplexes the core watches (idle_timeout, keep-alives), by key, and the
     // timer that ticks while there are any.
+    /** @type {Map<number, Entry>} */
     #ticked_entries = new Map();
+    /** @type {NodeJS.Timeout | null} */
     #tick_timer = null;
     // Client connection (session or socket) → its key in the core.
+    /** @type {WeakMap<object, number>} */
     #connection_keys = new WeakMap();
 
+    /**
+     * @param {any} http2_server an HTTP/2 server (or an http(s) server)
+     * @param {string} path
+     * @param {Options} [options]
+     */
     constructor(http2_server, path, options) {
         super();
         this.http2_server = http2_server;
         this.path = path;
+        /** @type {Options & typeof RECEIVE_WINDOWS & { keepalive_interval: number }} */
         this.options = {
             close_timeout: DEFAULTS.CLOSE_TIMEOUT_MS,
             autoDestroy: true,
@@ -136,10 +178,13 @@ class Http2DuplexServer extends EventEmitter {
         this.#websockets = websocket_option(websocket);
         this.#upgrades = new UpgradeListeners(http2_server, path);
         this.#cors = cors_policy(cors, check_origin);
+        /** @type {Record<string, number>} */
         const limits = {};
+        const given = /** @type {Record<string, any>} */ (this.options);
         for (const [option, limit] of Object.entries(LIMIT_OPTIONS)) {
-            if (this.options[option] !== undefined) {
-                limits[limit] = this.options[option];
+            const value = given[option];
+            if (value !== undefined) {
+                limits[limit] = value;
             }
         }
         this.#registry = new Registry(limits, scope === 'session');
@@ -154,10 +199,11 @@ class Http2DuplexServer extends EventEmitter {
         // HTTP/1.1 has no session: its requests pair server-wide.
         this.#http1_duplexes = scope === 'session' ? new Map() : this.#server_duplexes;
         this.#persistent.add(this.#http1_duplexes);
+        // (The transport hands back the entries it got from here.)
         this.#get_post = new GetPostTransport(this.#registry, this.options, {
             entry: key => this.#entries.get(key),
-            forget: entry => this.#forget(entry),
-            fail: (entry, err, warn) => this.#fail(entry, err, warn),
+            forget: entry => this.#forget(/** @type {Entry} */ (entry)),
+            fail: (entry, err, warn) => this.#fail(/** @type {Entry} */ (entry), err, warn),
             warn: err => this.emit('warning', err)
         });
         this.limits = this.#registry.limits();
@@ -207,6 +253,7 @@ class Http2DuplexServer extends EventEmitter {
     }
 
     // 6.x API: serve the duplex path on a session.
+    /** @param {Session} session */
     async process_session(session) {
         const duplexes = new Map();
         this.#scope_of(duplexes, session);
@@ -217,6 +264,13 @@ class Http2DuplexServer extends EventEmitter {
 
     // An application function (scope, cors) that throws fails its request
     // (500 and a 'warning'), never the process.
+    /**
+     * @param {Stream} stream
+     * @param {Headers} headers
+     * @param {number} flags
+     * @param {string[]} raw_headers
+     * @param {Duplexes} session_duplexes
+     */
     async #serve(stream, headers, flags, raw_headers, session_duplexes) {
         let duplexes = session_duplexes;
         try {
@@ -238,6 +292,10 @@ class Http2DuplexServer extends EventEmitter {
 
     // An HTTP/1.1 request (HTTP/2 ones come as streams) to the duplex path;
     // other paths are left to the application's own 'request' listener.
+    /**
+     * @param {import('http').IncomingMessage} req
+     * @param {import('http').ServerResponse} res
+     */
     #on_http1_request(req, res) {
         if (req.httpVersionMajor >= 2 || req.url !== this.path) {
             return;
@@ -248,6 +306,11 @@ class Http2DuplexServer extends EventEmitter {
 
     // An HTTP/1.1 WebSocket upgrade to the duplex path (RFC 6455): served as
     // any request, on the upgraded socket.
+    /**
+     * @param {import('http').IncomingMessage} req
+     * @param {import('net').Socket} socket
+     * @param {Buffer} head
+     */
     #on_upgrade(req, socket, head) {
         const headers = { ...req.headers, ':method': req.method, ':path': req.url };
         this.#serve(new WebSocketUpgrade(req, socket, head), headers, 0, req.rawHeaders, this.#http1_duplexes);
@@ -255,6 +318,10 @@ class Http2DuplexServer extends EventEmitter {
 
     // The pairing scope of a request: its session's (6.x), the server's, or
     // the one the application's function names.
+    /**
+     * @param {Duplexes} session_duplexes
+     * @param {Headers} headers
+     */
     #duplexes_for(session_duplexes, headers) {
         const { scope } = this.options;
         if (scope === 'server') {
@@ -276,6 +343,7 @@ class Http2DuplexServer extends EventEmitter {
 
     // A keyed scope is held only while a duplex of it is open: a request
     // that opened none (refused, an unknown id) leaves nothing behind.
+    /** @param {Duplexes} duplexes */
     #release_if_unused(duplexes) {
         const name = this.#key_names.get(duplexes);
         if (name === undefined || this.#keyed_duplexes.get(name) !== duplexes) {
@@ -294,6 +362,7 @@ class Http2DuplexServer extends EventEmitter {
 
     // 6.x API: the server handles this stream's errors; answering or closing
     // it once the client has reset it never throws.
+    /** @param {Stream} stream */
     own_stream(stream) {
         if (!owned_streams.has(stream)) {
             owned_streams.add(stream);
@@ -303,6 +372,14 @@ class Http2DuplexServer extends EventEmitter {
     }
 
     // 6.x API: resolves to false (after 'unhandled_stream') for another path.
+    /**
+     * @param {Stream} stream
+     * @param {Headers} headers
+     * @param {number} flags
+     * @param {string[]} raw_headers
+     * @param {Duplexes} duplexes
+     * @param {ResponseHeaders} response_headers
+     */
     async process_stream(stream, headers, flags, raw_headers, duplexes, response_headers) {
         if (headers[':path'] !== this.path) {
             this.emit('unhandled_stream', stream, headers, flags, raw_headers,
@@ -351,6 +428,14 @@ class Http2DuplexServer extends EventEmitter {
     }
 
     // 6.x API: opens a duplex on a GET stream; resolves to it (undefined when refused).
+    /**
+     * @param {Stream} stream
+     * @param {Headers} headers
+     * @param {number} flags
+     * @param {string[]} raw_headers
+     * @param {Duplexes} duplexes
+     * @param {ResponseHeaders} response_headers
+     */
     async new_stream(stream, headers, flags, raw_headers, duplexes, response_headers) {
         this.own_stream(stream);
         const scope = this.#scope_of(duplexes, stream.session);
@@ -360,7 +445,8 @@ class Http2DuplexServer extends EventEmitter {
             this.#refuse(stream, opened.refusal, response_headers);
             return undefined;
         }
-        const entry = { id: opened.id, key: opened.key, scope, session: stream.session };
+        /** @type {Entry} */
+        const entry = { id: opened.id, key: opened.key, scope, session: stream.session, duplex: null };
         const duplex = this.#get_post.open(stream, entry, opened, response_headers);
         this.#track(entry, duplexes, opened.watched);
         this.emit('duplex', duplex, opened.id, headers, flags, raw_headers, duplexes,
@@ -369,6 +455,14 @@ class Http2DuplexServer extends EventEmitter {
     }
 
     // A WebSocket on the duplex path (RFC 8441 or RFC 6455): one stream, both directions.
+    /**
+     * @param {Stream} stream
+     * @param {Headers} headers
+     * @param {number} flags
+     * @param {string[]} raw_headers
+     * @param {Duplexes} duplexes
+     * @param {ResponseHeaders} response_headers
+     */
     #open_websocket(stream, headers, flags, raw_headers, duplexes, response_headers) {
         const scope = this.#scope_of(duplexes, stream.session);
         const opened = this.#registry.openWebSocket(scope.key, this.#connection_of(stream),
@@ -378,7 +472,8 @@ class Http2DuplexServer extends EventEmitter {
             return;
         }
         const { key, id } = opened;
-        const entry = { id, key, scope, session: stream.session };
+        /** @type {Entry} */
+        const entry = { id, key, scope, session: stream.session, duplex: null };
         stream.respond({ ':status': 200, ...opened.headers, ...response_headers });
         const settings = { id, max_message: this.limits.maxWriteBytes, window: this.limits.windowBytes };
         entry.duplex = new WebSocketDuplex(stream, this.options, settings,
@@ -389,6 +484,7 @@ class Http2DuplexServer extends EventEmitter {
 
     // The client connection a request came on (its HTTP/2 session, or its
     // HTTP/1.1 socket): what the duplexes it opens count against.
+    /** @param {Stream} stream */
     #connection_of(stream) {
         const connection = stream.session ?? stream.req?.socket ?? stream;
         let key = this.#connection_keys.get(connection);
@@ -400,6 +496,7 @@ class Http2DuplexServer extends EventEmitter {
     }
 
     // 6.x API: destroys a session or stream; what it throws becomes a warning.
+    /** @param {{ destroy(): void }} obj */
     destroy(obj) {
         try {
             obj.destroy();
@@ -411,6 +508,10 @@ class Http2DuplexServer extends EventEmitter {
     // The pairing scope of a duplexes Map, opened on first use. A session's
     // own Map's scope closes with the last session that used it; the others
     // (scope 'server', keyed scopes, HTTP/1.1) live on.
+    /**
+     * @param {Duplexes} duplexes
+     * @param {Session} session
+     */
     #scope_of(duplexes, session) {
         let scope = this.#scopes.get(duplexes);
         if (!scope) {
@@ -435,6 +536,7 @@ class Http2DuplexServer extends EventEmitter {
         return scope;
     }
 
+    /** @param {Session} session */
     #track_session(session) {
         // Per server: several Http2DuplexServers may serve one HTTP/2 server.
         if (this.#session_entries.has(session)) {
@@ -462,8 +564,9 @@ class Http2DuplexServer extends EventEmitter {
 
     // The session carrying their GETs closed: the core says whether each of
     // its duplexes ends (as in 6.x), breaks (the session failed) or lives on.
+    /** @param {Session} session */
     #session_closed(session) {
-        for (const entry of this.#session_entries.get(session)) {
+        for (const entry of this.#session_entries.get(session) ?? []) {
             if (entry.duplex.destroyed) {
                 continue;
             }
@@ -484,6 +587,11 @@ class Http2DuplexServer extends EventEmitter {
 
     // A new duplex: its scope and session find it, the ticks see it when the
     // core watches it, and its close is the core's to handle.
+    /**
+     * @param {Entry} entry
+     * @param {Duplexes} duplexes
+     * @param {boolean} watched
+     */
     #track(entry, duplexes, watched) {
         this.#entries.set(entry.key, entry);
         entry.scope.entries.set(entry.key, entry);
@@ -497,6 +605,7 @@ class Http2DuplexServer extends EventEmitter {
 
     // The core and the maps forget a duplex (idempotent); the core answers
     // the POSTs still open for it.
+    /** @param {Entry} entry */
     #forget(entry) {
         const { scope, key, id, session } = entry;
         if (!this.#entries.has(key)) {
@@ -520,6 +629,7 @@ class Http2DuplexServer extends EventEmitter {
 
     // RFC 8441: lets clients open WebSockets on this HTTP/2 session (the
     // setting can also be given to http2.createSecureServer).
+    /** @param {Session} session */
     #offer_websockets(session) {
         if (!this.#websockets.http2 || session.localSettings.enableConnectProtocol) {
             return;
@@ -534,13 +644,14 @@ class Http2DuplexServer extends EventEmitter {
     // Raises the windows only, never lowers what the HTTP/2 server set. Larger
     // windows let a client send more before it waits; what the server buffers
     // per session stays bounded by session_window.
+    /** @param {Session} session */
     #open_receive_windows(session) {
         const { session_window, stream_window } = this.options;
         try {
             if (session_window > (session.state.effectiveLocalWindowSize || 0)) {
                 session.setLocalWindowSize(session_window);
             }
-            if (stream_window > session.localSettings.initialWindowSize) {
+            if (stream_window > /** @type {number} */ (session.localSettings.initialWindowSize)) {
                 session.settings({ initialWindowSize: stream_window });
             }
         } catch (err) {
@@ -549,6 +660,11 @@ class Http2DuplexServer extends EventEmitter {
     }
 
     // Answers a refusal of the core (a request that opens or uses nothing).
+    /**
+     * @param {Stream} stream
+     * @param {Refusal} refusal
+     * @param {ResponseHeaders} response_headers
+     */
     #refuse(stream, refusal, response_headers) {
         const err = refusal_error(refusal);
         answer_refusal(stream, err, response_headers);
@@ -559,6 +675,11 @@ class Http2DuplexServer extends EventEmitter {
 
     // A client broke the duplex: warn, and destroy it ('error' only where the
     // application listens).
+    /**
+     * @param {Entry} entry
+     * @param {Error} err
+     * @param {boolean} [warn]
+     */
     #fail(entry, err, warn = true) {
         if (entry.duplex.destroyed) {
             return;
@@ -573,6 +694,7 @@ class Http2DuplexServer extends EventEmitter {
     // deadlines. One timer per server ticks every tickInterval() ms while a
     // watched duplex is open, telling the core which duplexes saw traffic
     // (traffic_seen) and which GET bodies were written to (written) since.
+    /** @param {Entry} entry */
     #watch(entry) {
         this.#ticked_entries.set(entry.key, entry);
         this.#tick_timer ??= setInterval(() => this.#tick(),

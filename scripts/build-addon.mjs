@@ -4,9 +4,11 @@
 //   --target, --zig (cargo zigbuild) and --out are for CI's per-platform builds
 //   (.github/workflows/release.yml), e.g. --zig --target aarch64-unknown-linux-musl
 //   --out http2-duplex.linux-arm64-musl.node.
-// Also used by scripts/install.mjs (the source fallback of an installed package).
+// Also used by scripts/install.mjs (the source fallback of an installed package). In a checkout
+// the compile also leaves the bindings' type definitions for lib/native.d.ts
+// (scripts/native-types.mjs), at no cost: napi-derive writes them as it expands.
 import { spawnSync } from 'node:child_process';
-import { copyFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -16,7 +18,7 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 // artifact's path comes from cargo's own report, so CARGO_TARGET_DIR and a configured build
 // target are honoured. Returns the path of the copied .node; throws when cargo fails.
 export function buildAddon({
-    cwd = root, debug = false, locked = false, target, zig = false, out, stdio = 'inherit'
+    cwd = root, debug = false, locked = false, target, zig = false, out, stdio = 'inherit', typeDefDir
 } = {}) {
     const args = [zig ? 'zigbuild' : 'build', '-p', 'http2-duplex-node', '--message-format=json-render-diagnostics'];
     if (!debug) {args.push('--release');}
@@ -25,6 +27,10 @@ export function buildAddon({
     // musl targets link the C runtime statically by default, and then rustc drops the cdylib:
     // a Node addon on musl (Alpine) links it dynamically, as napi-rs's template configures it.
     const env = { ...process.env };
+    if (typeDefDir) {
+        mkdirSync(typeDefDir, { recursive: true });
+        env.NAPI_TYPE_DEF_TMP_FOLDER = typeDefDir;
+    }
     for (const arch of ['X86_64', 'AARCH64']) {
         env[`CARGO_TARGET_${arch}_UNKNOWN_LINUX_MUSL_RUSTFLAGS`] ??= '-C target-feature=-crt-static';
     }
@@ -59,7 +65,10 @@ if (import.meta.url === pathToFileURL(process.argv[1]).href) {
     const debug = argv.includes('--debug');
     let dest;
     try {
-        dest = buildAddon({ debug, target: value('--target'), zig: argv.includes('--zig'), out: value('--out') });
+        dest = buildAddon({
+            debug, target: value('--target'), zig: argv.includes('--zig'), out: value('--out'),
+            typeDefDir: join(root, 'target', 'napi-type-def')
+        });
     } catch (err) {
         console.error(err.message);
         process.exit(1);

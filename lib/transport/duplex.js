@@ -1,5 +1,5 @@
-'use strict';
 // @ts-check
+'use strict';
 // What every transport's server-side duplex shares: the readable side fed by
 // the transport (with the reader's backpressure), and failures a client caused.
 const { Duplex } = require('stream');

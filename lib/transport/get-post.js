@@ -192,7 +192,7 @@ class GetPostTransport {
 
     /**
      * @param {Registry} registry
-     * @param {import('stream').DuplexOptions & { keepalive_interval: number }} options
+     * @param {import('stream').DuplexOptions} options
      * @param {Host} host the server: its duplexes by key, and what it does for a broken one
      */
     constructor(registry, options, host) {

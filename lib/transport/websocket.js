@@ -14,7 +14,18 @@ const COPY_BELOW = 4096;
 // _writev joins runs of such payloads into frames of up to this many bytes.
 const JOIN_MAX = 64 * 1024;
 
-// Credit counts bytes: a string written with decodeStrings: false is encoded first.
+/**
+ * @typedef {import('../native').WsAction} WsAction
+ * @typedef {import('../native').CloseOutcome} CloseOutcome
+ * @typedef {(err?: Error | null) => void} Callback
+ */
+
+/**
+ * Credit counts bytes: a string written with decodeStrings: false is encoded first.
+ * @param {string | Buffer} chunk
+ * @param {BufferEncoding} encoding
+ * @returns {Buffer}
+ */
 const as_bytes = (chunk, encoding) =>
     typeof chunk === 'string' ? Buffer.from(chunk, encoding) : chunk;
 
@@ -24,6 +35,7 @@ class WebSocketDuplex extends ServerDuplex {
     #reported = 0;
     #received_end = false;
     // A write waiting for credit: what is left of it, and its callback.
+    /** @type {{ chunks: Buffer[], cb: Callback } | null} */
     #waiting = null;
     // The endpoint's send credit as last read, less what was sent since (it
     // only grows between reads, so this never exceeds it).
@@ -32,12 +44,18 @@ class WebSocketDuplex extends ServerDuplex {
 
     // `fail(err)`: the server's handling of a client that broke the duplex.
     // `id` goes to the client in the first message (docs/websocket.md).
+    /**
+     * @param {any} stream an RFC 8441 CONNECT stream, or a WebSocketUpgrade
+     * @param {import('stream').DuplexOptions} options
+     * @param {{ id: string, max_message: number, window: number }} settings
+     * @param {(err: Error) => void} fail
+     */
     constructor(stream, options, { id, max_message, window }, fail) {
         super(stream, options);
         this.transport = 'websocket';
         this.#fail = fail;
         this.#endpoint = new WsEndpoint(max_message, window);
-        stream.on('data', piece => {
+        stream.on('data', /** @param {Buffer} piece */ piece => {
             this.traffic_seen = true;
             this.#act(this.#endpoint.receive(piece));
         });
@@ -59,6 +77,7 @@ class WebSocketDuplex extends ServerDuplex {
 
     // The client can send nothing more: a break (its Close never came
     // before both ends) fails the duplex; either way the stream ends.
+    /** @param {CloseOutcome} outcome */
     #peer_gone(outcome) {
         if (outcome.kind === 'broken' && !this.destroyed) {
             this.#fail(refusal_error(outcome.refusal));
@@ -68,6 +87,7 @@ class WebSocketDuplex extends ServerDuplex {
         }
     }
 
+    /** @param {WsAction[]} actions */
     #act(actions) {
         for (const action of actions) {
             switch (action.kind) {
@@ -94,6 +114,7 @@ class WebSocketDuplex extends ServerDuplex {
 
     // The core says whether the close breaks the duplex: the client broke
     // the protocol, or closed before both `end`s had gone.
+    /** @param {{ refusal?: import('../native').Refusal }} finished */
     #finished({ refusal }) {
         if (!this.stream.writableEnded && !this.stream.destroyed) {
             this.stream.end();
@@ -104,6 +125,7 @@ class WebSocketDuplex extends ServerDuplex {
     }
 
     // What the reader took since the last report goes back as credit.
+    /** @param {number} [size] */
     _read(size) {
         super._read(size);
         const consumed = this.#pushed - this.readableLength;
@@ -114,6 +136,11 @@ class WebSocketDuplex extends ServerDuplex {
         }
     }
 
+    /**
+     * @param {string | Buffer} chunk
+     * @param {BufferEncoding} encoding
+     * @param {Callback} cb
+     */
     _write(chunk, encoding, cb) {
         this.#waiting = { chunks: [as_bytes(chunk, encoding)], cb };
         this.#send_waiting();
@@ -121,8 +148,14 @@ class WebSocketDuplex extends ServerDuplex {
 
     // Writes that waited behind one another leave as few frames: runs of small
     // chunks are joined (a frame costs both ends more than copying a few KiB).
+    /**
+     * @param {Array<{ chunk: string | Buffer, encoding: BufferEncoding }>} chunks
+     * @param {Callback} cb
+     */
     _writev(chunks, cb) {
+        /** @type {Buffer[]} */
         const out = [];
+        /** @type {Buffer[]} */
         let run = [];
         let run_bytes = 0;
         const flush = () => {
@@ -187,6 +220,10 @@ class WebSocketDuplex extends ServerDuplex {
     // One write to the stream per frame: a small payload is copied after its
     // header (a write costs more than copying a few KiB); a large one goes
     // with its header as one corked batch, uncopied.
+    /**
+     * @param {Buffer} header
+     * @param {Buffer} payload
+     */
     #send_frame(header, payload) {
         if (payload.length <= COPY_BELOW && typeof payload !== 'string') {
             this.stream.write(Buffer.concat([header, payload], header.length + payload.length));
@@ -198,11 +235,16 @@ class WebSocketDuplex extends ServerDuplex {
         }
     }
 
+    /** @param {Callback} cb */
     _final(cb) {
         this.#act(this.#endpoint.end());
         cb();
     }
 
+    /**
+     * @param {Error | null} err
+     * @param {Callback} cb
+     */
     _destroy(err, cb) {
         this.#waiting = null;
         super._destroy(err, cb);
@@ -212,6 +254,7 @@ class WebSocketDuplex extends ServerDuplex {
     // (a reset could overtake the Close). After both ends the Close 1000 is
     // out and the stream ends with the client's ('finished'): ended at once,
     // HAProxy reset the client's stream and dropped the data still on its way.
+    /** @param {Error | null} reset */
     _end_transport(reset) {
         if (!reset && this.#received_end && this.writableFinished && !this.stream.writableEnded) {
             const timer = setTimeout(() => {

@@ -1,3 +1,4 @@
+// @ts-check
 'use strict';
 // HTTP/1.1 adapter: presents one request/response exchange (Node's
 // IncomingMessage + ServerResponse) as the part of a ServerHttp2Stream's
@@ -8,6 +9,10 @@ const { constants } = require('http2');
 class Http1Exchange extends EventEmitter {
     #aborted = false;
 
+    /**
+     * @param {import('http').IncomingMessage} req
+     * @param {import('http').ServerResponse} res
+     */
     constructor(req, res) {
         super();
         this.req = req;
@@ -18,11 +23,11 @@ class Http1Exchange extends EventEmitter {
         const abort = () => {
             this.#aborted = true;
         };
-        req.on('error', err => {
+        req.on('error', /** @param {Error} err */ err => {
             abort();
             this.emit('error', err);
         });
-        res.on('error', err => {
+        res.on('error', /** @param {Error} err */ err => {
             abort();
             this.emit('error', err);
         });
@@ -38,6 +43,10 @@ class Http1Exchange extends EventEmitter {
     }
 
     // 'data' and 'end' are the request body's; the rest are the exchange's.
+    /**
+     * @param {string | symbol} event
+     * @param {(...args: any[]) => void} listener
+     */
     on(event, listener) {
         if (event === 'data' || event === 'end') {
             this.req.on(event, listener);
@@ -46,6 +55,10 @@ class Http1Exchange extends EventEmitter {
         return super.on(event, listener);
     }
 
+    /**
+     * @param {string | symbol} event
+     * @param {(...args: any[]) => void} listener
+     */
     once(event, listener) {
         if (event === 'data' || event === 'end') {
             this.req.once(event, listener);
@@ -74,9 +87,13 @@ class Http1Exchange extends EventEmitter {
         return this.res.writableFinished;
     }
 
+    /**
+     * @param {import('http2').OutgoingHttpHeaders} headers with ':status'
+     * @param {{ endStream?: boolean }} [options]
+     */
     respond(headers, { endStream = false } = {}) {
         const { ':status': status, ...rest } = headers;
-        this.res.writeHead(status, rest);
+        this.res.writeHead(Number(status), rest);
         if (endStream) {
             this.res.end();
         } else {
@@ -85,10 +102,16 @@ class Http1Exchange extends EventEmitter {
         }
     }
 
+    /**
+     * @param {string | Uint8Array} chunk
+     * @param {BufferEncoding} [encoding]
+     * @param {(err?: Error | null) => void} [cb]
+     */
     write(chunk, encoding, cb) {
-        return this.res.write(chunk, encoding, cb);
+        return encoding === undefined ? this.res.write(chunk, cb) : this.res.write(chunk, encoding, cb);
     }
 
+    /** @param {() => void} [cb] */
     end(cb) {
         this.res.end(cb);
         return this;
@@ -127,6 +150,7 @@ class Http1Exchange extends EventEmitter {
         }
     }
 
+    /** @param {Error} [err] */
     destroy(err) {
         this.#aborted = true;
         this.res.destroy(err);

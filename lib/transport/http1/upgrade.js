@@ -1,3 +1,4 @@
+// @ts-check
 'use strict';
 // HTTP/1.1 WebSocket adapter (RFC 6455 upgrade, subprotocol http2-duplex.1):
 // presents an upgraded socket as the part of a ServerHttp2Stream's interface
@@ -12,11 +13,23 @@ const { websocketAccept } = require('../../native');
 
 const INVALID_OPTION = 'ERR_HTTP2_DUPLEX_INVALID_OPTION';
 
+/**
+ * Which WebSockets the server takes.
+ * @typedef {{ http2: boolean, http1: boolean }} WebSocketOption
+ * @typedef {import('http').IncomingMessage} IncomingMessage
+ * @typedef {import('net').Socket} Socket
+ * @typedef {(req: IncomingMessage, socket: Socket, head: Buffer) => void} OnWebSocket
+ */
+
 // The websocket option: which WebSockets the server takes. true (default):
 // RFC 8441 on HTTP/2 sessions and RFC 6455 upgrades over HTTP/1.1; 'http1':
 // upgrades only (HTTP/2 sessions do not offer the extended CONNECT, so
 // browsers open an HTTP/1.1 WebSocket, one connection per duplex); 'http2':
 // RFC 8441 only; false: none.
+/**
+ * @param {unknown} value
+ * @returns {WebSocketOption}
+ */
 function websocket_option(value) {
     switch (value) {
     case true:
@@ -35,6 +48,7 @@ function websocket_option(value) {
 }
 
 // Header lines of an HTTP/1.1 answer; arrays repeat their name.
+/** @param {import('http2').OutgoingHttpHeaders} headers */
 function header_lines(headers) {
     let lines = '';
     for (const [name, value] of Object.entries(headers)) {
@@ -48,8 +62,14 @@ function header_lines(headers) {
 class WebSocketUpgrade extends EventEmitter {
     #socket;
     // Bytes the HTTP parser read past the handshake: the first frames.
+    /** @type {Buffer | null} */
     #head;
 
+    /**
+     * @param {IncomingMessage} req
+     * @param {Socket} socket
+     * @param {Buffer} [head]
+     */
     constructor(req, socket, head) {
         super();
         this.req = req;
@@ -60,7 +80,7 @@ class WebSocketUpgrade extends EventEmitter {
         this.closed = false;
         this.headersSent = false;
         socket.setNoDelay(true);
-        socket.on('error', err => this.emit('error', err));
+        socket.on('error', /** @param {Error} err */ err => this.emit('error', err));
         socket.on('close', () => {
             this.closed = true;
             this.emit('close');
@@ -68,6 +88,10 @@ class WebSocketUpgrade extends EventEmitter {
     }
 
     // 'data' and 'end' are the socket's: the frames after the handshake.
+    /**
+     * @param {string | symbol} event
+     * @param {(...args: any[]) => void} listener
+     */
     on(event, listener) {
         if (event === 'data') {
             if (this.#head) {
@@ -104,6 +128,10 @@ class WebSocketUpgrade extends EventEmitter {
 
     // 200 accepts the WebSocket: 101 with the key's answer. Any other status
     // refuses it with a plain answer, and the connection closes after it.
+    /**
+     * @param {import('http2').OutgoingHttpHeaders} headers with ':status'
+     * @param {{ endStream?: boolean }} [options]
+     */
     respond(headers, { endStream = false } = {}) {
         const { ':status': status, ...rest } = headers;
         this.headersSent = true;
@@ -114,17 +142,23 @@ class WebSocketUpgrade extends EventEmitter {
                 `${header_lines(rest)}\r\n`);
             return;
         }
-        this.#socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n` +
+        this.#socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[Number(status)] ?? ''}\r\n` +
             `${header_lines(rest)}content-length: 0\r\nconnection: close\r\n\r\n`);
         if (endStream) {
             this.#socket.end();
         }
     }
 
+    /**
+     * @param {string | Uint8Array} chunk
+     * @param {BufferEncoding} [encoding]
+     * @param {(err?: Error | null) => void} [cb]
+     */
     write(chunk, encoding, cb) {
-        return this.#socket.write(chunk, encoding, cb);
+        return encoding === undefined ? this.#socket.write(chunk, cb) : this.#socket.write(chunk, encoding, cb);
     }
 
+    /** @param {() => void} [cb] */
     end(cb) {
         this.#socket.end(cb);
         return this;
@@ -155,12 +189,17 @@ class WebSocketUpgrade extends EventEmitter {
         }
     }
 
+    /** @param {Error} [err] */
     destroy(err) {
         this.#socket.destroy(err);
     }
 }
 
 // How the connection of `stream` can carry a WebSocket, for the core's classify.
+/**
+ * @param {WebSocketOption} option
+ * @param {{ session?: unknown }} stream
+ */
 function websocket_offer(option, stream) {
     if (stream instanceof WebSocketUpgrade) {
         return option.http1 ? 'upgrade' : null;
@@ -169,10 +208,16 @@ function websocket_offer(option, stream) {
 }
 
 // server → Map(UpgradeListeners → its duplex path): every duplex path on one HTTP server.
+/** @type {WeakMap<import('events').EventEmitter, Map<UpgradeListeners, string>>} */
 const served = new WeakMap();
 
 // Node handles an upgrade no 'upgrade' listener takes as an ordinary request
 // (answered, then the connection closes: its parser is gone).
+/**
+ * @param {import('events').EventEmitter} server
+ * @param {IncomingMessage} req
+ * @param {Socket} socket
+ */
 function as_request(server, req, socket) {
     const res = new ServerResponse(req);
     res.shouldKeepAlive = false;
@@ -184,6 +229,7 @@ function as_request(server, req, socket) {
     server.emit('request', req, res);
 }
 
+/** @param {IncomingMessage} req */
 function is_websocket_upgrade(req) {
     return req.method === 'GET' && /^websocket$/i.test(req.headers.upgrade ?? '');
 }
@@ -198,9 +244,15 @@ function is_websocket_upgrade(req) {
 class UpgradeListeners {
     #server;
     #path;
+    /** @type {((req: IncomingMessage, socket: Socket, head: Buffer) => void) | null} */
     #upgrade = null;
+    /** @type {((req: any, answer: any) => void) | null} */
     #connect = null;
 
+    /**
+     * @param {import('events').EventEmitter} server an http(s) or HTTP/2 server
+     * @param {string} path the duplex path
+     */
     constructor(server, path) {
         this.#server = server;
         this.#path = path;
@@ -208,6 +260,10 @@ class UpgradeListeners {
 
     // `upgrades`: take WebSocket upgrades; `connects`: an HTTP/2 server
     // serving HTTP/1.1 whose CONNECTs must reach the sessions.
+    /**
+     * @param {{ upgrades: boolean, connects: boolean }} which
+     * @param {OnWebSocket} on_websocket
+     */
     attach({ upgrades, connects }, on_websocket) {
         const paths = served.get(this.#server) ?? new Map();
         served.set(this.#server, paths);
@@ -237,19 +293,28 @@ class UpgradeListeners {
     // Whether this duplex server settles what no one else takes: the
     // application has no listener of its own for `event`, and this is the
     // first duplex server listening for it.
+    /** @param {'upgrade' | 'connect'} event */
     #settles(event) {
-        const listening = [...served.get(this.#server).keys()].filter(other => other.listens(event));
+        const listening = [...(served.get(this.#server)?.keys() ?? [])].filter(other => other.listens(event));
         return this.#server.listenerCount(event) === listening.length && listening[0] === this;
     }
 
+    /** @param {'upgrade' | 'connect'} event */
     listens(event) {
         return Boolean(event === 'upgrade' ? this.#upgrade : this.#connect);
     }
 
+    /** @param {string | undefined} path */
     #serves(path) {
-        return [...served.get(this.#server).values()].includes(path);
+        return path !== undefined && [...(served.get(this.#server)?.values() ?? [])].includes(path);
     }
 
+    /**
+     * @param {IncomingMessage} req
+     * @param {Socket} socket
+     * @param {Buffer} head
+     * @param {OnWebSocket} on_websocket
+     */
     #on_upgrade(req, socket, head, on_websocket) {
         if (req.url === this.#path && is_websocket_upgrade(req)) {
             on_websocket(req, socket, head);
@@ -262,6 +327,10 @@ class UpgradeListeners {
 
     // (Http2ServerRequest, Http2ServerResponse) for an HTTP/2 CONNECT;
     // (IncomingMessage, Socket) for an HTTP/1.1 one.
+    /**
+     * @param {any} req
+     * @param {any} answer
+     */
     #on_connect(req, answer) {
         if (req.stream && this.#serves(req.headers[':path'])) {
             return;

@@ -1,0 +1,327 @@
+// Generated from the #[napi] items of src/*.rs by `npm run native:types`; do not edit.
+// The exports of the Rust addon, as lib/native.js loads it.
+
+/** What `write`, `end` and `closed` resolve with. */
+export type ClientDone =
+  | { kind: 'done' }
+  | { kind: 'failed'; failure: ClientFailure }
+
+export declare class ClientDuplex {
+  get id(): string
+  /** 'websocket' or 'fetch'. */
+  get transport(): string
+  /**
+   * All data available now (waiting for some), or null at the end.
+   * Calling it again releases the flow-control capacity of the last batch.
+   */
+  read(): Promise<ClientRead>
+  /** Sets the function that takes what `readNow` cannot give at once. */
+  onRead(callback: (read: ClientRead) => void): void
+  /**
+   * The next read (as `read` resolves with it) if it is there now;
+   * otherwise null, and the `onRead` function gets it once it comes.
+   * Like `read`, calling it releases the flow-control capacity of the
+   * last batch. One at a time: call it again only after the previous
+   * read was delivered.
+   */
+  readNow(): ClientRead | null
+  /**
+   * Hands all of `chunk` to HTTP/2 now if flow control (and the
+   * WebSocket's credit) let it go without waiting; false (nothing sent)
+   * otherwise: then `write` sends it, or says why it cannot.
+   */
+  tryWrite(chunk: Uint8Array): boolean
+  /**
+   * Resolves once HTTP/2 flow control has let all of `chunks` go. The
+   * bytes are copied once, into one buffer the network side owns.
+   */
+  write(chunks: Array<Buffer>): Promise<ClientDone>
+  /** Ends the writable side; resolves when the server answered the POST. */
+  end(): Promise<ClientDone>
+  /**
+   * Resolves when the duplex is over: done (finished or destroyed), or
+   * failed.
+   */
+  closed(): Promise<ClientDone>
+  destroy(): void
+}
+
+/**
+ * Why opening or using a duplex failed; `lib/connect.js` builds the JS
+ * error from it by its `kind`.
+ */
+export type ClientFailure =
+  | { kind: 'response'; status: number; statusText: string; headers: Record<string, string> }
+  | { kind: 'error'; code: string; message: string }
+
+/** Options of `ClientPool.open`. */
+export interface ClientOpenOptions {
+  /** PEM certificates trusted instead of the default roots. */
+  ca?: string
+  /** Check the server's certificate (default true). */
+  rejectUnauthorized?: boolean
+  /** Extra headers sent on every request of the duplex. */
+  headers?: Record<string, string>
+  /** 'auto' (default), 'websocket' or 'fetch'. */
+  transport?: string
+}
+
+/** What `ClientPool.open` resolves with. */
+export type ClientOpened =
+  | { kind: 'duplex'; duplex: ClientDuplex }
+  | { kind: 'failed'; failure: ClientFailure }
+
+/**
+ * A connection pool: duplexes opened through one pool to one origin share
+ * one HTTP/2 connection.
+ */
+export declare class ClientPool {
+  constructor()
+  /** Live HTTP/2 connections of this pool. */
+  get connections(): number
+  /** Open a duplex; resolves with the duplex or with why it failed. */
+  open(url: string, options?: ClientOpenOptions | undefined | null): Promise<ClientOpened>
+}
+
+/** What `ClientDuplex.read` resolves with. */
+export type ClientRead =
+  | { kind: 'data'; chunk: Buffer }
+  | { kind: 'end' }
+  | { kind: 'failed'; failure: ClientFailure }
+
+/** What a stream's close, or its peer's end, means for the duplex. */
+export type CloseOutcome =
+  | { kind: 'broken'; refusal: Refusal }
+  | { kind: 'clean' }
+
+/** The core's answer for one request. */
+export type CorsAnswer =
+  | { kind: 'same-origin' }
+  | { kind: 'ask' }
+  | { kind: 'allowed'; headers: Record<string, string> }
+  | { kind: 'preflight'; headers: Record<string, string> }
+  | { kind: 'refused'; refusal: Refusal }
+
+export declare class CorsPolicy {
+  /** `origins`: the allowed origins, or null when the application decides. */
+  constructor(origins: Array<string> | undefined | null, checkOrigin: boolean, credentials: boolean, maxAge: number)
+  decide(method: string, origin?: string | undefined | null, authority?: string | undefined | null, requestHeaders?: string | undefined | null, applicationAllows?: boolean | undefined | null): CorsAnswer
+}
+
+/** The protocol headers a page on another origin may read (CORS). */
+export declare const EXPOSED_HEADERS: string
+
+export interface EffectiveLimits {
+  maxDuplexesPerSession: number
+  maxDuplexesPerConnection: number
+  maxDuplexes: number
+  window: number
+  windowBytes: number
+  maxHeldBytesPerSession: number
+  maxHeldBytesPerConnection: number
+  maxHeldBytes: number
+  maxWriteBytes: number
+}
+
+/**
+ * The bytes that start every GET body, and the frame that ends a framed
+ * one (docs/protocol.md).
+ */
+export interface GetBody {
+  preamble: Buffer
+  end: Buffer
+}
+
+/**
+ * Limits, all optional (the core's defaults apply). Checked by
+ * `checkOption` first: integers within range.
+ */
+export interface Limits {
+  maxDuplexesPerSession?: number
+  maxDuplexesPerConnection?: number
+  maxDuplexes?: number
+  window?: number
+  windowBytes?: number
+  maxHeldBytesPerSession?: number
+  maxHeldBytesPerConnection?: number
+  maxHeldBytes?: number
+  maxWriteBytes?: number
+  /** Ms without traffic after which a duplex ends (0, the default, is off). */
+  idleTimeout?: number
+  /** Ms a POST still open when its duplex closes stays open. */
+  closeTimeout?: number
+  /** Ms of silence on a framed GET body before a PING frame (0 is off). */
+  keepaliveInterval?: number
+}
+
+/** A GET or WebSocket that asked to open a duplex. */
+export type Opened =
+  | { kind: 'opened'; key: number; id: string; framed: boolean; watched: boolean; headers: Record<string, string> }
+  | { kind: 'refused'; refusal: Refusal }
+
+/** What the GET+POST adapter does, in order (`core::get_post::Action`). */
+export type PostAction =
+  | { kind: 'deliver'; duplex: number; data: Buffer }
+  | { kind: 'pause'; post: number }
+  | { kind: 'resume'; post: number }
+  | { kind: 'answer-when-taken'; post: number }
+  | { kind: 'answer'; post: number; status: number; code?: string }
+  | { kind: 'refuse'; post: number; refusal: Refusal }
+  | { kind: 'fail'; duplex: number; refusal: Refusal; warn: boolean }
+  | { kind: 'end'; duplex: number }
+  | { kind: 'write'; duplex: number; data: Buffer }
+  | { kind: 'close-get'; duplex: number }
+  | { kind: 'end-writable'; duplex: number }
+  | { kind: 'close-post'; post: number }
+
+/** A POST's key, the duplex it writes to (none when refused), and what to do first. */
+export interface PostOpened {
+  post: number
+  duplex?: number
+  actions: Array<PostAction>
+}
+
+/**
+ * A refusal of the core: answer `status` (none for a reset stream) with
+ * `code` in `http2-duplex-error`; warn unless `quiet`.
+ */
+export interface Refusal {
+  code: string
+  status?: number
+  message: string
+  quiet: boolean
+}
+
+export declare class Registry {
+  /** `session_scoped`: each HTTP/2 session is its own pairing scope. */
+  constructor(limits: Limits, sessionScoped: boolean)
+  limits(): EffectiveLimits
+  /** Names this node (ids become `<node>.<uuid>`); `Some(message)` if invalid. */
+  setNodeId(node: string): string | null
+  /** A key for a new client connection (HTTP/2 session or HTTP/1.1 socket). */
+  connectionKey(): number
+  openScope(): number
+  /** Forgets a scope; returns the keys of the duplexes that were open in it. */
+  closeScope(scope: number): Array<number>
+  /**
+   * A GET on `connection` opens a duplex in `scope` at `now` (ms, the
+   * caller's clock); `framing` is its `http2-duplex-framing` header.
+   */
+  openDuplex(scope: number, connection: number, framing: string | undefined | null, now: number): Opened
+  /** A WebSocket opens a duplex at `now`; `protocols` is its `sec-websocket-protocol`. */
+  openWebSocket(scope: number, connection: number, protocols: string | undefined | null, now: number): Opened
+  /** A POST arrived in `scope` with these protocol headers. */
+  handlePost(scope: number, id?: string | undefined | null, seq?: string | undefined | null, single?: string | undefined | null, end?: string | undefined | null, destroyed?: string | undefined | null, contentLength?: string | undefined | null): PostOpened
+  /**
+   * A piece of the POST's body. null: push this very buffer into the
+   * duplex (the fast path: no copy, no allocation); otherwise the actions.
+   */
+  handlePiece(post: number, data: Uint8Array): Array<PostAction> | null
+  /**
+   * The POST's body ended; `reset` when the client reset it first,
+   * `session_gone` when its connection went away under it.
+   */
+  handleBodyEnd(post: number, reset: boolean, sessionGone: boolean): Array<PostAction>
+  /** The POST's stream closed; `session_gone` when its connection went away. */
+  handlePostClosed(post: number, sessionGone: boolean): Array<PostAction>
+  /** The duplex closed at `now` (ms, the caller's clock). */
+  handleDuplexClosed(duplex: number, now: number): Array<PostAction>
+  /**
+   * The duplex's GET stream closed with `rst_code`; `server_ended`: its
+   * response had ended; `session_gone`: its session is destroyed (its own
+   * close decides); `duplex_done`: both directions were done.
+   */
+  handleGetClosed(duplex: number, rstCode: number, serverEnded: boolean, sessionGone: boolean, duplexDone: boolean): Array<PostAction>
+  /** When (ms) `handleTimeout` is next due for POSTs, if at all. */
+  nextTimeout(): number | null
+  handleTimeout(now: number): Array<PostAction>
+  /**
+   * How often to call `handleTick` while a duplex is watched; none when
+   * neither the idle timeout nor the keep-alives are on.
+   */
+  tickInterval(): number | null
+  /**
+   * The periodic check at `now`: `active` saw traffic and `written` had
+   * their GET body written to since the last one. Answers with the
+   * duplexes idle for the timeout (`fail`) and the keep-alives (`write`).
+   */
+  handleTick(now: number, active: Array<number>, written: Array<number>): Array<PostAction>
+  stats(): Stats
+}
+
+/** What a request on the duplex path asks for. */
+export type RequestClass =
+  | { kind: 'open' }
+  | { kind: 'websocket' }
+  | { kind: 'post' }
+  | { kind: 'refused'; refusal: Refusal }
+
+/** What the close of the connection carrying a duplex's GET means for it. */
+export type SessionOutcome =
+  | { kind: 'keep' }
+  | { kind: 'end' }
+  | { kind: 'fail'; refusal: Refusal }
+
+export interface Stats {
+  sessions: number
+  duplexes: number
+  heldBytes: number
+  writesInFlight: number
+}
+
+/** What the WebSocket transport must do, in order. */
+export type WsAction =
+  | { kind: 'deliver'; data: Buffer }
+  | { kind: 'end' }
+  | { kind: 'send'; data: Buffer }
+  | { kind: 'credit' }
+  | { kind: 'finished'; closeCode?: number; refusal?: Refusal }
+
+export declare class WsEndpoint {
+  constructor(maxMessage: number, window: number)
+  open(id?: string | undefined | null): Array<WsAction>
+  receive(input: Uint8Array): Array<WsAction>
+  consumed(n: number): Array<WsAction>
+  /**
+   * The stream closed (reset, or its session went) with `rst_code`; null:
+   * the connection of an HTTP/1.1 WebSocket closed.
+   */
+  streamClosed(rstCode?: number | undefined | null): CloseOutcome
+  /** The peer's side of the stream ended (END_STREAM, or a TCP half-close). */
+  peerEnded(): CloseOutcome
+  sendCredit(): number
+  /**
+   * The header of a binary frame of `len` bytes, counted as sent; null
+   * beyond the credit.
+   */
+  dataHeader(len: number): Buffer | null
+  end(): Array<WsAction>
+  close(code: number, reason: string): Array<WsAction>
+}
+
+/** `Err(message)` when `value` is out of range for the numeric option `name`. */
+export declare function checkOption(name: string, value: number): string | null
+
+/**
+ * `websockets`: how the connection can carry a WebSocket, "extended-connect"
+ * (an HTTP/2 session offering RFC 8441), "upgrade" (an HTTP/1.1 upgrade the
+ * server may take) or null.
+ */
+export declare function classifyRequest(method: string, protocol?: string | undefined | null, upgrade?: string | undefined | null, websocketKey?: string | undefined | null, websocketVersion?: string | undefined | null, websockets?: string | undefined | null): RequestClass
+
+/** The header of a DATA frame carrying a write of `len` bytes. */
+export declare function dataHeader(len: number): Buffer
+
+/** The table of error codes, for tests that compare it with lib/error-codes.js. */
+export declare function errorCodes(): Array<string>
+
+export declare function getBody(): GetBody
+
+/**
+ * `failed`: closed with an error or an error GOAWAY; `wider_scope`: the
+ * duplex pairs beyond its connection; `server_ended`: its writable side ended.
+ */
+export declare function sessionClosed(failed: boolean, widerScope: boolean, serverEnded: boolean): SessionOutcome
+
+/** The `sec-websocket-accept` answering an HTTP/1.1 WebSocket's key (RFC 6455 §4.2.2). */
+export declare function websocketAccept(key: string): string
