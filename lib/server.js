@@ -4,7 +4,7 @@ const { EventEmitter } = require('events');
 const { constants } = require('http2');
 const { Registry, checkOption, classifyRequest, sessionClosed } = require('./native');
 const { GetPostTransport } = require('./transport/get-post');
-const { answer, answer_refusal } = require('./transport/answer');
+const { answer, answer_refusal, header } = require('./transport/answer');
 const { refusal_error } = require('./errors');
 const { Http1Exchange } = require('./transport/http1/exchange');
 const { WebSocketDuplex } = require('./transport/websocket');
@@ -99,15 +99,6 @@ function check_options(options) {
             });
         }
     }
-}
-
-/**
- * @param {Headers} headers
- * @param {string} name
- */
-function header(headers, name) {
-    const value = headers[name];
-    return value === undefined ? undefined : String(value);
 }
 
 class Http2DuplexServer extends EventEmitter {

@@ -1,7 +1,8 @@
 // @ts-check
 'use strict';
 // Answering a request on the duplex path, whatever its transport: the client
-// may reset any stream at any time, and that must never throw.
+// may reset any stream at any time, and that must never throw. Also how its
+// headers are read for the core.
 const { constants } = require('http2');
 const { HEADER } = require('../protocol');
 
@@ -35,4 +36,14 @@ function answer_refusal(stream, err, response_headers) {
     }
 }
 
-module.exports = { answer, answer_refusal };
+/**
+ * A request header as the core takes it: its text, or undefined when absent.
+ * @param {import('http2').IncomingHttpHeaders} headers
+ * @param {string} name
+ */
+function header(headers, name) {
+    const value = headers[name];
+    return value === undefined ? undefined : String(value);
+}
+
+module.exports = { answer, answer_refusal, header };

@@ -7,7 +7,7 @@
 // carries out the actions it answers with.
 const { getBody } = require('../native');
 const { ServerDuplex } = require('./duplex');
-const { answer, answer_refusal } = require('./answer');
+const { answer, answer_refusal, header } = require('./answer');
 const { refusal_error } = require('../errors');
 const { FRAME, HEADER } = require('../protocol');
 
@@ -32,15 +32,6 @@ function data_header(length) {
 /** @param {(err?: Error | null) => void} cb */
 function ignoring_error(cb) {
     return () => cb();
-}
-
-/**
- * @param {Record<string, any>} headers
- * @param {string} name
- */
-function header(headers, name) {
-    const value = headers[name];
-    return value === undefined ? undefined : String(value);
 }
 
 // The server's end of one duplex on this transport: reads come from the
