@@ -17,7 +17,7 @@ export function update_docs(report) {
     if (from < 0 || to < from) {
         return false;
     }
-    writeFileSync(DOC, `${doc.slice(0, from + START.length)}\n${results_markdown(report)}\n${doc.slice(to)}`);
+    writeFileSync(DOC, `${doc.slice(0, from + START.length)}\n${results_markdown(report)}\n\n${doc.slice(to)}`);
     return true;
 }
 
