@@ -177,7 +177,7 @@ async fn websocket(
                     send.send_data(frame, false).unwrap();
                 }
                 Action::End | Action::Credit => {}
-                Action::Finished { code, violation } => {
+                Action::Finished { code, violation, .. } => {
                     let _ = send.send_data(Bytes::new(), true);
                     return (code, violation.map(|v| v.reason().to_string()));
                 }
