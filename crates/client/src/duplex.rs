@@ -16,24 +16,24 @@ use h2::client::ResponseFuture;
 use h2::{Reason, RecvStream, SendStream};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request};
 use http2_duplex_core::framing::{wants_framing, Frame, FrameDecoder, FRAMING_VERSION};
+use http2_duplex_core::protocol::{defaults, value};
 use tokio::sync::watch;
 
 use crate::pool::{Conn, Target};
 use crate::{Error, Options};
 
-pub const HEADER_ID: &str = "http2-duplex-id";
-pub const HEADER_SINGLE: &str = "http2-duplex-single";
-pub const HEADER_END: &str = "http2-duplex-end";
-pub const HEADER_DESTROYED: &str = "http2-duplex-destroyed";
-/// Asks for (request) and announces (answer) a framed GET body.
-pub const HEADER_FRAMING: &str = "http2-duplex-framing";
+pub use http2_duplex_core::protocol::header::{
+    DESTROYED as HEADER_DESTROYED, END as HEADER_END, FRAMING as HEADER_FRAMING, ID as HEADER_ID,
+    SINGLE as HEADER_SINGLE,
+};
 
-/// How long a destroyed duplex keeps its connection open for the server's
-/// answer to the end POST (the original server's `close_timeout` default).
 const READ_STREAM: &str = "GET (read) stream";
 const WRITE_STREAM: &str = "POST (write) stream";
 
-const END_ANSWER_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long a destroyed duplex keeps its connection open for the server's
+/// answer to the end POST (the server's `close_timeout` default).
+pub(crate) const END_ANSWER_TIMEOUT: Duration =
+    Duration::from_millis(defaults::CLOSE_TIMEOUT_MS as u64);
 
 #[derive(Clone, Debug)]
 enum End {
@@ -136,7 +136,7 @@ impl BodyDecoder {
     fn take_chunk(&mut self, mut chunk: Bytes, out: &mut Vec<Bytes>) -> bool {
         if self.preamble && !chunk.is_empty() {
             self.preamble = false;
-            chunk.advance(1);
+            chunk.advance(value::PREAMBLE.len());
         }
         let Some(decoder) = self.frames.as_mut() else {
             if !chunk.is_empty() {
@@ -297,8 +297,8 @@ impl FetchDuplex {
             &extra,
             &[
                 (HEADER_ID, &id),
-                (HEADER_SINGLE, "true"),
-                ("content-type", "application/octet-stream"),
+                (HEADER_SINGLE, value::TRUE),
+                ("content-type", value::CONTENT_TYPE),
             ],
         )?;
         let (post_response, post_body) = send(&conn, post, false).await?;
@@ -580,9 +580,9 @@ impl FetchDuplex {
                         &inner.extra,
                         &[
                             (HEADER_ID, &inner.id),
-                            (HEADER_END, "true"),
-                            (HEADER_DESTROYED, "true"),
-                            ("content-type", "application/octet-stream"),
+                            (HEADER_END, value::TRUE),
+                            (HEADER_DESTROYED, value::TRUE),
+                            ("content-type", value::CONTENT_TYPE),
                         ],
                     ) {
                         answer = send(conn, req, true).await.ok().map(|(r, _)| r);

@@ -5,7 +5,7 @@ use http2_duplex_core::websocket::Violation;
 use http2_duplex_core::Code;
 
 /// The header a server names the cause of a refused request in.
-pub const HEADER_ERROR: &str = "http2-duplex-error";
+pub use http2_duplex_core::protocol::header::ERROR as HEADER_ERROR;
 
 /// Why opening or using a duplex failed. `Display` says what happened in
 /// words a user can act on.

@@ -20,11 +20,16 @@ use std::time::Duration;
 use bytes::{Buf, Bytes, BytesMut};
 use h2::{Reason, RecvStream, SendStream};
 use http::{HeaderMap, HeaderValue, Method, Request};
-use http2_duplex_core::websocket::{Action, Endpoint, INITIAL_CREDIT, MAX_HEADER_LEN, SUBPROTOCOL};
+use http2_duplex_core::protocol::{close, value, wait};
+use http2_duplex_core::websocket::{
+    Action, Endpoint, INITIAL_CREDIT, MAX_HEADER_LEN, SUBPROTOCOL, VERSION,
+};
 use http2_duplex_core::Code;
 use tokio::sync::watch;
 
-use crate::duplex::{request, status_error, HEADER_DESTROYED, HEADER_END, HEADER_ID};
+use crate::duplex::{
+    request, status_error, END_ANSWER_TIMEOUT, HEADER_DESTROYED, HEADER_END, HEADER_ID,
+};
 use crate::pool::{Conn, Target};
 use crate::Error;
 
@@ -36,9 +41,7 @@ const WINDOW: u64 = INITIAL_CREDIT;
 const MAX_FRAME: usize = 256 * 1024;
 /// How long a closing WebSocket waits for the server's Close and the end of
 /// its stream before the stream is reset.
-const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
-/// The close code of a destroyed duplex.
-const GOING_AWAY: u16 = 1001;
+const CLOSE_TIMEOUT: Duration = Duration::from_millis(wait::WS_CLOSE_MS as u64);
 
 const STREAM: &str = "WebSocket stream";
 
@@ -116,7 +119,7 @@ fn connect_request(target: &Target, extra: &HeaderMap) -> Result<Request<()>, Er
         "sec-websocket-protocol",
         HeaderValue::from_static(SUBPROTOCOL),
     );
-    headers.insert("sec-websocket-version", HeaderValue::from_static("13"));
+    headers.insert("sec-websocket-version", HeaderValue::from_static(VERSION));
     Ok(req)
 }
 
@@ -173,14 +176,14 @@ impl WsDuplex {
                     extra,
                     &[
                         (HEADER_ID, id),
-                        (HEADER_END, "true"),
-                        (HEADER_DESTROYED, "true"),
-                        ("content-type", "application/octet-stream"),
+                        (HEADER_END, value::TRUE),
+                        (HEADER_DESTROYED, value::TRUE),
+                        ("content-type", value::CONTENT_TYPE),
                     ],
                 );
                 if let Ok(req) = destroyed {
                     if let Ok((answer, _)) = crate::duplex::send(&conn, req, true).await {
-                        let _ = tokio::time::timeout(CLOSE_TIMEOUT, answer).await;
+                        let _ = tokio::time::timeout(END_ANSWER_TIMEOUT, answer).await;
                     }
                 }
             }
@@ -445,7 +448,7 @@ impl WsDuplex {
         let mut actions = Vec::new();
         state
             .endpoint
-            .close(GOING_AWAY, "duplex destroyed", &mut actions);
+            .close(close::GOING_AWAY, "duplex destroyed", &mut actions);
         inner.apply(state, actions);
         inner.changed.send_modify(|n| *n += 1);
     }
