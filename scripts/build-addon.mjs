@@ -8,7 +8,7 @@
 // the compile also leaves the bindings' type definitions for lib/native.d.ts
 // (scripts/native-types.mjs), at no cost: napi-derive writes them as it expands.
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync } from 'node:fs';
+import { copyFileSync, mkdirSync, renameSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -55,7 +55,11 @@ export function buildAddon({
     }
     if (!built) {throw new Error('cargo reported no cdylib for http2-duplex-node');}
     const dest = out ?? join(cwd, 'http2-duplex.node');
-    copyFileSync(built, dest);
+    // A new file renamed into place: a process that has the old one loaded
+    // keeps its mapping (copying over it in place crashes such a process).
+    const fresh = `${dest}.${process.pid}.tmp`;
+    copyFileSync(built, fresh);
+    renameSync(fresh, dest);
     return dest;
 }
 
