@@ -7,7 +7,7 @@ const { GetPostTransport } = require('./transport/get-post');
 const { answer, answer_refusal, header } = require('./transport/answer');
 const { refusal_error } = require('./errors');
 const { Http1Exchange } = require('./transport/http1/exchange');
-const { WebSocketDuplex } = require('./transport/websocket');
+const { ServerWebSocketDuplex } = require('./transport/websocket');
 const {
     WebSocketUpgrade, UpgradeListeners, websocket_offer, websocket_option
 } = require('./transport/http1/upgrade');
@@ -467,7 +467,7 @@ class Http2DuplexServer extends EventEmitter {
         const entry = { id, key, scope, session: stream.session, duplex: null };
         stream.respond({ ':status': 200, ...opened.headers, ...response_headers });
         const settings = { id, max_message: this.limits.maxWriteBytes, window: this.limits.windowBytes };
-        entry.duplex = new WebSocketDuplex(stream, this.options, settings,
+        entry.duplex = new ServerWebSocketDuplex(stream, this.options, settings,
             err => this.#fail(entry, err));
         this.#track(entry, duplexes, opened.watched);
         this.emit('duplex', entry.duplex, id, headers, flags, raw_headers, duplexes, response_headers);

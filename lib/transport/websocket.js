@@ -29,7 +29,7 @@ const JOIN_MAX = 64 * 1024;
 const as_bytes = (chunk, encoding) =>
     typeof chunk === 'string' ? Buffer.from(chunk, encoding) : chunk;
 
-class WebSocketDuplex extends ServerDuplex {
+class ServerWebSocketDuplex extends ServerDuplex {
     #endpoint;
     #pushed = 0;
     #reported = 0;
@@ -274,4 +274,4 @@ class WebSocketDuplex extends ServerDuplex {
     }
 }
 
-module.exports = { WebSocketDuplex };
+module.exports = { ServerWebSocketDuplex };

@@ -2,7 +2,7 @@
 'use strict';
 // HTTP/1.1 WebSocket adapter (RFC 6455 upgrade, subprotocol http2-duplex.1):
 // presents an upgraded socket as the part of a ServerHttp2Stream's interface
-// that the server and WebSocketDuplex use, so one core endpoint serves both
+// that the server and ServerWebSocketDuplex use, so one core endpoint serves both
 // WebSocket transports. Also decides which upgrades (and, on an HTTP/2 server
 // with allowHTTP1, which CONNECTs) are the package's: those to a duplex path;
 // the others go to the application's listeners, or are handled as Node would
@@ -109,7 +109,7 @@ class WebSocketUpgrade extends EventEmitter {
         return super.on(event, listener);
     }
 
-    // No HTTP/2 code: a close is the connection's (WebSocketDuplex tells the core so).
+    // No HTTP/2 code: a close is the connection's (ServerWebSocketDuplex tells the core so).
     get rstCode() {
         return null;
     }
