@@ -386,6 +386,92 @@ describe('WebSocket transport (RFC 8441, http2-duplex.1)', () => {
     });
 });
 
+// Where no RFC 8441 is offered the client upgrades to a WebSocket over
+// HTTP/1.1 (RFC 6455), one connection per duplex, before it falls back to fetch.
+describe('WebSocket transport over HTTP/1.1 (RFC 6455 upgrade)', () => {
+    // Our server on `server`, echoing; its warnings and TLS connections by ALPN.
+    async function on(server, options) {
+        const dx = new (require('..').Http2DuplexServer)(server, '/dx', options);
+        const warnings = [];
+        const alpn = [];
+        dx.on('warning', w => warnings.push(`${w.code} ${w.status}`));
+        dx.on('duplex', d => d.pipe(d));
+        server.on('secureConnection', socket => alpn.push(socket.alpnProtocol || 'none'));
+        await new Promise(resolve => server.listen(0, '127.0.0.1', resolve));
+        return {
+            dx, warnings, alpn,
+            url: `https://localhost:${server.address().port}/dx`,
+            close: () => {
+                dx.detach();
+                server.closeAllConnections?.();
+                return new Promise(resolve => server.close(resolve));
+            }
+        };
+    }
+
+    async function echoes(duplexes, total) {
+        await Promise.all(duplexes.map(async duplex => {
+            assert.strictEqual(duplex.transport, 'websocket');
+            const { received, sent, got } = await echo(duplex, total, 16 * 1024);
+            assert.strictEqual(received, total);
+            assert.strictEqual(got, sent);
+            await closed(duplex);
+            assert.strictEqual(duplex.errored, null);
+        }));
+    }
+
+    test('an https.Server (HTTP/1.1 only): auto and websocket open WebSockets, 4 MiB echoes by SHA-256; fetch cannot', async () => {
+        const s = await on(require('node:https').createServer({ key, cert, requestTimeout: 0 }));
+        try {
+            const duplexes = [
+                await connect(s.url, { ca, pool: new ConnectionPool() }),
+                await connect(s.url, { ca, pool: new ConnectionPool(), transport: 'websocket' })
+            ];
+            await echoes(duplexes, 4 << 20);
+            assert.deepStrictEqual(s.warnings, []);
+            const err = await open_error(s.url, { ca, pool: new ConnectionPool(), transport: 'fetch' });
+            assert.strictEqual(err.code, 'ERR_HTTP2_DUPLEX_CONNECTION');
+            assert.match(err.message, /HTTP\/2/);
+        } finally {
+            await s.close();
+        }
+    });
+
+    test("websocket: 'http1' (no RFC 8441 on HTTP/2, allowHTTP1): 8 duplexes at once, one HTTP/1.1 connection each, the HTTP/2 one kept", async () => {
+        const s = await on(http2.createSecureServer({ key, cert, allowHTTP1: true }), { websocket: 'http1' });
+        try {
+            const pool = new ConnectionPool();
+            const duplexes = await Promise.all(Array.from({ length: 8 }, () => connect(s.url, { ca, pool })));
+            assert.strictEqual(pool.connections, 1, 'the HTTP/2 connection that offered no RFC 8441');
+            assert.deepStrictEqual(s.alpn.toSorted(), ['h2', ...Array(8).fill('http/1.1')]);
+            await echoes(duplexes, 1 << 20);
+            assert.deepStrictEqual(s.warnings, []);
+        } finally {
+            await s.close();
+        }
+    });
+
+    test('a server taking no WebSocket over HTTP/1.1 (websocket: false, allowHTTP1): auto falls back to fetch after one 501 per connection', async () => {
+        const s = await on(http2.createSecureServer({ key, cert, allowHTTP1: true }), { websocket: false });
+        try {
+            const pool = new ConnectionPool();
+            const duplexes = await Promise.all(Array.from({ length: 5 }, () => connect(s.url, { ca, pool })));
+            for (const duplex of duplexes) {
+                assert.strictEqual(duplex.transport, 'fetch');
+                const { got, sent } = await echo(duplex, 100000, 1000);
+                assert.strictEqual(got, sent);
+                await closed(duplex);
+            }
+            assert.deepStrictEqual(s.warnings, ['ERR_HTTP2_DUPLEX_WS_NEEDS_HTTP2 501']);
+            const err = await open_error(s.url, { ca, pool: new ConnectionPool(), transport: 'websocket' });
+            assert.strictEqual(err.code, 'ERR_HTTP2_DUPLEX_WS_NEEDS_HTTP2');
+            assert.strictEqual(err.status, 501);
+        } finally {
+            await s.close();
+        }
+    });
+});
+
 describe('connect errors', () => {
     let s;
     before(async () => { s = await start(require('..').Http2DuplexServer); });

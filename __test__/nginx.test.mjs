@@ -1,6 +1,8 @@
 // nginx 1.22 from apt on loopback: TLS + HTTP/2 from the clients, HTTP/1.1 to
 // three Node processes n1..n3 (plain http.Server, node_id, scope 'server'),
 // routing on the id's node prefix with a map, as docs/deploying.md gives it.
+// nginx offers no RFC 8441 but passes RFC 6455 upgrades on: the Node client's
+// WebSockets go over HTTP/1.1, one connection each.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -13,6 +15,7 @@ define_proxy_suite({
     title: 'nginx, routing on the node prefix',
     name: 'nginx',
     skip,
+    websocket: true,
     start: async () => {
         const backends = await start_backends('http1');
         return { backends, proxy: await start_nginx(backends) };

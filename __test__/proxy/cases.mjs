@@ -11,7 +11,7 @@ const require = createRequire(import.meta.url);
 const { connect, ConnectionPool } = require('../../index.js');
 
 // The Node client's GET + streaming POST transport: the one a proxy must pair
-// (its 'auto' may pick an RFC 8441 WebSocket, one stream and no id).
+// (its 'auto' may pick a WebSocket, one stream and no id).
 export const FETCH = { transport: 'fetch' };
 
 export const ID = /^(n[123])\.[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -380,14 +380,15 @@ export async function long_echo(proxy, mib = 16, ms = 15000, transport = FETCH) 
     }
 }
 
-// The Node client's WebSocket transport (RFC 8441), forced.
+// The Node client's WebSocket transport, forced: RFC 8441 where the proxy
+// offers it, else an RFC 6455 upgrade (one connection per duplex).
 export const WEBSOCKET = { transport: 'websocket' };
 
 // 100 duplexes at once on one connection through the Node client with its
-// default transport ('auto'): a WebSocket where the proxy carries RFC 8441 to
-// the backends, else the fetch way after one refused attempt per connection
-// (`refused`: the 501 the backend answers an HTTP/1.1 handshake with, or none
-// where the proxy offers no RFC 8441 at all). Every byte comes back, spread
+// default transport ('auto'): a WebSocket where the proxy carries one to the
+// backends (RFC 8441, or else an RFC 6455 upgrade), else the fetch way after
+// one refused attempt per connection (`refused`: the 501 the backend answers
+// a WebSocket handshake it does not take with). Every byte comes back, spread
 // over n1..n3. Resolves to the per-node counts.
 export async function auto_node_client(proxy, backends, { transport, refused }) {
     const marks = backends.map(b => b.events.length);
@@ -443,9 +444,9 @@ function warned(backends, marks) {
 
 // One proxy configuration's suite: `start()` resolves to { backends, proxy };
 // `name` labels the figures printed;
-// `websocket`: the proxy carries RFC 8441 to the backends (else the Node
-// client falls back, after `refused` 501s at the backends if the proxy offers
-// it to clients).
+// `websocket`: the proxy carries WebSockets to the backends, RFC 8441 or RFC
+// 6455 upgrades (else the Node client falls back, after `refused` 501s at the
+// backends if the proxy passes the handshake on).
 export function define_proxy_suite({ title, name, skip, start, websocket = false, refused = false }) {
     describe(title, { skip }, () => {
         let backends;
@@ -464,7 +465,7 @@ export function define_proxy_suite({ title, name, skip, start, websocket = false
         });
 
         const auto = websocket ? 'websocket' : 'fetch';
-        it(`Node client, default transport: 100 duplexes at once go ${websocket ? 'over WebSockets (RFC 8441 carried)' : 'the fetch way (no RFC 8441 to the backends)'}, every byte echoed`, { timeout: 30000 }, async () => {
+        it(`Node client, default transport: 100 duplexes at once go ${websocket ? 'over WebSockets (carried to the backends)' : 'the fetch way (no WebSocket to the backends)'}, every byte echoed`, { timeout: 30000 }, async () => {
             const counts = await auto_node_client(proxy, backends, { transport: auto, refused });
             console.log(`# ${name}: default transport ${auto}, duplexes per node ${JSON.stringify(counts)}`);
         });

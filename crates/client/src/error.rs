@@ -47,8 +47,9 @@ pub enum Error {
     /// frame: the server died (and a proxy ended the response cleanly) or
     /// the stream was cut. Never an end of the readable side.
     TruncatedResponse,
-    /// `transport: WebSocket` and the server does not offer WebSockets over
-    /// HTTP/2 (RFC 8441), or refused the subprotocol.
+    /// `transport: WebSocket` and the server offers no WebSocket: no RFC
+    /// 8441 on HTTP/2 and no HTTP/1.1 upgrade, or it refused the
+    /// subprotocol.
     NoWebSocket(String),
     /// The server broke the WebSocket protocol or http2-duplex.1 (the
     /// client closed it with the code of the violation).
@@ -157,7 +158,7 @@ impl fmt::Display for Error {
                 f,
                 "the server's side ended without its END frame: the server or a proxy in between failed"
             ),
-            Error::NoWebSocket(why) => write!(f, "no WebSocket over HTTP/2: {why}"),
+            Error::NoWebSocket(why) => write!(f, "no WebSocket: {why}"),
             Error::WsViolation(violation) => write!(
                 f,
                 "the server broke the WebSocket protocol ({}): closed with code {}",

@@ -1,8 +1,9 @@
 //! Rust client of http2-duplex: open a duplex to an http2-duplex server
-//! over tokio + h2 + rustls (ring): one WebSocket over an RFC 8441 extended
-//! CONNECT stream (subprotocol http2-duplex.1) where the server offers it,
-//! else protocol version 1 (one GET for the server's writes, one streaming
-//! POST for the client's).
+//! over tokio + h2 + rustls (ring): one WebSocket (subprotocol
+//! http2-duplex.1) over an RFC 8441 extended CONNECT stream where the
+//! server offers it, else over an HTTP/1.1 connection of its own (RFC 6455
+//! upgrade), else protocol version 1 (one GET for the server's writes, one
+//! streaming POST for the client's).
 //!
 //! Duplexes opened through one [`Client`] to one origin share one HTTP/2
 //! connection, which closes when its last duplex does. Backpressure works in
@@ -15,6 +16,7 @@ mod error;
 mod pool;
 mod tls;
 mod transport;
+mod upgrade;
 mod ws;
 
 pub use duplex::{HEADER_DESTROYED, HEADER_END, HEADER_FRAMING, HEADER_ID, HEADER_SINGLE};

@@ -93,6 +93,9 @@ pub(crate) struct Conn {
     /// `Some(false)` once one failed where the server offered them (a proxy
     /// hop that does not carry them). Transport 'auto' decides by it.
     pub websockets_carried: tokio::sync::Mutex<Option<bool>>,
+    /// The same for HTTP/1.1 WebSockets (RFC 6455 upgrades) to this
+    /// origin, tried where the connection offers no RFC 8441.
+    pub upgrades_carried: tokio::sync::Mutex<Option<bool>>,
 }
 
 /// How long the client waits for the PING answer that tells whether the
@@ -121,7 +124,7 @@ impl Conn {
         self.send.is_extended_connect_protocol_enabled()
     }
 
-    fn usable(&self) -> bool {
+    pub fn usable(&self) -> bool {
         self.lost.borrow().is_none()
     }
 
@@ -141,9 +144,26 @@ impl Conn {
             let stream = tokio_rustls::TlsConnector::from(Arc::new(config))
                 .connect(name, tcp)
                 .await
-                .map_err(|e| Error::Tls {
-                    authority: authority.clone(),
-                    reason: e.to_string(),
+                .map_err(|e| {
+                    // A server that knows ALPN but not h2 refuses the
+                    // handshake rather than pick nothing.
+                    let refused_h2 = e
+                        .get_ref()
+                        .and_then(|e| e.downcast_ref::<rustls::Error>())
+                        .is_some_and(|e| {
+                            *e == rustls::Error::AlertReceived(
+                                rustls::AlertDescription::NoApplicationProtocol,
+                            )
+                        });
+                    if refused_h2 {
+                        return Error::NoHttp2 {
+                            authority: authority.clone(),
+                        };
+                    }
+                    Error::Tls {
+                        authority: authority.clone(),
+                        reason: e.to_string(),
+                    }
                 })?;
             if stream.get_ref().1.alpn_protocol() != Some(b"h2") {
                 return Err(Error::NoHttp2 { authority });
@@ -180,6 +200,7 @@ impl Conn {
             ping: tokio::sync::Mutex::new(ping),
             settled: tokio::sync::OnceCell::new(),
             websockets_carried: tokio::sync::Mutex::new(None),
+            upgrades_carried: tokio::sync::Mutex::new(None),
         })
     }
 }

@@ -1,26 +1,27 @@
-//! The duplex of [`crate::Client::open`]: over a WebSocket (RFC 8441
-//! extended CONNECT) where the server offers it, else over the fetch-style
+//! The duplex of [`crate::Client::open`]: over a WebSocket (an RFC 8441
+//! extended CONNECT stream where the server offers it, else an HTTP/1.1
+//! connection after an RFC 6455 upgrade), else over the fetch-style
 //! protocol (a GET and a streaming POST).
 
 use std::future::Future;
-use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
-use http::HeaderMap;
-
 use crate::duplex::{extra_headers, FetchDuplex};
-use crate::pool::{Conn, Target};
-use crate::ws::WsDuplex;
-use crate::{Bytes, Client, Error, Options};
+use crate::pool::Target;
+use crate::ws::{OpenError, WsDuplex};
+use crate::{upgrade, Bytes, Client, Error, Options};
 
 /// Which transport [`crate::Client::open`] uses.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Transport {
-    /// The WebSocket when the server offers it (its HTTP/2 SETTINGS), else
-    /// the fetch-style protocol — also when the WebSocket cannot open.
+    /// A WebSocket: over HTTP/2 where the server offers RFC 8441 (its
+    /// SETTINGS), else over HTTP/1.1 (an RFC 6455 upgrade on a connection
+    /// of its own); the fetch-style protocol where the WebSocket cannot
+    /// open.
     #[default]
     Auto,
-    /// Only the WebSocket: fails if the server does not offer it.
+    /// Only a WebSocket (over HTTP/2 or HTTP/1.1, as for `Auto`): fails if
+    /// the server serves neither.
     WebSocket,
     /// Only the fetch-style protocol (what 6.x servers speak).
     Fetch,
@@ -71,21 +72,46 @@ impl Duplex {
     pub(crate) async fn open(client: &Client, url: &str, options: &Options) -> Result<Self, Error> {
         let target = Target::parse(url)?;
         let extra = extra_headers(options)?;
-        let conn = client.conn(&target, options).await?;
+        let conn = match client.conn(&target, options).await {
+            Ok(conn) => conn,
+            // A server that speaks only HTTP/1.1: its WebSocket is the way in.
+            Err(Error::NoHttp2 { .. }) if options.transport != Transport::Fetch => {
+                let duplex = upgrade::open(&target, &extra, options, None).await;
+                return duplex.map(Duplex::ws).map_err(|e| e.error);
+            }
+            Err(e) => return Err(e),
+        };
         match options.transport {
             Transport::Fetch => {}
             Transport::WebSocket => {
-                if !conn.offers_websocket().await {
-                    return Err(Error::NoWebSocket(format!(
-                        "{} does not offer the extended CONNECT (RFC 8441)",
-                        target.authority()
-                    )));
+                if conn.offers_websocket().await {
+                    let duplex = WsDuplex::open(&target, &extra, conn.clone()).await;
+                    return duplex.map(Duplex::ws).map_err(|e| e.error);
                 }
-                let duplex = WsDuplex::open(&target, &extra, conn.clone()).await;
-                return duplex.map(Duplex::ws).map_err(|e| e.error);
+                return match upgrade::open(&target, &extra, options, Some(conn)).await {
+                    Ok(duplex) => Ok(Duplex::ws(duplex)),
+                    // An answer names its cause (a status, the server's code).
+                    Err(e) if !e.fall_back || matches!(e.error, Error::Status { .. }) => Err(e.error),
+                    Err(e) => Err(Error::NoWebSocket(format!(
+                        "{} offers no extended CONNECT (RFC 8441), and the HTTP/1.1 upgrade failed: {}",
+                        target.authority(),
+                        e.error
+                    ))),
+                };
             }
             Transport::Auto => {
-                if let Some(duplex) = Duplex::try_websocket(&target, &extra, &conn).await? {
+                let opened = if conn.offers_websocket().await {
+                    let attempt = WsDuplex::open(&target, &extra, conn.clone());
+                    Duplex::decided(&conn.websockets_carried, attempt).await?
+                } else if target.tls || !conn.usable() {
+                    let attempt = upgrade::open(&target, &extra, options, Some(conn.clone()));
+                    Duplex::decided(&conn.upgrades_carried, attempt).await?
+                } else {
+                    // Cleartext HTTP/2 with prior knowledge works: the port
+                    // speaks HTTP/2 only (TLS ports choose by ALPN).
+                    None
+                };
+                if let Some(duplex) = opened {
                     return Ok(duplex);
                 }
             }
@@ -101,27 +127,23 @@ impl Duplex {
         }
     }
 
-    /// Transport 'auto': a WebSocket where the connection carries them, or
-    /// `None` for the fetch way. The first attempt on a connection decides
-    /// for the others, which wait for it: through a proxy hop that does not
-    /// carry WebSockets, a burst of opens makes one refused attempt, not one
-    /// each.
-    async fn try_websocket(
-        target: &Target,
-        extra: &HeaderMap,
-        conn: &Arc<Conn>,
+    /// Transport 'auto': the WebSocket `attempt` opens, or `None` for the
+    /// fetch way. The first attempt of a kind on a connection decides for
+    /// the others (`verdict`), which wait for it: through a proxy hop that
+    /// does not carry WebSockets, a burst of opens makes one refused
+    /// attempt, not one each.
+    async fn decided(
+        verdict: &tokio::sync::Mutex<Option<bool>>,
+        attempt: impl Future<Output = Result<WsDuplex, OpenError>>,
     ) -> Result<Option<Self>, Error> {
-        if !conn.offers_websocket().await {
-            return Ok(None);
-        }
-        let verdict = conn.websockets_carried.lock().await;
+        let verdict = verdict.lock().await;
         let known = *verdict;
         if known == Some(false) {
             return Ok(None);
         }
         // The first attempt holds the verdict until it knows.
         let mut first = known.is_none().then_some(verdict);
-        let opened = WsDuplex::open(target, extra, conn.clone()).await;
+        let opened = attempt.await;
         let carried = match &opened {
             Ok(_) => Some(true),
             Err(e) if e.fall_back => Some(false),

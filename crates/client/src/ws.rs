@@ -1,15 +1,18 @@
 //! One duplex over the WebSocket transport: an RFC 8441 extended CONNECT
 //! stream (`:protocol websocket`, subprotocol `http2-duplex.1`,
-//! docs/websocket.md) carries both directions. The core's client
+//! docs/websocket.md) or an HTTP/1.1 connection after an RFC 6455 upgrade
+//! (crate::upgrade) carries both directions. The core's client
 //! [`Endpoint`] decides framing, masking, credit and the close handshake;
-//! this module moves buffers between it and the h2 stream.
+//! this module moves buffers between it and the stream ([`Outlet`],
+//! [`Inlet`]).
 //!
 //! - Receive: h2 flow-control capacity is released as soon as data arrives
 //!   (the WebSocket credit bounds what the server may have in flight: one
 //!   window); credit goes back as [`WsDuplex::read`] is called again, i.e.
 //!   as the application consumes.
-//! - Send: a write goes out only as far as the server's credit and h2's
-//!   flow control allow, so a server that stops reading stops the writer.
+//! - Send: a write goes out only as far as the server's credit and the
+//!   stream's room (h2 flow control, or the upgraded socket's send buffer)
+//!   allow, so a server that stops reading stops the writer.
 
 use std::collections::VecDeque;
 use std::future::poll_fn;
@@ -25,12 +28,14 @@ use http2_duplex_core::websocket::{
     Action, Endpoint, INITIAL_CREDIT, MAX_HEADER_LEN, SUBPROTOCOL, VERSION,
 };
 use http2_duplex_core::Code;
+use tokio::io::{AsyncReadExt, ReadHalf};
 use tokio::sync::watch;
 
 use crate::duplex::{
     request, status_error, END_ANSWER_TIMEOUT, HEADER_DESTROYED, HEADER_END, HEADER_ID,
 };
 use crate::pool::{Conn, Target};
+use crate::upgrade::{Io, SocketOutlet};
 use crate::Error;
 
 /// What the server may have in flight towards us (our receive window), and
@@ -53,9 +58,149 @@ enum End {
     Failed(Error),
 }
 
+/// Where the WebSocket's frames go.
+pub(crate) enum Outlet {
+    /// The extended CONNECT stream.
+    H2(SendStream<Bytes>),
+    /// The upgraded HTTP/1.1 connection.
+    Socket(SocketOutlet),
+}
+
+/// Why an outlet has no room.
+enum NoRoom {
+    Failed(Error),
+    /// The stream is closed for sending.
+    Closed,
+}
+
+impl Outlet {
+    fn reserve_capacity(&mut self, n: usize) {
+        if let Outlet::H2(send) = self {
+            send.reserve_capacity(n);
+        }
+    }
+
+    fn capacity(&self) -> usize {
+        match self {
+            Outlet::H2(send) => send.capacity(),
+            Outlet::Socket(socket) => socket.capacity(),
+        }
+    }
+
+    /// Waits until the stream may take more than `more_than` bytes.
+    fn poll_capacity(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+        more_than: usize,
+    ) -> Poll<Result<usize, NoRoom>> {
+        match self {
+            Outlet::H2(send) => loop {
+                let capacity = send.capacity();
+                if capacity > more_than {
+                    return Poll::Ready(Ok(capacity));
+                }
+                match send.poll_capacity(cx) {
+                    Poll::Ready(Some(Ok(_))) => continue,
+                    Poll::Ready(Some(Err(e))) => {
+                        return Poll::Ready(Err(NoRoom::Failed(Error::from_h2_on(e, STREAM))))
+                    }
+                    Poll::Ready(None) => return Poll::Ready(Err(NoRoom::Closed)),
+                    Poll::Pending => return Poll::Pending,
+                }
+            },
+            Outlet::Socket(socket) => socket.poll_capacity(cx, more_than).map_err(NoRoom::Failed),
+        }
+    }
+
+    /// Queues `data`; `end` ends this direction of the stream. Err: the
+    /// stream is closed for sending.
+    fn send_data(&mut self, data: Bytes, end: bool) -> Result<(), ()> {
+        match self {
+            Outlet::H2(send) => send.send_data(data, end).map_err(|_| ()),
+            Outlet::Socket(socket) => socket.send(data, end),
+        }
+    }
+
+    /// Gives up on the stream at once.
+    fn send_reset(&mut self) {
+        match self {
+            Outlet::H2(send) => send.send_reset(Reason::CANCEL),
+            Outlet::Socket(socket) => socket.reset(),
+        }
+    }
+}
+
+/// Where the server's frames come from.
+pub(crate) enum Inlet {
+    /// The extended CONNECT stream, on `conn`.
+    H2 { recv: RecvStream, conn: Arc<Conn> },
+    /// The upgraded HTTP/1.1 connection: `first`, the bytes that came with
+    /// the handshake's answer, then the socket. `page` is the origin's
+    /// HTTP/2 connection, kept while the duplex lives as a browser keeps
+    /// its page's connection.
+    Socket {
+        first: Option<Bytes>,
+        read: ReadHalf<Io>,
+        buffer: BytesMut,
+        _page: Option<Arc<Conn>>,
+    },
+}
+
+/// How much one read of an upgraded socket may take.
+const SOCKET_READ: usize = 64 * 1024;
+
+/// An upgraded connection that failed: the WebSocket went without a Close.
+pub(crate) fn connection_failed(e: &dyn std::fmt::Display) -> Error {
+    Error::WsClosed {
+        code: None,
+        reason: format!("the WebSocket's connection failed: {e}"),
+    }
+}
+
+impl Inlet {
+    /// The next piece of the stream; `None` once the server ended it.
+    async fn data(&mut self) -> Result<Option<Bytes>, Error> {
+        match self {
+            Inlet::H2 { recv, .. } => match recv.data().await {
+                Some(Ok(chunk)) => {
+                    let _ = recv.flow_control().release_capacity(chunk.len());
+                    Ok(Some(chunk))
+                }
+                None => Ok(None),
+                Some(Err(e)) if Error::is_no_error_reset(&e) => Ok(None),
+                Some(Err(e)) => Err(Error::from_h2_on(e, STREAM)),
+            },
+            Inlet::Socket {
+                first,
+                read,
+                buffer,
+                ..
+            } => {
+                if let Some(first) = first.take() {
+                    return Ok(Some(first));
+                }
+                buffer.reserve(SOCKET_READ);
+                match read.read_buf(buffer).await {
+                    Ok(0) => Ok(None),
+                    Ok(_) => Ok(Some(buffer.split().freeze())),
+                    Err(e) => Err(connection_failed(&e)),
+                }
+            }
+        }
+    }
+
+    /// The HTTP/2 connection's failure, for a stream on it.
+    fn lost(&self) -> Option<watch::Receiver<Option<String>>> {
+        match self {
+            Inlet::H2 { conn, .. } => Some(conn.lost.clone()),
+            Inlet::Socket { .. } => None,
+        }
+    }
+}
+
 struct State {
     endpoint: Endpoint,
-    send: Option<SendStream<Bytes>>,
+    send: Option<Outlet>,
     /// Data received and not yet read.
     queue: VecDeque<Bytes>,
     /// Bytes handed to the reader whose credit is not yet given back: given
@@ -201,6 +346,11 @@ impl WsDuplex {
             .unwrap_or("")
             .to_string();
         let recv = response.into_body();
+        Ok(Self::start(id, Outlet::H2(send), Inlet::H2 { recv, conn }))
+    }
+
+    /// The WebSocket is open: runs it over `outlet` and `inlet`.
+    pub(crate) fn start(id: String, outlet: Outlet, inlet: Inlet) -> Self {
         let mut endpoint = Endpoint::client(WINDOW as usize, WINDOW);
         let mut actions = Vec::new();
         endpoint.open(&mut actions);
@@ -208,7 +358,7 @@ impl WsDuplex {
             id,
             state: Mutex::new(State {
                 endpoint,
-                send: Some(send),
+                send: Some(outlet),
                 queue: VecDeque::new(),
                 unreported: 0,
                 read_end: false,
@@ -223,8 +373,8 @@ impl WsDuplex {
             let mut state = inner.state.lock().unwrap();
             inner.apply(&mut state, actions);
         }
-        tokio::spawn(drive(inner.clone(), recv, conn));
-        Ok(WsDuplex { inner })
+        tokio::spawn(drive(inner.clone(), inlet));
+        WsDuplex { inner }
     }
 
     pub fn id(&self) -> &str {
@@ -267,8 +417,8 @@ impl WsDuplex {
         }
     }
 
-    /// Resolves once all of `data` is handed to HTTP/2, as far as the
-    /// server's credit and HTTP/2 flow control let it go.
+    /// Resolves once all of `data` is handed to the stream, as far as the
+    /// server's credit and the stream's room let it go.
     pub async fn write(&self, data: Bytes) -> Result<(), Error> {
         let inner = &self.inner;
         let _turn = inner.writer.lock().await;
@@ -299,7 +449,7 @@ impl WsDuplex {
                     }
                     continue;
                 }
-                // HTTP/2 flow control.
+                // HTTP/2 flow control, or room in the socket's send buffer.
                 let capacity = tokio::select! {
                     capacity = poll_fn(|cx| inner.poll_capacity(cx)) => capacity?,
                     _ = changed.changed() => continue,
@@ -486,22 +636,13 @@ impl Inner {
         let Some(send) = state.send.as_mut() else {
             return Poll::Ready(Err(Error::Destroyed));
         };
-        loop {
-            let capacity = send.capacity();
-            if capacity > MAX_HEADER_LEN {
-                return Poll::Ready(Ok(capacity));
+        match send.poll_capacity(cx, MAX_HEADER_LEN) {
+            Poll::Ready(Err(NoRoom::Failed(err))) => Poll::Ready(Err(self.fail(&mut state, err))),
+            Poll::Ready(Err(NoRoom::Closed)) => {
+                Poll::Ready(Err(Error::StreamReset(format!("{STREAM}: it closed"))))
             }
-            match send.poll_capacity(cx) {
-                Poll::Ready(Some(Ok(_))) => continue,
-                Poll::Ready(Some(Err(e))) => {
-                    let err = Error::from_h2_on(e, STREAM);
-                    return Poll::Ready(Err(self.fail(&mut state, err)));
-                }
-                Poll::Ready(None) => {
-                    return Poll::Ready(Err(Error::StreamReset(format!("{STREAM}: it closed"))))
-                }
-                Poll::Pending => return Poll::Pending,
-            }
+            Poll::Ready(Ok(capacity)) => Poll::Ready(Ok(capacity)),
+            Poll::Pending => Poll::Pending,
         }
     }
 
@@ -528,7 +669,9 @@ impl Inner {
                     }
                 }
                 Action::Credit => {}
-                Action::Finished { code, violation, .. } => {
+                Action::Finished {
+                    code, violation, ..
+                } => {
                     state.finished = true;
                     if let Some(mut send) = state.send.take() {
                         let _ = send.send_data(Bytes::new(), true);
@@ -554,25 +697,40 @@ impl Inner {
         self.changed.send_modify(|n| *n += 1);
     }
 
-    /// Records a failure (the first one wins) and resets the stream.
+    /// Records a failure (the first one wins) and resets the stream. Data
+    /// received before a clean finish stays readable: a connection reset
+    /// after the close handshake (a proxy closing its side) loses nothing.
     fn fail(&self, state: &mut State, err: Error) -> Error {
         if state.end.is_none() {
             state.end = Some(End::Failed(err.clone()));
+            state.queue.clear();
         }
         state.finished = true;
-        state.queue.clear();
         if let Some(mut send) = state.send.take() {
-            send.send_reset(Reason::CANCEL);
+            send.send_reset();
         }
         self.changed.send_modify(|n| *n += 1);
         err
     }
 }
 
+/// Resolves once the HTTP/2 connection under the stream failed (never
+/// for an upgraded socket: its own reads tell).
+async fn lost(lost: &mut Option<watch::Receiver<Option<String>>>) -> String {
+    match lost {
+        Some(lost) => lost
+            .wait_for(|l| l.is_some())
+            .await
+            .map(|r| r.clone().unwrap_or_default())
+            .unwrap_or_default(),
+        None => std::future::pending().await,
+    }
+}
+
 /// Reads the stream into the endpoint until the WebSocket is over; holds
 /// the connection meanwhile.
-async fn drive(inner: Arc<Inner>, mut recv: RecvStream, conn: Arc<Conn>) {
-    let mut lost = conn.lost.clone();
+async fn drive(inner: Arc<Inner>, mut inlet: Inlet) {
+    let mut connection = inlet.lost();
     let mut changed = inner.changed.subscribe();
     // Once the WebSocket is closing (destroyed, or finished), how long the
     // server has to end its stream.
@@ -592,19 +750,17 @@ async fn drive(inner: Arc<Inner>, mut recv: RecvStream, conn: Arc<Conn>) {
             }
         };
         let data = tokio::select! {
-            data = recv.data() => data,
+            data = inlet.data() => data,
             _ = changed.changed() => continue,
             _ = timeout => break,
-            reason = lost.wait_for(|l| l.is_some()) => {
-                let reason = reason.map(|r| r.clone().unwrap_or_default()).unwrap_or_default();
+            reason = lost(&mut connection) => {
                 let mut state = inner.state.lock().unwrap();
                 inner.fail(&mut state, Error::ConnectionLost(reason));
                 return;
             }
         };
         match data {
-            Some(Ok(chunk)) => {
-                let _ = recv.flow_control().release_capacity(chunk.len());
+            Ok(Some(chunk)) => {
                 let mut state = inner.state.lock().unwrap();
                 let state = &mut *state;
                 if state.endpoint.is_finished() {
@@ -614,11 +770,10 @@ async fn drive(inner: Arc<Inner>, mut recv: RecvStream, conn: Arc<Conn>) {
                 state.endpoint.receive(chunk, &mut actions);
                 inner.apply(state, actions);
             }
-            None => break,
-            Some(Err(e)) if Error::is_no_error_reset(&e) => break,
-            Some(Err(e)) => {
+            Ok(None) => break,
+            Err(err) => {
                 let mut state = inner.state.lock().unwrap();
-                inner.fail(&mut state, Error::from_h2_on(e, STREAM));
+                inner.fail(&mut state, err);
                 return;
             }
         }
@@ -632,8 +787,8 @@ async fn drive(inner: Arc<Inner>, mut recv: RecvStream, conn: Arc<Conn>) {
         };
         inner.fail(&mut state, err);
     } else if let Some(mut send) = state.send.take() {
-        send.send_reset(Reason::CANCEL);
+        send.send_reset();
     }
     drop(state);
-    drop(conn);
+    drop(inlet);
 }

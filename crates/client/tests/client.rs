@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use h2::server::SendResponse;
-use http2_duplex_client::{Client, Code, Error, Options};
+use http2_duplex_client::{Client, Code, Error, Options, Transport};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::TcpListener;
@@ -198,9 +198,12 @@ async fn stream(
     respond.send_response(ok(), true).unwrap();
 }
 
+// The fetch transport, which this server speaks ('auto' would first try an
+// HTTP/1.1 WebSocket on a connection of its own: tests/upgrade.rs).
 fn options() -> Options {
     Options {
         ca: Some(read("ca.pem")),
+        transport: Transport::Fetch,
         ..Options::default()
     }
 }
@@ -441,7 +444,13 @@ async fn lost_connection_is_reported() {
         // dropping everything closes the TCP connection abruptly
     });
     let duplex = Client::new()
-        .open(&format!("http://127.0.0.1:{port}/dx"), &Options::default())
+        .open(
+            &format!("http://127.0.0.1:{port}/dx"),
+            &Options {
+                transport: Transport::Fetch,
+                ..Options::default()
+            },
+        )
         .await
         .unwrap();
     assert_eq!(&duplex.read().await.unwrap().unwrap()[..], b"hello");

@@ -58,7 +58,11 @@ async fn server(mode: Mode, offer: bool) -> Server {
             if offer {
                 builder.enable_connect_protocol();
             }
-            let mut conn = builder.handshake::<_, Bytes>(tcp).await.unwrap();
+            // 'auto' tries an HTTP/1.1 upgrade where RFC 8441 is not offered:
+            // not HTTP/2, so no handshake.
+            let Ok(mut conn) = builder.handshake::<_, Bytes>(tcp).await else {
+                continue;
+            };
             let seen = seen2.clone();
             let finished_tx = finished_tx.take();
             tokio::spawn(async move {
@@ -177,7 +181,9 @@ async fn websocket(
                     send.send_data(frame, false).unwrap();
                 }
                 Action::End | Action::Credit => {}
-                Action::Finished { code, violation, .. } => {
+                Action::Finished {
+                    code, violation, ..
+                } => {
                     let _ = send.send_data(Bytes::new(), true);
                     return (code, violation.map(|v| v.reason().to_string()));
                 }
