@@ -16,7 +16,7 @@ const { readFileSync } = require('fs');
 const { join } = require('path');
 const WebSocket = require('ws');
 const { Http2DuplexServer } = require('..');
-const { ws_frame, parse_frame } = require('./support/ws-frames');
+const { ws_frame, parse_frame, open_rfc8441 } = require('./support/ws-frames');
 
 const certs = join(__dirname, 'certs');
 const tls = { key: readFileSync(join(certs, 'server.key')), cert: readFileSync(join(certs, 'server.crt')) };
@@ -58,15 +58,7 @@ async function start(kind, options) {
 async function rfc8441_channel(origin) {
     const session = http2.connect(origin, { ca: tls.cert });
     session.on('error', () => {});
-    while (!session.remoteSettings?.enableConnectProtocol) {
-        await once(session, 'remoteSettings');
-    }
-    const stream = session.request({
-        ':method': 'CONNECT', ':protocol': 'websocket', ':path': '/duplex',
-        'sec-websocket-protocol': 'http2-duplex.1', 'sec-websocket-version': '13'
-    }, { endStream: false });
-    stream.on('error', () => {});
-    const [headers] = await once(stream, 'response');
+    const { stream, headers } = await open_rfc8441(session);
     assert.equal(headers[':status'], 200);
     assert.equal(headers['sec-websocket-protocol'], 'http2-duplex.1');
     const channel = new EventEmitter();

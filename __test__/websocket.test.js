@@ -6,7 +6,7 @@ const assert = require('node:assert/strict');
 const { once } = require('events');
 const { randomBytes, createHash } = require('crypto');
 const { start_server, next_duplex } = require('./support/h2');
-const { ws_frame, read_frames } = require('./support/ws-frames');
+const { ws_frame, read_frames, open_rfc8441 } = require('./support/ws-frames');
 
 const sha256 = data => createHash('sha256').update(data).digest('hex');
 
@@ -15,16 +15,7 @@ const frame = (opcode, payload) => ws_frame(opcode, payload, { masked: true });
 
 async function connect_ws(s) {
     const session = s.connect();
-    // The server offers it in a SETTINGS frame after its first.
-    while (!session.remoteSettings?.enableConnectProtocol) {
-        await once(session, 'remoteSettings');
-    }
-    const stream = session.request({
-        ':method': 'CONNECT', ':protocol': 'websocket', ':path': '/duplex',
-        'sec-websocket-protocol': 'http2-duplex.1', 'sec-websocket-version': '13'
-    }, { endStream: false });
-    stream.on('error', () => {});
-    const [headers] = await once(stream, 'response');
+    const { stream, headers } = await open_rfc8441(session);
     return { session, stream, headers, until: read_frames(stream) };
 }
 

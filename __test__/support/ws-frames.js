@@ -2,6 +2,7 @@
 // WebSocket frames (RFC 6455) written and read by hand, for tests that play
 // one end of an http2-duplex.1 WebSocket: clients mask, servers do not.
 const { randomBytes } = require('crypto');
+const { once } = require('events');
 
 // One final frame; `masked` with a random key, as a client sends it.
 function ws_frame(opcode, payload, { masked = false } = {}) {
@@ -94,4 +95,20 @@ async function close_code(stream) {
     return payload.length >= 2 ? payload.readUInt16BE(0) : null;
 }
 
-module.exports = { ws_frame, read_frames, close_code, parse_frame: parse };
+// Opens an http2-duplex.1 WebSocket (RFC 8441 extended CONNECT) on `session`,
+// once the server has offered it: { stream, headers }.
+async function open_rfc8441(session, path = '/duplex') {
+    // The server offers it in a SETTINGS frame after its first.
+    while (!session.remoteSettings?.enableConnectProtocol) {
+        await once(session, 'remoteSettings');
+    }
+    const stream = session.request({
+        ':method': 'CONNECT', ':protocol': 'websocket', ':path': path,
+        'sec-websocket-protocol': 'http2-duplex.1', 'sec-websocket-version': '13'
+    }, { endStream: false });
+    stream.on('error', () => {});
+    const [headers] = await once(stream, 'response');
+    return { stream, headers };
+}
+
+module.exports = { ws_frame, read_frames, close_code, parse_frame: parse, open_rfc8441 };
