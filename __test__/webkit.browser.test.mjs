@@ -1,9 +1,12 @@
 // WebKitGTK (MiniBrowser under Xvfb, plain WebDriver HTTP) as the third engine: the
-// per-write cases (WebKit has no fetch request streaming), our client (v2) and the
-// 6.0.3 client (v1) against our server. WebKit sends every fetch POST on a new
-// connection, even over HTTP/2, so the server pairs across connections: scope 'server'.
+// WebSocket cases and the per-write cases (WebKit has no fetch request streaming), our
+// client (v2) and the 6.0.3 client (v1) against our server. WebKit sends every fetch
+// POST on a new connection, even over HTTP/2, so the server pairs across connections:
+// scope 'server'. It has no RFC 8441: its WebSocket is an HTTP/1.1 upgrade on a
+// connection of its own, which an HTTP/2 server takes only with allowHTTP1 (without
+// it the TLS handshake offering http/1.1 is refused and 'auto' falls back to per-write).
 import { test, before, after } from 'node:test';
-import { ORIGINAL_CLIENT, start_server } from './browser/server.mjs';
+import { DUPLEX_PATH, ORIGINAL_CLIENT, start_server } from './browser/server.mjs';
 import { launch_webkit, webkit_missing } from './browser/browsers.mjs';
 import { define_cases } from './browser/cases.mjs';
 
@@ -21,8 +24,15 @@ if (missing && !process.env.CI) {
     before(async () => {
         [started.browser, started.ours] = await Promise.all([
             launch_webkit(),
-            start_server({ options: { scope: 'server' } })
+            start_server({ options: { scope: 'server' }, server_options: { allowHTTP1: true } })
         ]);
+        // HTTP/1.1 requests to other paths (an upgrade there comes as one) get a 404,
+        // as their HTTP/2 twins get from the test server.
+        started.ours.http2_server.on('request', (req, res) => {
+            if (req.httpVersionMajor === 1 && req.url.split('?')[0] !== DUPLEX_PATH) {
+                res.writeHead(404).end();
+            }
+        });
     });
     after(async () => {
         await started.browser?.close();
@@ -39,8 +49,14 @@ if (missing && !process.env.CI) {
     };
     const ours = () => started.ours;
 
-    // 'auto': WebKitGTK has no RFC 8441, so the WebSocket fails and it falls back to per-write.
-    define_cases({ browser, server: ours, name: 'webkit: per-write (v2)', options: {}, pipelined: true });
+    define_cases({
+        browser,
+        server: ours,
+        name: 'webkit: websocket (HTTP/1.1)',
+        options: { transport: 'websocket' },
+        websocket: 'http1'
+    });
+    define_cases({ browser, server: ours, name: 'webkit: per-write (v2)', options: { transport: 'per-write' }, pipelined: true });
     define_cases({
         browser,
         server: ours,
