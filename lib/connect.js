@@ -215,8 +215,8 @@ class ClientDuplex extends Duplex {
 // options: ca (PEM string, Buffer or array of them), rejectUnauthorized
 // (default true), headers (extra request headers), pool (a ConnectionPool),
 // transport ('auto', the default: a WebSocket over HTTP/2 where the server
-// offers RFC 8441, else the fetch-style GET + streaming POST; 'websocket';
-// 'fetch'),
+// offers RFC 8441, else over an HTTP/1.1 upgrade, else the fetch-style GET +
+// streaming POST; 'websocket'; 'fetch'),
 // ResponseError (class used for non-2xx answers, to the GET or later to the
 // streaming POST), and any Duplex option (highWaterMark, …). Every error has
 // a stable `code` (lib/error-codes.js).
