@@ -178,6 +178,11 @@ export type PostAction =
 export interface PostOpened {
   post: number
   duplex?: number
+  /**
+   * The body's end is final when it comes (its length was declared);
+   * otherwise judge it a turn later, once a reset would have closed the stream.
+   */
+  endIsFinal: boolean
   actions: Array<PostAction>
 }
 

@@ -163,6 +163,9 @@ pub fn data_header(len: u32) -> Buffer {
 pub struct PostOpened {
     pub post: i64,
     pub duplex: Option<i64>,
+    /// The body's end is final when it comes (its length was declared);
+    /// otherwise judge it a turn later, once a reset would have closed the stream.
+    pub end_is_final: bool,
     pub actions: Vec<PostAction>,
 }
 
@@ -417,6 +420,7 @@ impl JsRegistry {
         PostOpened {
             post: post.0 as i64,
             duplex: self.posts.duplex_of(post).map(|duplex| duplex.0 as i64),
+            end_is_final: self.posts.end_is_final(post),
             actions: post_actions(out),
         }
     }

@@ -258,7 +258,7 @@ class GetPostTransport {
         });
         if (entry) {
             entry.duplex.traffic_seen = true;
-            this.#receive(post, entry);
+            this.#receive(post, entry, opened.endIsFinal);
         }
         this.act(opened.actions);
     }
@@ -268,8 +268,9 @@ class GetPostTransport {
      * duplex's reader is full.
      * @param {Post} post
      * @param {Entry} entry
+     * @param {boolean} end_is_final the body's end tells at once that it is whole
      */
-    #receive(post, entry) {
+    #receive(post, entry, end_is_final) {
         const { stream, key } = post;
         const { duplex } = entry;
         const { session } = stream;
@@ -299,14 +300,16 @@ class GetPostTransport {
                 });
             }
         });
-        // Node ends a stream's readable side on a reset as on a real end,
-        // and closes it just after: what the end was is known a turn later.
-        stream.on('end', () => setImmediate(() => {
+        const ended = () => {
             if (duplex.destroyed) {
                 this.#host.forget(entry);
             }
             this.act(this.#registry.handleBodyEnd(key, Boolean(stream.closed), Boolean(session?.destroyed)));
-        }));
+        };
+        // Node ends a stream's readable side on a reset as on a real end,
+        // and closes it just after: unless the core says the end is final
+        // (a declared length), what it was is known a turn later.
+        stream.on('end', end_is_final ? ended : () => setImmediate(ended));
     }
 
     // The GET closed: the core says whether the client reset it (the duplex

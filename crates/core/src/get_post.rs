@@ -276,6 +276,17 @@ impl Endpoint {
         self.posts.get(&post).map(|state| state.duplex)
     }
 
+    /// Whether the end of the POST's body tells a whole body at once: its
+    /// length was declared, so a body cut short is told by its length.
+    /// Otherwise a reset looks like an end until the transport closes the
+    /// stream (Node ends a reset stream's readable side first), and the
+    /// caller judges the end only once it could have seen that.
+    pub fn end_is_final(&self, post: PostKey) -> bool {
+        self.posts
+            .get(&post)
+            .is_some_and(|state| state.declared.is_some())
+    }
+
     /// The POST's body ended: `reset` when the client reset it first,
     /// `session_gone` when its connection went away under it.
     pub fn handle_body_end(
@@ -746,6 +757,15 @@ mod tests {
             .handle_post_closed(&mut f.registry, open, false, &mut out);
         assert_eq!(out, []);
         assert_eq!(f.posts.open_posts(), 0);
+    }
+
+    #[test]
+    fn only_a_declared_length_makes_an_end_final() {
+        let mut f = fixture(Limits::default());
+        let declared = f.write(None, Some("3"));
+        let undeclared = f.write(None, None);
+        assert!(f.posts.end_is_final(declared));
+        assert!(!f.posts.end_is_final(undeclared));
     }
 
     #[test]
