@@ -9,8 +9,6 @@ use std::time::Duration;
 use bytes::Bytes;
 use h2::client::SendRequest;
 use h2::PingPong;
-use rustls_pki_types::ServerName;
-use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 use crate::{tls, Error, Options};
@@ -129,49 +127,39 @@ impl Conn {
     }
 
     async fn open(target: &Target, options: &Options) -> Result<Conn, Error> {
+        let tcp = tls::tcp(target).await?;
+        if !target.tls {
+            return Self::handshake(tcp).await;
+        }
         let authority = target.authority();
-        let tcp = TcpStream::connect((target.host.as_str(), target.port))
-            .await
-            .map_err(|e| Error::Connect {
-                authority: authority.clone(),
-                reason: e.to_string(),
-            })?;
-        let _ = tcp.set_nodelay(true);
-        if target.tls {
-            let config = tls::config(options.ca.as_deref(), options.reject_unauthorized)?;
-            let name = ServerName::try_from(target.host.clone())
-                .map_err(|e| Error::InvalidUrl(format!("{}: bad server name: {e}", target.host)))?;
-            let stream = tokio_rustls::TlsConnector::from(Arc::new(config))
-                .connect(name, tcp)
-                .await
-                .map_err(|e| {
-                    // A server that knows ALPN but not h2 refuses the
-                    // handshake rather than pick nothing.
-                    let refused_h2 = e
-                        .get_ref()
-                        .and_then(|e| e.downcast_ref::<rustls::Error>())
-                        .is_some_and(|e| {
-                            *e == rustls::Error::AlertReceived(
-                                rustls::AlertDescription::NoApplicationProtocol,
-                            )
-                        });
-                    if refused_h2 {
-                        return Error::NoHttp2 {
-                            authority: authority.clone(),
-                        };
-                    }
+        let stream = match tls::handshake(target, tcp, options, b"h2").await {
+            Ok(stream) => stream,
+            Err(tls::HandshakeError::Setup(error)) => return Err(error),
+            Err(tls::HandshakeError::Tls(e)) => {
+                // A server that knows ALPN but not h2 refuses the handshake
+                // rather than pick nothing.
+                let refused_h2 = e
+                    .get_ref()
+                    .and_then(|e| e.downcast_ref::<rustls::Error>())
+                    .is_some_and(|e| {
+                        *e == rustls::Error::AlertReceived(
+                            rustls::AlertDescription::NoApplicationProtocol,
+                        )
+                    });
+                return Err(if refused_h2 {
+                    Error::NoHttp2 { authority }
+                } else {
                     Error::Tls {
-                        authority: authority.clone(),
+                        authority,
                         reason: e.to_string(),
                     }
-                })?;
-            if stream.get_ref().1.alpn_protocol() != Some(b"h2") {
-                return Err(Error::NoHttp2 { authority });
+                });
             }
-            Self::handshake(stream).await
-        } else {
-            Self::handshake(tcp).await
+        };
+        if stream.get_ref().1.alpn_protocol() != Some(b"h2") {
+            return Err(Error::NoHttp2 { authority });
         }
+        Self::handshake(stream).await
     }
 
     async fn handshake<T>(io: T) -> Result<Conn, Error>

@@ -10,7 +10,54 @@ use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 
-use crate::Error;
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
+
+use crate::pool::Target;
+use crate::{Error, Options};
+
+/// TCP to the target, Nagle off: the first step of every connection.
+pub(crate) async fn tcp(target: &Target) -> Result<TcpStream, Error> {
+    let tcp = TcpStream::connect((target.host.as_str(), target.port))
+        .await
+        .map_err(|e| Error::Connect {
+            authority: target.authority(),
+            reason: e.to_string(),
+        })?;
+    let _ = tcp.set_nodelay(true);
+    Ok(tcp)
+}
+
+/// TLS over `tcp` to the target, offering `alpn`; the handshake's own error
+/// is the caller's to name.
+pub(crate) async fn handshake(
+    target: &Target,
+    tcp: TcpStream,
+    options: &Options,
+    alpn: &[u8],
+) -> Result<TlsStream<TcpStream>, HandshakeError> {
+    let mut config = config(options.ca.as_deref(), options.reject_unauthorized)
+        .map_err(HandshakeError::Setup)?;
+    config.alpn_protocols = vec![alpn.to_vec()];
+    let name = ServerName::try_from(target.host.clone()).map_err(|e| {
+        HandshakeError::Setup(Error::InvalidUrl(format!(
+            "{}: bad server name: {e}",
+            target.host
+        )))
+    })?;
+    tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(name, tcp)
+        .await
+        .map_err(HandshakeError::Tls)
+}
+
+/// Why [`handshake`] failed.
+pub(crate) enum HandshakeError {
+    /// Before anything was sent: the options or the name.
+    Setup(Error),
+    /// The TLS handshake itself.
+    Tls(std::io::Error),
+}
 
 pub(crate) fn config(ca: Option<&[u8]>, reject_unauthorized: bool) -> Result<ClientConfig, Error> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());

@@ -22,9 +22,7 @@ use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use http2_duplex_core::websocket::{accept_key, SUBPROTOCOL, VERSION};
 use http2_duplex_core::Code;
-use rustls_pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, WriteHalf};
-use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
 use crate::duplex::HEADER_ID;
@@ -152,29 +150,18 @@ async fn handshake(
 
 /// TCP, and TLS offering only HTTP/1.1 (ALPN) for `https`.
 async fn connect(target: &Target, options: &Options) -> Result<Io, Error> {
-    let authority = target.authority();
-    let tcp = TcpStream::connect((target.host.as_str(), target.port))
-        .await
-        .map_err(|e| Error::Connect {
-            authority: authority.clone(),
-            reason: e.to_string(),
-        })?;
-    let _ = tcp.set_nodelay(true);
+    let tcp = tls::tcp(target).await?;
     if !target.tls {
         return Ok(Box::new(tcp));
     }
-    let mut config = tls::config(options.ca.as_deref(), options.reject_unauthorized)?;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    let name = ServerName::try_from(target.host.clone())
-        .map_err(|e| Error::InvalidUrl(format!("{}: bad server name: {e}", target.host)))?;
-    let stream = tokio_rustls::TlsConnector::from(Arc::new(config))
-        .connect(name, tcp)
-        .await
-        .map_err(|e| Error::Tls {
-            authority,
+    match tls::handshake(target, tcp, options, b"http/1.1").await {
+        Ok(stream) => Ok(Box::new(stream)),
+        Err(tls::HandshakeError::Setup(error)) => Err(error),
+        Err(tls::HandshakeError::Tls(e)) => Err(Error::Tls {
+            authority: target.authority(),
             reason: e.to_string(),
-        })?;
-    Ok(Box::new(stream))
+        }),
+    }
 }
 
 /// The opening handshake (RFC 6455 §4.1) with the caller's extra headers.

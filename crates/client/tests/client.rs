@@ -9,16 +9,11 @@ use std::time::Duration;
 use bytes::Bytes;
 use h2::server::SendResponse;
 use http2_duplex_client::{Client, Code, Error, Options, Transport};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, Mutex};
 
-const CERTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../__test__/certs/");
-
-fn read(name: &str) -> Vec<u8> {
-    std::fs::read(format!("{CERTS}{name}")).unwrap()
-}
+mod common;
+use common::read;
 
 #[derive(Clone, Copy, PartialEq)]
 enum Mode {
@@ -50,20 +45,7 @@ type Gets = Arc<Mutex<std::collections::HashMap<String, h2::SendStream<Bytes>>>>
 async fn server(mode: Mode) -> (u16, Arc<Seen>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
-    let certs: Vec<CertificateDer> = CertificateDer::pem_slice_iter(&read("cert.pem"))
-        .map(|c| c.unwrap())
-        .collect();
-    let key = PrivateKeyDer::from_pem_slice(&read("key.pem")).unwrap();
-    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_no_client_auth()
-    .with_single_cert(certs, key)
-    .unwrap();
-    config.alpn_protocols = vec![b"h2".to_vec()];
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let acceptor = common::tls_acceptor(&[b"h2"]);
     let seen = Arc::new(Seen::default());
     let seen2 = seen.clone();
     tokio::spawn(async move {
@@ -217,19 +199,7 @@ fn pattern(len: usize, seed: u8) -> Vec<u8> {
 async fn echo(client: &Client, url: &str, len: usize, seed: u8) {
     let duplex = client.open(url, &options()).await.unwrap();
     let data = pattern(len, seed);
-    let writer = duplex.clone();
-    let sent = data.clone();
-    let write = tokio::spawn(async move {
-        for chunk in sent.chunks(100_000) {
-            writer.write(Bytes::copy_from_slice(chunk)).await.unwrap();
-        }
-        writer.end().await.unwrap();
-    });
-    let mut got = Vec::new();
-    while let Some(chunk) = duplex.read().await.unwrap() {
-        got.extend_from_slice(&chunk);
-    }
-    write.await.unwrap();
+    let got = common::echo(&duplex, &data).await;
     assert_eq!(got.len(), data.len());
     assert!(got == data, "echoed bytes differ");
     assert!(duplex.closed().await.is_none());

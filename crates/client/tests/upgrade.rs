@@ -11,13 +11,12 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use http2_duplex_client::{Client, Code, Error, Options, Transport};
 use http2_duplex_core::websocket::{accept_key, Action, Endpoint, INITIAL_CREDIT};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
-const CERTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../__test__/certs/");
+mod common;
+use common::{echo, read};
 const ID: &str = "n1.upgrade-test";
 
 #[derive(Clone, Copy, PartialEq)]
@@ -57,29 +56,12 @@ struct Server {
     finished: mpsc::UnboundedReceiver<(Option<u16>, Option<String>)>,
 }
 
-fn read(name: &str) -> Vec<u8> {
-    std::fs::read(format!("{CERTS}{name}")).unwrap()
-}
-
 /// A TLS server offering `alpn`: HTTP/1.1 upgrades on `/dx` as `mode`
 /// says; HTTP/2 (without RFC 8441) answering every request 404.
 async fn server(mode: Mode, alpn: &[&[u8]]) -> Server {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
-    let certs: Vec<CertificateDer> = CertificateDer::pem_slice_iter(&read("cert.pem"))
-        .map(|c| c.unwrap())
-        .collect();
-    let key = PrivateKeyDer::from_pem_slice(&read("key.pem")).unwrap();
-    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_no_client_auth()
-    .with_single_cert(certs, key)
-    .unwrap();
-    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let acceptor = common::tls_acceptor(alpn);
     let seen = Arc::new(Seen::default());
     let (finished_tx, finished) = mpsc::unbounded_channel();
     let seen2 = seen.clone();
@@ -250,24 +232,6 @@ fn pattern(len: usize, seed: u8) -> Vec<u8> {
     (0..len)
         .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
         .collect()
-}
-
-/// Writes `data` in 100 kB writes, ends, and reads the echo to the end.
-async fn echo(duplex: &http2_duplex_client::Duplex, data: &[u8]) -> Vec<u8> {
-    let writer = duplex.clone();
-    let sent = data.to_vec();
-    let write = tokio::spawn(async move {
-        for chunk in sent.chunks(100_000) {
-            writer.write(Bytes::copy_from_slice(chunk)).await.unwrap();
-        }
-        writer.end().await.unwrap();
-    });
-    let mut got = Vec::new();
-    while let Some(chunk) = duplex.read().await.unwrap() {
-        got.extend_from_slice(&chunk);
-    }
-    write.await.unwrap();
-    got
 }
 
 #[tokio::test]

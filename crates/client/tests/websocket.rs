@@ -12,6 +12,8 @@ use http2_duplex_core::websocket::{encode_header, Action, Endpoint, Opcode, INIT
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
+mod common;
+
 #[derive(Clone, Copy, PartialEq)]
 enum Mode {
     /// Echo every byte, granting credit as the echo goes out; end when the
@@ -226,19 +228,7 @@ async fn auto_opens_a_websocket_and_echoes_then_closes_cleanly() {
         .unwrap();
     assert_eq!(duplex.transport(), Transport::WebSocket);
     let data = pattern(3 << 20, 5);
-    let writer = duplex.clone();
-    let sent = data.clone();
-    let write = tokio::spawn(async move {
-        for chunk in sent.chunks(100_000) {
-            writer.write(Bytes::copy_from_slice(chunk)).await.unwrap();
-        }
-        writer.end().await.unwrap();
-    });
-    let mut got = Vec::new();
-    while let Some(chunk) = duplex.read().await.unwrap() {
-        got.extend_from_slice(&chunk);
-    }
-    write.await.unwrap();
+    let got = common::echo(&duplex, &data).await;
     assert!(got == data, "echoed bytes differ");
     assert!(duplex.closed().await.is_none());
     // The server saw the client's Close 1000, no violation.
