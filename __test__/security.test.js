@@ -207,8 +207,10 @@ test('scope function: 100,000 requests with distinct keys leave the key table at
             await Promise.all(Array.from({ length: batch }, (_, j) => send(i + j)));
         }
     };
-    // Warmed up, so that what the allocators keep anyway is in the baseline.
-    await run(-10_000, 10_000);
+    // Warmed up, so that what the allocators keep anyway is in the baseline:
+    // on Node 24 a plain http2 server's RSS grows ~110 MiB over its first
+    // 100,000 streams (heap flat), and not at all over the next 100,000.
+    await run(-100_000, 100_000);
     const baseline = s.server.stats().sessions;
     gc();
     const rss_before = process.memoryUsage().rss;
@@ -218,7 +220,7 @@ test('scope function: 100,000 requests with distinct keys leave the key table at
     assert.equal(s.server.stats().duplexes, 0);
     const grown = (process.memoryUsage().rss - rss_before) / 2 ** 20;
     assert.ok(grown < 32, `RSS grew ${grown.toFixed(1)} MiB`);
-    assert.equal(warnings, 110_000, 'each refused with a warning');
+    assert.equal(warnings, 200_000, 'each refused with a warning');
 });
 
 test('taken means 200: a write destroyed by the app in its own \'data\' handler is answered 200', async t => {
