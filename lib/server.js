@@ -610,12 +610,7 @@ class Http2DuplexServer extends EventEmitter {
         this.#session_entries.get(session)?.delete(entry);
         this.#get_post.act(this.#registry.handleDuplexClosed(key, performance.now()));
         // A keyed scope lives while it has duplexes (one per user, say).
-        const name = this.#key_names.get(scope.duplexes);
-        if (name !== undefined && scope.entries.size === 0) {
-            this.#keyed_duplexes.delete(name);
-            this.#scopes.delete(scope.duplexes);
-            this.#registry.closeScope(scope.key);
-        }
+        this.#release_if_unused(scope.duplexes);
     }
 
     // RFC 8441: lets clients open WebSockets on this HTTP/2 session (the
