@@ -203,6 +203,31 @@ test('HTTP/1.1: upgrades to other paths are left to the application\'s \'upgrade
     assert.deepEqual(s.warnings, []);
 });
 
+test('HTTP/1.1: a client that resets an upgrade answered as a request does not end the process', async t => {
+    const s = await start('http.Server');
+    t.after(s.close);
+    const { port } = s.server.address();
+    // The client resets once the request reached the app; the answer is
+    // written to a socket already reset.
+    const requested = new Promise(resolve => s.server.on('request', (req, res) => {
+        if (req.url !== '/duplex') {
+            resolve(res);
+        }
+    }));
+    const socket = require('net').connect(port, '127.0.0.1');
+    socket.on('error', () => {});
+    socket.write(upgrade_head('/other'));
+    const res = await requested;
+    const gone = once(res, 'close');
+    socket.resetAndDestroy();
+    await gone;
+    res.end('x'.repeat(1 << 20));
+    // Still serving.
+    s.server.removeAllListeners('request');
+    s.server.on('request', (req, answer) => req.url !== '/duplex' && answer.end('app'));
+    assert.match(await raw_h1(port, upgrade_head('/other')), /^HTTP\/1.1 200 OK/);
+});
+
 test('HTTP/1.1: a broken handshake is refused 400 (WS_BAD_HANDSHAKE) and opens nothing; a client gone without a Close breaks its duplex (WS_ABNORMAL_CLOSE)', async t => {
     const s = await start('http.Server');
     t.after(s.close);

@@ -219,6 +219,9 @@ const served = new WeakMap();
  * @param {Socket} socket
  */
 function as_request(server, req, socket) {
+    // Node took its own 'error' listener off the upgraded socket: a client
+    // that resets it must not end the process.
+    socket.on('error', () => socket.destroy());
     const res = new ServerResponse(req);
     res.shouldKeepAlive = false;
     res.assignSocket(socket);
