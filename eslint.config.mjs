@@ -35,7 +35,7 @@ export default [
     },
     {
         // Browser code, and tests and benchmarks whose functions run in a page.
-        files: ['client.js', 'lib/browser/**', 'examples/client.js', '__test__/**/*.mjs', 'bench/**/*.mjs'],
+        files: ['client.js', 'lib/browser/**', 'examples/client.js', '__test__/**/*.mjs', 'support/**/*.mjs', 'bench/**/*.mjs'],
         languageOptions: { globals: { ...globals.browser, ...globals.node } }
     }
 ];

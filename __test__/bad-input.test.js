@@ -7,7 +7,7 @@ const { once } = require('events');
 const http2 = require('http2');
 const {
     start_server, request, open, post, next_duplex, read_bytes, read_all
-} = require('./support/h2');
+} = require('../support/h2');
 
 const END = { 'http2-duplex-end': 'true' };
 

@@ -1,7 +1,7 @@
 // Our client against our server in headless Chromium: WebSocket, streaming and per-write.
-import { launch_chromium } from './browser/browsers.mjs';
-import { setup } from './browser/setup.mjs';
-import { define_cases } from './browser/cases.mjs';
+import { launch_chromium } from '../support/browser/browsers.mjs';
+import { setup } from '../support/browser/setup.mjs';
+import { define_cases } from '../support/browser/cases.mjs';
 
 const { browser, ours } = setup(launch_chromium);
 const common = { browser, server: ours };

@@ -8,7 +8,7 @@ const http2 = require('http2');
 const { Http2DuplexServer } = require('..');
 const {
     start_server, one_duplex, open, post, next_duplex, read_all
-} = require('./support/h2');
+} = require('../support/h2');
 
 const END = { 'http2-duplex-end': 'true' };
 

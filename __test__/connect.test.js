@@ -12,7 +12,7 @@ const { spawn } = require('node:child_process');
 const { once } = require('node:events');
 const { connect, ResponseError, ConnectionPool } = require('../lib/connect');
 
-const certs = path.join(__dirname, 'certs');
+const certs = path.join(__dirname, '..', 'support', 'certs');
 const key = fs.readFileSync(path.join(certs, 'key.pem'));
 const cert = fs.readFileSync(path.join(certs, 'cert.pem'));
 const ca = fs.readFileSync(path.join(certs, 'ca.pem'));

@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { build_dist } from '../scripts/build-client.mjs';
-import { start_server, DUPLEX_PATH } from './browser/server.mjs';
-import { launch_chromium } from './browser/browsers.mjs';
+import { start_server, DUPLEX_PATH } from '../support/browser/server.mjs';
+import { launch_chromium } from '../support/browser/browsers.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 let browser;
@@ -148,5 +148,5 @@ test('types: client.d.ts compiles against a typical use (tsc --strict)', () => {
     const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
     execFileSync(process.execPath, [tsc, '--noEmit', '--strict', '--target', 'es2020',
         '--module', 'esnext', '--moduleResolution', 'bundler', '--lib', 'es2020,dom,dom.iterable',
-        '--types', 'node', join(root, '__test__', 'browser', 'types-check.ts')], { stdio: 'inherit' });
+        '--types', 'node', join(root, 'support', 'browser', 'types-check.ts')], { stdio: 'inherit' });
 });

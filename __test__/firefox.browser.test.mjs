@@ -1,8 +1,8 @@
 // The WebSocket and per-write cases in Firefox ESR (no fetch request streaming there), driven by
 // puppeteer-core over WebDriver BiDi; v2 against our server, v1 against 6.0.3.
-import { launch_firefox } from './browser/browsers.mjs';
-import { setup } from './browser/setup.mjs';
-import { define_cases } from './browser/cases.mjs';
+import { launch_firefox } from '../support/browser/browsers.mjs';
+import { setup } from '../support/browser/setup.mjs';
+import { define_cases } from '../support/browser/cases.mjs';
 
 const { browser, ours, original } = setup(launch_firefox, { with_original: true });
 

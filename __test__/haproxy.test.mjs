@@ -5,8 +5,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { skip_unless, start_backends, start_haproxy, template } from './proxy/harness.mjs';
-import { define_proxy_suite } from './proxy/cases.mjs';
+import { skip_unless, start_backends, start_haproxy, template } from '../support/proxy/harness.mjs';
+import { define_proxy_suite } from '../support/proxy/cases.mjs';
 
 const skip = skip_unless('haproxy');
 
@@ -42,7 +42,7 @@ describe('docs/deploying.md', () => {
     it('quotes the HAProxy configurations the tests run, word for word', () => {
         const doc = readFileSync(new URL('../docs/deploying.md', import.meta.url), 'utf8');
         for (const { variant } of VARIANTS) {
-            assert.ok(doc.includes(template(variant)), `docs/deploying.md quotes __test__/proxy/${variant}.cfg`);
+            assert.ok(doc.includes(template(variant)), `docs/deploying.md quotes support/proxy/${variant}.cfg`);
         }
     });
 });

@@ -1,9 +1,9 @@
 // Interop with http2-duplex 6.0.3 in headless Chromium: the original client against
 // our server, and our client against the original server.
-import { ORIGINAL_CLIENT } from './browser/server.mjs';
-import { launch_chromium } from './browser/browsers.mjs';
-import { setup } from './browser/setup.mjs';
-import { define_cases } from './browser/cases.mjs';
+import { ORIGINAL_CLIENT } from '../support/browser/server.mjs';
+import { launch_chromium } from '../support/browser/browsers.mjs';
+import { setup } from '../support/browser/setup.mjs';
+import { define_cases } from '../support/browser/cases.mjs';
 
 const { browser, ours, original } = setup(launch_chromium, { with_original: true });
 

@@ -6,8 +6,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { skip_unless, start_backends, start_nginx, template } from './proxy/harness.mjs';
-import { define_proxy_suite } from './proxy/cases.mjs';
+import { skip_unless, start_backends, start_nginx, template } from '../support/proxy/harness.mjs';
+import { define_proxy_suite } from '../support/proxy/cases.mjs';
 
 const skip = skip_unless('nginx');
 
@@ -25,6 +25,6 @@ define_proxy_suite({
 describe('docs/deploying.md', () => {
     it('quotes the nginx configuration the tests run, word for word', () => {
         const doc = readFileSync(new URL('../docs/deploying.md', import.meta.url), 'utf8');
-        assert.ok(doc.includes(template('nginx')), 'docs/deploying.md quotes __test__/proxy/nginx-duplex.conf');
+        assert.ok(doc.includes(template('nginx')), 'docs/deploying.md quotes support/proxy/nginx-duplex.conf');
     });
 });

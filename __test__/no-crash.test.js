@@ -15,7 +15,7 @@ const assert = require('node:assert/strict');
 const http2 = require('http2');
 const {
     DEADLINE, within, start_app, connect, send, post, open_duplex
-} = require('./support/raw-h2');
+} = require('../support/raw-h2');
 
 const C = http2.constants;
 // Client RST_STREAM codes.

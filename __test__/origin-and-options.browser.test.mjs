@@ -6,8 +6,8 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { DUPLEX_PATH, OUR_CLIENT, start_server } from './browser/server.mjs';
-import { launch_chromium, launch_firefox } from './browser/browsers.mjs';
+import { DUPLEX_PATH, OUR_CLIENT, start_server } from '../support/browser/server.mjs';
+import { launch_chromium, launch_firefox } from '../support/browser/browsers.mjs';
 
 const ORIGIN_NOT_ALLOWED = 'ERR_HTTP2_DUPLEX_ORIGIN_NOT_ALLOWED';
 const INVALID_OPTION = 'ERR_HTTP2_DUPLEX_INVALID_OPTION';

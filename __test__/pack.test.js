@@ -174,7 +174,7 @@ test('packing: the main tarball carries the sources and lists every platform pac
         assert.ok(listing.includes(wanted), `${wanted} missing from the main tarball`);
     }
     for (const f of listing) {
-        assert.ok(!/\.node$|^__test__\/|^target\/|^npm\/|\/tests\/|^\.git/.test(f), `${f} should not be packed`);
+        assert.ok(!/\.node$|^__test__\/|^support\/|^target\/|^npm\/|\/tests\/|^\.git/.test(f), `${f} should not be packed`);
     }
     const manifest = JSON.parse(execFileSync('tar', ['xzf', mainTarball, '-O', 'package/package.json'],
         { encoding: 'utf8' }));

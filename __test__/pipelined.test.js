@@ -4,7 +4,7 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const { once } = require('events');
 const { createHash, randomBytes } = require('crypto');
-const { one_duplex, open, post, next_duplex, read_all } = require('./support/h2');
+const { one_duplex, open, post, next_duplex, read_all } = require('../support/h2');
 
 const sha256 = data => createHash('sha256').update(data).digest('hex');
 const seq = n => ({ 'http2-duplex-seq': String(n) });

@@ -9,7 +9,7 @@ const http2 = require('http2');
 const { Http2DuplexServer } = require('..');
 const {
     start_server, open, post, request, next_duplex, read_all, cert
-} = require('./support/h2');
+} = require('../support/h2');
 
 const END = { 'http2-duplex-end': 'true' };
 
@@ -187,7 +187,7 @@ test('HTTP/1.1: a WebSocket handshake not taken is refused 501 (WS_NEEDS_HTTP2) 
 test('HTTP/1.1 on an HTTP/2 server with allowHTTP1, next to HTTP/2, in one server scope', async t => {
     const { readFileSync } = require('fs');
     const { join } = require('path');
-    const certs = join(__dirname, 'certs');
+    const certs = join(__dirname, '..', 'support', 'certs');
     const server = http2.createSecureServer({
         key: readFileSync(join(certs, 'server.key')), cert, allowHTTP1: true
     });

@@ -6,7 +6,7 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const http = require('http');
 const { once } = require('events');
-const { start_server, request, open, post, next_duplex } = require('./support/h2');
+const { start_server, request, open, post, next_duplex } = require('../support/h2');
 const { Http2DuplexServer } = require('..');
 
 // Memory is measured after a full collection.

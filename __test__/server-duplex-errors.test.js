@@ -6,7 +6,7 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const { once } = require('events');
-const { one_duplex, post, read_all, read_bytes } = require('./support/h2');
+const { one_duplex, post, read_all, read_bytes } = require('../support/h2');
 
 const END = { 'http2-duplex-end': 'true' };
 

@@ -8,7 +8,7 @@ const { Readable } = require('stream');
 const { Http2DuplexServer } = require('..');
 const {
     start_server, one_duplex, request, open, post, next_duplex, read_bytes, read_all
-} = require('./support/h2');
+} = require('../support/h2');
 
 const sha256 = data => createHash('sha256').update(data).digest('hex');
 

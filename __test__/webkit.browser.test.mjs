@@ -6,9 +6,9 @@
 // connection of its own, which an HTTP/2 server takes only with allowHTTP1 (without
 // it the TLS handshake offering http/1.1 is refused and 'auto' falls back to per-write).
 import { test, before, after } from 'node:test';
-import { DUPLEX_PATH, ORIGINAL_CLIENT, start_server } from './browser/server.mjs';
-import { launch_webkit, webkit_missing } from './browser/browsers.mjs';
-import { define_cases } from './browser/cases.mjs';
+import { DUPLEX_PATH, ORIGINAL_CLIENT, start_server } from '../support/browser/server.mjs';
+import { launch_webkit, webkit_missing } from '../support/browser/browsers.mjs';
+import { define_cases } from '../support/browser/cases.mjs';
 
 const missing = webkit_missing();
 

@@ -16,9 +16,9 @@ const { readFileSync } = require('fs');
 const { join } = require('path');
 const WebSocket = require('ws');
 const { Http2DuplexServer } = require('..');
-const { ws_frame, parse_frame, open_rfc8441 } = require('./support/ws-frames');
+const { ws_frame, parse_frame, open_rfc8441 } = require('../support/ws-frames');
 
-const certs = join(__dirname, 'certs');
+const certs = join(__dirname, '..', 'support', 'certs');
 const tls = { key: readFileSync(join(certs, 'server.key')), cert: readFileSync(join(certs, 'server.crt')) };
 const INITIAL_CREDIT = 1024 * 1024;
 const sha256 = data => createHash('sha256').update(data).digest('hex');

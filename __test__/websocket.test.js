@@ -5,8 +5,8 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const { once } = require('events');
 const { randomBytes, createHash } = require('crypto');
-const { start_server, next_duplex } = require('./support/h2');
-const { ws_frame, read_frames, open_rfc8441 } = require('./support/ws-frames');
+const { start_server, next_duplex } = require('../support/h2');
+const { ws_frame, read_frames, open_rfc8441 } = require('../support/ws-frames');
 
 const sha256 = data => createHash('sha256').update(data).digest('hex');
 

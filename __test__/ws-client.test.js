@@ -8,9 +8,9 @@ const http2 = require('http2');
 const { once } = require('events');
 const { readFileSync } = require('fs');
 const { connect, ConnectionPool } = require('..');
-const { ws_frame, close_code } = require('./support/ws-frames');
+const { ws_frame, close_code } = require('../support/ws-frames');
 
-const certs = `${__dirname}/certs`;
+const certs = `${__dirname}/../support/certs`;
 const CA = readFileSync(`${certs}/ca.pem`);
 
 // A server's frames are not masked (a masked one is a protocol error).

@@ -14,7 +14,7 @@ import net from 'node:net';
 import { chromium } from 'playwright-core';
 import WebSocket from 'ws';
 import { browser_cpu_reader } from './browser-cpu.mjs';
-import { firefox_launch_options } from '../__test__/browser/browsers.mjs';
+import { firefox_launch_options } from '../support/browser/browsers.mjs';
 
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
     '--disable-background-networking', '--disable-component-update', '--disable-sync',

@@ -7,7 +7,7 @@ const fs = require('fs');
 const path = require('path');
 const { Http2DuplexServer } = require('..');
 
-const certs = path.join(__dirname, '..', '__test__', 'certs');
+const certs = path.join(__dirname, '..', 'support', 'certs');
 const server = http2.createSecureServer({
     key: fs.readFileSync(path.join(certs, 'key.pem')),
     cert: fs.readFileSync(path.join(certs, 'cert.pem')),

@@ -1,11 +1,11 @@
-// __test__/proxy/backend.mjs, unchanged but for two response headers on the files
+// support/proxy/backend.mjs, unchanged but for two response headers on the files
 // it serves (not on the duplex path): COOP and COEP, so that a bench page loaded
 // through a proxy is cross-origin isolated and its timers are fine enough for a
 // ping-pong (bench/cases.mjs, ISOLATED). bench/proxies.mjs runs its backends with
 // it through the harness's HTTP2_DUPLEX_BACKEND.
 import http from 'node:http';
 import http2 from 'node:http2';
-import { DUPLEX_PATH } from '../__test__/proxy/harness.mjs';
+import { DUPLEX_PATH } from '../support/proxy/harness.mjs';
 import { ISOLATED } from './cases.mjs';
 
 const page = path => path.split('?')[0] !== DUPLEX_PATH;
@@ -37,4 +37,4 @@ wrap(http2, 'createServer', isolate_streams);
 wrap(http2, 'createSecureServer', isolate_streams);
 wrap(http, 'createServer', isolate_requests);
 
-await import('../__test__/proxy/backend.mjs');
+await import('../support/proxy/backend.mjs');

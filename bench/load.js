@@ -99,7 +99,7 @@ async function main() {
     const server = args.url ? null : await start_server();
     const url = args.url || server.url;
     const ca = args.ca ? fs.readFileSync(args.ca)
-        : fs.readFileSync(path.join(__dirname, '..', '__test__', 'certs', 'ca.pem'));
+        : fs.readFileSync(path.join(__dirname, '..', 'support', 'certs', 'ca.pem'));
     const options = args.insecure ? { rejectUnauthorized: false } : { ca };
     const pools = Array.from({ length: M }, () => new ConnectionPool());
     const errors = [];

@@ -6,7 +6,7 @@
 // Usage: node bench/never-reads.js [--duplexes 2] [--posts 16] [--mib 8] [--seconds 3]
 const { parseArgs } = require('util');
 const { setTimeout: sleep } = require('timers/promises');
-const { start_server, open, next_duplex } = require('../__test__/support/h2');
+const { start_server, open, next_duplex } = require('../support/h2');
 
 const { values } = parseArgs({
     options: {

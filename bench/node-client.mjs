@@ -28,8 +28,8 @@ import { WebSocket, WebSocketServer, createWebSocketStream } from 'ws';
 
 const require = createRequire(import.meta.url);
 const self = fileURLToPath(import.meta.url);
-// __test__/certs: a CA and a server certificate it signed.
-const certs = new URL('../__test__/certs/', import.meta.url);
+// support/certs: a CA and a server certificate it signed.
+const certs = new URL('../support/certs/', import.meta.url);
 const results_dir = new URL('results/', import.meta.url);
 const DUPLEX_PATH = '/duplex';
 

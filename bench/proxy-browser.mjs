@@ -5,8 +5,8 @@
 // page's HTTP/2 connection, as browser-testing-notes.md says it must).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { within, DUPLEX_PATH } from '../__test__/proxy/harness.mjs';
-import { static_dir, CLIENT } from '../__test__/proxy/pages.mjs';
+import { within, DUPLEX_PATH } from '../support/proxy/harness.mjs';
+import { static_dir, CLIENT } from '../support/proxy/pages.mjs';
 import { launch_bench_browser } from './browser.mjs';
 import { BENCH_SCRIPT, TRANSPORTS, unsupported, workloads } from './cases.mjs';
 

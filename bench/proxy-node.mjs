@@ -2,7 +2,7 @@
 // run of each workload over one path and transport ('fetch': the streaming
 // POST; 'websocket': RFC 8441), each on a fresh connection.
 import { createRequire } from 'node:module';
-import { CA, round_trips, within } from '../__test__/proxy/harness.mjs';
+import { CA, round_trips, within } from '../support/proxy/harness.mjs';
 
 const require = createRequire(import.meta.url);
 const { connect, ConnectionPool } = require('../index.js');

@@ -1,12 +1,12 @@
 // The paths bench/proxies.mjs measures, each started once for the whole run:
 // 'direct' (one Node backend, TLS + HTTP/2, no proxy) and the proxy suites'
-// configurations in front of three backends (__test__/proxy/harness.mjs):
+// configurations in front of three backends (support/proxy/harness.mjs):
 // HAProxy with h2c backends routing on the id's node prefix ('haproxy') or by a
 // stick table ('haproxy-stick'), HAProxy with HTTP/1.1 backends ('haproxy-h1'),
 // nginx with HTTP/1.1 backends ('nginx'). With `static_dir`, every backend also
 // serves the files in it, so a page loaded through the path is same-origin with
 // its duplexes.
-import { Backend, DUPLEX_PATH, missing, start_backends, start_haproxy, start_nginx } from '../__test__/proxy/harness.mjs';
+import { Backend, DUPLEX_PATH, missing, start_backends, start_haproxy, start_nginx } from '../support/proxy/harness.mjs';
 
 export const PATHS = ['direct', 'haproxy', 'haproxy-stick', 'haproxy-h1', 'nginx'];
 export const PATH_LABELS = {

@@ -12,7 +12,7 @@
 import { createServer } from 'node:https';
 import { readFileSync } from 'node:fs';
 import { WebSocketServer, createWebSocketStream } from 'ws';
-import { start_server, original_server_class, OUR_CLIENT, ORIGINAL_CLIENT, DUPLEX_PATH } from '../__test__/browser/server.mjs';
+import { start_server, original_server_class, OUR_CLIENT, ORIGINAL_CLIENT, DUPLEX_PATH } from '../support/browser/server.mjs';
 import { ISOLATED, BENCH_SCRIPT } from './cases.mjs';
 
 const page_script = readFileSync(new URL('page.mjs', import.meta.url), 'utf8');

@@ -6,7 +6,7 @@ const { once } = require('events');
 const { parseArgs } = require('util');
 const {
     start_server, open, post, request
-} = require('../__test__/support/h2');
+} = require('../support/h2');
 
 const BATCH = 100;
 const END = { 'http2-duplex-end': 'true' };

@@ -244,7 +244,7 @@ async function run_suite() {
         run: transport === undefined ? undefined : transport === 'per-write',
         n: value('--n') === undefined ? undefined : Number(value('--n'))
     };
-    const { launch_chromium } = await import('../browser/browsers.mjs');
+    const { launch_chromium } = await import('../../support/browser/browsers.mjs');
     const { open_fetch_bridge } = await import('./fetch-bridge.mjs');
     const browser = await launch_chromium();
     const counts = {

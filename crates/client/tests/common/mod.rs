@@ -8,7 +8,7 @@ use bytes::Bytes;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
-const CERTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../__test__/certs/");
+const CERTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../support/certs/");
 
 pub fn read(name: &str) -> Vec<u8> {
     std::fs::read(format!("{CERTS}{name}")).unwrap()

@@ -5,9 +5,9 @@ const http2 = require('http2');
 const { once } = require('events');
 const { readFileSync } = require('fs');
 const { join } = require('path');
-const { Http2DuplexServer } = require('../..');
+const { Http2DuplexServer } = require('..');
 
-const certs = join(__dirname, '..', 'certs');
+const certs = join(__dirname, 'certs');
 const key = readFileSync(join(certs, 'server.key'));
 const cert = readFileSync(join(certs, 'server.crt'));
 

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { build } from 'esbuild';
 import { client_build_options } from '../../scripts/build-client.mjs';
-import { ws_frame, close_code } from '../support/ws-frames.js';
+import { ws_frame, close_code } from '../ws-frames.js';
 
 const require = createRequire(import.meta.url);
 const root = new URL('../../', import.meta.url);

@@ -143,7 +143,7 @@ function require_tool(tool) {
 
 // ---------------------------------------------------------------- Node backends
 
-// One forked __test__/proxy/backend.mjs and the events it reported.
+// One forked support/proxy/backend.mjs and the events it reported.
 export class Backend {
     constructor(node_id, transport, { options = {}, static_dir, port = 0 } = {}) {
         this.node_id = node_id;

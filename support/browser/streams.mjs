@@ -1,7 +1,7 @@
 // Node-side counterparts of harness.mjs for the server's duplexes.
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import h2 from '../support/h2.js';
+import h2 from '../h2.js';
 
 export function read_all(duplex) {
     return new Promise((resolve, reject) => {

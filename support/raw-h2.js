@@ -1,5 +1,5 @@
 'use strict';
-// Runs __test__/support/pipe-app.js as a child process and talks to it with a
+// Runs support/pipe-app.js as a child process and talks to it with a
 // raw Node http2 client, for __test__/no-crash.test.js.
 const http2 = require('http2');
 const tls = require('tls');
@@ -8,7 +8,7 @@ const { EventEmitter, once } = require('events');
 const { readFileSync } = require('fs');
 const { join } = require('path');
 
-const cert = readFileSync(join(__dirname, '..', 'certs', 'server.crt'));
+const cert = readFileSync(join(__dirname, 'certs', 'server.crt'));
 const APP = join(__dirname, 'pipe-app.js');
 // Every wait is on an event; this only bounds how long a missing one is awaited.
 const DEADLINE = 5000;

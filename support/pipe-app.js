@@ -18,7 +18,7 @@ const { readFileSync } = require('fs');
 const { join } = require('path');
 const { Http2DuplexServer } = require('http2-duplex');
 
-const certs = join(__dirname, '..', 'certs');
+const certs = join(__dirname, 'certs');
 const key = readFileSync(join(certs, 'server.key'));
 const cert = readFileSync(join(certs, 'server.crt'));
 const options = JSON.parse(process.env.HTTP2_DUPLEX_OPTIONS || '{}');

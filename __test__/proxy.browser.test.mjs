@@ -5,10 +5,10 @@
 // and behind nginx (HTTP/1.1). Every byte is checked both ways by SHA-256.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { free_port, skip_unless, start_backends, start_haproxy, start_nginx, within, DUPLEX_PATH } from './proxy/harness.mjs';
-import { assert_spread } from './proxy/cases.mjs';
-import { static_dir, page_server, echo_in_page, CLIENT } from './proxy/pages.mjs';
-import { launch_chromium, launch_firefox, launch_webkit, webkit_missing } from './browser/browsers.mjs';
+import { free_port, skip_unless, start_backends, start_haproxy, start_nginx, within, DUPLEX_PATH } from '../support/proxy/harness.mjs';
+import { assert_spread } from '../support/proxy/cases.mjs';
+import { static_dir, page_server, echo_in_page, CLIENT } from '../support/proxy/pages.mjs';
+import { launch_chromium, launch_firefox, launch_webkit, webkit_missing } from '../support/browser/browsers.mjs';
 
 const skip = skip_unless('haproxy', 'nginx') || (!process.env.CI && webkit_missing()) || false;
 const DUPLEXES = 100;

@@ -1,6 +1,6 @@
 // Measures per-write uploads, version 1 vs version 2, in Chromium against our server,
 // with DevTools latency emulation (it delays each request's start). Not a test:
-// node __test__/browser/measure-per-write.mjs [latency_ms]
+// node support/browser/measure-per-write.mjs [latency_ms]
 import { start_server, OUR_CLIENT, DUPLEX_PATH } from './server.mjs';
 import { launch_chromium } from './browsers.mjs';
 
