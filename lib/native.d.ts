@@ -94,6 +94,15 @@ export type CloseOutcome =
   | { kind: 'broken'; refusal: Refusal }
   | { kind: 'clean' }
 
+/** A duplex whose GET a closed connection carried. */
+export interface ClosedSessionDuplex {
+  duplex: number
+  /** It pairs beyond its connection (a scope other than the session). */
+  widerScope: boolean
+  /** The server had ended its writable side. */
+  serverEnded: boolean
+}
+
 /** The core's answer for one request. */
 export type CorsAnswer =
   | { kind: 'same-origin' }
@@ -172,6 +181,9 @@ export type PostAction =
   | { kind: 'write'; duplex: number; data: Buffer }
   | { kind: 'close-get'; duplex: number }
   | { kind: 'end-writable'; duplex: number }
+  | { kind: 'destroy-with-get-error'; duplex: number }
+  | { kind: 'end-get'; duplex: number }
+  | { kind: 'reset-get'; duplex: number }
   | { kind: 'close-post'; post: number }
 
 /** A POST's key, the duplex it writes to (none when refused), and what to do first. */
@@ -232,11 +244,25 @@ export declare class Registry {
   /** The duplex closed at `now` (ms, the caller's clock). */
   handleDuplexClosed(duplex: number, now: number): Array<PostAction>
   /**
-   * The duplex's GET stream closed with `rst_code`; `server_ended`: its
-   * response had ended; `session_gone`: its session is destroyed (its own
-   * close decides); `duplex_done`: both directions were done.
+   * The duplex's GET stream closed with `rst_code`; `error_code`: the
+   * code of the error it was destroyed with (`""` for an error without
+   * one), if any; `server_ended`: its response had ended; `session_gone`:
+   * its session is destroyed (its own close decides); `duplex_done`: both
+   * directions were done.
    */
-  handleGetClosed(duplex: number, rstCode: number, serverEnded: boolean, sessionGone: boolean, duplexDone: boolean): Array<PostAction>
+  handleGetClosed(duplex: number, rstCode: number, errorCode: string | undefined | null, serverEnded: boolean, sessionGone: boolean, duplexDone: boolean): Array<PostAction>
+  /**
+   * The duplex was destroyed (`failed`: with an error): how its GET stream
+   * ends; `framed`: its body is framed; `server_ended`: the response was
+   * ended; `stream_gone`: the stream was destroyed already.
+   */
+  handleDuplexDestroyed(duplex: number, framed: boolean, serverEnded: boolean, streamGone: boolean, failed: boolean): Array<PostAction>
+  /**
+   * The connection carrying these duplexes' GETs closed; `errored`: it had
+   * an error; `goaway_codes`: the GOAWAYs it received. Answers `end` or
+   * `fail` for each duplex that does not live on.
+   */
+  handleSessionClosed(errored: boolean, goawayCodes: Array<number>, duplexes: Array<ClosedSessionDuplex>): Array<PostAction>
   /** When (ms) `handleTimeout` is next due for POSTs, if at all. */
   nextTimeout(): number | null
   handleTimeout(now: number): Array<PostAction>
@@ -260,12 +286,6 @@ export type RequestClass =
   | { kind: 'websocket' }
   | { kind: 'post' }
   | { kind: 'refused'; refusal: Refusal }
-
-/** What the close of the connection carrying a duplex's GET means for it. */
-export type SessionOutcome =
-  | { kind: 'keep' }
-  | { kind: 'end' }
-  | { kind: 'fail'; refusal: Refusal }
 
 export interface Stats {
   sessions: number
@@ -321,12 +341,6 @@ export declare function dataHeader(len: number): Buffer
 export declare function errorCodes(): Array<string>
 
 export declare function getBody(): GetBody
-
-/**
- * `failed`: closed with an error or an error GOAWAY; `wider_scope`: the
- * duplex pairs beyond its connection; `server_ended`: its writable side ended.
- */
-export declare function sessionClosed(failed: boolean, widerScope: boolean, serverEnded: boolean): SessionOutcome
 
 /** The `sec-websocket-accept` answering an HTTP/1.1 WebSocket's key (RFC 6455 §4.2.2). */
 export declare function websocketAccept(key: string): string

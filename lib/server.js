@@ -1,8 +1,7 @@
 // @ts-check
 'use strict';
 const { EventEmitter } = require('events');
-const { constants } = require('http2');
-const { Registry, checkOption, classifyRequest, sessionClosed } = require('./native');
+const { Registry, checkOption, classifyRequest } = require('./native');
 const { GetPostTransport } = require('./transport/get-post');
 const { answer, answer_refusal, header } = require('./transport/answer');
 const { refusal_error } = require('./errors');
@@ -16,7 +15,10 @@ const { DEFAULTS, HEADER } = require('./protocol');
 
 /**
  * @typedef {import('../index').Http2DuplexServerOptions} Options
- * @typedef {import('http2').Http2Session & { http2_duplex_failed?: boolean }} Session
+ * What the server saw of a session's failure, for the core to judge when it closes.
+ * @typedef {import('http2').Http2Session & {
+ *   http2_duplex_errored?: boolean, http2_duplex_goaways?: number[]
+ * }} Session
  * @typedef {import('http2').IncomingHttpHeaders} Headers
  * @typedef {Record<string, string>} ResponseHeaders
  * @typedef {import('./native').Refusal} Refusal
@@ -537,15 +539,13 @@ class Http2DuplexServer extends EventEmitter {
         this.#session_entries.set(session, new Set());
         this.#open_receive_windows(session);
         this.#offer_websockets(session);
-        // A GOAWAY with an error code, or a protocol error: what it means for
-        // each duplex is decided when the session closes.
+        // An error, and the GOAWAYs' codes: what they mean for each duplex
+        // is decided when the session closes.
         session.on('error', () => {
-            session.http2_duplex_failed = true;
+            session.http2_duplex_errored = true;
         });
         session.on('goaway', code => {
-            if (code !== constants.NGHTTP2_NO_ERROR) {
-                session.http2_duplex_failed = true;
-            }
+            (session.http2_duplex_goaways ??= []).push(code);
         });
         session.once('close', () => {
             this.sessions.delete(session);
@@ -557,23 +557,30 @@ class Http2DuplexServer extends EventEmitter {
     // its duplexes ends (as in 6.x), breaks (the session failed) or lives on.
     /** @param {Session} session */
     #session_closed(session) {
-        for (const entry of this.#session_entries.get(session) ?? []) {
-            if (entry.duplex.destroyed) {
+        const live = [...this.#session_entries.get(session) ?? []].filter(entry => !entry.duplex.destroyed);
+        this.#session_entries.delete(session);
+        if (live.length === 0) {
+            return;
+        }
+        const closed = live.map(entry => ({
+            duplex: entry.key, widerScope: entry.scope.persistent, serverEnded: entry.duplex.writableEnded
+        }));
+        const actions = this.#registry.handleSessionClosed(Boolean(session.http2_duplex_errored),
+            session.http2_duplex_goaways ?? [], closed);
+        const by_key = new Map(live.map(entry => [entry.key, entry]));
+        for (const action of actions) {
+            const entry = by_key.get(/** @type {{ duplex: number }} */ (action).duplex);
+            if (!entry) {
                 continue;
             }
-            const outcome = sessionClosed(Boolean(session.http2_duplex_failed),
-                entry.scope.persistent, entry.duplex.writableEnded);
-            if (outcome.kind === 'keep') {
-                continue;
-            }
+            // The core answers the duplex's POSTs first, as in 6.x.
             this.#forget(entry);
-            if (outcome.kind === 'fail') {
-                this.#fail(entry, refusal_error(outcome.refusal));
-            } else {
+            if (action.kind === 'fail') {
+                this.#fail(entry, refusal_error(action.refusal), action.warn);
+            } else if (action.kind === 'end') {
                 entry.duplex.push(null);
             }
         }
-        this.#session_entries.delete(session);
     }
 
     // A new duplex: its scope and session find it, the ticks see it when the

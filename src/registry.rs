@@ -8,10 +8,11 @@ use http2_duplex_core as core;
 use napi::bindgen_prelude::Buffer;
 use napi_derive::napi;
 
-use core::get_post::{Action, Cut, PostKey};
+use core::get_post::{Action, Cut, PostKey, SessionDuplex};
 use core::protocol::defaults;
 use core::tick::{TickAction, Ticks};
 use core::{ConnectionKey, DuplexKey, ScopeKey};
+use core::{DestroyedGet, GetError};
 
 use crate::refusal::{clamp_u32, header_map, Refusal};
 
@@ -131,6 +132,18 @@ pub enum PostAction {
     EndWritable {
         duplex: i64,
     },
+    /// Destroy the duplex with the error its GET stream was destroyed with.
+    DestroyWithGetError {
+        duplex: i64,
+    },
+    /// End the destroyed duplex's GET stream cleanly.
+    EndGet {
+        duplex: i64,
+    },
+    /// Destroy the destroyed duplex's GET stream, with the duplex's error if any.
+    ResetGet {
+        duplex: i64,
+    },
     ClosePost {
         post: i64,
     },
@@ -157,6 +170,19 @@ pub fn get_body() -> GetBody {
 pub fn data_header(len: u32) -> Buffer {
     core::framing::data_header(len).to_vec().into()
 }
+
+/// A duplex whose GET a closed connection carried.
+#[napi(object)]
+pub struct ClosedSessionDuplex {
+    pub duplex: i64,
+    /// It pairs beyond its connection (a scope other than the session).
+    pub wider_scope: bool,
+    /// The server had ended its writable side.
+    pub server_ended: bool,
+}
+
+/// Node's code for the error of a stream the peer reset.
+const NODE_PEER_RESET: &str = "ERR_HTTP2_STREAM_ERROR";
 
 /// A POST's key, the duplex it writes to (none when refused), and what to do first.
 #[napi(object, object_from_js = false)]
@@ -211,6 +237,15 @@ fn post_actions(actions: Vec<Action>) -> Vec<PostAction> {
                 duplex: id(duplex.0),
             },
             Action::EndWritable { duplex } => PostAction::EndWritable {
+                duplex: id(duplex.0),
+            },
+            Action::DestroyWithGetError { duplex } => PostAction::DestroyWithGetError {
+                duplex: id(duplex.0),
+            },
+            Action::EndGet { duplex } => PostAction::EndGet {
+                duplex: id(duplex.0),
+            },
+            Action::ResetGet { duplex } => PostAction::ResetGet {
                 duplex: id(duplex.0),
             },
             Action::ClosePost { post } => PostAction::ClosePost { post: id(post.0) },
@@ -474,20 +509,29 @@ impl JsRegistry {
         post_actions(out)
     }
 
-    /// The duplex's GET stream closed with `rst_code`; `server_ended`: its
-    /// response had ended; `session_gone`: its session is destroyed (its own
-    /// close decides); `duplex_done`: both directions were done.
+    /// The duplex's GET stream closed with `rst_code`; `error_code`: the
+    /// code of the error it was destroyed with (`""` for an error without
+    /// one), if any; `server_ended`: its response had ended; `session_gone`:
+    /// its session is destroyed (its own close decides); `duplex_done`: both
+    /// directions were done.
     #[napi]
     pub fn handle_get_closed(
         &mut self,
         duplex: i64,
         rst_code: u32,
+        error_code: Option<String>,
         server_ended: bool,
         session_gone: bool,
         duplex_done: bool,
     ) -> Vec<PostAction> {
         let mut out = Vec::new();
+        let error = match error_code.as_deref() {
+            None => GetError::None,
+            Some(NODE_PEER_RESET) => GetError::PeerReset,
+            Some(_) => GetError::Other,
+        };
         let closed = core::GetClosed {
+            error,
             rst_code,
             server_ended,
             closed_by_server: false,
@@ -496,6 +540,54 @@ impl JsRegistry {
         };
         self.posts
             .handle_get_closed(DuplexKey(key(duplex)), closed, &mut out);
+        post_actions(out)
+    }
+
+    /// The duplex was destroyed (`failed`: with an error): how its GET stream
+    /// ends; `framed`: its body is framed; `server_ended`: the response was
+    /// ended; `stream_gone`: the stream was destroyed already.
+    #[napi]
+    pub fn handle_duplex_destroyed(
+        &mut self,
+        duplex: i64,
+        framed: bool,
+        server_ended: bool,
+        stream_gone: bool,
+        failed: bool,
+    ) -> Vec<PostAction> {
+        let mut out = Vec::new();
+        let get = DestroyedGet {
+            framed,
+            server_ended,
+            stream_gone,
+            failed,
+        };
+        self.posts
+            .handle_duplex_destroyed(DuplexKey(key(duplex)), &get, &mut out);
+        post_actions(out)
+    }
+
+    /// The connection carrying these duplexes' GETs closed; `errored`: it had
+    /// an error; `goaway_codes`: the GOAWAYs it received. Answers `end` or
+    /// `fail` for each duplex that does not live on.
+    #[napi]
+    pub fn handle_session_closed(
+        &mut self,
+        errored: bool,
+        goaway_codes: Vec<u32>,
+        duplexes: Vec<ClosedSessionDuplex>,
+    ) -> Vec<PostAction> {
+        let duplexes: Vec<SessionDuplex> = duplexes
+            .iter()
+            .map(|closed| SessionDuplex {
+                duplex: DuplexKey(key(closed.duplex)),
+                wider_scope: closed.wider_scope,
+                server_ended: closed.server_ended,
+            })
+            .collect();
+        let mut out = Vec::new();
+        self.posts
+            .handle_session_closed(errored, &goaway_codes, &duplexes, &mut out);
         post_actions(out)
     }
 

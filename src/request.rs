@@ -81,28 +81,3 @@ pub fn error_codes() -> Vec<String> {
         .map(|code| code.as_str().to_owned())
         .collect()
 }
-
-/// What the close of the connection carrying a duplex's GET means for it.
-#[napi(
-    discriminant = "kind",
-    discriminant_case = "kebab-case",
-    object_from_js = false
-)]
-pub enum SessionOutcome {
-    Keep,
-    End,
-    Fail { refusal: Refusal },
-}
-
-/// `failed`: closed with an error or an error GOAWAY; `wider_scope`: the
-/// duplex pairs beyond its connection; `server_ended`: its writable side ended.
-#[napi]
-pub fn session_closed(failed: bool, wider_scope: bool, server_ended: bool) -> SessionOutcome {
-    match core::session_closed(failed, wider_scope, server_ended) {
-        core::SessionOutcome::Keep => SessionOutcome::Keep,
-        core::SessionOutcome::End => SessionOutcome::End,
-        core::SessionOutcome::Fail(rejection) => SessionOutcome::Fail {
-            refusal: Refusal::from(&rejection),
-        },
-    }
-}

@@ -38,17 +38,21 @@ function ignoring_error(cb) {
 // client's POSTs, writes go to the GET response body (`stream`).
 class GetDuplex extends ServerDuplex {
     #framed;
+    #on_destroyed;
 
     /**
      * `framed`: the GET's body is framed (the client asked), so the server's
      * end is explicit and an idle GET carries keep-alives (the core's ticks).
+     * `on_destroyed(reset)` ends the GET of the destroyed duplex as the core says.
      * @param {any} stream
      * @param {import('stream').DuplexOptions} options
      * @param {boolean} framed
+     * @param {(reset: Error | null) => void} on_destroyed
      */
-    constructor(stream, options, framed = false) {
+    constructor(stream, options, framed, on_destroyed) {
         super(stream, options);
         this.#framed = framed;
+        this.#on_destroyed = on_destroyed;
         // The GET body was written to since the server's last tick.
         this.written = false;
         // As 6.x, the GET stream's errors are the duplex's. One that comes
@@ -60,6 +64,10 @@ class GetDuplex extends ServerDuplex {
                 this.emit('error', err);
             }
         });
+    }
+
+    get framed() {
+        return this.#framed;
     }
 
     /**
@@ -141,16 +149,7 @@ class GetDuplex extends ServerDuplex {
 
     /** @param {Error | null} reset */
     _end_transport(reset) {
-        if (this.#framed && !this.stream.writableEnded && !this.stream.destroyed) {
-            // A framed GET that ends without its END frame is an error at the
-            // client, and unlike a reset every browser reports it (WebKit
-            // never reports an RST_STREAM on a fetch body).
-            this.stream.end();
-        } else if (reset || !this.stream.writableEnded) {
-            // An ended GET closes by itself once its last DATA frame is out; a
-            // reset now could overtake that frame (Firefox reports it as an error).
-            this.stream.destroy(reset ?? undefined);
-        }
+        this.#on_destroyed(reset);
     }
 }
 
@@ -200,7 +199,8 @@ class GetPostTransport {
      * @param {Record<string, string>} response_headers
      */
     open(stream, entry, opened, response_headers) {
-        const duplex = new GetDuplex(stream, this.#options, opened.framed);
+        const duplex = new GetDuplex(stream, this.#options, opened.framed,
+            reset => this.#end_get(entry.key, duplex, reset));
         entry.duplex = duplex;
         entry.get_error = null;
         // What the stream's destruction brings decides the duplex's fate when
@@ -211,13 +211,6 @@ class GetPostTransport {
             }
         });
         stream.on('close', () => this.#get_closed(entry));
-        duplex.on('close', () => {
-            // An ended GET finishes on its own; closing it now could reset
-            // it before its last DATA frame has gone out.
-            if (!stream.writableEnded && !stream.closed && !stream.destroyed) {
-                stream.close();
-            }
-        });
         stream.respond({ ':status': 200, ...opened.headers, ...response_headers });
         // fetch may wait for the first byte of the body before resolving.
         stream.write(BODY.preamble);
@@ -312,25 +305,48 @@ class GetPostTransport {
         stream.on('end', end_is_final ? ended : () => setImmediate(ended));
     }
 
-    // The GET closed: the core says whether the client reset it (the duplex
-    // breaks) or only the duplex's writable side ends.
+    // The GET closed: the core says whether the duplex breaks (the client
+    // reset it), is destroyed with the stream's own error, or only its
+    // writable side ends.
     /** @param {Entry} entry */
     #get_closed(entry) {
         const { duplex, session, get_error } = entry;
         if (duplex.destroyed) {
             return;
         }
-        // The application's own error on the GET keeps Node's semantics.
-        if (get_error && /** @type {any} */ (get_error).code !== 'ERR_HTTP2_STREAM_ERROR' &&
-            !session?.destroyed) {
-            duplex.destroy(get_error);
-            return;
-        }
         // (The GET's 'finish' may come after 'close': that it was ended is
         // what counts.)
         const { stream } = duplex;
-        this.act(this.#registry.handleGetClosed(entry.key, stream.rstCode ?? 0, stream.writableEnded,
-            Boolean(session?.destroyed), duplex.writableFinished && duplex.readableEnded));
+        const error_code = get_error ? String(/** @type {any} */ (get_error).code ?? '') : null;
+        for (const action of this.#registry.handleGetClosed(entry.key, stream.rstCode ?? 0, error_code,
+            stream.writableEnded, Boolean(session?.destroyed),
+            duplex.writableFinished && duplex.readableEnded)) {
+            if (action.kind === 'destroy-with-get-error') {
+                duplex.destroy(get_error);
+            } else {
+                this.act([action]);
+            }
+        }
+    }
+
+    /**
+     * The duplex was destroyed (`reset`: its error): the core says how its
+     * GET ends. Carried out on the duplex in hand: the server may have
+     * forgotten its key already.
+     * @param {number} key
+     * @param {GetDuplex} duplex
+     * @param {Error | null} reset
+     */
+    #end_get(key, duplex, reset) {
+        const { stream } = duplex;
+        for (const action of this.#registry.handleDuplexDestroyed(key, duplex.framed,
+            stream.writableEnded, stream.destroyed, Boolean(reset))) {
+            if (action.kind === 'end-get') {
+                stream.end();
+            } else if (action.kind === 'reset-get') {
+                stream.destroy(reset ?? undefined);
+            }
+        }
     }
 
     /**

@@ -9,7 +9,10 @@ use std::collections::{BTreeSet, HashMap};
 use bytes::Bytes;
 
 use crate::code::Code;
-use crate::get_close::{get_closed, GetClosed, GetOutcome};
+use crate::get_close::{
+    end_get, get_closed, session_closed, session_failed, DestroyedGet, GetClosed, GetEnd,
+    GetOutcome, SessionOutcome,
+};
 use crate::inbound::Piece;
 use crate::post::{BodyEnd, PostHeaders, PostKind};
 use crate::registry::{DuplexKey, Registry, ScopeKey};
@@ -55,6 +58,12 @@ pub enum Action {
     /// The GET closed and the client may still write: end only the
     /// duplex's writable side.
     EndWritable { duplex: DuplexKey },
+    /// Destroy the duplex with the error its GET stream was destroyed with.
+    DestroyWithGetError { duplex: DuplexKey },
+    /// End the destroyed duplex's GET stream cleanly.
+    EndGet { duplex: DuplexKey },
+    /// Destroy the destroyed duplex's GET stream, with the duplex's error if any.
+    ResetGet { duplex: DuplexKey },
     /// Close the POST's stream: its answer is out and nothing more is read.
     ClosePost { post: PostKey },
 }
@@ -68,6 +77,16 @@ pub enum Cut {
     Reset,
     /// Its connection went away under it.
     SessionGone,
+}
+
+/// A duplex whose GET a closed connection carried.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SessionDuplex {
+    pub duplex: DuplexKey,
+    /// It pairs beyond its connection (a scope other than the session).
+    pub wider_scope: bool,
+    /// The server had ended its writable side.
+    pub server_ended: bool,
 }
 
 /// What a POST carries.
@@ -485,6 +504,7 @@ impl Endpoint {
             ..closed
         };
         out.push(match get_closed(&closed) {
+            GetOutcome::DestroyWithError => Action::DestroyWithGetError { duplex },
             GetOutcome::Reset(rejection) => Action::Fail {
                 duplex,
                 rejection,
@@ -492,6 +512,45 @@ impl Endpoint {
             },
             GetOutcome::EndWritable => Action::EndWritable { duplex },
         });
+    }
+
+    /// The duplex was destroyed: how its GET stream ends.
+    pub fn handle_duplex_destroyed(
+        &mut self,
+        duplex: DuplexKey,
+        get: &DestroyedGet,
+        out: &mut Vec<Action>,
+    ) {
+        match end_get(get) {
+            GetEnd::Leave => {}
+            GetEnd::End => out.push(Action::EndGet { duplex }),
+            GetEnd::Reset => out.push(Action::ResetGet { duplex }),
+        }
+    }
+
+    /// The connection carrying these duplexes' GETs closed; `errored`: it had
+    /// an error; `goaway_codes`: the GOAWAYs it received. Each duplex ends
+    /// (`End`, as in 6.x), breaks (`Fail`) or lives on (nothing).
+    pub fn handle_session_closed(
+        &mut self,
+        errored: bool,
+        goaway_codes: &[u32],
+        duplexes: &[SessionDuplex],
+        out: &mut Vec<Action>,
+    ) {
+        let failed = session_failed(errored, goaway_codes);
+        for closed in duplexes {
+            let duplex = closed.duplex;
+            match session_closed(failed, closed.wider_scope, closed.server_ended) {
+                SessionOutcome::Keep => {}
+                SessionOutcome::End => out.push(Action::End { duplex }),
+                SessionOutcome::Fail(rejection) => out.push(Action::Fail {
+                    duplex,
+                    rejection,
+                    warn: true,
+                }),
+            }
+        }
     }
 
     /// When the next POST is due to close (ms), if any.
@@ -807,6 +866,82 @@ mod tests {
             panic!("{out:?}");
         };
         assert_eq!(rejection.code(), Code::UnknownId);
+    }
+
+    #[test]
+    fn a_get_destroyed_with_its_own_error_destroys_the_duplex_with_it() {
+        let mut f = fixture(Limits::default());
+        let duplex = f.duplex;
+        let mut out = Vec::new();
+        let own = GetClosed {
+            error: crate::get_close::GetError::Other,
+            server_ended: true,
+            ..GetClosed::default()
+        };
+        f.posts.handle_get_closed(duplex, own, &mut out);
+        assert_eq!(out, [Action::DestroyWithGetError { duplex }]);
+    }
+
+    #[test]
+    fn a_destroyed_duplex_says_how_its_get_ends() {
+        let mut f = fixture(Limits::default());
+        let duplex = f.duplex;
+        let mut out = Vec::new();
+        let framed = DestroyedGet {
+            framed: true,
+            ..DestroyedGet::default()
+        };
+        f.posts.handle_duplex_destroyed(duplex, &framed, &mut out);
+        let ended = DestroyedGet {
+            server_ended: true,
+            ..DestroyedGet::default()
+        };
+        f.posts.handle_duplex_destroyed(duplex, &ended, &mut out);
+        f.posts
+            .handle_duplex_destroyed(duplex, &DestroyedGet::default(), &mut out);
+        assert_eq!(
+            out,
+            [Action::EndGet { duplex }, Action::ResetGet { duplex }]
+        );
+    }
+
+    #[test]
+    fn a_closed_session_ends_breaks_or_keeps_each_duplex() {
+        let mut f = fixture(Limits::default());
+        let [a, b, c] = [DuplexKey(10), DuplexKey(11), DuplexKey(12)];
+        let duplexes = [
+            SessionDuplex {
+                duplex: a,
+                wider_scope: false,
+                server_ended: true,
+            },
+            SessionDuplex {
+                duplex: b,
+                wider_scope: true,
+                server_ended: false,
+            },
+            SessionDuplex {
+                duplex: c,
+                wider_scope: true,
+                server_ended: true,
+            },
+        ];
+        let mut out = Vec::new();
+        f.posts
+            .handle_session_closed(false, &[0], &duplexes, &mut out);
+        assert_eq!(out, [Action::End { duplex: a }, Action::End { duplex: b }]);
+        let mut out = Vec::new();
+        f.posts
+            .handle_session_closed(false, &[0, 11], &duplexes[2..], &mut out);
+        let [Action::Fail {
+            duplex,
+            rejection,
+            warn: true,
+        }] = &out[..]
+        else {
+            panic!("{out:?}");
+        };
+        assert_eq!((*duplex, rejection.code()), (c, Code::SessionClosed));
     }
 
     #[test]

@@ -30,7 +30,10 @@ pub mod websocket;
 
 pub use answer::{open_answer_headers, websocket_answer_headers, EXPOSED_HEADERS};
 pub use code::Code;
-pub use get_close::{get_closed, session_closed, GetClosed, GetOutcome, SessionOutcome};
+pub use get_close::{
+    end_get, get_closed, session_closed, session_failed, DestroyedGet, GetClosed, GetEnd, GetError,
+    GetOutcome, SessionOutcome,
+};
 pub use idle::{IdleDeadlines, Silences};
 pub use inbound::{Completion, Piece};
 pub use limits::{Budget, Limits};
