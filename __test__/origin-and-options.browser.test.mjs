@@ -14,7 +14,7 @@ const INVALID_OPTION = 'ERR_HTTP2_DUPLEX_INVALID_OPTION';
 const PAGE_MODULE = '/origin-and-options.mjs';
 const TIMEOUT = 30000;
 
-const routes = { [PAGE_MODULE]: readFileSync(new URL('browser/origin-and-options-page.mjs', import.meta.url), 'utf8') };
+const routes = { [PAGE_MODULE]: readFileSync(new URL('../support/browser/origin-and-options-page.mjs', import.meta.url), 'utf8') };
 
 // A test server whose duplexes echo, with what its 'duplex' and 'warning' events said.
 async function start_echo_server(options) {
