@@ -146,18 +146,13 @@ impl fmt::Display for Error {
                     write!(f, "{status_text}")
                 }
             }
-            Error::MissingId => write!(
-                f,
-                "the server's answer has no http2-duplex-id header (not an http2-duplex endpoint?)"
-            ),
+            // A cause without particulars has one text: its code's.
+            Error::MissingId | Error::TruncatedResponse => f.write_str(self.code().hint()),
             Error::ConnectionLost(why) => write!(f, "HTTP/2 connection lost: {why}"),
             Error::StreamReset(why) => write!(f, "the server reset the duplex's {why}"),
             Error::Destroyed => write!(f, "the duplex was destroyed"),
             Error::WriteAfterEnd => write!(f, "write after end"),
-            Error::TruncatedResponse => write!(
-                f,
-                "the server's side ended without its END frame: the server or a proxy in between failed"
-            ),
+
             Error::NoWebSocket(why) => write!(f, "no WebSocket: {why}"),
             Error::WsViolation(violation) => write!(
                 f,

@@ -200,13 +200,10 @@ impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         use Reason::*;
         match self {
-            MissingId => write!(f, "POST without an http2-duplex-id header"),
-            UnknownId => write!(f, "unknown http2-duplex-id in this session"),
-            MalformedSeq => write!(f, "http2-duplex-seq is not a decimal integer below 2^53"),
-            MixedSequencing => write!(
-                f,
-                "http2-duplex-seq on some write POSTs of a duplex and not on others"
-            ),
+            // A cause without particulars has one text: its code's.
+            MissingId | UnknownId | MalformedSeq | MixedSequencing | StreamingAlreadyOpen
+            | AlreadyEnding | DuplexClosed | ClientReset | SessionClosed | WebSocketNeedsHttp2
+            | WebSocketBadHandshake => f.write_str(self.code().hint()),
             DuplicateSeq(seq) => write!(f, "http2-duplex-seq {seq} was already used"),
             OutsideWindow { seq, window_end } => write!(
                 f,
@@ -222,7 +219,6 @@ impl fmt::Display for Reason {
                 budget.held_bytes_option()
             ),
             WriteTooLarge { limit } => write!(f, "write POST body larger than {limit} bytes"),
-            StreamingAlreadyOpen => write!(f, "a streaming POST is already open for this duplex"),
             WriteAfterEnd { seq, count } => write!(
                 f,
                 "write POST {seq} after an end POST that counted {count} writes"
@@ -231,14 +227,12 @@ impl fmt::Display for Reason {
                 f,
                 "end POST counts {count} writes but {delivered} were already delivered"
             ),
-            AlreadyEnding => write!(f, "end POST for a duplex that is already ending"),
             TooManyDuplexes { budget, limit } => write!(
                 f,
                 "too many duplexes open in {budget} ({} {limit})",
                 budget.duplexes_option()
             ),
             UnknownWrite(seq) => write!(f, "no write POST {seq} in flight"),
-            DuplexClosed => write!(f, "the duplex of this http2-duplex-id has closed"),
             WebSocketReset { code } => write!(
                 f,
                 "the client reset the WebSocket stream (HTTP/2 code {code})"
@@ -266,33 +260,17 @@ impl fmt::Display for Reason {
                 f,
                 "the client reset the duplex's GET (HTTP/2 code {code})"
             ),
-            ClientReset => write!(
-                f,
-                "the client reset a POST of the duplex before its body ended"
-            ),
             WrongNode { node } => write!(
                 f,
                 "http2-duplex-id belongs to node {node:?}, not this one: the proxy routed it wrong"
             ),
             MethodNotAllowed { method } => write!(f, "unknown method: {method}"),
-            WebSocketNeedsHttp2 => write!(
-                f,
-                "WebSocket handshake over HTTP/1.1 that this server does not take (as a plain request, or with HTTP/1.1 WebSockets off)"
-            ),
-            WebSocketBadHandshake => write!(
-                f,
-                "WebSocket upgrade without a whole RFC 6455 handshake (upgrade: websocket, sec-websocket-version: 13, a 16-byte sec-websocket-key)"
-            ),
             OriginNotAllowed { origin } => {
                 write!(f, "origin {origin} is not allowed by the cors option")
             }
             IdleTimeout { timeout_ms } => write!(
                 f,
                 "idle timeout: no traffic on the duplex for {timeout_ms} ms"
-            ),
-            SessionClosed => write!(
-                f,
-                "the connection carrying the duplex closed with an error"
             ),
             TruncatedBody { received, declared } => write!(
                 f,
@@ -309,3 +287,21 @@ impl fmt::Display for Rejection {
 }
 
 impl std::error::Error for Rejection {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cause_without_particulars_says_its_codes_text() {
+        for reason in [
+            Reason::MissingId,
+            Reason::UnknownId,
+            Reason::ClientReset,
+            Reason::SessionClosed,
+            Reason::WebSocketNeedsHttp2,
+        ] {
+            assert_eq!(reason.to_string(), reason.code().hint());
+        }
+    }
+}
