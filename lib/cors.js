@@ -4,11 +4,7 @@
 // (crates/core/src/cors.rs); this checks the option's shape and asks the
 // application's function when the core says so.
 const { CorsPolicy } = require('./native');
-
-/** @param {string} message */
-function invalid(message) {
-    return Object.assign(new TypeError(message), { code: 'ERR_HTTP2_DUPLEX_INVALID_OPTION' });
-}
+const { invalid_option: invalid } = require('./errors');
 
 /** @typedef {Partial<import('../index').Http2DuplexCors>} CorsOption */
 

@@ -1,7 +1,8 @@
 // @ts-check
 'use strict';
-// Errors with a stable `code` from the one table (crates/core/src/code.rs,
-// generated into ./error-codes.js) and the HTTP `status` answered, if any.
+// The server's one factory of errors with a stable `code` from the one table
+// (crates/core/src/code.rs, generated into ./error-codes.js) and the HTTP
+// `status` answered, if any.
 const codes = require('./error-codes');
 
 /**
@@ -34,4 +35,14 @@ function refusal_error(refusal) {
     return duplex_error(refusal.code, refusal.message, refusal.status);
 }
 
-module.exports = { codes, duplex_error, refusal_error };
+/**
+ * An option refused at construction, coded ERR_HTTP2_DUPLEX_INVALID_OPTION:
+ * `message` says which option and why.
+ * @param {string} message
+ * @param {ErrorConstructor} [ErrorClass] TypeError (its kind) or RangeError (its value)
+ */
+function invalid_option(message, ErrorClass = TypeError) {
+    return Object.assign(new ErrorClass(message), { code: codes.ERR_HTTP2_DUPLEX_INVALID_OPTION.code });
+}
+
+module.exports = { codes, duplex_error, invalid_option, refusal_error };

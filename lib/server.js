@@ -4,7 +4,7 @@ const { EventEmitter } = require('events');
 const { Registry, checkOption, classifyRequest } = require('./native');
 const { GetPostTransport } = require('./transport/get-post');
 const { answer, answer_refusal, header } = require('./transport/answer');
-const { refusal_error } = require('./errors');
+const { invalid_option, refusal_error } = require('./errors');
 const { Http1Exchange } = require('./transport/http1/exchange');
 const { ServerWebSocketDuplex } = require('./transport/websocket');
 const {
@@ -79,9 +79,8 @@ function serves_http1(server) {
 /** @param {unknown} scope */
 function check_scope(scope) {
     if (scope !== 'session' && scope !== 'server' && typeof scope !== 'function') {
-        throw Object.assign(new TypeError(
-            `option scope must be 'session', 'server' or a function of the request's headers, got ${scope}`
-        ), { code: 'ERR_HTTP2_DUPLEX_INVALID_OPTION' });
+        throw invalid_option(
+            `option scope must be 'session', 'server' or a function of the request's headers, got ${scope}`);
     }
 }
 
@@ -96,9 +95,7 @@ function check_options(options) {
             checkOption(name, value) :
             (checkOption(name, NaN) && `option ${name} must be a number, got ${typeof value}`);
         if (problem) {
-            throw Object.assign(new RangeError(problem), {
-                code: 'ERR_HTTP2_DUPLEX_INVALID_OPTION'
-            });
+            throw invalid_option(problem, RangeError);
         }
     }
 }
@@ -184,9 +181,7 @@ class Http2DuplexServer extends EventEmitter {
         if (node_id !== undefined) {
             const problem = this.#registry.setNodeId(String(node_id));
             if (problem) {
-                throw Object.assign(new RangeError(problem), {
-                    code: 'ERR_HTTP2_DUPLEX_INVALID_OPTION'
-                });
+                throw invalid_option(problem, RangeError);
             }
         }
         // HTTP/1.1 has no session: its requests pair server-wide.

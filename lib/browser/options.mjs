@@ -1,6 +1,7 @@
 // make()'s options: split into the client's own, the Duplex's and fetch's, and which
 // transports can honour them all.
 import codes from '../error-codes.js';
+import { duplex_error } from './response-error.mjs';
 
 const CLIENT_KEYS = new Set([
     'disable_request_streaming', 'fetch', 'ResponseError', 'framing', 'transport', 'WebSocket'
@@ -44,9 +45,7 @@ export function request_init(fetch_init, init, headers) {
 }
 
 export function invalid_option(message) {
-    const err = new TypeError(message);
-    err.code = codes.ERR_HTTP2_DUPLEX_INVALID_OPTION.code;
-    return err;
+    return duplex_error(codes.ERR_HTTP2_DUPLEX_INVALID_OPTION.code, { message }, TypeError);
 }
 
 // The options given that only the fetch paths honour: a browser WebSocket goes

@@ -31,14 +31,18 @@ export async function response_error(ErrorClass, response) {
     return err;
 }
 
+// The browser client's one factory of errors of this package: `code` from the one
+// table, its text (or `message`, for particulars such as an option's name), and
+// `fields` (status, response, close_code…) on it; `cause`, if given, as Error's.
+export function duplex_error(code, { message, cause, ...fields } = {}, ErrorClass = Error) {
+    const err = new ErrorClass(message ?? codes[code].message, cause === undefined ? undefined : { cause });
+    err.code = code;
+    return Object.assign(err, fields);
+}
+
 // make() on a URL whose GET answer is 2xx but names no duplex: not an http2-duplex endpoint.
 export function no_id_error(response) {
-    const { code, message } = codes.ERR_HTTP2_DUPLEX_NO_ID_IN_RESPONSE;
-    const err = new Error(message);
-    err.code = code;
-    err.status = response.status;
-    err.response = response;
-    return err;
+    return duplex_error(codes.ERR_HTTP2_DUPLEX_NO_ID_IN_RESPONSE.code, { status: response.status, response });
 }
 
 // What a write still pending when the duplex is destroyed fails with (as in Node).
