@@ -109,8 +109,8 @@ for (const [name, load] of Object.entries(servers)) {
             assert.strictEqual(pool.connections, 1);
             assert.strictEqual(s.sessions.length, before_sessions + 1);
             assert.deepStrictEqual(new Set(duplexes.map(d => d.transport)),
-                new Set([name === 'ours' ? 'websocket' : 'fetch']));
-            if (duplexes[0].transport === 'fetch') {
+                new Set([name === 'ours' ? 'websocket' : 'streaming']));
+            if (duplexes[0].transport === 'streaming') {
                 // (the server names no id on a WebSocket)
                 assert.strictEqual(new Set(duplexes.map(d => d.id)).size, 100);
             }
@@ -134,8 +134,8 @@ for (const [name, load] of Object.entries(servers)) {
             const seen = new Promise(resolve => s.dx.once('duplex', (d, id, headers) => {
                 resolve(headers['http2-duplex-framing']);
             }));
-            const duplex = await connect(s.url, { ca, transport: 'fetch' });
-            assert.strictEqual(duplex.transport, 'fetch');
+            const duplex = await connect(s.url, { ca, transport: 'streaming' });
+            assert.strictEqual(duplex.transport, 'streaming');
             assert.strictEqual(await seen, '1');
             const { received, sent, got } = await echo(duplex, 1 << 20, 1000);
             assert.strictEqual(received, 1 << 20);
@@ -250,11 +250,11 @@ describe('WebSocket transport (RFC 8441, http2-duplex.1)', () => {
         }
     });
 
-    test('auto falls back to fetch against the 6.0.3 server (it never offers RFC 8441); websocket rejects', async () => {
+    test('auto falls back to streaming against the 6.0.3 server (it never offers RFC 8441); websocket rejects', async () => {
         const s = await start(Old);
         try {
             const duplex = await connect(s.url, { ca, pool: new ConnectionPool() });
-            assert.strictEqual(duplex.transport, 'fetch');
+            assert.strictEqual(duplex.transport, 'streaming');
             const { received, sent, got } = await echo(duplex, 1 << 20, 16 * 1024);
             assert.strictEqual(received, 1 << 20);
             assert.strictEqual(got, sent);
@@ -267,15 +267,17 @@ describe('WebSocket transport (RFC 8441, http2-duplex.1)', () => {
         }
     });
 
-    test("transport 'fetch' forces the GET + POST; a server with websocket: false gets fetch from auto", async () => {
+    test("transport 'streaming' (or 7.0.0's 'fetch') forces the GET + POST; a server with websocket: false gets it from auto", async () => {
         const s = await ours();
         const off = await ours(undefined, { websocket: false });
         try {
-            const forced = await connect(s.url, { ca, pool: new ConnectionPool(), transport: 'fetch' });
-            assert.strictEqual(forced.transport, 'fetch');
+            const forced = await connect(s.url, { ca, pool: new ConnectionPool(), transport: 'streaming' });
+            assert.strictEqual(forced.transport, 'streaming');
+            const old_name = await connect(s.url, { ca, pool: new ConnectionPool(), transport: 'fetch' });
+            assert.strictEqual(old_name.transport, 'streaming');
             const auto = await connect(off.url, { ca, pool: new ConnectionPool() });
-            assert.strictEqual(auto.transport, 'fetch');
-            for (const duplex of [forced, auto]) {
+            assert.strictEqual(auto.transport, 'streaming');
+            for (const duplex of [forced, old_name, auto]) {
                 const { got, sent } = await echo(duplex, 100000, 1000);
                 assert.strictEqual(got, sent);
                 await closed(duplex);
@@ -283,6 +285,7 @@ describe('WebSocket transport (RFC 8441, http2-duplex.1)', () => {
             assert.deepStrictEqual([...s.warnings, ...off.warnings], []);
             const err = await open_error(s.url, { ca, transport: 'carrier pigeon' });
             assert.strictEqual(err.code, 'ERR_HTTP2_DUPLEX_INVALID_OPTION');
+            assert.match(err.message, /transport must be 'auto', 'websocket' or 'streaming'/);
         } finally {
             await s.close();
             await off.close();
@@ -387,7 +390,7 @@ describe('WebSocket transport (RFC 8441, http2-duplex.1)', () => {
 });
 
 // Where no RFC 8441 is offered the client upgrades to a WebSocket over
-// HTTP/1.1 (RFC 6455), one connection per duplex, before it falls back to fetch.
+// HTTP/1.1 (RFC 6455), one connection per duplex, before it falls back to the streaming transport.
 describe('WebSocket transport over HTTP/1.1 (RFC 6455 upgrade)', () => {
     // Our server on `server`, echoing; its warnings and TLS connections by ALPN.
     async function on(server, options) {
@@ -420,7 +423,7 @@ describe('WebSocket transport over HTTP/1.1 (RFC 6455 upgrade)', () => {
         }));
     }
 
-    test('an https.Server (HTTP/1.1 only): auto and websocket open WebSockets, 4 MiB echoes by SHA-256; fetch cannot', async () => {
+    test('an https.Server (HTTP/1.1 only): auto and websocket open WebSockets, 4 MiB echoes by SHA-256; streaming cannot', async () => {
         const s = await on(require('node:https').createServer({ key, cert, requestTimeout: 0 }));
         try {
             const duplexes = [
@@ -429,7 +432,7 @@ describe('WebSocket transport over HTTP/1.1 (RFC 6455 upgrade)', () => {
             ];
             await echoes(duplexes, 4 << 20);
             assert.deepStrictEqual(s.warnings, []);
-            const err = await open_error(s.url, { ca, pool: new ConnectionPool(), transport: 'fetch' });
+            const err = await open_error(s.url, { ca, pool: new ConnectionPool(), transport: 'streaming' });
             assert.strictEqual(err.code, 'ERR_HTTP2_DUPLEX_CONNECTION');
             assert.match(err.message, /HTTP\/2/);
         } finally {
@@ -451,13 +454,13 @@ describe('WebSocket transport over HTTP/1.1 (RFC 6455 upgrade)', () => {
         }
     });
 
-    test('a server taking no WebSocket over HTTP/1.1 (websocket: false, allowHTTP1): auto falls back to fetch after one 501 per connection', async () => {
+    test('a server taking no WebSocket over HTTP/1.1 (websocket: false, allowHTTP1): auto falls back to streaming after one 501 per connection', async () => {
         const s = await on(http2.createSecureServer({ key, cert, allowHTTP1: true }), { websocket: false });
         try {
             const pool = new ConnectionPool();
             const duplexes = await Promise.all(Array.from({ length: 5 }, () => connect(s.url, { ca, pool })));
             for (const duplex of duplexes) {
-                assert.strictEqual(duplex.transport, 'fetch');
+                assert.strictEqual(duplex.transport, 'streaming');
                 const { got, sent } = await echo(duplex, 100000, 1000);
                 assert.strictEqual(got, sent);
                 await closed(duplex);
@@ -630,7 +633,7 @@ describe('framed GET body (our server)', () => {
         }
     });
 
-    for (const [transport, code] of [['fetch', 'ERR_HTTP2_DUPLEX_TRUNCATED_RESPONSE'], ['websocket', 'ERR_HTTP2_DUPLEX_WS_CLOSED']]) {
+    for (const [transport, code] of [['streaming', 'ERR_HTTP2_DUPLEX_TRUNCATED_RESPONSE'], ['websocket', 'ERR_HTTP2_DUPLEX_WS_CLOSED']]) {
         test(`${transport}: a stream that ends without the END frame (or Close) is ${code}`, async () => {
             // as a proxy does when the server behind it died: a clean end of the
             // GET's body (the CONNECT stream), without END (without a Close)
@@ -812,7 +815,7 @@ describe('writes and reads taken at once', () => {
     before(async () => { s = await start(require('..').Http2DuplexServer); });
     after(() => s.close());
 
-    for (const transport of ['websocket', 'fetch']) {
+    for (const transport of ['websocket', 'streaming']) {
         test(`${transport}: small writes in a tight loop between big ones are echoed in order`, async () => {
             const duplex = await connect(s.url, { ca, transport, pool: new ConnectionPool() });
             assert.strictEqual(duplex.transport, transport);

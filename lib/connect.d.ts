@@ -61,11 +61,12 @@ export interface ConnectOptions extends DuplexOptions {
     headers?: Record<string, string | number | string[]>;
     /**
      * 'auto' (default): a WebSocket over HTTP/2 (RFC 8441 extended CONNECT,
-     * subprotocol http2-duplex.1) where the server offers it, else the
-     * fetch-style GET + streaming POST (6.x servers, proxies without RFC
-     * 8441). 'websocket' or 'fetch' forces one.
+     * subprotocol http2-duplex.1) where the server offers it, else over an
+     * HTTP/1.1 upgrade, else a GET and a streaming POST (6.x servers,
+     * proxies without WebSockets). 'websocket' or 'streaming' forces one
+     * (the browser client's names); 'fetch' is 7.0.0's name for 'streaming'.
      */
-    transport?: 'auto' | 'websocket' | 'fetch';
+    transport?: 'auto' | 'websocket' | 'streaming' | 'fetch';
     /** Connection pool (default: one shared by the process). */
     pool?: ConnectionPool;
     /** Class used for non-2xx answers (default ResponseError); init() is awaited before it is thrown. */
@@ -75,8 +76,8 @@ export interface ConnectOptions extends DuplexOptions {
 export interface ClientDuplex extends Duplex {
     /** The duplex id the server gave ('' over a WebSocket when the server names none). */
     readonly id: string;
-    /** The transport in use. */
-    readonly transport: 'websocket' | 'fetch';
+    /** The transport in use (7.0.0 said 'fetch' for 'streaming'). */
+    readonly transport: 'websocket' | 'streaming';
 }
 
 /** Open a duplex on an http2-duplex server (https://, or http:// for h2c). */

@@ -29,7 +29,8 @@ class ResponseError extends Error {
     async init() {}
 }
 
-// A failure of the native client (tagged by kind) as the JS error to throw.
+// The Node client's one factory of errors: a failure of the native client
+// (tagged by kind; its code and text come from Rust) as the JS error to throw.
 async function failure_error(failure, ErrorClass) {
     if (failure.kind === 'response') {
         const err = new ErrorClass({
@@ -90,8 +91,8 @@ class ClientDuplex extends Duplex {
         this._ErrorClass = ErrorClass;
         this._reading = false;
         this.id = handle.id;
-        // 'websocket' (one RFC 8441 extended CONNECT stream) or 'fetch' (a
-        // GET and a streaming POST).
+        // 'websocket' (one WebSocket stream) or 'streaming' (a GET and a
+        // streaming POST): the browser client's names.
         this.transport = handle.transport;
         // Reads that are not there at once come here.
         handle.onRead(read => this._on_read(read));
@@ -215,8 +216,9 @@ class ClientDuplex extends Duplex {
 // options: ca (PEM string, Buffer or array of them), rejectUnauthorized
 // (default true), headers (extra request headers), pool (a ConnectionPool),
 // transport ('auto', the default: a WebSocket over HTTP/2 where the server
-// offers RFC 8441, else over an HTTP/1.1 upgrade, else the fetch-style GET +
-// streaming POST; 'websocket'; 'fetch'),
+// offers RFC 8441, else over an HTTP/1.1 upgrade, else a GET and a streaming
+// POST; 'websocket'; 'streaming', which 7.0.0 called 'fetch'; the Rust client
+// checks it),
 // ResponseError (class used for non-2xx answers, to the GET or later to the
 // streaming POST), and any Duplex option (highWaterMark, …). Every error has
 // a stable `code` (lib/error-codes.js).
@@ -230,17 +232,12 @@ async function connect(url, options = {}) {
         ResponseError: ErrorClass = ResponseError,
         ...duplex_options
     } = options;
-    if (!['auto', 'websocket', 'fetch'].includes(transport)) {
-        throw Object.assign(
-            new Error(`invalid option: transport must be 'auto', 'websocket' or 'fetch', got ${String(transport)}`),
-            { code: codes.ERR_HTTP2_DUPLEX_INVALID_OPTION.code });
-    }
     const chosen = pool || default_pool || (default_pool = new ConnectionPool());
     const opened = await chosen._native.open(String(url), {
         ca: pem(ca),
         rejectUnauthorized: rejectUnauthorized !== false,
         headers: header_strings(headers),
-        transport
+        transport: String(transport)
     });
     if (opened.kind === 'failed') {
         throw await failure_error(opened.failure, ErrorClass);

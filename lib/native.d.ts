@@ -8,7 +8,7 @@ export type ClientDone =
 
 export declare class ClientDuplex {
   get id(): string
-  /** 'websocket' or 'fetch'. */
+  /** 'websocket' or 'streaming'. */
   get transport(): string
   /**
    * All data available now (waiting for some), or null at the end.
@@ -62,7 +62,7 @@ export interface ClientOpenOptions {
   rejectUnauthorized?: boolean
   /** Extra headers sent on every request of the duplex. */
   headers?: Record<string, string>
-  /** 'auto' (default), 'websocket' or 'fetch'. */
+  /** 'auto' (default), 'websocket' or 'streaming' ('fetch', 7.0.0's name). */
   transport?: string
 }
 

@@ -21,7 +21,7 @@ pub struct ClientOpenOptions {
     pub reject_unauthorized: Option<bool>,
     /// Extra headers sent on every request of the duplex.
     pub headers: Option<HashMap<String, String>>,
-    /// 'auto' (default), 'websocket' or 'fetch'.
+    /// 'auto' (default), 'websocket' or 'streaming' ('fetch', 7.0.0's name).
     pub transport: Option<String>,
 }
 
@@ -244,7 +244,7 @@ impl ClientDuplex {
         self.inner.id().to_string()
     }
 
-    /// 'websocket' or 'fetch'.
+    /// 'websocket' or 'streaming'.
     #[napi(getter)]
     pub fn transport(&self) -> String {
         self.inner.transport().as_str().to_string()

@@ -187,10 +187,10 @@ struct Inner {
     conn: Mutex<Option<Arc<Conn>>>,
 }
 
-/// A client duplex over the fetch-style transport (a GET and a streaming
+/// A client duplex over the streaming transport (a GET and a streaming
 /// POST). Cheap to clone; clones are the same duplex.
 #[derive(Clone)]
-pub(crate) struct FetchDuplex {
+pub(crate) struct StreamingDuplex {
     inner: Arc<Inner>,
 }
 
@@ -250,7 +250,7 @@ pub(crate) fn status_error<T>(response: &http::Response<T>) -> Error {
     }
 }
 
-impl FetchDuplex {
+impl StreamingDuplex {
     pub(crate) async fn open(
         target: Target,
         extra: HeaderMap,
@@ -330,7 +330,7 @@ impl FetchDuplex {
             post_response,
             lost,
         ));
-        Ok(FetchDuplex { inner })
+        Ok(StreamingDuplex { inner })
     }
 
     /// The duplex id the server gave.
@@ -476,7 +476,7 @@ impl FetchDuplex {
 
     /// Sends all of `data` now if HTTP/2 flow control lets it go without
     /// waiting; false (nothing sent) when it would wait, or when the duplex
-    /// cannot take writes, so that [`FetchDuplex::write`] does it or reports
+    /// cannot take writes, so that [`StreamingDuplex::write`] does it or reports
     /// why. Needs no async context.
     pub fn try_write(&self, data: &[u8]) -> bool {
         let inner = &self.inner;

@@ -97,7 +97,7 @@ pub(crate) struct Conn {
 }
 
 /// How long the client waits for the PING answer that tells whether the
-/// server offers RFC 8441 before it takes the fetch-style transport.
+/// server offers RFC 8441 before it takes the streaming transport.
 const SETTINGS_TIMEOUT: Duration = Duration::from_secs(2);
 
 impl Conn {

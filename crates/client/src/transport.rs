@@ -1,12 +1,12 @@
 //! The duplex of [`crate::Client::open`]: over a WebSocket (an RFC 8441
 //! extended CONNECT stream where the server offers it, else an HTTP/1.1
-//! connection after an RFC 6455 upgrade), else over the fetch-style
+//! connection after an RFC 6455 upgrade), else over the streaming
 //! protocol (a GET and a streaming POST).
 
 use std::future::Future;
 use std::task::{Context, Poll, Waker};
 
-use crate::duplex::{extra_headers, FetchDuplex};
+use crate::duplex::{extra_headers, StreamingDuplex};
 use crate::pool::Target;
 use crate::ws::{OpenError, WsDuplex};
 use crate::{upgrade, Bytes, Client, Error, Options};
@@ -16,24 +16,25 @@ use crate::{upgrade, Bytes, Client, Error, Options};
 pub enum Transport {
     /// A WebSocket: over HTTP/2 where the server offers RFC 8441 (its
     /// SETTINGS), else over HTTP/1.1 (an RFC 6455 upgrade on a connection
-    /// of its own); the fetch-style protocol where the WebSocket cannot
+    /// of its own); the streaming transport where the WebSocket cannot
     /// open.
     #[default]
     Auto,
     /// Only a WebSocket (over HTTP/2 or HTTP/1.1, as for `Auto`): fails if
     /// the server serves neither.
     WebSocket,
-    /// Only the fetch-style protocol (what 6.x servers speak).
-    Fetch,
+    /// Only the streaming transport (what 6.x servers speak).
+    Streaming,
 }
 
 impl Transport {
-    /// `"websocket"` or `"fetch"` (`"auto"` for [`Transport::Auto`]).
+    /// `"websocket"` or `"streaming"` (`"auto"` for [`Transport::Auto`]):
+    /// the browser client's names.
     pub fn as_str(self) -> &'static str {
         match self {
             Transport::Auto => "auto",
             Transport::WebSocket => "websocket",
-            Transport::Fetch => "fetch",
+            Transport::Streaming => "streaming",
         }
     }
 }
@@ -45,9 +46,10 @@ impl std::str::FromStr for Transport {
         match s {
             "auto" => Ok(Transport::Auto),
             "websocket" => Ok(Transport::WebSocket),
-            "fetch" => Ok(Transport::Fetch),
+            // "fetch": 7.0.0's name.
+            "streaming" | "fetch" => Ok(Transport::Streaming),
             other => Err(Error::InvalidOption(format!(
-                "transport must be 'auto', 'websocket' or 'fetch', got {other:?}"
+                "transport must be 'auto', 'websocket' or 'streaming', got {other:?}"
             ))),
         }
     }
@@ -55,7 +57,7 @@ impl std::str::FromStr for Transport {
 
 #[derive(Clone)]
 enum Kind {
-    Fetch(FetchDuplex),
+    Streaming(StreamingDuplex),
     Ws(WsDuplex),
 }
 
@@ -75,14 +77,14 @@ impl Duplex {
         let conn = match client.conn(&target, options).await {
             Ok(conn) => conn,
             // A server that speaks only HTTP/1.1: its WebSocket is the way in.
-            Err(Error::NoHttp2 { .. }) if options.transport != Transport::Fetch => {
+            Err(Error::NoHttp2 { .. }) if options.transport != Transport::Streaming => {
                 let duplex = upgrade::open(&target, &extra, options, None).await;
                 return duplex.map(Duplex::ws).map_err(|e| e.error);
             }
             Err(e) => return Err(e),
         };
         match options.transport {
-            Transport::Fetch => {}
+            Transport::Streaming => {}
             Transport::WebSocket => {
                 if conn.offers_websocket().await {
                     let duplex = WsDuplex::open(&target, &extra, conn.clone()).await;
@@ -117,7 +119,7 @@ impl Duplex {
             }
         }
         Ok(Duplex {
-            kind: Kind::Fetch(FetchDuplex::open(target, extra, conn).await?),
+            kind: Kind::Streaming(StreamingDuplex::open(target, extra, conn).await?),
         })
     }
 
@@ -159,10 +161,10 @@ impl Duplex {
         }
     }
 
-    /// The transport in use: [`Transport::WebSocket`] or [`Transport::Fetch`].
+    /// The transport in use: [`Transport::WebSocket`] or [`Transport::Streaming`].
     pub fn transport(&self) -> Transport {
         match self.kind {
-            Kind::Fetch(_) => Transport::Fetch,
+            Kind::Streaming(_) => Transport::Streaming,
             Kind::Ws(_) => Transport::WebSocket,
         }
     }
@@ -171,7 +173,7 @@ impl Duplex {
     /// names none).
     pub fn id(&self) -> &str {
         match &self.kind {
-            Kind::Fetch(d) => d.id(),
+            Kind::Streaming(d) => d.id(),
             Kind::Ws(d) => d.id(),
         }
     }
@@ -180,7 +182,7 @@ impl Duplex {
     /// false for a raw body (a 6.x server). A WebSocket is always framed.
     pub fn framed(&self) -> bool {
         match &self.kind {
-            Kind::Fetch(d) => d.framed(),
+            Kind::Streaming(d) => d.framed(),
             Kind::Ws(_) => true,
         }
     }
@@ -192,7 +194,7 @@ impl Duplex {
     /// stops the server.
     pub async fn read(&self) -> Result<Option<Bytes>, Error> {
         match &self.kind {
-            Kind::Fetch(d) => d.read().await,
+            Kind::Streaming(d) => d.read().await,
             Kind::Ws(d) => d.read().await,
         }
     }
@@ -202,7 +204,7 @@ impl Duplex {
     /// read.
     pub async fn write(&self, data: Bytes) -> Result<(), Error> {
         match &self.kind {
-            Kind::Fetch(d) => d.write(data).await,
+            Kind::Streaming(d) => d.write(data).await,
             Kind::Ws(d) => d.write(data).await,
         }
     }
@@ -215,7 +217,7 @@ impl Duplex {
     /// previous one is done. Needs no async context.
     pub fn try_write(&self, data: &[u8]) -> bool {
         match &self.kind {
-            Kind::Fetch(d) => d.try_write(data),
+            Kind::Streaming(d) => d.try_write(data),
             Kind::Ws(d) => d.try_write(data),
         }
     }
@@ -230,12 +232,12 @@ impl Duplex {
         }
     }
 
-    /// Ends the writable side. Fetch: resolves once the server answered the
+    /// Ends the writable side. Streaming: resolves once the server answered the
     /// streaming POST (it took every byte). WebSocket: once the `end`
     /// message is sent, after every write.
     pub async fn end(&self) -> Result<(), Error> {
         match &self.kind {
-            Kind::Fetch(d) => d.end().await,
+            Kind::Streaming(d) => d.end().await,
             Kind::Ws(d) => d.end().await,
         }
     }
@@ -244,7 +246,7 @@ impl Duplex {
     /// sides ended) or was destroyed, `Some(error)` when it failed.
     pub async fn closed(&self) -> Option<Error> {
         match &self.kind {
-            Kind::Fetch(d) => d.closed().await,
+            Kind::Streaming(d) => d.closed().await,
             Kind::Ws(d) => d.closed().await,
         }
     }
@@ -253,8 +255,22 @@ impl Duplex {
     /// idempotent.
     pub fn destroy(&self) {
         match &self.kind {
-            Kind::Fetch(d) => d.destroy(),
+            Kind::Streaming(d) => d.destroy(),
             Kind::Ws(d) => d.destroy(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_streaming_transport_has_the_browser_clients_name_and_takes_7_0_0s() {
+        for name in ["streaming", "fetch"] {
+            assert_eq!(name.parse::<Transport>().ok(), Some(Transport::Streaming));
+        }
+        assert_eq!(Transport::Streaming.as_str(), "streaming");
+        assert!("per-write".parse::<Transport>().is_err());
     }
 }

@@ -37,7 +37,7 @@ pub(crate) type Io = Box<dyn Stream>;
 
 /// How long the connection, the TLS handshake and the server's answer to
 /// the upgrade may take: a server or proxy that never answers fails the
-/// attempt ('auto' then takes the fetch way) rather than hanging the open.
+/// attempt ('auto' then takes the streaming transport) rather than hanging the open.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// The largest answer head taken from the server.
 const MAX_HEAD: usize = 16 * 1024;
@@ -60,7 +60,7 @@ const OWN_HEADERS: [&str; 8] = [
     "transfer-encoding",
 ];
 
-/// Why the upgrade found no WebSocket: the fetch-style transport may serve.
+/// Why the upgrade found no WebSocket: the streaming transport may serve.
 fn no_websocket(why: impl Into<String>) -> OpenError {
     OpenError {
         error: Error::NoWebSocket(why.into()),

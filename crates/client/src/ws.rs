@@ -231,7 +231,7 @@ pub(crate) struct WsDuplex {
     inner: Arc<Inner>,
 }
 
-/// Why opening the WebSocket failed, and whether the fetch-style transport
+/// Why opening the WebSocket failed, and whether the streaming transport
 /// may be tried instead (the server or a proxy does not serve the WebSocket
 /// here, as opposed to our server refusing the duplex).
 pub(crate) struct OpenError {
@@ -290,7 +290,7 @@ impl WsDuplex {
         })?;
         if !response.status().is_success() {
             let error = status_error(&response);
-            // Our server names why it refuses a duplex: the fetch-style
+            // Our server names why it refuses a duplex: the streaming
             // transport would be refused too, unless what it refused is the
             // WebSocket itself (an HTTP/1.1 hop on the way).
             let code = response

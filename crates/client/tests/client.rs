@@ -185,7 +185,7 @@ async fn stream(
 fn options() -> Options {
     Options {
         ca: Some(read("ca.pem")),
-        transport: Transport::Fetch,
+        transport: Transport::Streaming,
         ..Options::default()
     }
 }
@@ -417,7 +417,7 @@ async fn lost_connection_is_reported() {
         .open(
             &format!("http://127.0.0.1:{port}/dx"),
             &Options {
-                transport: Transport::Fetch,
+                transport: Transport::Streaming,
                 ..Options::default()
             },
         )

@@ -250,9 +250,9 @@ async fn an_http1_only_server_gets_a_websocket_that_echoes_and_closes_cleanly() 
     }
     assert_eq!(s.seen.upgrades.load(Ordering::SeqCst), 2);
     assert_eq!(s.seen.received.load(Ordering::SeqCst), 2 * (3 << 20));
-    // The fetch way needs HTTP/2.
+    // The streaming transport needs HTTP/2.
     let err = client
-        .open(&s.url, &options(Transport::Fetch))
+        .open(&s.url, &options(Transport::Streaming))
         .await
         .err()
         .unwrap();
