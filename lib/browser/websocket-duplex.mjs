@@ -4,6 +4,7 @@
 // Binary messages are data; text `end` ends a direction; text `credit N` lets the
 // peer send N more bytes (the WebSocket API has no receive backpressure of its own).
 import { Duplex } from 'readable-stream';
+import './next-tick.mjs';
 import { Buffer } from 'buffer';
 import codes from '../error-codes.js';
 import protocol from '../protocol.js';
