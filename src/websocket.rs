@@ -105,9 +105,10 @@ impl JsWsEndpoint {
     #[napi]
     pub fn receive(&mut self, input: &[u8]) -> Vec<WsAction> {
         let mut out = Vec::new();
-        // One copy: the client's payload is masked and is unmasked in place.
-        self.inner
-            .receive(bytes::Bytes::copy_from_slice(input), &mut out);
+        // Borrowed: each payload is copied once, unmasked as it is, into the
+        // memory its Deliver hands over (copying the piece first to give the
+        // core an owned buffer cost a copy and an allocation per piece).
+        self.inner.receive(input, &mut out);
         ws_actions(out)
     }
 

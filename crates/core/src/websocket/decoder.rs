@@ -5,16 +5,20 @@
 //! An unmasked payload (the client role) is never copied when its frame
 //! arrives whole in one piece: the event holds a slice of the input.
 //!
-//! A masked payload (the server role) has to be written to be unmasked, and
-//! the input is a shared [`Bytes`]. When the caller hands over the only
-//! reference to its buffer (`Bytes::from(Vec<u8>)`, say), the decoder takes
-//! ownership of it ([`Bytes::try_into_mut`]) and unmasks in place: no copy.
-//! Otherwise it copies each masked payload once, unmasking as part of it.
+//! A masked payload (the server role) has to be written to be unmasked. When
+//! the caller hands over the only reference to its buffer
+//! (`Bytes::from(Vec<u8>)`, say), the decoder takes ownership of it
+//! ([`Bytes::try_into_mut`]) and unmasks in place: no copy. Otherwise (a
+//! shared [`Bytes`], or a borrowed slice: [`Piece`]) it copies each masked
+//! payload once, unmasking as part of it. A caller that would have to copy
+//! its input to hand it over (the JS adapter) borrows it instead: what is
+//! copied is then only what the events keep.
 //!
 //! A message that is fragmented, or whose frame is split across pieces of
-//! input, is copied once into a buffer that grows with what arrived (at most
-//! doubling) and never beyond the maximum message size; the finished buffer
-//! becomes the event's [`Bytes`] without another copy.
+//! input, is copied once into a buffer that grows with what arrived (at first
+//! to [`FIRST_RESERVE`], then at most doubling) and never beyond the maximum
+//! message size; the finished buffer becomes the event's [`Bytes`] without
+//! another copy.
 
 use std::cmp::{max, min};
 
@@ -51,23 +55,46 @@ struct Frame {
     read: u64,
 }
 
-/// The input being decoded: shared, or owned (and so writable in place).
-enum Input {
+/// A split data frame's first piece reserves this much of its frame (a
+/// socket read's worth) rather than just what arrived: a 64 KiB message in
+/// 16 KiB TLS records then takes one allocation, not three.
+pub const FIRST_RESERVE: usize = 64 * 1024;
+
+/// A piece of the stream as the caller has it: [`Bytes`] the decoder may take
+/// over, or a slice it only reads.
+pub enum Piece<'a> {
+    Bytes(Bytes),
+    Slice(&'a [u8]),
+}
+
+impl From<Bytes> for Piece<'_> {
+    fn from(bytes: Bytes) -> Self {
+        Piece::Bytes(bytes)
+    }
+}
+
+impl<'a> From<&'a [u8]> for Piece<'a> {
+    fn from(slice: &'a [u8]) -> Self {
+        Piece::Slice(slice)
+    }
+}
+
+/// The input being decoded: shared, borrowed, or owned (and so writable in place).
+enum Input<'a> {
     Shared(Bytes),
+    Borrowed(&'a [u8]),
     Owned(BytesMut),
 }
 
-impl Input {
+impl<'a> Input<'a> {
     fn len(&self) -> usize {
-        match self {
-            Input::Shared(b) => b.len(),
-            Input::Owned(b) => b.len(),
-        }
+        self.as_slice().len()
     }
 
     fn as_slice(&self) -> &[u8] {
         match self {
             Input::Shared(b) => b,
+            Input::Borrowed(b) => b,
             Input::Owned(b) => b,
         }
     }
@@ -75,13 +102,19 @@ impl Input {
     fn advance(&mut self, n: usize) {
         match self {
             Input::Shared(b) => b.advance(n),
+            Input::Borrowed(b) => *b = &b[n..],
             Input::Owned(b) => b.advance(n),
         }
     }
 
-    fn take(&mut self, n: usize) -> Input {
+    fn take(&mut self, n: usize) -> Input<'a> {
         match self {
             Input::Shared(b) => Input::Shared(b.split_to(n)),
+            Input::Borrowed(b) => {
+                let (taken, rest) = b.split_at(n);
+                *b = rest;
+                Input::Borrowed(taken)
+            }
             Input::Owned(b) => Input::Owned(b.split_to(n)),
         }
     }
@@ -90,18 +123,22 @@ impl Input {
     fn into_unmasked(self, mask: Option<[u8; 4]>, offset: usize) -> Bytes {
         match (self, mask) {
             (Input::Shared(b), None) => b,
+            (Input::Borrowed(b), None) => Bytes::copy_from_slice(b),
             (Input::Owned(b), None) => b.freeze(),
             (Input::Owned(mut b), Some(key)) => {
                 mask_in_place(&mut b, key, offset);
                 b.freeze()
             }
-            (Input::Shared(b), Some(key)) => {
-                let mut copy = b.to_vec();
-                mask_in_place(&mut copy, key, offset);
-                Bytes::from(copy)
-            }
+            (Input::Shared(b), Some(key)) => unmasked_copy(&b, key, offset),
+            (Input::Borrowed(b), Some(key)) => unmasked_copy(b, key, offset),
         }
     }
+}
+
+fn unmasked_copy(masked: &[u8], key: [u8; 4], offset: usize) -> Bytes {
+    let mut copy = masked.to_vec();
+    mask_in_place(&mut copy, key, offset);
+    Bytes::from(copy)
 }
 
 /// Decodes the frames of one stream, piece by piece, for one [`Role`].
@@ -170,17 +207,22 @@ impl Decoder {
     /// Feeds the next piece of the stream; appends the events it completes
     /// to `out`. On a violation, returns the Close to send; the events before
     /// it stay in `out`, and the decoder ignores everything after.
-    pub fn feed(&mut self, input: Bytes, out: &mut Vec<Event>) -> Result<(), Close> {
-        if self.done || input.is_empty() {
-            return Ok(());
-        }
-        let mut input = match self.role {
-            Role::Server => match input.try_into_mut() {
+    pub fn feed<'a>(
+        &mut self,
+        input: impl Into<Piece<'a>>,
+        out: &mut Vec<Event>,
+    ) -> Result<(), Close> {
+        let mut input = match (input.into(), self.role) {
+            (Piece::Slice(slice), _) => Input::Borrowed(slice),
+            (Piece::Bytes(bytes), Role::Server) => match bytes.try_into_mut() {
                 Ok(owned) => Input::Owned(owned),
                 Err(shared) => Input::Shared(shared),
             },
-            Role::Client => Input::Shared(input),
+            (Piece::Bytes(bytes), Role::Client) => Input::Shared(bytes),
         };
+        if self.done || input.len() == 0 {
+            return Ok(());
+        }
         let result = self.run(&mut input, out);
         if result.is_err() {
             self.done = true;
@@ -191,7 +233,7 @@ impl Decoder {
         result
     }
 
-    fn run(&mut self, input: &mut Input, out: &mut Vec<Event>) -> Result<(), Close> {
+    fn run(&mut self, input: &mut Input<'_>, out: &mut Vec<Event>) -> Result<(), Close> {
         while !self.done {
             if self.frame.is_none() && !self.read_header(input)? {
                 return Ok(());
@@ -252,7 +294,7 @@ impl Decoder {
     }
 
     /// Reads header bytes; sets `self.frame` once the header is complete.
-    fn read_header(&mut self, input: &mut Input) -> Result<bool, Close> {
+    fn read_header(&mut self, input: &mut Input<'_>) -> Result<bool, Close> {
         loop {
             let need = self.header_need();
             if self.header_len == need {
@@ -361,7 +403,8 @@ impl Decoder {
         let start = self.buf.len();
         let needed = start + piece.len();
         if needed > self.buf.capacity() {
-            let target = max(needed, min(self.buf.capacity() * 2, frame_end));
+            let grown = max(self.buf.capacity() * 2, FIRST_RESERVE);
+            let target = max(needed, min(grown, frame_end));
             self.buf.reserve_exact(target - start);
         }
         self.buf.extend_from_slice(piece);

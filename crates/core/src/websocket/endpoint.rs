@@ -10,7 +10,7 @@ use crate::rejection::{PeerGone, Reason, Rejection};
 
 use super::duplex::{credit_message, id_message, Channel, Inbound, END_MESSAGE};
 use super::frame::{encode_header, mask_in_place, Opcode, MAX_HEADER_LEN};
-use super::{close_code, Close, Event, Role, Session, Violation};
+use super::{close_code, Close, Event, Piece, Role, Session, Violation};
 
 /// What the transport must do.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -143,7 +143,7 @@ impl Endpoint {
     }
 
     /// A piece of the stream arrived.
-    pub fn receive(&mut self, input: Bytes, out: &mut Vec<Action>) {
+    pub fn receive<'a>(&mut self, input: impl Into<Piece<'a>>, out: &mut Vec<Action>) {
         if self.finished {
             return;
         }

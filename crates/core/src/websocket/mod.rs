@@ -22,7 +22,7 @@ mod frame;
 mod handshake;
 mod session;
 
-pub use decoder::{Decoder, Event};
+pub use decoder::{Decoder, Event, Piece};
 pub use duplex::{
     credit_message, Channel, Flow, Inbound, END_MESSAGE, INITIAL_CREDIT, MAX_CREDIT, SUBPROTOCOL,
 };

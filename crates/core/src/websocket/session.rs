@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use bytes::Bytes;
 
 use super::frame::{close_payload, encode_header, Opcode, MAX_HEADER_LEN};
-use super::{Close, Decoder, Event, Role};
+use super::{Close, Decoder, Event, Piece, Role};
 
 /// A control frame the session wants sent.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -62,7 +62,11 @@ impl Session {
     /// Feeds the next piece of the stream. Appends data messages, pings,
     /// pongs and the peer's Close to `out` (data, pings and pongs only while
     /// this side has not sent its Close); queues what to answer.
-    pub fn feed(&mut self, input: Bytes, out: &mut Vec<Event>) -> Result<(), Close> {
+    pub fn feed<'a>(
+        &mut self,
+        input: impl Into<Piece<'a>>,
+        out: &mut Vec<Event>,
+    ) -> Result<(), Close> {
         let start = out.len();
         let result = self.decoder.feed(input, out);
         let mut i = start;
