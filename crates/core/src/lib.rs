@@ -25,6 +25,7 @@ pub mod protocol;
 mod registry;
 mod rejection;
 mod request;
+pub mod resume;
 pub mod tick;
 pub mod websocket;
 
