@@ -4,6 +4,7 @@
 // GET and writes are one streaming POST where the browser can stream request
 // bodies, else one POST per write (docs/protocol.md).
 import { Duplex } from 'readable-stream';
+import './next-tick.mjs';
 import { Buffer } from 'buffer';
 import { ResponseError, response_error, no_id_error } from './response-error.mjs';
 import { split_options, request_init, plan_transport, invalid_option } from './options.mjs';

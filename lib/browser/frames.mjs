@@ -4,15 +4,13 @@
 // and a payload split across reads is handed on piece by piece as it comes.
 import codes from '../error-codes.js';
 import protocol from '../protocol.js';
+import { duplex_error } from './response-error.mjs';
 
 const { DATA, END, HEADER_BYTES } = protocol.FRAME;
 
 // The error a framed body that ends (or fails) without its END frame destroys the duplex with.
 export function truncated_error(cause) {
-    const { code, message } = codes.ERR_HTTP2_DUPLEX_TRUNCATED_RESPONSE;
-    const err = new Error(message, cause === undefined ? undefined : { cause });
-    err.code = code;
-    return err;
+    return duplex_error(codes.ERR_HTTP2_DUPLEX_TRUNCATED_RESPONSE.code, { cause });
 }
 
 // Whether make() asks for a framed body. `framing`: the option (true, false or

@@ -6,10 +6,9 @@
 import { Duplex } from 'readable-stream';
 import './next-tick.mjs';
 import { Buffer } from 'buffer';
-import codes from '../error-codes.js';
 import protocol from '../protocol.js';
 import { page_base } from './frames.mjs';
-import { destroyed_error } from './response-error.mjs';
+import { destroyed_error, duplex_error } from './response-error.mjs';
 
 const { WEBSOCKET, CLOSE, CLOSE_ERRORS, WAIT } = protocol;
 // Credit each side holds before any `credit` message.
@@ -34,12 +33,6 @@ const ID = new RegExp(`^${WEBSOCKET.ID_PREFIX}([A-Za-z0-9.-]{1,${WEBSOCKET.MAX_I
 
 function ignore() {}
 
-export function ws_error(code, extra) {
-    const err = new Error(codes[code].message);
-    err.code = code;
-    return Object.assign(err, extra);
-}
-
 // The error for a close with `code` (and `reason`) before both directions ended. Both
 // http2-duplex.1 violations close with POLICY_VIOLATION, whose reason is the cause's code.
 function close_error(code, reason) {
@@ -47,7 +40,7 @@ function close_error(code, reason) {
     if (code === CLOSE.POLICY_VIOLATION) {
         name = POLICY_ERRORS.has(reason) ? reason : 'ERR_HTTP2_DUPLEX_WS_MESSAGE';
     }
-    return ws_error(name, { close_code: code });
+    return duplex_error(name, { close_code: code });
 }
 
 // The ws:/wss: URL of an http:/https: duplex URL (relative to the page).
@@ -69,7 +62,7 @@ export function open_websocket(url, WebSocketClass, signal, timeout_ms) {
         try {
             ws = new WebSocketClass(websocket_url(url), WEBSOCKET.SUBPROTOCOL);
         } catch (err) {
-            reject(ws_error('ERR_HTTP2_DUPLEX_WS_CLOSED', { cause: err }));
+            reject(duplex_error('ERR_HTTP2_DUPLEX_WS_CLOSED', { cause: err }));
             return;
         }
         ws.binaryType = 'arraybuffer';
@@ -82,7 +75,7 @@ export function open_websocket(url, WebSocketClass, signal, timeout_ms) {
             } catch {
                 // already closing
             }
-            reject(ws_error('ERR_HTTP2_DUPLEX_WS_CLOSED', { close_code }));
+            reject(duplex_error('ERR_HTTP2_DUPLEX_WS_CLOSED', { close_code }));
         };
         const on_error = () => fail(undefined);
         const on_close = event => fail(event.code);
@@ -210,7 +203,7 @@ export class WebSocketDuplex extends Duplex {
     // page may not send the POLICY_VIOLATION a server would), report it.
     _violation(code) {
         this._violation_code = code;
-        this.destroy(ws_error(code));
+        this.destroy(duplex_error(code));
     }
 
     _closed(code, reason) {
@@ -292,7 +285,7 @@ export class WebSocketDuplex extends Duplex {
         const ws = this._ws;
         while (this._queue.length > 0 && !this.destroyed) {
             if (ws.readyState !== 1) {
-                this._fail_queue(ws_error('ERR_HTTP2_DUPLEX_WS_CLOSED'));
+                this._fail_queue(duplex_error('ERR_HTTP2_DUPLEX_WS_CLOSED'));
                 return;
             }
             const entry = this._queue[0];
@@ -357,7 +350,7 @@ export class WebSocketDuplex extends Duplex {
 
     _final(cb) {
         if (this._ws.readyState !== 1) {
-            cb(ws_error('ERR_HTTP2_DUPLEX_WS_CLOSED'));
+            cb(duplex_error('ERR_HTTP2_DUPLEX_WS_CLOSED'));
             return;
         }
         this._ws.send(WEBSOCKET.END_MESSAGE);

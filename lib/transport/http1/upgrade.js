@@ -10,8 +10,7 @@
 const { EventEmitter } = require('events');
 const { STATUS_CODES, ServerResponse } = require('http');
 const { websocketAccept } = require('../../native');
-
-const INVALID_OPTION = 'ERR_HTTP2_DUPLEX_INVALID_OPTION';
+const { invalid_option } = require('../../errors');
 
 /**
  * Which WebSockets the server takes.
@@ -41,9 +40,7 @@ function websocket_option(value) {
     case false:
         return { http2: false, http1: false };
     default:
-        throw Object.assign(new TypeError(
-            `option websocket must be true, false, 'http1' or 'http2', got ${String(value)}`
-        ), { code: INVALID_OPTION });
+        throw invalid_option(`option websocket must be true, false, 'http1' or 'http2', got ${String(value)}`);
     }
 }
 
