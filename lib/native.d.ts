@@ -89,11 +89,6 @@ export type ClientRead =
   | { kind: 'end' }
   | { kind: 'failed'; failure: ClientFailure }
 
-/** What a stream's close, or its peer's end, means for the duplex. */
-export type CloseOutcome =
-  | { kind: 'broken'; refusal: Refusal }
-  | { kind: 'clean' }
-
 /** A duplex whose GET a closed connection carried. */
 export interface ClosedSessionDuplex {
   duplex: number
@@ -301,19 +296,34 @@ export type WsAction =
   | { kind: 'send'; data: Buffer }
   | { kind: 'credit' }
   | { kind: 'finished'; closeCode?: number; refusal?: Refusal }
+  | { kind: 'end-stream'; refusal?: Refusal }
+  | { kind: 'end-stream-after'; ms: number }
 
 export declare class WsEndpoint {
   constructor(maxMessage: number, window: number)
   open(id?: string | undefined | null): Array<WsAction>
   receive(input: Uint8Array): Array<WsAction>
-  consumed(n: number): Array<WsAction>
+  /**
+   * The duplex's readable side still buffers `buffered` bytes: what the
+   * reader took since goes back as credit.
+   */
+  handleRead(buffered: number): Array<WsAction>
+  /**
+   * The client's side of the stream ended (END_STREAM, or a TCP
+   * half-close); `stream_closed`: the stream had closed by then.
+   */
+  handlePeerEnded(streamClosed: boolean): Array<WsAction>
   /**
    * The stream closed (reset, or its session went) with `rst_code`; null:
    * the connection of an HTTP/1.1 WebSocket closed.
    */
-  streamClosed(rstCode?: number | undefined | null): CloseOutcome
-  /** The peer's side of the stream ended (END_STREAM, or a TCP half-close). */
-  peerEnded(): CloseOutcome
+  handleStreamClosed(rstCode?: number | undefined | null): Array<WsAction>
+  /**
+   * The duplex was destroyed (`failed`: with an error); `writes_done`: all
+   * its writes were done; `stream_ended`, `stream_gone`: its stream's
+   * writable side had ended, it was destroyed.
+   */
+  handleDestroyed(failed: boolean, writesDone: boolean, streamEnded: boolean, streamGone: boolean): Array<WsAction>
   sendCredit(): number
   /**
    * The header of a binary frame of `len` bytes, counted as sent; null
@@ -321,7 +331,6 @@ export declare class WsEndpoint {
    */
   dataHeader(len: number): Buffer | null
   end(): Array<WsAction>
-  close(code: number, reason: string): Array<WsAction>
 }
 
 /** `Err(message)` when `value` is out of range for the numeric option `name`. */

@@ -30,30 +30,11 @@ pub enum WsAction {
         close_code: Option<u32>,
         refusal: Option<Refusal>,
     },
-}
-
-/// What a stream's close, or its peer's end, means for the duplex.
-#[napi(
-    discriminant = "kind",
-    discriminant_case = "kebab-case",
-    object_from_js = false
-)]
-pub enum CloseOutcome {
-    /// The duplex breaks with this error.
-    Broken { refusal: Refusal },
-    /// Both directions were done.
-    Clean,
-}
-
-impl From<Option<core::Rejection>> for CloseOutcome {
-    fn from(broke: Option<core::Rejection>) -> Self {
-        match broke {
-            Some(rejection) => CloseOutcome::Broken {
-                refusal: Refusal::from(&rejection),
-            },
-            None => CloseOutcome::Clean,
-        }
-    }
+    /// End the stream now; `refusal` when that breaks the duplex (the
+    /// client's doing).
+    EndStream { refusal: Option<Refusal> },
+    /// End the stream once the client's Close came (`finished`), or after `ms`.
+    EndStreamAfter { ms: u32 },
 }
 
 fn ws_actions(actions: Vec<core::websocket::Action>) -> Vec<WsAction> {
@@ -76,6 +57,23 @@ fn ws_actions(actions: Vec<core::websocket::Action>) -> Vec<WsAction> {
             },
         })
         .collect()
+}
+
+/// `actions`, then what the stream's `ending` asks for.
+fn ending_actions(
+    actions: Vec<core::websocket::Action>,
+    ending: core::websocket::Ending,
+) -> Vec<WsAction> {
+    use core::websocket::Ending;
+    let mut out = ws_actions(actions);
+    match ending {
+        Ending::Leave => {}
+        Ending::End { broken } => out.push(WsAction::EndStream {
+            refusal: broken.as_ref().map(Refusal::from),
+        }),
+        Ending::EndAfter { ms } => out.push(WsAction::EndStreamAfter { ms }),
+    }
+    out
 }
 
 #[napi(js_name = "WsEndpoint")]
@@ -112,28 +110,49 @@ impl JsWsEndpoint {
         ws_actions(out)
     }
 
+    /// The duplex's readable side still buffers `buffered` bytes: what the
+    /// reader took since goes back as credit.
     #[napi]
-    pub fn consumed(&mut self, n: f64) -> Vec<WsAction> {
+    pub fn handle_read(&mut self, buffered: f64) -> Vec<WsAction> {
         let mut out = Vec::new();
-        self.inner.consumed(n as u64, &mut out);
+        self.inner.handle_read(buffered as u64, &mut out);
         ws_actions(out)
+    }
+
+    /// The client's side of the stream ended (END_STREAM, or a TCP
+    /// half-close); `stream_closed`: the stream had closed by then.
+    #[napi]
+    pub fn handle_peer_ended(&mut self, stream_closed: bool) -> Vec<WsAction> {
+        ending_actions(Vec::new(), self.inner.handle_peer_ended(stream_closed))
     }
 
     /// The stream closed (reset, or its session went) with `rst_code`; null:
     /// the connection of an HTTP/1.1 WebSocket closed.
     #[napi]
-    pub fn stream_closed(&mut self, rst_code: Option<u32>) -> CloseOutcome {
-        match rst_code {
-            Some(code) => self.inner.stream_closed(code),
-            None => self.inner.connection_closed(),
-        }
-        .into()
+    pub fn handle_stream_closed(&mut self, rst_code: Option<u32>) -> Vec<WsAction> {
+        ending_actions(Vec::new(), self.inner.handle_stream_closed(rst_code))
     }
 
-    /// The peer's side of the stream ended (END_STREAM, or a TCP half-close).
+    /// The duplex was destroyed (`failed`: with an error); `writes_done`: all
+    /// its writes were done; `stream_ended`, `stream_gone`: its stream's
+    /// writable side had ended, it was destroyed.
     #[napi]
-    pub fn peer_ended(&mut self) -> CloseOutcome {
-        self.inner.peer_ended().into()
+    pub fn handle_destroyed(
+        &mut self,
+        failed: bool,
+        writes_done: bool,
+        stream_ended: bool,
+        stream_gone: bool,
+    ) -> Vec<WsAction> {
+        let destroyed = core::websocket::Destroyed {
+            failed,
+            writes_done,
+            stream_ended,
+            stream_gone,
+        };
+        let mut out = Vec::new();
+        let ending = self.inner.handle_destroyed(&destroyed, &mut out);
+        ending_actions(out, ending)
     }
 
     #[napi]
@@ -154,13 +173,6 @@ impl JsWsEndpoint {
     pub fn end(&mut self) -> Vec<WsAction> {
         let mut out = Vec::new();
         self.inner.end(&mut out);
-        ws_actions(out)
-    }
-
-    #[napi]
-    pub fn close(&mut self, code: u32, reason: String) -> Vec<WsAction> {
-        let mut out = Vec::new();
-        self.inner.close(code as u16, &reason, &mut out);
         ws_actions(out)
     }
 }

@@ -7,7 +7,6 @@
 const { WsEndpoint } = require('../native');
 const { ServerDuplex } = require('./duplex');
 const { refusal_error } = require('../errors');
-const { CLOSE, WAIT } = require('../protocol');
 
 // Payloads up to this many bytes leave in one buffer with their frame header.
 const COPY_BELOW = 4096;
@@ -16,7 +15,6 @@ const JOIN_MAX = 64 * 1024;
 
 /**
  * @typedef {import('../native').WsAction} WsAction
- * @typedef {import('../native').CloseOutcome} CloseOutcome
  * @typedef {(err?: Error | null) => void} Callback
  */
 
@@ -31,9 +29,6 @@ const as_bytes = (chunk, encoding) =>
 
 class ServerWebSocketDuplex extends ServerDuplex {
     #endpoint;
-    #pushed = 0;
-    #reported = 0;
-    #received_end = false;
     // A write waiting for credit: what is left of it, and its callback.
     /** @type {{ chunks: Buffer[], cb: Callback } | null} */
     #waiting = null;
@@ -60,31 +55,17 @@ class ServerWebSocketDuplex extends ServerDuplex {
             this.#act(this.#endpoint.receive(piece));
         });
         // Node ends a stream's readable side on a reset too, and closes it
-        // just after (before the next turn): then 'close' says what the reset means.
+        // just after (before the next turn): the core is told whether it had.
         stream.on('end', () => setImmediate(() => {
-            if (!stream.closed && !stream.destroyed) {
-                this.#peer_gone(this.#endpoint.peerEnded());
-            }
+            this.#act(this.#endpoint.handlePeerEnded(stream.closed || stream.destroyed));
         }));
         // rstCode null: the connection of an HTTP/1.1 WebSocket closed.
         stream.on('close', () => {
             const code = stream.rstCode;
-            this.#peer_gone(this.#endpoint.streamClosed(code === null ? null : code ?? 0));
+            this.#act(this.#endpoint.handleStreamClosed(code === null ? null : code ?? 0));
         });
         this.id = id;
         this.#act(this.#endpoint.open(id));
-    }
-
-    // The client can send nothing more: a break (its Close never came
-    // before both ends) fails the duplex; either way the stream ends.
-    /** @param {CloseOutcome} outcome */
-    #peer_gone(outcome) {
-        if (outcome.kind === 'broken' && !this.destroyed) {
-            this.#fail(refusal_error(outcome.refusal));
-        }
-        if (!this.stream.writableEnded && !this.stream.destroyed) {
-            this.stream.end();
-        }
     }
 
     /** @param {WsAction[]} actions */
@@ -92,11 +73,9 @@ class ServerWebSocketDuplex extends ServerDuplex {
         for (const action of actions) {
             switch (action.kind) {
             case 'deliver':
-                this.#pushed += action.data.length;
                 this.deliver(action.data);
                 break;
             case 'end':
-                this.#received_end = true;
                 this.push(null);
                 break;
             case 'send':
@@ -106,16 +85,20 @@ class ServerWebSocketDuplex extends ServerDuplex {
                 this.#send_waiting();
                 break;
             case 'finished':
-                this.#finished(action);
+            case 'end-stream':
+                this.#end_stream(action);
+                break;
+            case 'end-stream-after':
+                this.#end_stream_after(action.ms);
                 break;
             }
         }
     }
 
-    // The core says whether the close breaks the duplex: the client broke
-    // the protocol, or closed before both `end`s had gone.
-    /** @param {{ refusal?: import('../native').Refusal }} finished */
-    #finished({ refusal }) {
+    // The core says whether the end breaks the duplex (the client broke the
+    // protocol, or closed, reset or went before both `end`s had gone).
+    /** @param {{ refusal?: import('../native').Refusal }} ending */
+    #end_stream({ refusal }) {
         if (!this.stream.writableEnded && !this.stream.destroyed) {
             this.stream.end();
         }
@@ -124,16 +107,21 @@ class ServerWebSocketDuplex extends ServerDuplex {
         }
     }
 
+    /** @param {number} ms */
+    #end_stream_after(ms) {
+        const timer = setTimeout(() => {
+            if (!this.stream.destroyed && !this.stream.writableEnded) {
+                this.stream.end();
+            }
+        }, ms).unref();
+        this.stream.once('close', () => clearTimeout(timer));
+    }
+
     // What the reader took since the last report goes back as credit.
     /** @param {number} [size] */
     _read(size) {
         super._read(size);
-        const consumed = this.#pushed - this.readableLength;
-        if (consumed > this.#reported) {
-            const delta = consumed - this.#reported;
-            this.#reported = consumed;
-            this.#act(this.#endpoint.consumed(delta));
-        }
+        this.#act(this.#endpoint.handleRead(this.readableLength));
     }
 
     /**
@@ -250,27 +238,12 @@ class ServerWebSocketDuplex extends ServerDuplex {
         super._destroy(err, cb);
     }
 
-    // The Close frame says why: the stream then ends cleanly, never reset
-    // (a reset could overtake the Close). After both ends the Close 1000 is
-    // out and the stream ends with the client's ('finished'): ended at once,
-    // HAProxy reset the client's stream and dropped the data still on its way.
+    // The core says how the stream ends: a Close first, or the client's
+    // Close awaited.
     /** @param {Error | null} reset */
     _end_transport(reset) {
-        if (!reset && this.#received_end && this.writableFinished && !this.stream.writableEnded) {
-            const timer = setTimeout(() => {
-                if (!this.stream.destroyed && !this.stream.writableEnded) {
-                    this.stream.end();
-                }
-            }, WAIT.WS_CLOSE_MS).unref();
-            this.stream.once('close', () => clearTimeout(timer));
-            return;
-        }
-        if (!this.stream.destroyed && !this.stream.writableEnded) {
-            this.#act(this.#endpoint.close(CLOSE.GOING_AWAY, 'duplex destroyed'));
-            if (!this.stream.writableEnded) {
-                this.stream.end();
-            }
-        }
+        this.#act(this.#endpoint.handleDestroyed(Boolean(reset), this.writableFinished,
+            this.stream.writableEnded, this.stream.destroyed));
     }
 }
 

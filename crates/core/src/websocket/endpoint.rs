@@ -11,6 +11,10 @@ use crate::rejection::{PeerGone, Reason, Rejection};
 use super::duplex::{credit_message, id_message, Channel, Inbound, END_MESSAGE};
 use super::frame::{encode_header, mask_in_place, Opcode, MAX_HEADER_LEN};
 use super::{close_code, Close, Event, Piece, Role, Session, Violation};
+use crate::protocol::wait::WS_CLOSE_MS;
+
+/// The reason of the Close a destroyed duplex's WebSocket sends.
+pub const DESTROYED_REASON: &str = "duplex destroyed";
 
 /// What the transport must do.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -51,6 +55,35 @@ impl Action {
             _ => None,
         }
     }
+}
+
+/// How the stream under the WebSocket ends when the peer went or the duplex
+/// was destroyed (a close handshake that completes says so with
+/// [`Action::Finished`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Ending {
+    /// Nothing to do: the stream ended already, or another event decides.
+    Leave,
+    /// End the stream now; `broken` when that breaks the duplex (the
+    /// client's doing).
+    End { broken: Option<Rejection> },
+    /// End the stream once the peer's Close came ([`Action::Finished`]),
+    /// or after `ms` without it.
+    EndAfter { ms: u32 },
+}
+
+/// The duplex and its stream when the duplex is destroyed, as the adapter
+/// sees them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Destroyed {
+    /// It was destroyed with an error.
+    pub failed: bool,
+    /// All of its writes were done (its end included).
+    pub writes_done: bool,
+    /// Its stream's writable side had ended.
+    pub stream_ended: bool,
+    /// Its stream was destroyed already.
+    pub stream_gone: bool,
 }
 
 #[derive(Debug)]
@@ -274,37 +307,74 @@ impl Endpoint {
         }
     }
 
-    /// The stream closed under the endpoint (a reset, or its connection
-    /// went). Before both directions ended, that breaks the duplex.
-    pub fn stream_closed(&mut self, rst_code: u32) -> Option<Rejection> {
-        self.gone(Reason::WebSocketReset { code: rst_code })
+    /// The reader took what it holds beyond `buffered` bytes (what the
+    /// duplex's readable side still buffers): what it took since the last
+    /// call goes back as credit, maybe granted now.
+    pub fn handle_read(&mut self, buffered: u64, out: &mut Vec<Action>) {
+        // Every byte delivered was received: what is neither buffered nor
+        // reported yet is what the reader took since.
+        let unconsumed = self.channel.flow().unconsumed();
+        if unconsumed > buffered {
+            self.consumed(unconsumed - buffered, out);
+        }
     }
 
     /// The peer's side of the stream ended (HTTP/2 END_STREAM, or a TCP
     /// half-close): it can send nothing more, not even its Close. Without
     /// that Close and before both directions ended, this is RFC 6455's
     /// abnormal closure (1006): it breaks the duplex. Either way the
-    /// WebSocket is over and the caller ends its side of the stream.
-    pub fn peer_ended(&mut self) -> Option<Rejection> {
+    /// WebSocket is over and the stream ends. `stream_closed`: the stream
+    /// had closed by the time the adapter looked; then the end was a reset's
+    /// (Node ends a reset stream's readable side too) and the stream's close
+    /// says what it means.
+    pub fn handle_peer_ended(&mut self, stream_closed: bool) -> Ending {
+        if stream_closed {
+            return Ending::Leave;
+        }
         self.gone(Reason::WebSocketAbnormalClose {
             how: PeerGone::Ended,
         })
     }
 
-    /// The connection under an HTTP/1.1 WebSocket closed: as
-    /// [`Endpoint::peer_ended`], but nothing more can be sent either.
-    pub fn connection_closed(&mut self) -> Option<Rejection> {
-        self.gone(Reason::WebSocketAbnormalClose {
-            how: PeerGone::ConnectionClosed,
+    /// The stream closed under the endpoint: reset with `rst_code`, or
+    /// (`None`) the connection under an HTTP/1.1 WebSocket closed, after
+    /// which nothing more can be sent either. Before both directions ended,
+    /// that breaks the duplex.
+    pub fn handle_stream_closed(&mut self, rst_code: Option<u32>) -> Ending {
+        self.gone(match rst_code {
+            Some(code) => Reason::WebSocketReset { code },
+            None => Reason::WebSocketAbnormalClose {
+                how: PeerGone::ConnectionClosed,
+            },
         })
     }
 
-    // The peer went: a break unless the WebSocket was already over, both
-    // directions had ended, or the peer's Close came first.
-    fn gone(&mut self, reason: Reason) -> Option<Rejection> {
+    /// The duplex was destroyed: how its stream ends. The stream ends
+    /// cleanly, never reset (a reset could overtake the Close). After both
+    /// directions ended, unless the duplex failed, the Close 1000 is out and
+    /// the stream ends with the peer's Close ([`Action::Finished`]), or after
+    /// [`WS_CLOSE_MS`] without it: ended at once, HAProxy reset the client's
+    /// stream and dropped the data still on its way. Otherwise the Close
+    /// says why ([`close_code::GOING_AWAY`]) and the stream ends at once.
+    pub fn handle_destroyed(&mut self, destroyed: &Destroyed, out: &mut Vec<Action>) -> Ending {
+        if destroyed.stream_ended || destroyed.stream_gone {
+            Ending::Leave
+        } else if !destroyed.failed && destroyed.writes_done && self.channel.both_ended() {
+            Ending::EndAfter { ms: WS_CLOSE_MS }
+        } else {
+            self.close(close_code::GOING_AWAY, DESTROYED_REASON, out);
+            Ending::End { broken: None }
+        }
+    }
+
+    // The peer went: the WebSocket is over, and broken unless it was over
+    // already, both directions had ended, or the peer's Close came first.
+    fn gone(&mut self, reason: Reason) -> Ending {
         let broke = !self.finished && !self.channel.both_ended() && !self.session.close_received();
         self.finished = true;
-        broke.then(|| Rejection::new(reason))
+        Ending::End {
+            broken: broke.then(|| Rejection::new(reason)),
+        }
     }
 
     pub fn is_finished(&self) -> bool {
@@ -332,10 +402,18 @@ mod tests {
     use super::*;
     use crate::websocket::{mask_in_place, INITIAL_CREDIT};
 
+    // What a gone peer's Ending says of the duplex.
+    fn broken(ending: Ending) -> Option<Rejection> {
+        match ending {
+            Ending::End { broken } => broken,
+            other => panic!("the stream ends: {other:?}"),
+        }
+    }
+
     #[test]
     fn a_stream_closed_before_both_ends_breaks_the_duplex() {
         let mut open = Endpoint::new(1 << 20, 1 << 20);
-        let reset = open.stream_closed(8).expect("a reset");
+        let reset = broken(open.handle_stream_closed(Some(8))).expect("a reset");
         assert_eq!(reset.code(), crate::Code::ClientReset);
         assert_eq!(
             reset.to_string(),
@@ -348,7 +426,7 @@ mod tests {
         done.end(&mut out);
         done.receive(client_frame(Opcode::Text, b"end"), &mut out);
         assert!(done.both_ended());
-        assert_eq!(done.stream_closed(0), None);
+        assert_eq!(broken(done.handle_stream_closed(Some(0))), None);
     }
 
     #[test]
@@ -357,30 +435,152 @@ mod tests {
         let mut endpoint = Endpoint::new(1 << 20, 1 << 20);
         let mut out = Vec::new();
         endpoint.receive(client_frame(Opcode::Binary, b"hello"), &mut out);
-        let broke = endpoint.peer_ended().expect("an abnormal closure");
+        let broke = broken(endpoint.handle_peer_ended(false)).expect("an abnormal closure");
         assert_eq!(broke.code(), crate::Code::WsAbnormalClose);
         assert!(broke
             .to_string()
             .contains("ended without a WebSocket Close"));
         assert!(endpoint.is_finished());
         // The stream's close that follows adds nothing.
-        assert_eq!(endpoint.stream_closed(0), None);
+        assert_eq!(broken(endpoint.handle_stream_closed(Some(0))), None);
         // The client's `end` alone is not enough: the server's side had not ended.
         let mut half = Endpoint::new(1 << 20, 1 << 20);
         half.receive(client_frame(Opcode::Text, b"end"), &mut out);
-        let broke = half.connection_closed().expect("an abnormal closure");
+        let broke = broken(half.handle_stream_closed(None)).expect("an abnormal closure");
         assert_eq!(broke.code(), crate::Code::WsAbnormalClose);
         assert!(broke.to_string().contains("connection closed"));
         // The peer's Close (here before both ends: its own error) came first.
         let mut closed = Endpoint::new(1 << 20, 1 << 20);
         closed.receive(client_frame(Opcode::Close, &[0x03, 0xe8]), &mut out);
-        assert_eq!(closed.peer_ended(), None);
+        assert_eq!(broken(closed.handle_peer_ended(false)), None);
         // Both directions ended and the server's Close 1000 is out: a peer
         // that goes without answering it lost nothing.
         let mut done = Endpoint::new(1 << 20, 1 << 20);
         done.end(&mut out);
         done.receive(client_frame(Opcode::Text, b"end"), &mut out);
-        assert_eq!(done.peer_ended(), None);
+        assert_eq!(broken(done.handle_peer_ended(false)), None);
+    }
+
+    #[test]
+    fn an_end_the_stream_closed_after_is_left_to_its_close() {
+        // Node ends a reset stream's readable side too: the reset decides.
+        let mut endpoint = Endpoint::new(1 << 20, 1 << 20);
+        assert_eq!(endpoint.handle_peer_ended(true), Ending::Leave);
+        assert!(!endpoint.is_finished());
+        let reset = broken(endpoint.handle_stream_closed(Some(8))).expect("a reset");
+        assert_eq!(reset.code(), crate::Code::ClientReset);
+    }
+
+    // An Endpoint whose directions ended as told.
+    fn ended(server: bool, client: bool) -> Endpoint {
+        let mut endpoint = Endpoint::new(1 << 20, 1 << 20);
+        let mut out = Vec::new();
+        if server {
+            endpoint.end(&mut out);
+        }
+        if client {
+            endpoint.receive(client_frame(Opcode::Text, b"end"), &mut out);
+        }
+        endpoint
+    }
+
+    #[test]
+    fn a_destroyed_duplex_awaits_the_peers_close_after_both_ends() {
+        let done = Destroyed {
+            writes_done: true,
+            ..Destroyed::default()
+        };
+        let mut out = Vec::new();
+        let mut endpoint = ended(true, true);
+        assert_eq!(
+            endpoint.handle_destroyed(&done, &mut out),
+            Ending::EndAfter { ms: WS_CLOSE_MS }
+        );
+        assert!(out.is_empty(), "the Close 1000 went out already");
+        // Its stream ended or gone: nothing more to do.
+        for stream in [
+            Destroyed {
+                stream_ended: true,
+                ..done
+            },
+            Destroyed {
+                stream_gone: true,
+                failed: true,
+                ..done
+            },
+        ] {
+            let mut endpoint = ended(false, false);
+            assert_eq!(endpoint.handle_destroyed(&stream, &mut out), Ending::Leave);
+            assert!(out.is_empty());
+        }
+    }
+
+    #[test]
+    fn a_destroyed_duplex_otherwise_closes_going_away_and_ends_at_once() {
+        let going_away = [0x88, 2 + DESTROYED_REASON.len() as u8, 0x03, 0xe9];
+        let done = Destroyed {
+            writes_done: true,
+            ..Destroyed::default()
+        };
+        for (mut endpoint, destroyed) in [
+            // Before the client's end.
+            (ended(true, false), done),
+            // Before its own writes were done.
+            (
+                ended(true, true),
+                Destroyed {
+                    writes_done: false,
+                    ..done
+                },
+            ),
+            // With an error, after both ends: the Close 1000 is out, so
+            // nothing more goes, but the stream ends at once.
+            (
+                ended(true, true),
+                Destroyed {
+                    failed: true,
+                    ..done
+                },
+            ),
+        ] {
+            let mut out = Vec::new();
+            let both = endpoint.both_ended();
+            assert_eq!(
+                endpoint.handle_destroyed(&destroyed, &mut out),
+                Ending::End { broken: None }
+            );
+            if both {
+                assert!(out.is_empty());
+            } else {
+                let [Action::Send(close)] = &out[..] else {
+                    panic!("a Close: {out:?}")
+                };
+                assert_eq!(close[..4], going_away);
+                assert_eq!(&close[4..], DESTROYED_REASON.as_bytes());
+            }
+        }
+    }
+
+    #[test]
+    fn the_reader_gets_credit_back_for_what_it_took() {
+        let window = 4 * INITIAL_CREDIT;
+        let mut endpoint = Endpoint::new(window as usize, window);
+        let mut out = Vec::new();
+        endpoint.open(&mut out);
+        out.clear();
+        let half = vec![0u8; (window / 2) as usize];
+        endpoint.receive(client_frame(Opcode::Binary, &half[..1000]), &mut out);
+        endpoint.receive(client_frame(Opcode::Binary, &half[1000..]), &mut out);
+        out.clear();
+        // All of it still buffered, then all but 1 byte taken: no grant yet.
+        endpoint.handle_read(window / 2, &mut out);
+        endpoint.handle_read(1, &mut out);
+        endpoint.handle_read(1, &mut out);
+        assert!(out.is_empty(), "{out:?}");
+        // The last byte taken: half the window goes back, once.
+        endpoint.handle_read(0, &mut out);
+        endpoint.handle_read(0, &mut out);
+        assert_eq!(sent_text(&out), vec![format!("credit {}", window / 2)]);
     }
 
     // A masked client frame.

@@ -26,7 +26,7 @@ pub use decoder::{Decoder, Event, Piece};
 pub use duplex::{
     credit_message, Channel, Flow, Inbound, END_MESSAGE, INITIAL_CREDIT, MAX_CREDIT, SUBPROTOCOL,
 };
-pub use endpoint::{Action, Endpoint};
+pub use endpoint::{Action, Destroyed, Ending, Endpoint, DESTROYED_REASON};
 pub use frame::{
     close_payload, encode_header, is_valid_close_code, mask_in_place, Opcode, MAX_CONTROL_PAYLOAD,
     MAX_HEADER_LEN,
