@@ -355,7 +355,7 @@ const TRANSPORTS = {
         client_after_stall: 'ERR_HTTP2_DUPLEX_WS_CLOSED'
     },
     'GET and streaming POST': {
-        client: { transport: 'fetch' },
+        client: { transport: 'streaming' },
         opened_by: headers => headers[':method'] === 'GET',
         client_lost: ['ERR_HTTP2_DUPLEX_CONNECTION'],
         server_lost: ['ERR_HTTP2_DUPLEX_SESSION_CLOSED', 'ERR_HTTP2_DUPLEX_CLIENT_RESET'],
