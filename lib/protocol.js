@@ -59,6 +59,7 @@ module.exports = Object.freeze({
         KEEPALIVE_INTERVAL_MS: 20000
     }),
     WAIT: Object.freeze({
-        WS_CLOSE_MS: 5000
+        WS_CLOSE_MS: 5000,
+        PING_ANSWER_MIN_MS: 1000
     })
 });

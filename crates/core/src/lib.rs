@@ -19,6 +19,7 @@ pub mod get_post;
 mod idle;
 mod inbound;
 mod limits;
+pub mod liveness;
 mod options;
 mod post;
 pub mod protocol;

@@ -153,7 +153,8 @@ table! {
         /// How long a POST open when its duplex is destroyed waits before
         /// it is answered (`close_timeout`, ms).
         CLOSE_TIMEOUT_MS: u32 = 1000;
-        /// A PING frame on a framed GET idle this long (`keepalive_interval`, ms).
+        /// A PING frame on a framed GET idle this long, and an HTTP/2 PING on
+        /// a session that received nothing this long (`keepalive_interval`, ms).
         KEEPALIVE_INTERVAL_MS: u32 = 20_000;
     }
 }
@@ -165,6 +166,10 @@ table! {
         /// side waits for the peer's Close (and, on HTTP/2, the end of its
         /// stream) before it closes or resets the stream itself.
         WS_CLOSE_MS: u32 = 5000;
+        /// How long the server waits for the answer to a keep-alive PING on
+        /// an HTTP/2 session before it destroys the session as dead: the
+        /// `keepalive_interval`, and at least this.
+        PING_ANSWER_MIN_MS: u32 = 1000;
     }
 }
 

@@ -69,6 +69,11 @@ pub enum Reason {
     /// The connection carrying the duplex's GET failed (an error, a GOAWAY
     /// with an error code, a cut) before the duplex was done.
     SessionClosed,
+    /// The connection carrying the duplex did not answer a keep-alive PING
+    /// for `timeout_ms`: it is dead or stalled, and was destroyed.
+    SessionUnanswered {
+        timeout_ms: u64,
+    },
     /// No traffic on the duplex for the idle timeout.
     IdleTimeout {
         timeout_ms: u64,
@@ -147,7 +152,7 @@ impl Reason {
             DuplexClosed => Code::DuplexClosed,
             ClientReset | GetReset { .. } | WebSocketReset { .. } => Code::ClientReset,
             TruncatedBody { .. } => Code::TruncatedBody,
-            SessionClosed => Code::SessionClosed,
+            SessionClosed | SessionUnanswered { .. } => Code::SessionClosed,
             IdleTimeout { .. } => Code::IdleTimeout,
             WrongNode { .. } => Code::WrongNode,
             MethodNotAllowed { .. } => Code::MethodNotAllowed,
@@ -268,6 +273,10 @@ impl fmt::Display for Reason {
             OriginNotAllowed { origin } => {
                 write!(f, "origin {origin} is not allowed by the cors option")
             }
+            SessionUnanswered { timeout_ms } => write!(
+                f,
+                "the connection carrying the duplex did not answer a PING for {timeout_ms} ms: it was destroyed as dead"
+            ),
             IdleTimeout { timeout_ms } => write!(
                 f,
                 "idle timeout: no traffic on the duplex for {timeout_ms} ms"

@@ -1,14 +1,18 @@
-//! The periodic check of a server's duplexes: the idle timeout ends those
-//! with no traffic, and a framed GET whose body was silent for the
-//! keep-alive interval gets a PING frame (proxies close idle responses).
-//! The caller runs one timer every [`Ticks::interval`] ms while anything is
-//! watched, and passes the duplexes with traffic and the GETs written to
+//! The periodic check of a server's duplexes and sessions: the idle timeout
+//! ends duplexes with no traffic, a framed GET whose body was silent for the
+//! keep-alive interval gets a PING frame (proxies close idle responses), and
+//! an HTTP/2 session silent as long gets an HTTP/2 PING and is destroyed
+//! when it does not answer ([`crate::liveness`]). The caller runs one timer
+//! every [`Ticks::interval`] ms while anything is watched, and passes the
+//! duplexes with traffic, the GETs written to and the sessions heard from
 //! since its last check (flags on its side, not a call per write).
 
 use bytes::Bytes;
 
 use crate::framing::PING_FRAME;
 use crate::idle::{IdleDeadlines, Silences};
+use crate::liveness::{Liveness, LivenessAction};
+use crate::registry::ConnectionKey;
 use crate::registry::DuplexKey;
 use crate::rejection::Rejection;
 
@@ -29,6 +33,8 @@ pub struct Ticks {
     idle: IdleDeadlines,
     /// Framed GETs, by when their body was last written to.
     keepalive: Silences,
+    /// HTTP/2 sessions, by when they were last heard from.
+    sessions: Liveness,
 }
 
 impl Ticks {
@@ -37,12 +43,14 @@ impl Ticks {
         Ticks {
             idle: IdleDeadlines::new(idle_timeout_ms),
             keepalive: Silences::new(keepalive_interval_ms),
+            sessions: Liveness::new(keepalive_interval_ms),
         }
     }
 
-    /// How often the caller checks while a duplex is watched; none when
-    /// neither the idle timeout nor the keep-alives are on. Checking more
-    /// often than one of them needs changes nothing for it.
+    /// How often the caller checks while a duplex or session is watched;
+    /// none when neither the idle timeout nor the keep-alives are on.
+    /// Checking more often than one of them needs changes nothing for it
+    /// (sessions are checked as often as framed GETs).
     pub fn interval(&self) -> Option<u64> {
         let idle = self.idle.is_on().then(|| self.idle.interval());
         let keepalive = self.keepalive.is_on().then(|| self.keepalive.interval());
@@ -71,6 +79,28 @@ impl Ticks {
     /// Duplexes watched by either.
     pub fn watched(&self) -> usize {
         self.idle.watched().max(self.keepalive.watched())
+    }
+
+    /// An HTTP/2 session first seen at `now`. Returns whether it is watched
+    /// (the caller's timer must run).
+    pub fn watch_session(&mut self, session: ConnectionKey, now: u64) -> bool {
+        self.sessions.watch(session, now)
+    }
+
+    /// The session closed.
+    pub fn unwatch_session(&mut self, session: ConnectionKey) {
+        self.sessions.unwatch(session);
+    }
+
+    /// The sessions' check at `now`, with the duplexes': `heard` received
+    /// something since the last one.
+    pub fn handle_session_tick(
+        &mut self,
+        now: u64,
+        heard: impl IntoIterator<Item = ConnectionKey>,
+        out: &mut Vec<LivenessAction>,
+    ) {
+        self.sessions.handle_tick(now, heard, out);
     }
 
     /// The check at `now`: `active` saw traffic, `written` had their GET
@@ -176,6 +206,22 @@ mod tests {
         ticks.unwatch(A);
         ticks.unwatch(B);
         assert!(tick(&mut ticks, 10_000, &[], &[]).is_empty());
+    }
+
+    #[test]
+    fn sessions_are_checked_with_the_keepalives() {
+        let session = ConnectionKey(7);
+        assert!(!Ticks::new(100, 0).watch_session(session, 0));
+        let mut ticks = Ticks::new(0, 100);
+        assert!(ticks.watch_session(session, 0));
+        assert_eq!(ticks.interval(), Some(25));
+        let mut out = Vec::new();
+        ticks.handle_session_tick(100, [], &mut out);
+        assert_eq!(out, vec![LivenessAction::Ping { session }]);
+        ticks.unwatch_session(session);
+        out.clear();
+        ticks.handle_session_tick(100_000, [], &mut out);
+        assert!(out.is_empty());
     }
 
     #[test]
