@@ -2,7 +2,7 @@
 // exact byte counts, stalls that hold bytes, refusals, counters, a seeded
 // plan), then a first use against this package as it is today, without
 // resume: what a cut and a stall do to a duplex on each transport of the Node
-// client.
+// client, and how the server's keep-alive PINGs notice a dead HTTP/2 session.
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
@@ -324,11 +324,20 @@ const key = readFileSync(new URL('key.pem', certs));
 const cert = readFileSync(new URL('cert.pem', certs));
 const ca = readFileSync(new URL('ca.pem', certs));
 const IDLE_TIMEOUT = 'ERR_HTTP2_DUPLEX_IDLE_TIMEOUT';
+const SESSION_CLOSED = 'ERR_HTTP2_DUPLEX_SESSION_CLOSED';
+// A short keep-alive interval: an HTTP/2 session that received nothing this
+// long gets a PING, and is destroyed when it does not answer within the
+// interval (at least WAIT.PING_ANSWER_MIN_MS, 1 s).
+const KEEPALIVE = { keepalive_interval: 200 };
 
 // Each transport of the Node client, and what a lost connection is called on
 // it today: `client_lost` at the client, `server_lost` at the server when it
 // sees the loss, `client_after_stall` at the client once a stalled
-// connection delivers the server's idle-timeout close.
+// connection delivers the server's idle-timeout close, `client_after_ping`
+// what it delivers once the server destroyed the session (the WebSocket's
+// Close 1001, the 410 answer of a POST, or just the connection's end). `pinged`: the server
+// checks the connection is alive with HTTP/2 PINGs (an HTTP/1.1 WebSocket
+// has no such check yet: only idle_timeout ends it when it stalls).
 //
 // Over RFC 8441, a cut mid-transfer is sometimes (about 1 run in 100) called
 // SERVER_RESET at the client ("the server reset the duplex's WebSocket
@@ -343,7 +352,9 @@ const TRANSPORTS = {
         opened_by: headers => headers[':method'] === 'CONNECT' && headers[':protocol'] === 'websocket',
         client_lost: ['ERR_HTTP2_DUPLEX_CONNECTION', 'ERR_HTTP2_DUPLEX_SERVER_RESET'],
         server_lost: ['ERR_HTTP2_DUPLEX_CLIENT_RESET', 'ERR_HTTP2_DUPLEX_SESSION_CLOSED', 'ERR_HTTP2_DUPLEX_WS_PROTOCOL'],
-        client_after_stall: 'ERR_HTTP2_DUPLEX_WS_CLOSED'
+        client_after_stall: 'ERR_HTTP2_DUPLEX_WS_CLOSED',
+        client_after_ping: ['ERR_HTTP2_DUPLEX_WS_CLOSED', 'ERR_HTTP2_DUPLEX_CONNECTION'],
+        pinged: true
     },
     'WebSocket over an HTTP/1.1 upgrade': {
         http2: { allowHTTP1: true },
@@ -352,14 +363,18 @@ const TRANSPORTS = {
         opened_by: headers => headers.upgrade === 'websocket',
         client_lost: ['ERR_HTTP2_DUPLEX_WS_CLOSED'],
         server_lost: ['ERR_HTTP2_DUPLEX_WS_ABNORMAL_CLOSE'],
-        client_after_stall: 'ERR_HTTP2_DUPLEX_WS_CLOSED'
+        client_after_stall: 'ERR_HTTP2_DUPLEX_WS_CLOSED',
+        pinged: false
     },
     'GET and streaming POST': {
         client: { transport: 'streaming' },
         opened_by: headers => headers[':method'] === 'GET',
         client_lost: ['ERR_HTTP2_DUPLEX_CONNECTION'],
         server_lost: ['ERR_HTTP2_DUPLEX_SESSION_CLOSED', 'ERR_HTTP2_DUPLEX_CLIENT_RESET'],
-        client_after_stall: 'ERR_HTTP2_DUPLEX_TRUNCATED_RESPONSE'
+        client_after_stall: 'ERR_HTTP2_DUPLEX_TRUNCATED_RESPONSE',
+        client_after_ping: ['ERR_HTTP2_DUPLEX_DESTROYED', 'ERR_HTTP2_DUPLEX_TRUNCATED_RESPONSE',
+            'ERR_HTTP2_DUPLEX_CONNECTION'],
+        pinged: true
     }
 };
 
@@ -444,6 +459,29 @@ async function assert_server_lost(server, warnings, server_side, codes) {
     return err.code;
 }
 
+// The server's HTTP/2 sessions all closed, and its counts are back to 0.
+async function assert_sessions_gone(server) {
+    await within(Promise.all([...server.sessions].map(session => once(session, 'close'))), 10_000,
+        "the sessions' 'close'");
+    assert.deepEqual(server.stats(), { sessions: 0, duplexes: 0, heldBytes: 0, writesInFlight: 0 });
+}
+
+// Resolves once the server's one HTTP/2 session had `count` of its PINGs
+// answered (observed by wrapping the session's ping()).
+function answered_pings(server, count) {
+    const [session] = server.sessions;
+    const ping = session.ping.bind(session);
+    let answered = 0;
+    return new Promise(resolve => {
+        session.ping = callback => ping((err, ...rest) => {
+            if (!err && ++answered === count) {
+                resolve();
+            }
+            callback(err, ...rest);
+        });
+    });
+}
+
 describe('today, without resume: a duplex through the fault proxy', () => {
     for (const [name, transport] of Object.entries(TRANSPORTS)) {
         describe(name, () => {
@@ -460,12 +498,14 @@ describe('today, without resume: a duplex through the fault proxy', () => {
             // (over RFC 8441 about half the time, over the fetch transport
             // less often): its session had stopped reading the socket (the
             // echo's writes wait on the client's windows), so neither the FIN
-            // nor an RST is ever read, and the duplex lives until
-            // idle_timeout (forever without one). Resume cannot count on the
-            // server noticing a lost connection.
-            test('a cut mid-transfer: the client errors at once with its code; the server by the loss or by idle_timeout', async t => {
+            // nor an RST is ever read. Its keep-alive PING goes unanswered,
+            // and the server destroys the session (SESSION_CLOSED) within a
+            // few keep-alive intervals; without the PINGs (HTTP/1.1), only
+            // idle_timeout would end it. Resume cannot count on the server
+            // seeing the loss itself.
+            test('a cut mid-transfer: the client errors at once with its code; the server by the loss or by an unanswered PING (no idle_timeout)', async t => {
                 const { server, warnings, proxy, client, client_seen, server_side } =
-                    await duplex_through_proxy(t, transport, { idle_timeout: 1000 });
+                    await duplex_through_proxy(t, transport, transport.pinged ? KEEPALIVE : { idle_timeout: 1000 });
                 let received = 0;
                 const enough = new Promise(resolve => client.on('data', chunk => {
                     received += chunk.length;
@@ -486,28 +526,70 @@ describe('today, without resume: a duplex through the fault proxy', () => {
                 await assert_client_lost(client_seen, transport.client_lost);
                 await writing;
                 const code = await assert_server_lost(server, warnings, server_side,
-                    [...transport.server_lost, IDLE_TIMEOUT]);
-                t.diagnostic(`the server ended its duplex with ${code}`);
+                    transport.pinged ? transport.server_lost : [...transport.server_lost, IDLE_TIMEOUT]);
+                t.diagnostic(`the server ended its duplex with ${code}: ${server_side.seen.error.message}`);
+                if (transport.pinged) {
+                    await assert_sessions_gone(server);
+                }
             });
 
-            // A stall (both ways): the client notices nothing (no hang
-            // detection); the server, which hears nothing either, ends the
-            // duplex after idle_timeout and its close waits in the stall;
-            // once the connection delivers again, the client errors.
-            test('a stall: the client waits; the server ends the duplex at idle_timeout; the client learns it once the connection delivers', async t => {
-                const { server, warnings, proxy, client, client_seen, server_side } =
-                    await duplex_through_proxy(t, transport, { idle_timeout: 1000 });
-                await echo_once(client, 'hello');
-                proxy.stall_all();
-                client.write('held by the stall');
-                assert.equal(await assert_server_lost(server, warnings, server_side, [IDLE_TIMEOUT]), IDLE_TIMEOUT);
-                assert.deepEqual([client_seen.error, client_seen.ended, client_seen.closed], [null, false, false],
-                    'the client noticed something');
-                proxy.resume_all();
-                const err = await within(client_seen.failed, 10_000, "the client's 'error'");
-                assert.equal(err.code, transport.client_after_stall);
-                assert.equal(client_seen.ended, false);
-            });
+            if (transport.pinged) {
+                // A stall (both ways): the client notices nothing (no hang
+                // detection); the server's PING goes unanswered, so it
+                // destroys the session and fails the duplex, without
+                // idle_timeout; its close waits in the stall; once the
+                // connection delivers again, the client errors.
+                test('a stall: the client waits; the server destroys the session whose PING is unanswered; the client learns it once the connection delivers', async t => {
+                    const { server, warnings, proxy, client, client_seen, server_side } =
+                        await duplex_through_proxy(t, transport, KEEPALIVE);
+                    await echo_once(client, 'hello');
+                    proxy.stall_all();
+                    client.write('held by the stall');
+                    assert.equal(await assert_server_lost(server, warnings, server_side, [SESSION_CLOSED]), SESSION_CLOSED);
+                    assert.match(server_side.seen.error.message, /did not answer a PING for 1000 ms/);
+                    await assert_sessions_gone(server);
+                    assert.deepEqual([client_seen.error, client_seen.ended, client_seen.closed], [null, false, false],
+                        'the client noticed something');
+                    proxy.resume_all();
+                    const err = await within(client_seen.failed, 10_000, "the client's 'error'");
+                    assert.ok(transport.client_after_ping.includes(err.code), `client error ${err.code} (${err.message})`);
+                    assert.equal(client_seen.ended, false);
+                });
+
+                // A client that answers (Node's, the browsers' and the Rust
+                // client's HTTP/2 stacks all do, on their own) keeps an idle
+                // session: the PINGs go on, answered, and the duplex echoes.
+                test('an idle duplex whose client answers the PINGs lives on and still echoes', async t => {
+                    const { server, warnings, client, client_seen, server_side } =
+                        await duplex_through_proxy(t, transport, KEEPALIVE);
+                    await echo_once(client, 'hello');
+                    // A session's second PING goes out only once its first
+                    // was answered; one unanswered would end it 1 s later.
+                    await within(answered_pings(server, 5), 10_000, 'five answered PINGs');
+                    await echo_once(client, 'still here');
+                    assert.deepEqual([client_seen.error, server_side.seen.error, warnings], [null, null, []]);
+                    assert.equal(server.stats().duplexes, 1);
+                });
+            } else {
+                // A stall (both ways): the client notices nothing (no hang
+                // detection); the server, which hears nothing either, ends the
+                // duplex after idle_timeout and its close waits in the stall;
+                // once the connection delivers again, the client errors.
+                test('a stall: the client waits; the server ends the duplex at idle_timeout; the client learns it once the connection delivers', async t => {
+                    const { server, warnings, proxy, client, client_seen, server_side } =
+                        await duplex_through_proxy(t, transport, { idle_timeout: 1000 });
+                    await echo_once(client, 'hello');
+                    proxy.stall_all();
+                    client.write('held by the stall');
+                    assert.equal(await assert_server_lost(server, warnings, server_side, [IDLE_TIMEOUT]), IDLE_TIMEOUT);
+                    assert.deepEqual([client_seen.error, client_seen.ended, client_seen.closed], [null, false, false],
+                        'the client noticed something');
+                    proxy.resume_all();
+                    const err = await within(client_seen.failed, 10_000, "the client's 'error'");
+                    assert.equal(err.code, transport.client_after_stall);
+                    assert.equal(client_seen.ended, false);
+                });
+            }
         });
     }
 });

@@ -272,6 +272,19 @@ export declare class Registry {
    * duplexes idle for the timeout (`fail`) and the keep-alives (`write`).
    */
   handleTick(now: number, active: Array<number>, written: Array<number>): Array<PostAction>
+  /**
+   * An HTTP/2 session (its connection key) first seen at `now`. Returns
+   * whether it is watched: `handleSessionTick` must run every
+   * `tickInterval()` ms until `unwatchSession`.
+   */
+  watchSession(session: number, now: number): boolean
+  unwatchSession(session: number): void
+  /**
+   * The sessions' periodic check at `now`: `heard` received something
+   * since the last one. Answers `ping` for the silent ones and `destroy`
+   * for those whose PING went unanswered.
+   */
+  handleSessionTick(now: number, heard: Array<number>): Array<SessionAction>
   stats(): Stats
 }
 
@@ -281,6 +294,11 @@ export type RequestClass =
   | { kind: 'websocket' }
   | { kind: 'post' }
   | { kind: 'refused'; refusal: Refusal }
+
+/** What a check of the HTTP/2 sessions asks of the server. */
+export type SessionAction =
+  | { kind: 'ping'; session: number }
+  | { kind: 'destroy'; session: number; refusal: Refusal }
 
 export interface Stats {
   sessions: number

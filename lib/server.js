@@ -31,8 +31,21 @@ const { DEFAULTS, HEADER } = require('./protocol');
  *   sessions: Set<Session>, persistent: boolean
  * }} Scope
  * @typedef {import('./transport/get-post').Entry & { id: string, scope: Scope }} Entry
+ * A session the ticks check is alive: its socket's bytes read at the last
+ * check, and whether a PING was answered since.
+ * @typedef {{ session: Session, bytes_read: number, answered: boolean }} WatchedSession
  */
 
+// Bytes the session's socket has read (0 once the session let go of it):
+// a session that read any since the last check was heard from.
+/** @param {Session} session */
+function bytes_read(session) {
+    try {
+        return session.socket?.bytesRead ?? 0;
+    } catch {
+        return 0;
+    }
+}
 
 // Options of ours, as opposed to the Duplex options passed to each duplex.
 const LIMIT_OPTIONS = {
@@ -100,6 +113,26 @@ function check_options(options) {
     }
 }
 
+// Ends a session's TCP connection itself: a session destroyed while its
+// write waits on a dead connection never finishes (Node waits for the write
+// to complete), so neither it nor its socket would close. Under TLS the
+// session's socket is a TLSSocket over the TCP one (its handle's
+// _parentWrap); a session on plain TCP has the TCP handle itself.
+/** @param {Session} session */
+function destroy_connection(session) {
+    try {
+        const socket = /** @type {any} */ (session.socket);
+        const tcp = socket._handle?._parentWrap;
+        if (tcp) {
+            tcp.destroy();
+        } else {
+            socket.resetAndDestroy();
+        }
+    } catch {
+        // Already let go of its socket: nothing is left to end.
+    }
+}
+
 class Http2DuplexServer extends EventEmitter {
     /** @type {((session: Session) => void) | null} */
     #session_listener = null;
@@ -131,10 +164,13 @@ class Http2DuplexServer extends EventEmitter {
     // session → the entries whose GET it carries.
     /** @type {WeakMap<Session, Set<Entry>>} */
     #session_entries = new WeakMap();
-    // Duplexes the core watches (idle_timeout, keep-alives), by key, and the
-    // timer that ticks while there are any.
+    // Duplexes the core watches (idle_timeout, keep-alives), by key, the
+    // HTTP/2 sessions it checks are alive, by connection key, and the timer
+    // that ticks while there are any.
     /** @type {Map<number, Entry>} */
     #ticked_entries = new Map();
+    /** @type {Map<number, WatchedSession>} */
+    #ticked_sessions = new Map();
     /** @type {NodeJS.Timeout | null} */
     #tick_timer = null;
     // Client connection (session or socket) → its key in the core.
@@ -474,7 +510,11 @@ class Http2DuplexServer extends EventEmitter {
     // HTTP/1.1 socket): what the duplexes it opens count against.
     /** @param {Stream} stream */
     #connection_of(stream) {
-        const connection = stream.session ?? stream.req?.socket ?? stream;
+        return this.#connection_key(stream.session ?? stream.req?.socket ?? stream);
+    }
+
+    /** @param {object} connection */
+    #connection_key(connection) {
         let key = this.#connection_keys.get(connection);
         if (key === undefined) {
             key = this.#registry.connectionKey();
@@ -534,6 +574,11 @@ class Http2DuplexServer extends EventEmitter {
         this.#session_entries.set(session, new Set());
         this.#open_receive_windows(session);
         this.#offer_websockets(session);
+        const key = this.#connection_key(session);
+        if (this.#registry.watchSession(key, performance.now())) {
+            this.#ticked_sessions.set(key, { session, bytes_read: bytes_read(session), answered: false });
+            this.#start_ticks();
+        }
         // An error, and the GOAWAYs' codes: what they mean for each duplex
         // is decided when the session closes.
         session.on('error', () => {
@@ -544,8 +589,28 @@ class Http2DuplexServer extends EventEmitter {
         });
         session.once('close', () => {
             this.sessions.delete(session);
+            this.#registry.unwatchSession(key);
+            this.#ticked_sessions.delete(key);
+            this.#stop_ticks();
             this.#session_closed(session);
         });
+    }
+
+    // The session did not answer its PING (a connection cut or stalled that
+    // the session never read the end of): its duplexes fail with the core's
+    // error, one warning says why, and the session goes.
+    /**
+     * @param {Session} session
+     * @param {Refusal} refusal
+     */
+    #session_unanswered(session, refusal) {
+        this.emit('warning', refusal_error(refusal));
+        for (const entry of [...this.#session_entries.get(session) ?? []]) {
+            this.#forget(entry);
+            this.#fail(entry, refusal_error(refusal), false);
+        }
+        destroy_connection(session);
+        this.destroy(session);
     }
 
     // The session carrying their GETs closed: the core says whether each of
@@ -685,6 +750,10 @@ class Http2DuplexServer extends EventEmitter {
     /** @param {Entry} entry */
     #watch(entry) {
         this.#ticked_entries.set(entry.key, entry);
+        this.#start_ticks();
+    }
+
+    #start_ticks() {
         this.#tick_timer ??= setInterval(() => this.#tick(),
             this.#registry.tickInterval() ?? undefined).unref();
     }
@@ -703,11 +772,44 @@ class Http2DuplexServer extends EventEmitter {
             }
         }
         this.#get_post.act(this.#registry.handleTick(performance.now(), active, written));
+        this.#tick_sessions();
         this.#stop_ticks();
     }
 
+    // The sessions heard from since the last check (bytes read, a PING
+    // answered); the core answers which to ping and which are dead.
+    #tick_sessions() {
+        const heard = [];
+        for (const [key, watched] of this.#ticked_sessions) {
+            const read = bytes_read(watched.session);
+            if (read !== watched.bytes_read || watched.answered) {
+                watched.bytes_read = read;
+                watched.answered = false;
+                heard.push(key);
+            }
+        }
+        for (const action of this.#registry.handleSessionTick(performance.now(), heard)) {
+            const watched = this.#ticked_sessions.get(action.session);
+            if (!watched) {
+                continue;
+            }
+            if (action.kind === 'ping') {
+                try {
+                    watched.session.ping(err => {
+                        watched.answered ||= !err;
+                    });
+                } catch {
+                    // A session already going: its close unwatches it.
+                }
+            } else {
+                this.#ticked_sessions.delete(action.session);
+                this.#session_unanswered(watched.session, action.refusal);
+            }
+        }
+    }
+
     #stop_ticks() {
-        if (this.#ticked_entries.size === 0 && this.#tick_timer) {
+        if (this.#ticked_entries.size === 0 && this.#ticked_sessions.size === 0 && this.#tick_timer) {
             clearInterval(this.#tick_timer);
             this.#tick_timer = null;
         }

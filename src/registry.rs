@@ -9,6 +9,7 @@ use napi::bindgen_prelude::Buffer;
 use napi_derive::napi;
 
 use core::get_post::{Action, Cut, PostKey, SessionDuplex};
+use core::liveness::LivenessAction;
 use core::protocol::defaults;
 use core::tick::{TickAction, Ticks};
 use core::{ConnectionKey, DuplexKey, ScopeKey};
@@ -268,6 +269,20 @@ fn tick_actions(actions: Vec<TickAction>) -> Vec<PostAction> {
             },
         })
         .collect()
+}
+
+/// What a check of the HTTP/2 sessions asks of the server.
+#[napi(
+    discriminant = "kind",
+    discriminant_case = "kebab-case",
+    object_from_js = false
+)]
+pub enum SessionAction {
+    /// Send the session (its connection key) an HTTP/2 PING.
+    Ping { session: i64 },
+    /// The session did not answer its PING: fail its duplexes with this
+    /// error (warning) and destroy it.
+    Destroy { session: i64, refusal: Refusal },
 }
 
 #[napi(js_name = "Registry")]
@@ -631,6 +646,44 @@ impl JsRegistry {
             &mut out,
         );
         tick_actions(out)
+    }
+
+    /// An HTTP/2 session (its connection key) first seen at `now`. Returns
+    /// whether it is watched: `handleSessionTick` must run every
+    /// `tickInterval()` ms until `unwatchSession`.
+    #[napi]
+    pub fn watch_session(&mut self, session: i64, now: f64) -> bool {
+        self.ticks
+            .watch_session(ConnectionKey(key(session)), now as u64)
+    }
+
+    #[napi]
+    pub fn unwatch_session(&mut self, session: i64) {
+        self.ticks.unwatch_session(ConnectionKey(key(session)));
+    }
+
+    /// The sessions' periodic check at `now`: `heard` received something
+    /// since the last one. Answers `ping` for the silent ones and `destroy`
+    /// for those whose PING went unanswered.
+    #[napi]
+    pub fn handle_session_tick(&mut self, now: f64, heard: Vec<i64>) -> Vec<SessionAction> {
+        let mut out = Vec::new();
+        self.ticks.handle_session_tick(
+            now as u64,
+            heard.into_iter().map(|session| ConnectionKey(key(session))),
+            &mut out,
+        );
+        out.into_iter()
+            .map(|action| match action {
+                LivenessAction::Ping { session } => SessionAction::Ping {
+                    session: session.0 as i64,
+                },
+                LivenessAction::Destroy { session, rejection } => SessionAction::Destroy {
+                    session: session.0 as i64,
+                    refusal: Refusal::from(&rejection),
+                },
+            })
+            .collect()
     }
 
     #[napi]
