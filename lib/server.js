@@ -113,24 +113,11 @@ function check_options(options) {
     }
 }
 
-// Ends a session's TCP connection itself: a session destroyed while its
-// write waits on a dead connection never finishes (Node waits for the write
-// to complete), so neither it nor its socket would close. Under TLS the
-// session's socket is a TLSSocket over the TCP one (its handle's
-// _parentWrap); a session on plain TCP has the TCP handle itself.
-/** @param {Session} session */
-function destroy_connection(session) {
-    try {
-        const socket = /** @type {any} */ (session.socket);
-        const tcp = socket._handle?._parentWrap;
-        if (tcp) {
-            tcp.destroy();
-        } else {
-            socket.resetAndDestroy();
-        }
-    } catch {
-        // Already let go of its socket: nothing is left to end.
-    }
+// A connection's address as both its TCP socket and its session's socket
+// report it: the key from a session to the TCP socket under it.
+/** @param {{ remoteAddress?: string, remotePort?: number }} socket */
+function connection_key(socket) {
+    return `${socket.remoteAddress}|${socket.remotePort}`;
 }
 
 class Http2DuplexServer extends EventEmitter {
@@ -138,6 +125,15 @@ class Http2DuplexServer extends EventEmitter {
     #session_listener = null;
     /** @type {((req: import('http').IncomingMessage, res: import('http').ServerResponse) => void) | null} */
     #request_listener = null;
+    /** @type {((socket: import('net').Socket) => void) | null} */
+    #connection_listener = null;
+    // Each TCP connection's socket, by connection_key: a session destroyed
+    // while its write waits on a dead connection never finishes (Node waits
+    // for the write), so the server ends the TCP connection under it itself
+    // (the session's own socket refuses destroy(); under TLS it is the TLS
+    // socket over this one).
+    /** @type {Map<string, import('net').Socket>} */
+    #tcp_sockets = new Map();
     #upgrades;
     // Which WebSockets are taken: { http2, http1 } (the websocket option).
     #websockets;
@@ -242,6 +238,17 @@ class Http2DuplexServer extends EventEmitter {
         if (!this.#session_listener) {
             this.#session_listener = session => this.process_session(session);
             this.http2_server.on('session', this.#session_listener);
+            this.#connection_listener = socket => {
+                const key = connection_key(socket);
+                this.#tcp_sockets.set(key, socket);
+                socket.once('close', () => {
+                    if (this.#tcp_sockets.get(key) === socket) {
+                        this.#tcp_sockets.delete(key);
+                    }
+                });
+            };
+            this.http2_server.on('connection', this.#connection_listener);
+            this.http2_server.on('secureConnection', this.#connection_listener);
             if (serves_http1(this.http2_server)) {
                 this.#request_listener = (req, res) => this.#on_http1_request(req, res);
                 this.http2_server.on('request', this.#request_listener);
@@ -259,6 +266,10 @@ class Http2DuplexServer extends EventEmitter {
         }
         this.http2_server.removeListener('session', this.#session_listener);
         this.#session_listener = null;
+        this.http2_server.removeListener('connection', /** @type {any} */ (this.#connection_listener));
+        this.http2_server.removeListener('secureConnection', /** @type {any} */ (this.#connection_listener));
+        this.#connection_listener = null;
+        this.#tcp_sockets.clear();
         if (this.#request_listener) {
             this.http2_server.removeListener('request', this.#request_listener);
             this.#request_listener = null;
@@ -609,8 +620,11 @@ class Http2DuplexServer extends EventEmitter {
             this.#forget(entry);
             this.#fail(entry, refusal_error(refusal), false);
         }
-        destroy_connection(session);
+        // (a connection accepted before attach() is not known: its session
+        // alone is destroyed)
+        const tcp = session.socket && this.#tcp_sockets.get(connection_key(session.socket));
         this.destroy(session);
+        tcp?.destroy();
     }
 
     // The session carrying their GETs closed: the core says whether each of
