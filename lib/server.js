@@ -127,11 +127,11 @@ class Http2DuplexServer extends EventEmitter {
     #request_listener = null;
     /** @type {((socket: import('net').Socket) => void) | null} */
     #connection_listener = null;
-    // Each TCP connection's socket, by connection_key: a session destroyed
-    // while its write waits on a dead connection never finishes (Node waits
-    // for the write), so the server ends the TCP connection under it itself
-    // (the session's own socket refuses destroy(); under TLS it is the TLS
-    // socket over this one).
+    // Each connection's socket (under TLS, the TLS socket), by
+    // connection_key: a session destroyed while its write waits on a dead
+    // connection never finishes (Node waits for the write), so the server
+    // ends the connection under it itself (session.socket is a proxy that
+    // refuses destroy()).
     /** @type {Map<string, import('net').Socket>} */
     #tcp_sockets = new Map();
     #upgrades;
