@@ -36,6 +36,10 @@ class ServerWebSocketDuplex extends ServerDuplex {
     // only grows between reads, so this never exceeds it).
     #credit = 0;
     #fail;
+    // The memory the last piece came in, and where in it that piece ended.
+    /** @type {ArrayBufferLike | null} */
+    #last_memory = null;
+    #last_end = 0;
 
     // `fail(err)`: the server's handling of a client that broke the duplex.
     // `id` goes to the client in the first message (docs/websocket.md).
@@ -50,9 +54,15 @@ class ServerWebSocketDuplex extends ServerDuplex {
         this.transport = 'websocket';
         this.#fail = fail;
         this.#endpoint = new WsEndpoint(max_message, window);
+        // An HTTP/1.1 WebSocket's pieces are a socket's reads, each its own.
+        const http2 = Boolean(stream.session);
         stream.on('data', /** @param {Buffer} piece */ piece => {
+            const fresh = http2 ? this.#unseen(piece) : piece;
+            if (fresh.length === 0) {
+                return;
+            }
             this.traffic_seen = true;
-            this.#act(this.#endpoint.receive(piece));
+            this.#act(this.#endpoint.receive(fresh));
         });
         // Node ends a stream's readable side on a reset too, and closes it
         // just after (before the next turn): the core is told whether it had.
@@ -66,6 +76,33 @@ class ServerWebSocketDuplex extends ServerDuplex {
         });
         this.id = id;
         this.#act(this.#endpoint.open(id));
+    }
+
+    // Node's HTTP/2 session can hand a stream the same DATA chunk twice as
+    // its connection goes (seen on Node 20 in fault-proxy's cut
+    // mid-transfer: a write failing while 'data' runs has the session parse
+    // its pending input again, node_http2.cc OnStreamAfterWrite). Fed twice,
+    // the chunk broke the frame stream (WS_PROTOCOL) or would have delivered
+    // a message twice. A replay is the same memory as the original, and a
+    // session's pieces come in increasing offsets of one ArrayBuffer per
+    // socket read: what lies before the end of the last piece in the same
+    // memory was seen already.
+    /**
+     * @param {Buffer} piece
+     * @returns {Buffer}
+     */
+    #unseen(piece) {
+        const start = piece.byteOffset;
+        const end = start + piece.length;
+        if (piece.buffer === this.#last_memory && start < this.#last_end) {
+            if (end <= this.#last_end) {
+                return piece.subarray(0, 0);
+            }
+            piece = piece.subarray(this.#last_end - start);
+        }
+        this.#last_memory = piece.buffer;
+        this.#last_end = end;
+        return piece;
     }
 
     /** @param {WsAction[]} actions */
