@@ -65,8 +65,11 @@ impl Error {
     }
 
     /// `what`: which of the duplex's streams failed ("GET (read) stream", …).
+    /// Only an RST_STREAM the server sent is its reset: h2 also reports
+    /// resets it or we made (a stream it gave up on as the connection
+    /// failed, our own cancel), which are not the server's doing.
     pub(crate) fn from_h2_on(err: h2::Error, what: &str) -> Self {
-        if err.is_reset() && !err.is_io() && !err.is_go_away() {
+        if err.is_reset() && err.is_remote() {
             Error::StreamReset(format!("{what}: {err}"))
         } else {
             Error::ConnectionLost(err.to_string())
@@ -169,3 +172,49 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    /// A request's answer on an in-memory HTTP/2 connection, the request's
+    /// body, and the server's handle on the stream.
+    async fn stream() -> (
+        h2::client::ResponseFuture,
+        h2::SendStream<Bytes>,
+        h2::server::SendResponse<Bytes>,
+    ) {
+        let (client_io, server_io) = tokio::io::duplex(64 * 1024);
+        let server = tokio::spawn(async move {
+            let mut conn = h2::server::handshake(server_io).await.unwrap();
+            let (_, respond) = conn.accept().await.unwrap().unwrap();
+            tokio::spawn(async move { while conn.accept().await.is_some() {} });
+            respond
+        });
+        let (mut client, conn) = h2::client::handshake(client_io).await.unwrap();
+        tokio::spawn(conn);
+        let request = http::Request::post("http://localhost/").body(()).unwrap();
+        let (answer, body) = client.send_request(request, false).unwrap();
+        (answer, body, server.await.unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_reset_the_server_sent_is_its_reset() {
+        let (answer, _body, mut respond) = stream().await;
+        respond.send_reset(h2::Reason::CANCEL);
+        let err = Error::from_h2_on(answer.await.unwrap_err(), "stream");
+        assert_eq!(err.code(), Code::ServerReset, "{err}");
+    }
+
+    // h2 reports a stream it or we reset as a reset too: not the server's.
+    #[tokio::test]
+    async fn a_reset_made_here_is_not_the_servers() {
+        let (answer, mut body, _respond) = stream().await;
+        body.send_reset(h2::Reason::CANCEL);
+        let h2_err = answer.await.unwrap_err();
+        assert!(h2_err.is_reset() && !h2_err.is_remote(), "{h2_err:?}");
+        let err = Error::from_h2_on(h2_err, "stream");
+        assert_eq!(err.code(), Code::Connection, "{err}");
+    }
+}

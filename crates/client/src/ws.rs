@@ -25,7 +25,7 @@ use h2::{Reason, RecvStream, SendStream};
 use http::{HeaderMap, HeaderValue, Method, Request};
 use http2_duplex_core::protocol::{close, value, wait};
 use http2_duplex_core::websocket::{
-    Action, Endpoint, INITIAL_CREDIT, MAX_HEADER_LEN, SUBPROTOCOL, VERSION,
+    Action, Endpoint, DESTROYED_REASON, INITIAL_CREDIT, MAX_HEADER_LEN, SUBPROTOCOL, VERSION,
 };
 use http2_duplex_core::Code;
 use tokio::io::{AsyncReadExt, ReadHalf};
@@ -431,9 +431,16 @@ impl WsDuplex {
                 // The server's credit.
                 let want = {
                     let mut state = inner.state.lock().unwrap();
-                    inner.check_writable(&state)?;
+                    let closed_under_us = state.send.is_none() && state.end.is_none();
+                    if !closed_under_us {
+                        inner.check_writable(&state)?;
+                    }
                     let credit = state.endpoint.send_credit();
-                    if credit > 0 {
+                    if closed_under_us {
+                        // The receive side learns why (the server's reset,
+                        // the connection's loss) and ends the duplex with it.
+                        None
+                    } else if credit > 0 {
                         let want = data.len().min(MAX_FRAME).min(credit as usize);
                         if let Some(send) = state.send.as_mut() {
                             send.reserve_capacity(want + MAX_HEADER_LEN);
@@ -454,8 +461,14 @@ impl WsDuplex {
                     capacity = poll_fn(|cx| inner.poll_capacity(cx)) => capacity?,
                     _ = changed.changed() => continue,
                 };
+                let Some(capacity) = capacity else {
+                    continue;
+                };
                 let mut state = inner.state.lock().unwrap();
                 let state = &mut *state;
+                if state.send.is_none() && state.end.is_none() {
+                    continue;
+                }
                 inner.check_writable(state)?;
                 let n = data
                     .len()
@@ -475,10 +488,9 @@ impl WsDuplex {
                     .send_data(Bytes::copy_from_slice(&header[..len]), false)
                     .and_then(|()| send.send_data(payload.freeze(), false));
                 if sent.is_err() {
-                    // The stream closed under the write (see `apply`).
+                    // The stream closed under the write (see `apply`): the
+                    // next turn waits for the receive side's verdict.
                     state.send = None;
-                    let err = Error::StreamReset(format!("{STREAM}: closed by the server"));
-                    return Err(inner.fail(state, err));
                 }
             }
             Ok(())
@@ -534,10 +546,8 @@ impl WsDuplex {
         send.reserve_capacity(0);
         if sent.is_err() {
             // The stream closed under the write (see `apply`): `write`
-            // reports it.
+            // reports why, once the receive side knows.
             state.send = None;
-            let err = Error::StreamReset(format!("{STREAM}: closed by the server"));
-            inner.fail(state, err);
             return false;
         }
         true
@@ -598,7 +608,7 @@ impl WsDuplex {
         let mut actions = Vec::new();
         state
             .endpoint
-            .close(close::GOING_AWAY, "duplex destroyed", &mut actions);
+            .close(close::GOING_AWAY, DESTROYED_REASON, &mut actions);
         inner.apply(state, actions);
         inner.changed.send_modify(|n| *n += 1);
     }
@@ -631,17 +641,19 @@ impl Inner {
     }
 
     /// Waits until the stream may take a frame header and some payload.
-    fn poll_capacity(&self, cx: &mut std::task::Context<'_>) -> Poll<Result<usize, Error>> {
+    /// `None`: the stream closed for sending (see `apply`).
+    fn poll_capacity(&self, cx: &mut std::task::Context<'_>) -> Poll<Result<Option<usize>, Error>> {
         let mut state = self.state.lock().unwrap();
         let Some(send) = state.send.as_mut() else {
-            return Poll::Ready(Err(Error::Destroyed));
+            return Poll::Ready(Ok(None));
         };
         match send.poll_capacity(cx, MAX_HEADER_LEN) {
             Poll::Ready(Err(NoRoom::Failed(err))) => Poll::Ready(Err(self.fail(&mut state, err))),
             Poll::Ready(Err(NoRoom::Closed)) => {
-                Poll::Ready(Err(Error::StreamReset(format!("{STREAM}: it closed"))))
+                state.send = None;
+                Poll::Ready(Ok(None))
             }
-            Poll::Ready(Ok(capacity)) => Poll::Ready(Ok(capacity)),
+            Poll::Ready(Ok(capacity)) => Poll::Ready(Ok(Some(capacity))),
             Poll::Pending => Poll::Pending,
         }
     }
@@ -697,9 +709,10 @@ impl Inner {
         self.changed.send_modify(|n| *n += 1);
     }
 
-    /// Records a failure (the first one wins) and resets the stream. Data
-    /// received before a clean finish stays readable: a connection reset
-    /// after the close handshake (a proxy closing its side) loses nothing.
+    /// Records a failure (the first one wins) and resets the stream; returns
+    /// the failure the duplex ended with. Data received before a clean
+    /// finish stays readable: a connection reset after the close handshake
+    /// (a proxy closing its side) loses nothing.
     fn fail(&self, state: &mut State, err: Error) -> Error {
         if state.end.is_none() {
             state.end = Some(End::Failed(err.clone()));
@@ -710,7 +723,11 @@ impl Inner {
             send.send_reset();
         }
         self.changed.send_modify(|n| *n += 1);
-        err
+        match &state.end {
+            Some(End::Failed(first)) => first.clone(),
+            Some(End::Destroyed) => Error::Destroyed,
+            _ => err,
+        }
     }
 }
 

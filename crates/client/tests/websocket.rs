@@ -25,7 +25,12 @@ enum Mode {
     Push,
     /// Send a masked frame (servers must not mask).
     Masked,
+    /// Read until `DROP_AFTER` bytes came, then drop the connection (no
+    /// RST_STREAM, no GOAWAY: the TCP connection just closes).
+    Drop,
 }
+
+const DROP_AFTER: u64 = 256 * 1024;
 
 const PUSH: usize = 3 << 20;
 
@@ -67,9 +72,17 @@ async fn server(mode: Mode, offer: bool) -> Server {
             };
             let seen = seen2.clone();
             let finished_tx = finished_tx.take();
+            let drop_connection = Arc::new(tokio::sync::Notify::new());
             tokio::spawn(async move {
                 let mut finished_tx = finished_tx;
-                while let Some(Ok((req, mut respond))) = conn.accept().await {
+                loop {
+                    let accepted = tokio::select! {
+                        accepted = conn.accept() => accepted,
+                        _ = drop_connection.notified() => return,
+                    };
+                    let Some(Ok((req, mut respond))) = accepted else {
+                        return;
+                    };
                     let is_ws = req.method() == http::Method::CONNECT
                         && req
                             .extensions()
@@ -90,8 +103,17 @@ async fn server(mode: Mode, offer: bool) -> Server {
                     let send = respond.send_response(answer, false).unwrap();
                     let seen = seen.clone();
                     let tx = finished_tx.take();
+                    let drop_connection = drop_connection.clone();
                     tokio::spawn(async move {
-                        let outcome = websocket(mode, req.into_body(), send, &seen).await;
+                        let mut recv = req.into_body();
+                        let mut send = send;
+                        let outcome = websocket(mode, &mut recv, &mut send, &seen).await;
+                        if mode == Mode::Drop {
+                            // The stream stays open (dropped, it would be
+                            // reset) until the connection is gone.
+                            drop_connection.notify_one();
+                            while let Some(Ok(_)) = recv.data().await {}
+                        }
                         if let Some(tx) = tx {
                             let _ = tx.send(outcome);
                         }
@@ -110,8 +132,8 @@ async fn server(mode: Mode, offer: bool) -> Server {
 /// The server's end of one WebSocket; returns how it finished.
 async fn websocket(
     mode: Mode,
-    mut recv: h2::RecvStream,
-    mut send: h2::SendStream<Bytes>,
+    recv: &mut h2::RecvStream,
+    send: &mut h2::SendStream<Bytes>,
     seen: &Seen,
 ) -> (Option<u16>, Option<String>) {
     let mut endpoint = Endpoint::new(16 << 20, INITIAL_CREDIT);
@@ -174,7 +196,10 @@ async fn websocket(
         for action in out.drain(..) {
             match action {
                 Action::Deliver(data) => {
-                    seen.received.fetch_add(data.len() as u64, Ordering::SeqCst);
+                    let received = seen.received.fetch_add(data.len() as u64, Ordering::SeqCst);
+                    if mode == Mode::Drop && received + data.len() as u64 >= DROP_AFTER {
+                        return (None, None);
+                    }
                     if mode == Mode::Echo {
                         to_echo.push(data);
                     }
@@ -320,4 +345,25 @@ async fn try_write_takes_only_what_the_credit_lets_go_and_try_read_does_not_wait
     duplex.destroy();
     assert!(!duplex.try_write(b"x"), "a destroyed duplex takes no write");
     assert!(matches!(duplex.try_read(), Some(Err(_))));
+}
+
+// A lost connection is the connection's loss, not a reset by the server:
+// neither the write it breaks nor the duplex may say SERVER_RESET (h2 also
+// reports the streams it gives up on as resets, made by itself).
+#[tokio::test]
+async fn a_connection_lost_mid_write_is_a_lost_connection() {
+    let (_s, _client, duplex) = websocket_duplex(Mode::Drop).await;
+    let writer = duplex.clone();
+    let write = tokio::spawn(async move {
+        let chunk = Bytes::from(vec![7u8; 64 * 1024]);
+        loop {
+            if let Err(err) = writer.write(chunk.clone()).await {
+                return err;
+            }
+        }
+    });
+    let err = write.await.unwrap();
+    assert_eq!(err.code(), Code::Connection, "{err}");
+    let err = duplex.closed().await.expect("the duplex failed");
+    assert_eq!(err.code(), Code::Connection, "{err}");
 }
