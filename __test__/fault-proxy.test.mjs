@@ -338,20 +338,12 @@ const KEEPALIVE = { keepalive_interval: 200 };
 // Close 1001, the 410 answer of a POST, or just the connection's end). `pinged`: the server
 // checks the connection is alive with HTTP/2 PINGs (an HTTP/1.1 WebSocket
 // has no such check yet: only idle_timeout ends it when it stalls).
-//
-// Over RFC 8441, a cut mid-transfer is sometimes (about 1 run in 100) called
-// SERVER_RESET at the client ("the server reset the duplex's WebSocket
-// stream") though the server reset nothing and had not even seen the cut,
-// and sometimes (a few in 100) WS_PROTOCOL at the server ("reserved bits
-// set", "unknown opcode": bytes that are not the client's next frame header
-// reached its parser after the connection was lost). Both are listed as
-// today's behaviour, not as what resume may rely on.
 const TRANSPORTS = {
     'WebSocket over HTTP/2 (RFC 8441)': {
         client: { transport: 'websocket' },
         opened_by: headers => headers[':method'] === 'CONNECT' && headers[':protocol'] === 'websocket',
-        client_lost: ['ERR_HTTP2_DUPLEX_CONNECTION', 'ERR_HTTP2_DUPLEX_SERVER_RESET'],
-        server_lost: ['ERR_HTTP2_DUPLEX_CLIENT_RESET', 'ERR_HTTP2_DUPLEX_SESSION_CLOSED', 'ERR_HTTP2_DUPLEX_WS_PROTOCOL'],
+        client_lost: ['ERR_HTTP2_DUPLEX_CONNECTION'],
+        server_lost: ['ERR_HTTP2_DUPLEX_CLIENT_RESET', 'ERR_HTTP2_DUPLEX_SESSION_CLOSED'],
         client_after_stall: 'ERR_HTTP2_DUPLEX_WS_CLOSED',
         client_after_ping: ['ERR_HTTP2_DUPLEX_WS_CLOSED', 'ERR_HTTP2_DUPLEX_CONNECTION'],
         pinged: true
