@@ -80,8 +80,8 @@ class ServerWebSocketDuplex extends ServerDuplex {
 
     // Node's HTTP/2 session can hand a stream the same DATA chunk twice as
     // its connection goes (seen on Node 20 in fault-proxy's cut
-    // mid-transfer: a write failing while 'data' runs has the session parse
-    // its pending input again, node_http2.cc OnStreamAfterWrite). Fed twice,
+    // mid-transfer; likely a write failing while 'data' runs, whose
+    // OnStreamAfterWrite in node_http2.cc parses pending input again). Fed twice,
     // the chunk broke the frame stream (WS_PROTOCOL) or would have delivered
     // a message twice. A replay is the same memory as the original, and a
     // session's pieces come in increasing offsets of one ArrayBuffer per
