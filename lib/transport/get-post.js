@@ -9,6 +9,7 @@ const { getBody } = require('../native');
 const { ServerDuplex } = require('./duplex');
 const { answer, answer_refusal, header } = require('./answer');
 const { refusal_error } = require('../errors');
+const { ReplayFilter } = require('./replay');
 const { FRAME, HEADER } = require('../protocol');
 
 // What starts every GET body and ends a framed one, as the core encodes them.
@@ -267,7 +268,11 @@ class GetPostTransport {
         const { stream, key } = post;
         const { duplex } = entry;
         const { session } = stream;
+        const replays = session ? new ReplayFilter() : null;
         stream.on('data', /** @param {Buffer} piece */ piece => {
+            if (replays?.is_replay(piece)) {
+                return;
+            }
             // The application may destroy the duplex between two pieces.
             if (duplex.destroyed) {
                 this.#host.forget(entry);

@@ -7,6 +7,7 @@
 const { WsEndpoint } = require('../native');
 const { ServerDuplex } = require('./duplex');
 const { refusal_error } = require('../errors');
+const { ReplayFilter } = require('./replay');
 
 // Payloads up to this many bytes leave in one buffer with their frame header.
 const COPY_BELOW = 4096;
@@ -36,10 +37,6 @@ class ServerWebSocketDuplex extends ServerDuplex {
     // only grows between reads, so this never exceeds it).
     #credit = 0;
     #fail;
-    // The memory the last piece came in, and where in it that piece ended.
-    /** @type {ArrayBufferLike | null} */
-    #last_memory = null;
-    #last_end = 0;
 
     // `fail(err)`: the server's handling of a client that broke the duplex.
     // `id` goes to the client in the first message (docs/websocket.md).
@@ -55,14 +52,13 @@ class ServerWebSocketDuplex extends ServerDuplex {
         this.#fail = fail;
         this.#endpoint = new WsEndpoint(max_message, window);
         // An HTTP/1.1 WebSocket's pieces are a socket's reads, each its own.
-        const http2 = Boolean(stream.session);
+        const replays = stream.session ? new ReplayFilter() : null;
         stream.on('data', /** @param {Buffer} piece */ piece => {
-            const fresh = http2 ? this.#unseen(piece) : piece;
-            if (fresh.length === 0) {
+            if (replays?.is_replay(piece)) {
                 return;
             }
             this.traffic_seen = true;
-            this.#act(this.#endpoint.receive(fresh));
+            this.#act(this.#endpoint.receive(piece));
         });
         // Node ends a stream's readable side on a reset too, and closes it
         // just after (before the next turn): the core is told whether it had.
@@ -76,33 +72,6 @@ class ServerWebSocketDuplex extends ServerDuplex {
         });
         this.id = id;
         this.#act(this.#endpoint.open(id));
-    }
-
-    // Node's HTTP/2 session can hand a stream the same DATA chunk twice as
-    // its connection goes (seen on Node 20 in fault-proxy's cut
-    // mid-transfer; likely a write failing while 'data' runs, whose
-    // OnStreamAfterWrite in node_http2.cc parses pending input again). Fed twice,
-    // the chunk broke the frame stream (WS_PROTOCOL) or would have delivered
-    // a message twice. A replay is the same memory as the original, and a
-    // session's pieces come in increasing offsets of one ArrayBuffer per
-    // socket read: what lies before the end of the last piece in the same
-    // memory was seen already.
-    /**
-     * @param {Buffer} piece
-     * @returns {Buffer}
-     */
-    #unseen(piece) {
-        const start = piece.byteOffset;
-        const end = start + piece.length;
-        if (piece.buffer === this.#last_memory && start < this.#last_end) {
-            if (end <= this.#last_end) {
-                return piece.subarray(0, 0);
-            }
-            piece = piece.subarray(this.#last_end - start);
-        }
-        this.#last_memory = piece.buffer;
-        this.#last_end = end;
-        return piece;
     }
 
     /** @param {WsAction[]} actions */
