@@ -60,6 +60,7 @@ module.exports = Object.freeze({
     }),
     WAIT: Object.freeze({
         WS_CLOSE_MS: 5000,
-        PING_ANSWER_MIN_MS: 1000
+        PING_ANSWER_MIN_MS: 1000,
+        RETRY_AFTER_MS: 300000
     })
 });

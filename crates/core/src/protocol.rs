@@ -170,6 +170,10 @@ table! {
         /// an HTTP/2 session before it destroys the session as dead: the
         /// `keepalive_interval`, and at least this.
         PING_ANSWER_MIN_MS: u32 = 1000;
+        /// How long the Node client remembers that an origin's TLS handshake
+        /// offered no HTTP/2 before it asks again: as long as the browser
+        /// client keeps a WebSocket's failure to open.
+        RETRY_AFTER_MS: u32 = 5 * 60 * 1000;
     }
 }
 
