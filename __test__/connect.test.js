@@ -399,10 +399,13 @@ describe('WebSocket transport over HTTP/1.1 (RFC 6455 upgrade)', () => {
         const alpn = [];
         dx.on('warning', w => warnings.push(`${w.code} ${w.status}`));
         dx.on('duplex', d => d.pipe(d));
+        const tcp = [];
         server.on('secureConnection', socket => alpn.push(socket.alpnProtocol || 'none'));
+        // Every TCP connection: a probe refused for its ALPN has no 'secureConnection'.
+        server.on('connection', socket => tcp.push(socket));
         await new Promise(resolve => server.listen(0, '127.0.0.1', resolve));
         return {
-            dx, warnings, alpn,
+            dx, warnings, alpn, tcp,
             url: `https://localhost:${server.address().port}/dx`,
             close: () => {
                 dx.detach();
@@ -423,7 +426,7 @@ describe('WebSocket transport over HTTP/1.1 (RFC 6455 upgrade)', () => {
         }));
     }
 
-    test('an https.Server (HTTP/1.1 only): auto and websocket open WebSockets, 4 MiB echoes by SHA-256; streaming cannot', async () => {
+    test('an https.Server (HTTP/1.1 only): auto and websocket open WebSockets, 4 MiB echoes by SHA-256; a pool asks for HTTP/2 once; streaming cannot', async () => {
         const s = await on(require('node:https').createServer({ key, cert, requestTimeout: 0 }));
         try {
             const duplexes = [
@@ -432,6 +435,13 @@ describe('WebSocket transport over HTTP/1.1 (RFC 6455 upgrade)', () => {
             ];
             await echoes(duplexes, 4 << 20);
             assert.deepStrictEqual(s.warnings, []);
+            // A pool remembers that the origin has no HTTP/2: a second duplex
+            // asks for it no more and opens one connection, its upgrade.
+            const pool = new ConnectionPool();
+            await echoes([await connect(s.url, { ca, pool })], 1000);
+            const tcp_before = s.tcp.length;
+            await echoes([await connect(s.url, { ca, pool })], 1000);
+            assert.strictEqual(s.tcp.length - tcp_before, 1);
             const err = await open_error(s.url, { ca, pool: new ConnectionPool(), transport: 'streaming' });
             assert.strictEqual(err.code, 'ERR_HTTP2_DUPLEX_CONNECTION');
             assert.match(err.message, /HTTP\/2/);

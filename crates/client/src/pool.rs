@@ -1,14 +1,16 @@
 //! One HTTP/2 connection per origin (and TLS options), shared by the duplexes
 //! of that origin, like a browser. The pool holds connections weakly: a
-//! connection closes when its last duplex lets go of it.
+//! connection closes when its last duplex lets go of it. An origin whose
+//! TLS handshake offered no HTTP/2 is remembered as such for a while.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use h2::client::SendRequest;
 use h2::PingPong;
+use http2_duplex_core::protocol::wait::RETRY_AFTER_MS;
 use tokio::sync::watch;
 
 use crate::{tls, Error, Options};
@@ -193,19 +195,48 @@ impl Conn {
     }
 }
 
-type Slot = Arc<tokio::sync::Mutex<Weak<Conn>>>;
+/// What the pool knows of one origin.
+#[derive(Default)]
+struct Origin {
+    conn: Weak<Conn>,
+    /// When the origin's TLS handshake last offered no h2.
+    no_http2_since: Option<Instant>,
+}
+
+/// Locked across a connection's opening, so that concurrent opens of an
+/// origin share its connection, or its answer that it has no HTTP/2.
+type Slot = Arc<tokio::sync::Mutex<Origin>>;
 
 /// A connection pool. Clones share the pool. Duplexes opened through one
 /// pool to one origin (with the same TLS options) share one HTTP/2
 /// connection; separate pools never share.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Client {
     slots: Arc<Mutex<HashMap<PoolKey, Slot>>>,
+    no_http2_for: Duration,
+}
+
+impl Default for Client {
+    fn default() -> Self {
+        Client {
+            slots: Arc::default(),
+            no_http2_for: Duration::from_millis(RETRY_AFTER_MS.into()),
+        }
+    }
 }
 
 impl Client {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// How long after an origin's TLS handshake offered no HTTP/2 the pool
+    /// asks it for HTTP/2 again; until then its duplexes go straight to
+    /// HTTP/1.1 (default 5 minutes, as long as the browser client keeps a
+    /// WebSocket's failure).
+    pub fn with_http2_retry_after(mut self, duration: Duration) -> Self {
+        self.no_http2_for = duration;
+        self
     }
 
     /// The number of live connections held by this pool.
@@ -215,7 +246,7 @@ impl Client {
             .iter()
             .filter(|slot| {
                 slot.try_lock()
-                    .map(|c| c.upgrade().is_some_and(|c| c.usable()))
+                    .map(|origin| origin.conn.upgrade().is_some_and(|c| c.usable()))
                     .unwrap_or(true)
             })
             .count()
@@ -234,14 +265,33 @@ impl Client {
             reject_unauthorized: options.reject_unauthorized || !target.tls,
         };
         let slot = self.slots.lock().unwrap().entry(key).or_default().clone();
-        let mut held = slot.lock().await;
-        if let Some(conn) = held.upgrade() {
+        let mut origin = slot.lock().await;
+        if let Some(conn) = origin.conn.upgrade() {
             if conn.usable() {
                 return Ok(conn);
             }
         }
-        let conn = Arc::new(Conn::open(target, options).await?);
-        *held = Arc::downgrade(&conn);
+        if origin
+            .no_http2_since
+            .is_some_and(|since| since.elapsed() < self.no_http2_for)
+        {
+            return Err(Error::NoHttp2 {
+                authority: target.authority(),
+            });
+        }
+        let conn = match Conn::open(target, options).await {
+            Ok(conn) => Arc::new(conn),
+            Err(e) => {
+                if let Error::NoHttp2 { .. } = e {
+                    origin.no_http2_since = Some(Instant::now());
+                }
+                return Err(e);
+            }
+        };
+        *origin = Origin {
+            conn: Arc::downgrade(&conn),
+            no_http2_since: None,
+        };
         Ok(conn)
     }
 }

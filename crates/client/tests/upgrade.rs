@@ -41,6 +41,8 @@ const CUT: u64 = 256 * 1024;
 
 #[derive(Default)]
 struct Seen {
+    /// TCP connections, each a TLS handshake.
+    connections: AtomicUsize,
     /// HTTP/1.1 connections that asked for an upgrade.
     upgrades: AtomicUsize,
     /// HTTP/2 connections.
@@ -68,6 +70,7 @@ async fn server(mode: Mode, alpn: &[&[u8]]) -> Server {
     tokio::spawn(async move {
         loop {
             let (tcp, _) = listener.accept().await.unwrap();
+            seen2.connections.fetch_add(1, Ordering::SeqCst);
             let acceptor = acceptor.clone();
             let seen = seen2.clone();
             let finished_tx = finished_tx.clone();
@@ -257,6 +260,47 @@ async fn an_http1_only_server_gets_a_websocket_that_echoes_and_closes_cleanly() 
         .err()
         .unwrap();
     assert!(matches!(err, Error::NoHttp2 { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn an_origin_without_http2_is_asked_for_it_once_until_the_verdict_expires() {
+    let s = server(Mode::Echo, &[b"http/1.1"]).await;
+    let connections = || s.seen.connections.load(Ordering::SeqCst);
+    let open_and_echo = |client: Client, transport| {
+        let url = s.url.clone();
+        async move {
+            let duplex = client.open(&url, &options(transport)).await.unwrap();
+            assert_eq!(duplex.transport(), Transport::WebSocket);
+            let data = pattern(10_000, 5);
+            assert!(echo(&duplex, &data).await == data, "echoed bytes differ");
+        }
+    };
+    let client = Client::new();
+    // Opens at once wait for the first one's HTTP/2 probe and take its answer.
+    futures_join((0..5).map(|_| open_and_echo(client.clone(), Transport::Auto))).await;
+    assert_eq!(connections(), 1 + 5);
+    for transport in [Transport::Auto, Transport::WebSocket] {
+        open_and_echo(client.clone(), transport).await;
+    }
+    assert_eq!(
+        connections(),
+        1 + 7,
+        "one HTTP/2 probe, then one upgrade per duplex"
+    );
+    let err = client
+        .open(&s.url, &options(Transport::Streaming))
+        .await
+        .err()
+        .unwrap();
+    assert!(matches!(err, Error::NoHttp2 { .. }), "{err}");
+    assert_eq!(connections(), 1 + 7);
+    // A verdict that has expired makes each open probe again.
+    let client = Client::new().with_http2_retry_after(Duration::ZERO);
+    for _ in 0..2 {
+        open_and_echo(client.clone(), Transport::Auto).await;
+    }
+    assert_eq!(connections(), 1 + 7 + 2 * 2);
+    assert_eq!(s.seen.upgrades.load(Ordering::SeqCst), 7 + 2);
 }
 
 #[tokio::test]
