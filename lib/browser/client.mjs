@@ -16,14 +16,15 @@ import protocol from '../protocol.js';
 
 export { ResponseError };
 
-const { HEADER, VALUE, DEFAULTS } = protocol;
+const { HEADER, VALUE, DEFAULTS, WAIT } = protocol;
 
 function ignore() {}
 
 // readable-stream defers a write callback that fires inside _write with
-// process.nextTick, which the browser's process shim runs as setTimeout(0); Chromium
-// clamps such timers to 4 ms once nested, so a writer waiting for 'drain' got one
-// write per 4 ms. A callback run from a microtask is not deferred at all.
+// process.nextTick. next-tick.mjs makes that a microtask, but a page whose bundle
+// holds a second copy of the process shim runs it as setTimeout(0), which Chromium
+// clamps to 4 ms once nested: a writer waiting for 'drain' got one write per 4 ms.
+// A callback run from a microtask is never deferred that way.
 function from_microtask(cb) {
     return err => queueMicrotask(() => cb(err));
 }
@@ -308,9 +309,9 @@ const AUTO_WEBSOCKET = true;
 // one has (Chromium opens a host's WebSockets one at a time: a burst queues).
 const AUTO_OPEN_TIMEOUT_MS = 3000;
 const AUTO_OPEN_TIMEOUT_KNOWN_MS = 30000;
-// 'auto': after a WebSocket to a URL failed to open, how long the fetch paths are used
-// at once (Firefox delays each new attempt after a failure, RFC 6455 section 7.2.3).
-const AUTO_RETRY_AFTER_MS = 5 * 60 * 1000;
+// 'auto': after a WebSocket to a URL failed to open, the fetch paths are used at once
+// for WAIT.RETRY_AFTER_MS (Firefox delays each new attempt after a failure, RFC 6455
+// section 7.2.3).
 const ws_failed = new Map();    // websocket URL → when its WebSocket failed to open
 const ws_probes = new Map();    // websocket URL → the first attempt still under way
 const ws_opened = new Set();    // websocket URLs a WebSocket has opened to
@@ -327,7 +328,7 @@ async function make_websocket(url, options, transport) {
         await ws_probes.get(key);
     }
     const failed = ws_failed.get(key);
-    if (failed !== undefined && Date.now() - failed < AUTO_RETRY_AFTER_MS) {
+    if (failed !== undefined && Date.now() - failed < WAIT.RETRY_AFTER_MS) {
         return null;
     }
     const probe = !ws_opened.has(key);
