@@ -1,10 +1,15 @@
-//! Whether the server's HTTP/2 sessions are still alive. A session stops
+//! Whether the server's client connections are still alive: its HTTP/2
+//! sessions and its HTTP/1.1 WebSockets' upgraded sockets. A session stops
 //! reading its socket while its writes wait on the client's flow-control
 //! windows, so a connection cut mid-transfer (its FIN or RST never read) or
-//! stalled (TCP up, nothing delivered) would hold its duplexes forever. A
-//! session silent (nothing received) for the keep-alive interval gets an
-//! HTTP/2 PING, which every client answers on its own; one that has still
-//! heard nothing [`Liveness::answer_timeout_ms`] after its PING is dead.
+//! stalled (TCP up, nothing delivered) would hold its duplexes forever; a
+//! WebSocket's cut or stalled connection says nothing either. A connection
+//! silent (nothing received) for the keep-alive interval gets a PING (an
+//! HTTP/2 PING; a WebSocket Ping frame, RFC 6455 §5.5.2, sent by
+//! [`crate::websocket::Endpoint::ping`]), which every client answers on its
+//! own; one that has still heard nothing [`Liveness::answer_timeout_ms`]
+//! after its PING is dead. An RFC 8441 WebSocket's stream needs no Ping of
+//! its own: its session is watched.
 //!
 //! As with [`crate::Silences`], the caller owns the clock and the timer: it
 //! checks every [`crate::tick::Ticks::interval`] ms, passing the sessions it
@@ -16,13 +21,14 @@ use crate::protocol::wait::PING_ANSWER_MIN_MS;
 use crate::registry::ConnectionKey;
 use crate::rejection::{Reason, Rejection};
 
-/// What a check asks of the caller, in key order.
+/// What a check asks of the caller, in key order. `session` is the
+/// connection's key (an HTTP/2 session or an HTTP/1.1 WebSocket's socket).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LivenessAction {
-    /// Send the session an HTTP/2 PING.
+    /// Send the connection a PING (HTTP/2's, or the WebSocket's Ping).
     Ping { session: ConnectionKey },
-    /// The session did not answer: destroy it, failing its duplexes with
-    /// this error. It is no longer watched.
+    /// The connection did not answer: destroy it, failing its duplexes
+    /// with this error. It is no longer watched.
     Destroy {
         session: ConnectionKey,
         rejection: Rejection,

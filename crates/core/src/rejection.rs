@@ -70,7 +70,8 @@ pub enum Reason {
     /// with an error code, a cut) before the duplex was done.
     SessionClosed,
     /// The connection carrying the duplex did not answer a keep-alive PING
-    /// for `timeout_ms`: it is dead or stalled, and was destroyed.
+    /// (HTTP/2's, or an HTTP/1.1 WebSocket's Ping frame) for `timeout_ms`:
+    /// it is dead or stalled, and was destroyed.
     SessionUnanswered {
         timeout_ms: u64,
     },

@@ -1,8 +1,8 @@
 //! The periodic check of a server's duplexes and sessions: the idle timeout
 //! ends duplexes with no traffic, a framed GET whose body was silent for the
 //! keep-alive interval gets a PING frame (proxies close idle responses), and
-//! an HTTP/2 session silent as long gets an HTTP/2 PING and is destroyed
-//! when it does not answer ([`crate::liveness`]). The caller runs one timer
+//! an HTTP/2 session or HTTP/1.1 WebSocket silent as long gets a PING and is
+//! destroyed when it does not answer ([`crate::liveness`]). The caller runs one timer
 //! every [`Ticks::interval`] ms while anything is watched, and passes the
 //! duplexes with traffic, the GETs written to and the sessions heard from
 //! since its last check (flags on its side, not a call per write).
@@ -33,7 +33,8 @@ pub struct Ticks {
     idle: IdleDeadlines,
     /// Framed GETs, by when their body was last written to.
     keepalive: Silences,
-    /// HTTP/2 sessions, by when they were last heard from.
+    /// HTTP/2 sessions and HTTP/1.1 WebSockets' connections, by when they
+    /// were last heard from.
     sessions: Liveness,
 }
 
@@ -81,8 +82,8 @@ impl Ticks {
         self.idle.watched().max(self.keepalive.watched())
     }
 
-    /// An HTTP/2 session first seen at `now`. Returns whether it is watched
-    /// (the caller's timer must run).
+    /// An HTTP/2 session, or an HTTP/1.1 WebSocket's connection, first seen
+    /// at `now`. Returns whether it is watched (the caller's timer must run).
     pub fn watch_session(&mut self, session: ConnectionKey, now: u64) -> bool {
         self.sessions.watch(session, now)
     }

@@ -271,6 +271,15 @@ impl Endpoint {
         self.flush(None, out);
     }
 
+    /// Sends the peer a Ping (the keep-alive of [`crate::liveness`]): a
+    /// whole control frame, which the caller writes between data frames as
+    /// it writes the others. Nothing once the WebSocket is closing.
+    pub fn ping(&mut self, out: &mut Vec<Action>) {
+        if !self.finished && self.session.ping() {
+            self.flush(None, out);
+        }
+    }
+
     /// This side gives up on the WebSocket (its duplex was destroyed).
     pub fn close(&mut self, code: u16, reason: &str, out: &mut Vec<Action>) {
         if !self.finished {
@@ -799,6 +808,37 @@ mod tests {
             panic!("a Close")
         };
         assert_eq!(unmask(close).0, 0x88);
+    }
+
+    #[test]
+    fn a_ping_goes_out_whole_and_the_answer_is_heard_quietly() {
+        let mut server = Endpoint::new(1 << 20, 1 << 20);
+        let mut client = Endpoint::client(1 << 20, 1 << 20);
+        let mut out = Vec::new();
+        server.ping(&mut out);
+        assert_eq!(out, vec![Action::Send(server_frame(Opcode::Ping, b""))]);
+        // The client answers by itself with a masked Pong.
+        let Some(Action::Send(ping)) = out.pop() else {
+            panic!("a Ping")
+        };
+        client.receive(ping, &mut out);
+        let [Action::Send(pong)] = &out[..] else {
+            panic!("a Pong: {out:?}")
+        };
+        assert_eq!(unmask(pong), (0x8a, Vec::new()));
+        // The server takes the Pong without a word, and data as before.
+        let pong = pong.clone();
+        out.clear();
+        server.receive(pong, &mut out);
+        assert!(out.is_empty(), "{out:?}");
+        server.receive(client_frame(Opcode::Binary, b"hi"), &mut out);
+        assert_eq!(out, vec![Action::Deliver(Bytes::from_static(b"hi"))]);
+        // No Ping once its Close is out.
+        out.clear();
+        server.close(close_code::GOING_AWAY, DESTROYED_REASON, &mut out);
+        out.clear();
+        server.ping(&mut out);
+        assert!(out.is_empty(), "{out:?}");
     }
 
     #[test]

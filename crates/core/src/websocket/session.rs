@@ -26,6 +26,7 @@ impl Outgoing {
 ///
 /// - A Ping is answered with a Pong ([`Session::poll_send`]); only the pong
 ///   to the latest ping waits, as RFC 6455 §5.5.3 allows.
+/// - [`Session::ping`] queues a Ping of this side's (the server's keep-alive).
 /// - After the peer's Close, the session answers with a Close once (echoing
 ///   the peer's code, or empty if it sent none).
 /// - After this side's Close ([`Session::close`]), the session sends no more
@@ -125,6 +126,19 @@ impl Session {
         self.send_close(match code {
             Some(code) => close_payload(code, reason),
             None => Bytes::new(),
+        });
+        true
+    }
+
+    /// Queues an empty Ping, which the peer answers with a Pong; none once
+    /// this side sent its Close. Returns whether it is queued.
+    pub fn ping(&mut self) -> bool {
+        if self.close_sent {
+            return false;
+        }
+        self.queue.push_back(Outgoing {
+            opcode: Opcode::Ping,
+            payload: Bytes::new(),
         });
         true
     }
