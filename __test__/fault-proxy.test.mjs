@@ -325,9 +325,10 @@ const cert = readFileSync(new URL('cert.pem', certs));
 const ca = readFileSync(new URL('ca.pem', certs));
 const IDLE_TIMEOUT = 'ERR_HTTP2_DUPLEX_IDLE_TIMEOUT';
 const SESSION_CLOSED = 'ERR_HTTP2_DUPLEX_SESSION_CLOSED';
-// A short keep-alive interval: an HTTP/2 session that received nothing this
-// long gets a PING, and is destroyed when it does not answer within the
-// interval (at least WAIT.PING_ANSWER_MIN_MS, 1 s).
+// A short keep-alive interval: an HTTP/2 session or HTTP/1.1 WebSocket that
+// received nothing this long gets a PING (an HTTP/2 PING, a WebSocket Ping
+// frame), and is destroyed when it does not answer within the interval (at
+// least WAIT.PING_ANSWER_MIN_MS, 1 s).
 const KEEPALIVE = { keepalive_interval: 200 };
 
 // Each transport of the Node client, and what a lost connection is called on
@@ -335,9 +336,9 @@ const KEEPALIVE = { keepalive_interval: 200 };
 // sees the loss, `client_after_stall` at the client once a stalled
 // connection delivers the server's idle-timeout close, `client_after_ping`
 // what it delivers once the server destroyed the session (the WebSocket's
-// Close 1001, the 410 answer of a POST, or just the connection's end). `pinged`: the server
-// checks the connection is alive with HTTP/2 PINGs (an HTTP/1.1 WebSocket
-// has no such check yet: only idle_timeout ends it when it stalls).
+// Close 1001, the 410 answer of a POST, or just the connection's end). The
+// server checks every connection is alive with PINGs (HTTP/2's, or an
+// HTTP/1.1 WebSocket's Ping frames).
 const TRANSPORTS = {
     'WebSocket over HTTP/2 (RFC 8441)': {
         client: { transport: 'websocket' },
@@ -345,8 +346,7 @@ const TRANSPORTS = {
         client_lost: ['ERR_HTTP2_DUPLEX_CONNECTION'],
         server_lost: ['ERR_HTTP2_DUPLEX_CLIENT_RESET', 'ERR_HTTP2_DUPLEX_SESSION_CLOSED'],
         client_after_stall: 'ERR_HTTP2_DUPLEX_WS_CLOSED',
-        client_after_ping: ['ERR_HTTP2_DUPLEX_WS_CLOSED', 'ERR_HTTP2_DUPLEX_CONNECTION'],
-        pinged: true
+        client_after_ping: ['ERR_HTTP2_DUPLEX_WS_CLOSED', 'ERR_HTTP2_DUPLEX_CONNECTION']
     },
     'WebSocket over an HTTP/1.1 upgrade': {
         http2: { allowHTTP1: true },
@@ -354,9 +354,9 @@ const TRANSPORTS = {
         client: { transport: 'websocket' },
         opened_by: headers => headers.upgrade === 'websocket',
         client_lost: ['ERR_HTTP2_DUPLEX_WS_CLOSED'],
-        server_lost: ['ERR_HTTP2_DUPLEX_WS_ABNORMAL_CLOSE'],
+        server_lost: ['ERR_HTTP2_DUPLEX_WS_ABNORMAL_CLOSE', 'ERR_HTTP2_DUPLEX_SESSION_CLOSED'],
         client_after_stall: 'ERR_HTTP2_DUPLEX_WS_CLOSED',
-        pinged: false
+        client_after_ping: ['ERR_HTTP2_DUPLEX_WS_CLOSED']
     },
     'GET and streaming POST': {
         client: { transport: 'streaming' },
@@ -365,8 +365,7 @@ const TRANSPORTS = {
         server_lost: ['ERR_HTTP2_DUPLEX_SESSION_CLOSED', 'ERR_HTTP2_DUPLEX_CLIENT_RESET'],
         client_after_stall: 'ERR_HTTP2_DUPLEX_TRUNCATED_RESPONSE',
         client_after_ping: ['ERR_HTTP2_DUPLEX_DESTROYED', 'ERR_HTTP2_DUPLEX_TRUNCATED_RESPONSE',
-            'ERR_HTTP2_DUPLEX_CONNECTION'],
-        pinged: true
+            'ERR_HTTP2_DUPLEX_CONNECTION']
     }
 };
 
@@ -451,17 +450,34 @@ async function assert_server_lost(server, warnings, server_side, codes) {
     return err.code;
 }
 
-// The server's HTTP/2 sessions all closed, and its counts are back to 0.
-async function assert_sessions_gone(server) {
+// The server's HTTP/2 sessions all closed, and its counts are back to 0
+// (over HTTP/1.1, no sessions: its duplexes' pairing scope, which `sessions`
+// counts, lives on).
+async function assert_sessions_gone(server, transport) {
+    const http1 = transport.server?.websocket === 'http1';
     await within(Promise.all([...server.sessions].map(session => once(session, 'close'))), 10_000,
         "the sessions' 'close'");
-    assert.deepEqual(server.stats(), { sessions: 0, duplexes: 0, heldBytes: 0, writesInFlight: 0 });
+    assert.deepEqual(server.stats(), { sessions: http1 ? 1 : 0, duplexes: 0, heldBytes: 0, writesInFlight: 0 });
 }
 
-// Resolves once the server's one HTTP/2 session had `count` of its PINGs
-// answered (observed by wrapping the session's ping()).
-function answered_pings(server, count) {
-    const [session] = server.sessions;
+// Resolves once the HTTP/2 session of the server's `duplex` had `count` of its PINGs
+// answered (observed by wrapping the session's ping()); over HTTP/1.1, once
+// the WebSocket's `count`th Ping was answered: its next goes out (wrapping
+// the duplex's ping()) only once the last was.
+function answered_pings(duplex, count) {
+    const session = duplex.stream.session;
+    if (!session) {
+        const ping = duplex.ping.bind(duplex);
+        let pinged = 0;
+        return new Promise(resolve => {
+            duplex.ping = () => {
+                if (++pinged === count + 1) {
+                    resolve();
+                }
+                ping();
+            };
+        });
+    }
     const ping = session.ping.bind(session);
     let answered = 0;
     return new Promise(resolve => {
@@ -492,12 +508,12 @@ describe('today, without resume: a duplex through the fault proxy', () => {
             // echo's writes wait on the client's windows), so neither the FIN
             // nor an RST is ever read. Its keep-alive PING goes unanswered,
             // and the server destroys the session (SESSION_CLOSED) within a
-            // few keep-alive intervals; without the PINGs (HTTP/1.1), only
-            // idle_timeout would end it. Resume cannot count on the server
-            // seeing the loss itself.
+            // few keep-alive intervals; an HTTP/1.1 WebSocket whose server
+            // stopped reading likewise, by its unanswered Ping. Resume cannot
+            // count on the server seeing the loss itself.
             test('a cut mid-transfer: the client errors at once with its code; the server by the loss or by an unanswered PING (no idle_timeout)', async t => {
                 const { server, warnings, proxy, client, client_seen, server_side } =
-                    await duplex_through_proxy(t, transport, transport.pinged ? KEEPALIVE : { idle_timeout: 1000 });
+                    await duplex_through_proxy(t, transport, KEEPALIVE);
                 let received = 0;
                 const enough = new Promise(resolve => client.on('data', chunk => {
                     received += chunk.length;
@@ -518,70 +534,82 @@ describe('today, without resume: a duplex through the fault proxy', () => {
                 await assert_client_lost(client_seen, transport.client_lost);
                 await writing;
                 const code = await assert_server_lost(server, warnings, server_side,
-                    transport.pinged ? transport.server_lost : [...transport.server_lost, IDLE_TIMEOUT]);
+                    [...new Set([...transport.server_lost, SESSION_CLOSED])]);
                 t.diagnostic(`the server ended its duplex with ${code}: ${server_side.seen.error.message}`);
-                if (transport.pinged) {
-                    await assert_sessions_gone(server);
-                }
+                await assert_sessions_gone(server, transport);
             });
 
-            if (transport.pinged) {
-                // A stall (both ways): the client notices nothing (no hang
-                // detection); the server's PING goes unanswered, so it
-                // destroys the session and fails the duplex, without
-                // idle_timeout; its close waits in the stall; once the
-                // connection delivers again, the client errors.
-                test('a stall: the client waits; the server destroys the session whose PING is unanswered; the client learns it once the connection delivers', async t => {
-                    const { server, warnings, proxy, client, client_seen, server_side } =
-                        await duplex_through_proxy(t, transport, KEEPALIVE);
-                    await echo_once(client, 'hello');
-                    proxy.stall_all();
-                    client.write('held by the stall');
-                    assert.equal(await assert_server_lost(server, warnings, server_side, [SESSION_CLOSED]), SESSION_CLOSED);
-                    assert.match(server_side.seen.error.message, /did not answer a PING for 1000 ms/);
-                    await assert_sessions_gone(server);
-                    assert.deepEqual([client_seen.error, client_seen.ended, client_seen.closed], [null, false, false],
-                        'the client noticed something');
-                    proxy.resume_all();
-                    const err = await within(client_seen.failed, 10_000, "the client's 'error'");
-                    assert.ok(transport.client_after_ping.includes(err.code), `client error ${err.code} (${err.message})`);
-                    assert.equal(client_seen.ended, false);
-                });
+            // A quiet cut: the client's side of the connection goes while
+            // nothing is written, and the server hears nothing (its end never
+            // reaches it, as when a NAT or a dead path drops it): its PING
+            // goes unanswered, and it fails the duplex and drops the connection.
+            test('a quiet cut the server never hears of: it fails the duplex when its PING is unanswered (no idle_timeout)', async t => {
+                const { server, warnings, proxy, client, client_seen, server_side } =
+                    await duplex_through_proxy(t, transport, KEEPALIVE);
+                await echo_once(client, 'hello');
+                for (const connection of proxy.connections) {
+                    connection.client.destroy();
+                }
+                await assert_client_lost(client_seen, transport.client_lost);
+                assert.equal(await assert_server_lost(server, warnings, server_side, [SESSION_CLOSED]), SESSION_CLOSED);
+                await assert_sessions_gone(server, transport);
+            });
 
-                // A client that answers (Node's, the browsers' and the Rust
-                // client's HTTP/2 stacks all do, on their own) keeps an idle
-                // session: the PINGs go on, answered, and the duplex echoes.
-                test('an idle duplex whose client answers the PINGs lives on and still echoes', async t => {
-                    const { server, warnings, client, client_seen, server_side } =
-                        await duplex_through_proxy(t, transport, KEEPALIVE);
-                    await echo_once(client, 'hello');
-                    // A session's second PING goes out only once its first
-                    // was answered; one unanswered would end it 1 s later.
-                    await within(answered_pings(server, 5), 10_000, 'five answered PINGs');
-                    await echo_once(client, 'still here');
-                    assert.deepEqual([client_seen.error, server_side.seen.error, warnings], [null, null, []]);
-                    assert.equal(server.stats().duplexes, 1);
-                });
-            } else {
-                // A stall (both ways): the client notices nothing (no hang
-                // detection); the server, which hears nothing either, ends the
-                // duplex after idle_timeout and its close waits in the stall;
-                // once the connection delivers again, the client errors.
-                test('a stall: the client waits; the server ends the duplex at idle_timeout; the client learns it once the connection delivers', async t => {
-                    const { server, warnings, proxy, client, client_seen, server_side } =
-                        await duplex_through_proxy(t, transport, { idle_timeout: 1000 });
-                    await echo_once(client, 'hello');
-                    proxy.stall_all();
-                    client.write('held by the stall');
-                    assert.equal(await assert_server_lost(server, warnings, server_side, [IDLE_TIMEOUT]), IDLE_TIMEOUT);
-                    assert.deepEqual([client_seen.error, client_seen.ended, client_seen.closed], [null, false, false],
-                        'the client noticed something');
-                    proxy.resume_all();
-                    const err = await within(client_seen.failed, 10_000, "the client's 'error'");
-                    assert.equal(err.code, transport.client_after_stall);
-                    assert.equal(client_seen.ended, false);
-                });
-            }
+            // A stall (both ways): the client notices nothing (no hang
+            // detection); the server's PING goes unanswered, so it
+            // destroys the connection and fails the duplex, without
+            // idle_timeout; its close waits in the stall; once the
+            // connection delivers again, the client errors.
+            test('a stall: the client waits; the server destroys the connection whose PING is unanswered; the client learns it once the connection delivers', async t => {
+                const { server, warnings, proxy, client, client_seen, server_side } =
+                    await duplex_through_proxy(t, transport, KEEPALIVE);
+                await echo_once(client, 'hello');
+                proxy.stall_all();
+                client.write('held by the stall');
+                assert.equal(await assert_server_lost(server, warnings, server_side, [SESSION_CLOSED]), SESSION_CLOSED);
+                assert.match(server_side.seen.error.message, /did not answer a PING for 1000 ms/);
+                await assert_sessions_gone(server, transport);
+                assert.deepEqual([client_seen.error, client_seen.ended, client_seen.closed], [null, false, false],
+                    'the client noticed something');
+                proxy.resume_all();
+                const err = await within(client_seen.failed, 10_000, "the client's 'error'");
+                assert.ok(transport.client_after_ping.includes(err.code), `client error ${err.code} (${err.message})`);
+                assert.equal(client_seen.ended, false);
+            });
+
+            // A client that answers (Node's, the browsers' and the Rust
+            // client's HTTP/2 and WebSocket stacks all do, on their own)
+            // keeps an idle connection: the PINGs go on, answered, and the
+            // duplex echoes.
+            test('an idle duplex whose client answers the PINGs lives on and still echoes', async t => {
+                const { server, warnings, client, client_seen, server_side } =
+                    await duplex_through_proxy(t, transport, KEEPALIVE);
+                await echo_once(client, 'hello');
+                // A connection's second PING goes out only once its first
+                // was answered; one unanswered would end it 1 s later.
+                await within(answered_pings(server_side.duplex, 5), 10_000, 'five answered PINGs');
+                await echo_once(client, 'still here');
+                assert.deepEqual([client_seen.error, server_side.seen.error, warnings], [null, null, []]);
+                assert.equal(server.stats().duplexes, 1);
+            });
+
+            // keepalive_interval 0 turns the PINGs off: in a stall (both
+            // ways) only idle_timeout ends the duplex, and its close waits in
+            // the stall; once the connection delivers again, the client errors.
+            test('keepalive_interval 0, a stall: the server ends the duplex at idle_timeout, not by a PING; the client learns it once the connection delivers', async t => {
+                const { server, warnings, proxy, client, client_seen, server_side } =
+                    await duplex_through_proxy(t, transport, { idle_timeout: 1000, keepalive_interval: 0 });
+                await echo_once(client, 'hello');
+                proxy.stall_all();
+                client.write('held by the stall');
+                assert.equal(await assert_server_lost(server, warnings, server_side, [IDLE_TIMEOUT]), IDLE_TIMEOUT);
+                assert.deepEqual([client_seen.error, client_seen.ended, client_seen.closed], [null, false, false],
+                    'the client noticed something');
+                proxy.resume_all();
+                const err = await within(client_seen.failed, 10_000, "the client's 'error'");
+                assert.equal(err.code, transport.client_after_stall);
+                assert.equal(client_seen.ended, false);
+            });
         });
     }
 });

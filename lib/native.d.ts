@@ -273,14 +273,15 @@ export declare class Registry {
    */
   handleTick(now: number, active: Array<number>, written: Array<number>): Array<PostAction>
   /**
-   * An HTTP/2 session (its connection key) first seen at `now`. Returns
-   * whether it is watched: `handleSessionTick` must run every
-   * `tickInterval()` ms until `unwatchSession`.
+   * An HTTP/2 session, or an HTTP/1.1 WebSocket's socket (its connection
+   * key), first seen at `now`. Returns whether it is watched:
+   * `handleSessionTick` must run every `tickInterval()` ms until
+   * `unwatchSession`.
    */
   watchSession(session: number, now: number): boolean
   unwatchSession(session: number): void
   /**
-   * The sessions' periodic check at `now`: `heard` received something
+   * The connections' periodic check at `now`: `heard` received something
    * since the last one. Answers `ping` for the silent ones and `destroy`
    * for those whose PING went unanswered.
    */
@@ -295,7 +296,10 @@ export type RequestClass =
   | { kind: 'post' }
   | { kind: 'refused'; refusal: Refusal }
 
-/** What a check of the HTTP/2 sessions asks of the server. */
+/**
+ * What a check of the client connections (HTTP/2 sessions, HTTP/1.1
+ * WebSockets' sockets) asks of the server.
+ */
 export type SessionAction =
   | { kind: 'ping'; session: number }
   | { kind: 'destroy'; session: number; refusal: Refusal }
@@ -348,6 +352,11 @@ export declare class WsEndpoint {
    * beyond the credit.
    */
   dataHeader(len: number): Buffer | null
+  /**
+   * The keep-alive's Ping for an HTTP/1.1 WebSocket whose connection was
+   * silent (the server's session check asked for it).
+   */
+  ping(): Array<WsAction>
   end(): Array<WsAction>
 }
 

@@ -31,9 +31,10 @@ const { DEFAULTS, HEADER } = require('./protocol');
  *   sessions: Set<Session>, persistent: boolean
  * }} Scope
  * @typedef {import('./transport/get-post').Entry & { id: string, scope: Scope }} Entry
- * A session the ticks check is alive: its socket's bytes read at the last
- * check, and whether a PING was answered since.
- * @typedef {{ session: Session, bytes_read: number, answered: boolean }} WatchedSession
+ * A connection the ticks check is alive (an HTTP/2 session, or an HTTP/1.1
+ * WebSocket's socket): whether it was heard from since the last check (the
+ * call resets that), how to PING it, and how it goes when it did not answer.
+ * @typedef {{ heard(): boolean, ping(): void, unanswered(refusal: Refusal): void }} WatchedConnection
  */
 
 // Bytes the session's socket has read (0 once the session let go of it):
@@ -161,12 +162,12 @@ class Http2DuplexServer extends EventEmitter {
     /** @type {WeakMap<Session, Set<Entry>>} */
     #session_entries = new WeakMap();
     // Duplexes the core watches (idle_timeout, keep-alives), by key, the
-    // HTTP/2 sessions it checks are alive, by connection key, and the timer
-    // that ticks while there are any.
+    // connections it checks are alive (HTTP/2 sessions, HTTP/1.1 WebSockets),
+    // by connection key, and the timer that ticks while there are any.
     /** @type {Map<number, Entry>} */
     #ticked_entries = new Map();
-    /** @type {Map<number, WatchedSession>} */
-    #ticked_sessions = new Map();
+    /** @type {Map<number, WatchedConnection>} */
+    #ticked_connections = new Map();
     /** @type {NodeJS.Timeout | null} */
     #tick_timer = null;
     // Client connection (session or socket) → its key in the core.
@@ -514,6 +515,9 @@ class Http2DuplexServer extends EventEmitter {
         entry.duplex = new ServerWebSocketDuplex(stream, this.options, settings,
             err => this.#fail(entry, err));
         this.#track(entry, duplexes, opened.watched);
+        if (!stream.session) {
+            this.#watch_websocket(entry, stream);
+        }
         this.emit('duplex', entry.duplex, id, headers, flags, raw_headers, duplexes, response_headers);
     }
 
@@ -586,10 +590,28 @@ class Http2DuplexServer extends EventEmitter {
         this.#open_receive_windows(session);
         this.#offer_websockets(session);
         const key = this.#connection_key(session);
-        if (this.#registry.watchSession(key, performance.now())) {
-            this.#ticked_sessions.set(key, { session, bytes_read: bytes_read(session), answered: false });
-            this.#start_ticks();
-        }
+        let read = bytes_read(session);
+        let answered = false;
+        this.#watch_connection(key, {
+            // Bytes read, or a PING answered, since the last check.
+            heard: () => {
+                const now_read = bytes_read(session);
+                const heard = now_read !== read || answered;
+                read = now_read;
+                answered = false;
+                return heard;
+            },
+            ping: () => {
+                try {
+                    session.ping(err => {
+                        answered ||= !err;
+                    });
+                } catch {
+                    // A session already going: its close unwatches it.
+                }
+            },
+            unanswered: refusal => this.#session_unanswered(session, refusal)
+        });
         // An error, and the GOAWAYs' codes: what they mean for each duplex
         // is decided when the session closes.
         session.on('error', () => {
@@ -600,9 +622,7 @@ class Http2DuplexServer extends EventEmitter {
         });
         session.once('close', () => {
             this.sessions.delete(session);
-            this.#registry.unwatchSession(key);
-            this.#ticked_sessions.delete(key);
-            this.#stop_ticks();
+            this.#unwatch_connection(key);
             this.#session_closed(session);
         });
     }
@@ -786,44 +806,80 @@ class Http2DuplexServer extends EventEmitter {
             }
         }
         this.#get_post.act(this.#registry.handleTick(performance.now(), active, written));
-        this.#tick_sessions();
+        this.#tick_connections();
         this.#stop_ticks();
     }
 
-    // The sessions heard from since the last check (bytes read, a PING
-    // answered); the core answers which to ping and which are dead.
-    #tick_sessions() {
+    // The connections heard from since the last check; the core answers
+    // which to ping and which are dead.
+    #tick_connections() {
         const heard = [];
-        for (const [key, watched] of this.#ticked_sessions) {
-            const read = bytes_read(watched.session);
-            if (read !== watched.bytes_read || watched.answered) {
-                watched.bytes_read = read;
-                watched.answered = false;
+        for (const [key, watched] of this.#ticked_connections) {
+            if (watched.heard()) {
                 heard.push(key);
             }
         }
         for (const action of this.#registry.handleSessionTick(performance.now(), heard)) {
-            const watched = this.#ticked_sessions.get(action.session);
+            const watched = this.#ticked_connections.get(action.session);
             if (!watched) {
                 continue;
             }
             if (action.kind === 'ping') {
-                try {
-                    watched.session.ping(err => {
-                        watched.answered ||= !err;
-                    });
-                } catch {
-                    // A session already going: its close unwatches it.
-                }
+                watched.ping();
             } else {
-                this.#ticked_sessions.delete(action.session);
-                this.#session_unanswered(watched.session, action.refusal);
+                this.#ticked_connections.delete(action.session);
+                watched.unanswered(action.refusal);
             }
         }
     }
 
+    // keepalive_interval: the core watches the connection (when the option
+    // is on) until it closes.
+    /**
+     * @param {number} key
+     * @param {WatchedConnection} watched
+     */
+    #watch_connection(key, watched) {
+        if (this.#registry.watchSession(key, performance.now())) {
+            this.#ticked_connections.set(key, watched);
+            this.#start_ticks();
+        }
+    }
+
+    /** @param {number} key */
+    #unwatch_connection(key) {
+        this.#registry.unwatchSession(key);
+        this.#ticked_connections.delete(key);
+        this.#stop_ticks();
+    }
+
+    // An HTTP/1.1 WebSocket has its connection to itself, and no HTTP/2
+    // session to PING: the duplex sends a WebSocket Ping, hears anything it
+    // reads, and goes with its connection when the Ping is not answered.
+    /**
+     * @param {Entry} entry
+     * @param {Stream} upgrade a WebSocketUpgrade
+     */
+    #watch_websocket(entry, upgrade) {
+        const key = this.#connection_of(upgrade);
+        const duplex = /** @type {ServerWebSocketDuplex} */ (entry.duplex);
+        this.#watch_connection(key, {
+            heard: () => duplex.take_heard(),
+            ping: () => duplex.ping(),
+            unanswered: refusal => {
+                const err = refusal_error(refusal);
+                this.emit('warning', err);
+                this.#forget(entry);
+                this.#fail(entry, err, false);
+                upgrade.destroy();
+            }
+        });
+        duplex.once('close', () => this.#unwatch_connection(key));
+        upgrade.once('close', () => this.#unwatch_connection(key));
+    }
+
     #stop_ticks() {
-        if (this.#ticked_entries.size === 0 && this.#ticked_sessions.size === 0 && this.#tick_timer) {
+        if (this.#ticked_entries.size === 0 && this.#ticked_connections.size === 0 && this.#tick_timer) {
             clearInterval(this.#tick_timer);
             this.#tick_timer = null;
         }

@@ -271,16 +271,18 @@ fn tick_actions(actions: Vec<TickAction>) -> Vec<PostAction> {
         .collect()
 }
 
-/// What a check of the HTTP/2 sessions asks of the server.
+/// What a check of the client connections (HTTP/2 sessions, HTTP/1.1
+/// WebSockets' sockets) asks of the server.
 #[napi(
     discriminant = "kind",
     discriminant_case = "kebab-case",
     object_from_js = false
 )]
 pub enum SessionAction {
-    /// Send the session (its connection key) an HTTP/2 PING.
+    /// Send the connection (its key) a PING: an HTTP/2 PING, or the
+    /// WebSocket's Ping frame (`WsEndpoint.ping`).
     Ping { session: i64 },
-    /// The session did not answer its PING: fail its duplexes with this
+    /// The connection did not answer its PING: fail its duplexes with this
     /// error (warning) and destroy it.
     Destroy { session: i64, refusal: Refusal },
 }
@@ -648,9 +650,10 @@ impl JsRegistry {
         tick_actions(out)
     }
 
-    /// An HTTP/2 session (its connection key) first seen at `now`. Returns
-    /// whether it is watched: `handleSessionTick` must run every
-    /// `tickInterval()` ms until `unwatchSession`.
+    /// An HTTP/2 session, or an HTTP/1.1 WebSocket's socket (its connection
+    /// key), first seen at `now`. Returns whether it is watched:
+    /// `handleSessionTick` must run every `tickInterval()` ms until
+    /// `unwatchSession`.
     #[napi]
     pub fn watch_session(&mut self, session: i64, now: f64) -> bool {
         self.ticks
@@ -662,7 +665,7 @@ impl JsRegistry {
         self.ticks.unwatch_session(ConnectionKey(key(session)));
     }
 
-    /// The sessions' periodic check at `now`: `heard` received something
+    /// The connections' periodic check at `now`: `heard` received something
     /// since the last one. Answers `ping` for the silent ones and `destroy`
     /// for those whose PING went unanswered.
     #[napi]

@@ -169,6 +169,15 @@ impl JsWsEndpoint {
             .map(|(header, n)| header[..n].to_vec().into())
     }
 
+    /// The keep-alive's Ping for an HTTP/1.1 WebSocket whose connection was
+    /// silent (the server's session check asked for it).
+    #[napi]
+    pub fn ping(&mut self) -> Vec<WsAction> {
+        let mut out = Vec::new();
+        self.inner.ping(&mut out);
+        ws_actions(out)
+    }
+
     #[napi]
     pub fn end(&mut self) -> Vec<WsAction> {
         let mut out = Vec::new();

@@ -37,6 +37,9 @@ class ServerWebSocketDuplex extends ServerDuplex {
     // only grows between reads, so this never exceeds it).
     #credit = 0;
     #fail;
+    // Something was read since the server's last liveness check (a flag,
+    // not a call per piece).
+    #heard = false;
 
     // `fail(err)`: the server's handling of a client that broke the duplex.
     // `id` goes to the client in the first message (docs/websocket.md).
@@ -58,6 +61,7 @@ class ServerWebSocketDuplex extends ServerDuplex {
                 return;
             }
             this.traffic_seen = true;
+            this.#heard = true;
             this.#act(this.#endpoint.receive(piece));
         });
         // Node ends a stream's readable side on a reset too, and closes it
@@ -72,6 +76,21 @@ class ServerWebSocketDuplex extends ServerDuplex {
         });
         this.id = id;
         this.#act(this.#endpoint.open(id));
+    }
+
+    // Whether anything was read since the last call.
+    take_heard() {
+        const heard = this.#heard;
+        this.#heard = false;
+        return heard;
+    }
+
+    // The keep-alive's Ping (an HTTP/1.1 WebSocket's connection was silent):
+    // a whole frame, written between data frames like the core's Pongs.
+    ping() {
+        if (!this.stream.destroyed && !this.stream.writableEnded) {
+            this.#act(this.#endpoint.ping());
+        }
     }
 
     /** @param {WsAction[]} actions */
