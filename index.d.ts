@@ -31,9 +31,10 @@ export interface Http2DuplexServerOptions extends DuplexOptions {
     websocket?: boolean | 'http1' | 'http2';
     /**
      * ms of silence on a framed GET body before a keep-alive frame goes out, and ms an HTTP/2
-     * session received nothing before it gets an HTTP/2 PING; a session whose PING is unanswered
-     * this long (at least 1 s) is destroyed as dead, its duplexes with
-     * `ERR_HTTP2_DUPLEX_SESSION_CLOSED` and a 'warning'. 0 is off (default 20000).
+     * session received nothing before it gets an HTTP/2 PING (an HTTP/1.1 WebSocket: a WebSocket
+     * Ping frame); a connection whose PING is unanswered this long (at least 1 s) is destroyed as
+     * dead, its duplexes with `ERR_HTTP2_DUPLEX_SESSION_CLOSED` and a 'warning'. 0 is off
+     * (default 20000).
      */
     keepalive_interval?: number;
     /** HTTP/2 receive window of each session this server sees, bytes; 0 keeps the server's (default 8 MiB). */
