@@ -1,0 +1,223 @@
+// lib/browser/resume.mjs, the browser's port of the core's resume client: the same
+// cases as crates/core/src/resume/client.rs and mod.rs's tests, with the same figures.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+    ResumeClient, hang_timeout_ms, reconnect_delay_ms, ATTEMPT_TIMEOUT_MS, MAX_RECONNECT_DELAY_MS
+} from '../lib/browser/resume.mjs';
+
+function client(keepalive_interval_ms) {
+    return new ResumeClient({ resume_buffer: 100, resume_timeout_ms: 30000, keepalive_interval_ms }, 0);
+}
+
+const reconnect = (attempt, count) => ({ type: 'reconnect', attempt, count });
+const codes = out => out.map(a => (a.type === 'fail' ? `fail ${a.code}` : a.type));
+
+test('hang timeout and backoff', () => {
+    assert.equal(hang_timeout_ms(0), undefined);
+    assert.equal(hang_timeout_ms(20000), 41000);
+    assert.deepEqual([1, 2, 3, 4, 5, 6].map(reconnect_delay_ms), [250, 500, 1000, 2000, 2000, 2000]);
+    assert.equal(reconnect_delay_ms(2 ** 32 - 1), MAX_RECONNECT_DELAY_MS);
+});
+
+test('reconnects at once, then backs off, and gives up at the resume timeout', () => {
+    const c = client(0);
+    let out = [];
+    c.handle_data(7, 0, out);
+    c.handle_transport_failed(1000, out);
+    assert.deepEqual(out, [reconnect(1, 7)]);
+    out = [];
+    assert.equal(c.poll_timeout(), 1000 + ATTEMPT_TIMEOUT_MS);
+    // Attempts that fail: 250 ms, then 500 ms later.
+    c.handle_transport_failed(1100, out);
+    assert.equal(c.poll_timeout(), 1350);
+    c.handle_timeout(1349, out);
+    assert.deepEqual(out, []);
+    c.handle_timeout(1350, out);
+    assert.deepEqual(out, [reconnect(2, 7)]);
+    out = [];
+    c.handle_transport_failed(1400, out);
+    assert.equal(c.poll_timeout(), 1900);
+    c.handle_timeout(1900, out);
+    assert.deepEqual(out, [reconnect(3, 7)]);
+    out = [];
+    // An attempt unanswered is abandoned, and the next waits its turn.
+    c.handle_timeout(1900 + ATTEMPT_TIMEOUT_MS, out);
+    assert.deepEqual(out, [{ type: 'close-transport' }]);
+    out = [];
+    const next = 1900 + ATTEMPT_TIMEOUT_MS + 1000;
+    assert.equal(c.poll_timeout(), next);
+    c.handle_timeout(next, out);
+    assert.deepEqual(out, [reconnect(4, 7)]);
+    out = [];
+    c.handle_transport_failed(next, out);
+    assert.equal(c.poll_timeout(), next + MAX_RECONNECT_DELAY_MS);
+    // The resume timeout bounds it all, from the detachment.
+    c.handle_timeout(30999, out);
+    assert.deepEqual(out, [reconnect(5, 7)]);
+    out = [];
+    assert.equal(c.poll_timeout(), 31000);
+    c.handle_timeout(31000, out);
+    assert.deepEqual(codes(out), ['fail ERR_HTTP2_DUPLEX_RESUME_TIMEOUT']);
+    assert.equal(out[0].message, 'the duplex was not resumed within 30000 ms');
+    out = [];
+    assert.equal(c.poll_timeout(), undefined);
+    c.handle_resumed(7, 31001, out);
+    c.handle_transport_failed(31001, out);
+    assert.deepEqual(out, [], 'a failed duplex does nothing more');
+});
+
+test('a silent transport is a hang unless the reader holds back', () => {
+    assert.equal(client(0).poll_timeout(), undefined, 'no keep-alives, no check');
+    // Keep-alives every second: hung after 3 s of silence.
+    const c = client(1000);
+    const out = [];
+    assert.equal(c.poll_timeout(), 3000);
+    c.handle_heard(2000);
+    assert.equal(c.poll_timeout(), 5000);
+    c.handle_reader_paused(true, 2500);
+    assert.equal(c.poll_timeout(), undefined);
+    c.handle_timeout(10000, out);
+    assert.deepEqual(out, []);
+    c.handle_reader_paused(false, 10000);
+    assert.equal(c.poll_timeout(), 13000);
+    c.handle_ack(0, 12000, out);
+    assert.equal(c.poll_timeout(), 15000, 'an ack is heard');
+    c.handle_timeout(15000, out);
+    assert.deepEqual(out, [{ type: 'close-transport' }, reconnect(1, 0)]);
+});
+
+test('a resume answer is checked, then taken as an ack', () => {
+    const detached = () => {
+        const c = client(0);
+        const out = [];
+        c.handle_write(50, out);
+        c.handle_ack(20, 0, out);
+        c.handle_data(9, 0, out);
+        c.handle_transport_failed(100, out);
+        assert.deepEqual(out, [{ type: 'drop', bytes: 20 }, reconnect(1, 9)]);
+        return c;
+    };
+    for (const bad of [19, 51]) {
+        const c = detached();
+        const out = [];
+        c.handle_resumed(bad, 500, out);
+        assert.deepEqual(codes(out), ['fail ERR_HTTP2_DUPLEX_RESUME_COUNT']);
+        assert.equal(out[0].message, `resume count ${bad} is outside 20..=50 (acknowledged ..= sent)`);
+        assert.equal(c.poll_timeout(), undefined);
+    }
+    const c = detached();
+    let out = [];
+    c.handle_resumed(30, 500, out);
+    assert.deepEqual(out, [
+        { type: 'resumed', attempt: 1, downtime: 400 },
+        { type: 'drop', bytes: 10 },
+        { type: 'resend', from: 30, end: false }
+    ]);
+    out = [];
+    // The request told the server the 9 bytes.
+    assert.equal(c.take_ack(), undefined);
+    assert.equal(c.counts().acked_to_peer, 9);
+    // An answer to no attempt in flight is ignored.
+    c.handle_resumed(40, 600, out);
+    assert.deepEqual(out, []);
+});
+
+test("a refused resume fails the duplex with the server's reason", () => {
+    for (const [refusal, code] of [
+        ['unknown', 'ERR_HTTP2_DUPLEX_RESUME_UNKNOWN'],
+        ['refused', 'ERR_HTTP2_DUPLEX_RESUME_REFUSED'],
+        ['count', 'ERR_HTTP2_DUPLEX_RESUME_COUNT']
+    ]) {
+        const c = client(0);
+        let out = [];
+        c.handle_data(9, 0, out);
+        c.handle_refused(refusal, out);
+        assert.deepEqual(out, [], 'no attempt in flight');
+        c.handle_transport_failed(0, out);
+        out = [];
+        c.handle_refused(refusal, out);
+        assert.deepEqual(codes(out), [`fail ${code}`]);
+        assert.equal(c.poll_timeout(), undefined);
+    }
+});
+
+test('the client takes its end as acknowledged only from an ack', () => {
+    const c = client(0);
+    let out = [];
+    c.handle_end();
+    assert.equal(c.counts().sent, 1);
+    c.handle_transport_failed(0, out);
+    out = [];
+    // The server has the end (1) but cannot acknowledge it yet: no resend, not acknowledged.
+    c.handle_resumed(1, 10, out);
+    assert.deepEqual(out, [{ type: 'resumed', attempt: 1, downtime: 10 }]);
+    out = [];
+    assert.equal(c.counts().peer_acked, 0);
+    // The server's end: acknowledged at once.
+    c.handle_peer_end(20, out);
+    assert.deepEqual(out, [{ type: 'ack', count: 1 }]);
+    out = [];
+    c.handle_ack(1, 30, out);
+    assert.deepEqual(out, [{ type: 'complete' }]);
+    assert.equal(c.poll_timeout(), undefined);
+});
+
+test('acks: a quarter of the buffer at once, else after the delay, unless traffic carried one', () => {
+    const c = client(0);
+    let out = [];
+    c.handle_data(24, 0, out);
+    assert.deepEqual(out, []);
+    assert.equal(c.poll_timeout(), 200, 'an explicit ack is due after ACK_DELAY_MS');
+    c.handle_data(1, 50, out);
+    assert.deepEqual(out, [{ type: 'ack', count: 25 }]);
+    out = [];
+    assert.equal(c.poll_timeout(), undefined);
+    c.handle_data(3, 300, out);
+    assert.equal(c.take_ack(), 28, 'traffic carries it');
+    assert.equal(c.take_ack(), undefined);
+    c.handle_timeout(500, out);
+    assert.deepEqual(out, []);
+    c.handle_data(2, 600, out);
+    c.handle_timeout(800, out);
+    assert.deepEqual(out, [{ type: 'ack', count: 30 }]);
+});
+
+test('writes hold at the resume buffer and flow as acks drop bytes; a bad ack fails', () => {
+    const c = client(0);
+    let out = [];
+    assert.equal(c.handle_write(60, out), true);
+    assert.equal(c.room(), 40);
+    assert.equal(c.handle_write(41, out), false, 'beyond the room: nothing counted');
+    assert.equal(c.handle_write(40, out), true);
+    assert.deepEqual(out, [{ type: 'hold' }]);
+    out = [];
+    c.handle_ack(30, 0, out);
+    assert.deepEqual(out, [{ type: 'drop', bytes: 30 }, { type: 'flow' }]);
+    out = [];
+    c.handle_end();
+    assert.equal(c.room(), 0, 'nothing after the end');
+    c.handle_ack(101, 0, out);
+    assert.deepEqual(out, [{ type: 'drop', bytes: 70 }], 'the end is a unit: 101 is in range');
+    assert.equal(c.counts().peer_acked, 101);
+    out = [];
+    c.handle_ack(100, 0, out);
+    assert.deepEqual(codes(out), ['fail ERR_HTTP2_DUPLEX_RESUME_ACK']);
+    assert.equal(out[0].message, 'ack 100 is outside 101..=101: an ack may not go backwards or beyond what was sent');
+});
+
+test('a resume resends the end the server lacks, after the bytes', () => {
+    const c = client(0);
+    let out = [];
+    c.handle_write(10, out);
+    c.handle_end();
+    c.handle_ack(4, 0, out);
+    c.handle_transport_failed(5, out);
+    out = [];
+    c.handle_resumed(6, 10, out);
+    assert.deepEqual(out, [
+        { type: 'resumed', attempt: 1, downtime: 5 },
+        { type: 'drop', bytes: 2 },
+        { type: 'resend', from: 6, end: true }
+    ]);
+});
