@@ -31,6 +31,12 @@ module.exports = Object.freeze({
     }),
     WEBSOCKET: Object.freeze({
         SUBPROTOCOL: 'http2-duplex.1',
+        RESUME_SUBPROTOCOL: 'http2-duplex.2',
+        OPEN_MESSAGE: 'open',
+        RESUME_PREFIX: 'resume ',
+        RESUMABLE_PREFIX: 'resumable ',
+        RESUMED_PREFIX: 'resumed ',
+        ACK_PREFIX: 'ack ',
         END_MESSAGE: 'end',
         CREDIT_PREFIX: 'credit ',
         ID_PREFIX: 'id ',
@@ -45,7 +51,8 @@ module.exports = Object.freeze({
         INVALID_DATA: 1007,
         POLICY_VIOLATION: 1008,
         TOO_BIG: 1009,
-        PAGE_VIOLATION: 4008
+        PAGE_VIOLATION: 4008,
+        RESUMING: 4001
     }),
     CLOSE_ERRORS: Object.freeze({
         1002: 'ERR_HTTP2_DUPLEX_WS_PROTOCOL',
@@ -57,6 +64,14 @@ module.exports = Object.freeze({
         WINDOW_BYTES: 4194304,
         CLOSE_TIMEOUT_MS: 1000,
         KEEPALIVE_INTERVAL_MS: 20000
+    }),
+    RESUME: Object.freeze({
+        BUFFER: 4194304,
+        TIMEOUT_MS: 30000,
+        ACK_DELAY_MS: 200,
+        ATTEMPT_TIMEOUT_MS: 10000,
+        FIRST_RECONNECT_DELAY_MS: 250,
+        MAX_RECONNECT_DELAY_MS: 2000
     }),
     WAIT: Object.freeze({
         WS_CLOSE_MS: 5000,

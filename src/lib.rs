@@ -11,4 +11,5 @@ mod cors;
 mod refusal;
 mod registry;
 mod request;
+mod resume;
 mod websocket;

@@ -402,17 +402,19 @@ impl JsRegistry {
         })
     }
 
-    /// A WebSocket opens a duplex at `now`; `protocols` is its `sec-websocket-protocol`.
+    /// A WebSocket opens a duplex at `now`; `protocols` is its
+    /// `sec-websocket-protocol`; `resumes`: the server offers resume.
     #[napi]
     pub fn open_web_socket(
         &mut self,
         scope: i64,
         connection: i64,
         protocols: Option<String>,
+        resumes: bool,
         now: f64,
     ) -> Opened {
         self.open(scope, connection, false, now, |id| {
-            core::websocket_answer_headers(id, protocols.as_deref())
+            core::websocket_answer_headers(id, protocols.as_deref(), resumes)
         })
     }
 

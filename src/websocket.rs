@@ -23,18 +23,34 @@ pub enum WsAction {
     Send { data: Buffer },
     /// The peer granted credit: writes that waited may go.
     Credit,
+    /// http2-duplex.2: the client acknowledged `count` units.
+    Ack { count: f64 },
+    /// http2-duplex.2: the client's first message opens a new duplex.
+    Open,
+    /// http2-duplex.2: the client's first message resumes duplex `id`.
+    Resume {
+        id: String,
+        secret: String,
+        received: f64,
+    },
     /// The WebSocket is over: end the stream. `refusal` when that breaks
     /// the duplex (the client broke the protocol, or closed before both
-    /// directions ended); `close_code` the client's close code when it closed.
+    /// directions ended); `close_code` the client's close code when it
+    /// closed; `detached`: the client abandoned it (http2-duplex.2), the
+    /// duplex waits to be resumed.
     Finished {
         close_code: Option<u32>,
         refusal: Option<Refusal>,
+        detached: bool,
     },
     /// End the stream now; `refusal` when that breaks the duplex (the
     /// client's doing).
     EndStream { refusal: Option<Refusal> },
     /// End the stream once the client's Close came (`finished`), or after `ms`.
     EndStreamAfter { ms: u32 },
+    /// http2-duplex.2: the WebSocket failed without a Close; the duplex
+    /// waits to be resumed.
+    Detach,
 }
 
 fn ws_actions(actions: Vec<core::websocket::Action>) -> Vec<WsAction> {
@@ -51,10 +67,24 @@ fn ws_actions(actions: Vec<core::websocket::Action>) -> Vec<WsAction> {
             },
             Action::End => WsAction::End,
             Action::Credit => WsAction::Credit,
-            Action::Finished { code, .. } => WsAction::Finished {
+            Action::Ack { count } => WsAction::Ack {
+                count: count as f64,
+            },
+            Action::Open => WsAction::Open,
+            Action::Resume(request) => WsAction::Resume {
+                id: request.id,
+                secret: request.secret,
+                received: request.received as f64,
+            },
+            Action::Finished { code, detached, .. } => WsAction::Finished {
                 close_code: code.map(u32::from),
                 refusal: action.server_failure().as_ref().map(Refusal::from),
+                detached,
             },
+            // A client's answers: the server's endpoint never gets them.
+            Action::Resumable(_) | Action::Resumed { .. } | Action::ResumeRefused { .. } => {
+                unreachable!("a client's action")
+            }
         })
         .collect()
 }
@@ -72,6 +102,7 @@ fn ending_actions(
             refusal: broken.as_ref().map(Refusal::from),
         }),
         Ending::EndAfter { ms } => out.push(WsAction::EndStreamAfter { ms }),
+        Ending::Detach => out.push(WsAction::Detach),
     }
     out
 }
@@ -97,6 +128,65 @@ impl JsWsEndpoint {
             Some(id) => self.inner.open_with_id(&id, &mut out),
             None => self.inner.open(&mut out),
         }
+        ws_actions(out)
+    }
+
+    /// Speak http2-duplex.2 (the answer selected it): the client's first
+    /// message opens or resumes a duplex.
+    #[napi]
+    pub fn set_resumable(&mut self) {
+        self.inner.set_resumable();
+    }
+
+    /// Answer `open`: the duplex's id, its secret and the resume options.
+    #[napi]
+    pub fn send_resumable(
+        &mut self,
+        id: String,
+        secret: String,
+        resume_buffer: f64,
+        resume_timeout_ms: f64,
+        keepalive_ms: f64,
+    ) -> Vec<WsAction> {
+        let config = core::resume::Config {
+            resume_buffer: resume_buffer as u64,
+            resume_timeout_ms: resume_timeout_ms as u64,
+        };
+        let mut out = Vec::new();
+        self.inner
+            .send_resumable(&id, &secret, config, keepalive_ms as u64, &mut out);
+        ws_actions(out)
+    }
+
+    /// Answer `resume`: the server's count received.
+    #[napi]
+    pub fn send_resumed(&mut self, received: f64) -> Vec<WsAction> {
+        let mut out = Vec::new();
+        self.inner.send_resumed(received as u64, &mut out);
+        ws_actions(out)
+    }
+
+    /// Refuse a resume with a Close naming `code` (one of the resume codes).
+    #[napi]
+    pub fn refuse_resume(&mut self, code: String) -> Vec<WsAction> {
+        let mut out = Vec::new();
+        let code = code.parse().unwrap_or(core::Code::ResumeUnknown);
+        self.inner.refuse_resume(code, &mut out);
+        ws_actions(out)
+    }
+
+    #[napi]
+    pub fn send_ack(&mut self, count: f64) -> Vec<WsAction> {
+        let mut out = Vec::new();
+        self.inner.send_ack(count as u64, &mut out);
+        ws_actions(out)
+    }
+
+    /// The duplex is complete: close the WebSocket with 1000.
+    #[napi]
+    pub fn complete(&mut self) -> Vec<WsAction> {
+        let mut out = Vec::new();
+        self.inner.complete(&mut out);
         ws_actions(out)
     }
 

@@ -16,7 +16,7 @@
 
 use std::collections::VecDeque;
 use std::future::poll_fn;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::task::Poll;
 use std::time::Duration;
 
@@ -24,6 +24,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use h2::{Reason, RecvStream, SendStream};
 use http::{HeaderMap, HeaderValue, Method, Request};
 use http2_duplex_core::protocol::{close, value, wait};
+use http2_duplex_core::protocol::websocket::RESUME_SUBPROTOCOL;
 use http2_duplex_core::websocket::{
     Action, Endpoint, DESTROYED_REASON, INITIAL_CREDIT, MAX_HEADER_LEN, SUBPROTOCOL, VERSION,
 };
@@ -40,13 +41,13 @@ use crate::Error;
 
 /// What the server may have in flight towards us (our receive window), and
 /// the largest message we take from it (it never sends beyond our credit).
-const WINDOW: u64 = INITIAL_CREDIT;
+pub(crate) const WINDOW: u64 = INITIAL_CREDIT;
 /// The largest binary message we send: well under any server's maximum
 /// message size (the server's `max_write_bytes`, 16 MiB by default).
-const MAX_FRAME: usize = 256 * 1024;
+pub(crate) const MAX_FRAME: usize = 256 * 1024;
 /// How long a closing WebSocket waits for the server's Close and the end of
 /// its stream before the stream is reset.
-const CLOSE_TIMEOUT: Duration = Duration::from_millis(wait::WS_CLOSE_MS as u64);
+pub(crate) const CLOSE_TIMEOUT: Duration = Duration::from_millis(wait::WS_CLOSE_MS as u64);
 
 const STREAM: &str = "WebSocket stream";
 
@@ -67,14 +68,14 @@ pub(crate) enum Outlet {
 }
 
 /// Why an outlet has no room.
-enum NoRoom {
+pub(crate) enum NoRoom {
     Failed(Error),
     /// The stream is closed for sending.
     Closed,
 }
 
 impl Outlet {
-    fn reserve_capacity(&mut self, n: usize) {
+    pub(crate) fn reserve_capacity(&mut self, n: usize) {
         if let Outlet::H2(send) = self {
             send.reserve_capacity(n);
         }
@@ -88,7 +89,7 @@ impl Outlet {
     }
 
     /// Waits until the stream may take more than `more_than` bytes.
-    fn poll_capacity(
+    pub(crate) fn poll_capacity(
         &mut self,
         cx: &mut std::task::Context<'_>,
         more_than: usize,
@@ -114,7 +115,7 @@ impl Outlet {
 
     /// Queues `data`; `end` ends this direction of the stream. Err: the
     /// stream is closed for sending.
-    fn send_data(&mut self, data: Bytes, end: bool) -> Result<(), ()> {
+    pub(crate) fn send_data(&mut self, data: Bytes, end: bool) -> Result<(), ()> {
         match self {
             Outlet::H2(send) => send.send_data(data, end).map_err(|_| ()),
             Outlet::Socket(socket) => socket.send(data, end),
@@ -122,7 +123,7 @@ impl Outlet {
     }
 
     /// Gives up on the stream at once.
-    fn send_reset(&mut self) {
+    pub(crate) fn send_reset(&mut self) {
         match self {
             Outlet::H2(send) => send.send_reset(Reason::CANCEL),
             Outlet::Socket(socket) => socket.reset(),
@@ -159,7 +160,7 @@ pub(crate) fn connection_failed(e: &dyn std::fmt::Display) -> Error {
 
 impl Inlet {
     /// The next piece of the stream; `None` once the server ended it.
-    async fn data(&mut self) -> Result<Option<Bytes>, Error> {
+    pub(crate) async fn data(&mut self) -> Result<Option<Bytes>, Error> {
         match self {
             Inlet::H2 { recv, .. } => match recv.data().await {
                 Some(Ok(chunk)) => {
@@ -190,9 +191,17 @@ impl Inlet {
     }
 
     /// The HTTP/2 connection's failure, for a stream on it.
-    fn lost(&self) -> Option<watch::Receiver<Option<String>>> {
+    pub(crate) fn lost(&self) -> Option<watch::Receiver<Option<String>>> {
         match self {
             Inlet::H2 { conn, .. } => Some(conn.lost.clone()),
+            Inlet::Socket { .. } => None,
+        }
+    }
+
+    /// The HTTP/2 connection the stream is on (none for an upgraded socket).
+    pub(crate) fn h2_conn(&self) -> Option<Arc<Conn>> {
+        match self {
+            Inlet::H2 { conn, .. } => Some(conn.clone()),
             Inlet::Socket { .. } => None,
         }
     }
@@ -248,7 +257,38 @@ impl From<Error> for OpenError {
     }
 }
 
-fn connect_request(target: &Target, extra: &HeaderMap) -> Result<Request<()>, Error> {
+/// A WebSocket whose handshake went through: its two sides, the duplex id
+/// its answer named, and whether the server selected resume
+/// (http2-duplex.2).
+pub(crate) struct Opened {
+    pub outlet: Outlet,
+    pub inlet: Inlet,
+    pub id: String,
+    pub resumable: bool,
+}
+
+/// The subprotocols a client offers: with resume, http2-duplex.2 first.
+pub(crate) fn offered(resume: bool) -> &'static str {
+    static BOTH: LazyLock<String> =
+        LazyLock::new(|| format!("{RESUME_SUBPROTOCOL}, {SUBPROTOCOL}"));
+    if resume {
+        BOTH.as_str()
+    } else {
+        SUBPROTOCOL
+    }
+}
+
+/// The subprotocol the server selected, as "resumable": `None` for one we
+/// did not offer.
+pub(crate) fn selected(protocol: Option<&str>, resume: bool) -> Option<bool> {
+    match protocol {
+        Some(SUBPROTOCOL) => Some(false),
+        Some(RESUME_SUBPROTOCOL) if resume => Some(true),
+        _ => None,
+    }
+}
+
+fn connect_request(target: &Target, extra: &HeaderMap, resume: bool) -> Result<Request<()>, Error> {
     let mut req = Request::builder()
         .method(Method::CONNECT)
         .uri(target.uri.clone())
@@ -262,7 +302,7 @@ fn connect_request(target: &Target, extra: &HeaderMap) -> Result<Request<()>, Er
     }
     headers.insert(
         "sec-websocket-protocol",
-        HeaderValue::from_static(SUBPROTOCOL),
+        HeaderValue::from_static(offered(resume)),
     );
     headers.insert("sec-websocket-version", HeaderValue::from_static(VERSION));
     Ok(req)
@@ -270,12 +310,14 @@ fn connect_request(target: &Target, extra: &HeaderMap) -> Result<Request<()>, Er
 
 impl WsDuplex {
     /// Opens the WebSocket: the server must offer RFC 8441 on `conn`.
-    pub(crate) async fn open(
+    /// `resume`: offer http2-duplex.2 too.
+    pub(crate) async fn connect(
         target: &Target,
         extra: &HeaderMap,
         conn: Arc<Conn>,
-    ) -> Result<Self, OpenError> {
-        let req = connect_request(target, extra)?;
+        resume: bool,
+    ) -> Result<Opened, OpenError> {
+        let req = connect_request(target, extra, resume)?;
         let ready = conn.send.clone().ready().await.map_err(Error::from_h2)?;
         let mut ready = ready;
         let (response, send) = ready.send_request(req, false).map_err(|e| OpenError {
@@ -306,7 +348,7 @@ impl WsDuplex {
             .headers()
             .get("sec-websocket-protocol")
             .and_then(|v| v.to_str().ok());
-        if protocol != Some(SUBPROTOCOL) {
+        let Some(resumable) = selected(protocol, resume) else {
             // An HTTP/1.1 hop that dropped the upgrade made it a GET, and the
             // server opened a duplex for it: tell the server it is gone, as
             // a destroy does, before the stream is reset.
@@ -338,7 +380,7 @@ impl WsDuplex {
                 )),
                 fall_back: true,
             });
-        }
+        };
         let id = response
             .headers()
             .get(HEADER_ID)
@@ -346,7 +388,12 @@ impl WsDuplex {
             .unwrap_or("")
             .to_string();
         let recv = response.into_body();
-        Ok(Self::start(id, Outlet::H2(send), Inlet::H2 { recv, conn }))
+        Ok(Opened {
+            outlet: Outlet::H2(send),
+            inlet: Inlet::H2 { recv, conn },
+            id,
+            resumable,
+        })
     }
 
     /// The WebSocket is open: runs it over `outlet` and `inlet`.
@@ -681,6 +728,13 @@ impl Inner {
                     }
                 }
                 Action::Credit => {}
+                // http2-duplex.2 only (not offered yet).
+                Action::Ack { .. }
+                | Action::Open
+                | Action::Resume(_)
+                | Action::Resumable(_)
+                | Action::Resumed { .. }
+                | Action::ResumeRefused { .. } => {}
                 Action::Finished {
                     code, violation, ..
                 } => {
@@ -733,7 +787,7 @@ impl Inner {
 
 /// Resolves once the HTTP/2 connection under the stream failed (never
 /// for an upgraded socket: its own reads tell).
-async fn lost(lost: &mut Option<watch::Receiver<Option<String>>>) -> String {
+pub(crate) async fn lost(lost: &mut Option<watch::Receiver<Option<String>>>) -> String {
     match lost {
         Some(lost) => lost
             .wait_for(|l| l.is_some())

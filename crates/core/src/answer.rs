@@ -3,7 +3,10 @@
 //! a WebSocket, the id and the subprotocol.
 
 use crate::limits::Limits;
-use crate::protocol::{header, value, websocket::SUBPROTOCOL};
+use crate::protocol::{
+    header, value,
+    websocket::{RESUME_SUBPROTOCOL, SUBPROTOCOL},
+};
 
 /// Headers a page on another origin may read (CORS): every protocol header
 /// the server sends.
@@ -27,12 +30,19 @@ pub fn open_answer_headers(id: &str, limits: &Limits, framed: bool) -> Vec<(&'st
 }
 
 /// The headers of the `200` that accepts a WebSocket (extended CONNECT) as
-/// duplex `id`: the subprotocol only when the client offered it (`asked`,
-/// its `sec-websocket-protocol`), as RFC 6455 requires.
-pub fn websocket_answer_headers(id: &str, asked: Option<&str>) -> Vec<(&'static str, String)> {
+/// duplex `id`: a subprotocol only when the client offered it (`asked`,
+/// its `sec-websocket-protocol`), as RFC 6455 requires; the one with
+/// resume when the server `resumes` and the client offered it.
+pub fn websocket_answer_headers(
+    id: &str,
+    asked: Option<&str>,
+    resumes: bool,
+) -> Vec<(&'static str, String)> {
     let mut headers = vec![(header::ID, id.to_owned())];
-    let offered = asked.is_some_and(|list| list.split(',').any(|p| p.trim() == SUBPROTOCOL));
-    if offered {
+    let offered = |name: &str| asked.is_some_and(|list| list.split(',').any(|p| p.trim() == name));
+    if resumes && offered(RESUME_SUBPROTOCOL) {
+        headers.push(("sec-websocket-protocol", RESUME_SUBPROTOCOL.to_owned()));
+    } else if offered(SUBPROTOCOL) {
         headers.push(("sec-websocket-protocol", SUBPROTOCOL.to_owned()));
     }
     headers
@@ -44,7 +54,7 @@ mod tests {
 
     #[test]
     fn a_websocket_gets_the_subprotocol_only_if_it_offered_it() {
-        let with = websocket_answer_headers("n1.x", Some("chat, http2-duplex.1"));
+        let with = websocket_answer_headers("n1.x", Some("chat, http2-duplex.1"), true);
         assert_eq!(
             with,
             vec![
@@ -53,9 +63,23 @@ mod tests {
             ]
         );
         for asked in [None, Some("chat"), Some("http2-duplex.10")] {
-            let without = websocket_answer_headers("n1.x", asked);
+            let without = websocket_answer_headers("n1.x", asked, true);
             assert_eq!(without, vec![("http2-duplex-id", "n1.x".to_owned())]);
         }
+    }
+
+    #[test]
+    fn resume_is_selected_when_both_sides_want_it() {
+        let asked = Some("http2-duplex.2, http2-duplex.1");
+        let protocol = |resumes| {
+            websocket_answer_headers("n1.x", asked, resumes)[1]
+                .1
+                .clone()
+        };
+        assert_eq!(protocol(true), RESUME_SUBPROTOCOL);
+        assert_eq!(protocol(false), SUBPROTOCOL);
+        let old_client = websocket_answer_headers("n1.x", Some("http2-duplex.1"), true);
+        assert_eq!(old_client[1].1, SUBPROTOCOL);
     }
 
     #[test]

@@ -50,11 +50,16 @@ pub enum Code {
     WsNeedsHttp2,
     WsAbnormalClose,
     WsBadHandshake,
+    ResumeTimeout,
+    ResumeUnknown,
+    ResumeRefused,
+    ResumeCount,
+    ResumeAck,
 }
 
 impl Code {
     /// Every code, in table order.
-    pub const ALL: [Code; 43] = [
+    pub const ALL: [Code; 48] = [
         Code::MissingId,
         Code::UnknownId,
         Code::DuplexClosed,
@@ -98,6 +103,11 @@ impl Code {
         Code::WsNeedsHttp2,
         Code::WsAbnormalClose,
         Code::WsBadHandshake,
+        Code::ResumeTimeout,
+        Code::ResumeUnknown,
+        Code::ResumeRefused,
+        Code::ResumeCount,
+        Code::ResumeAck,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -146,6 +156,11 @@ impl Code {
             WsNeedsHttp2 => "ERR_HTTP2_DUPLEX_WS_NEEDS_HTTP2",
             WsAbnormalClose => "ERR_HTTP2_DUPLEX_WS_ABNORMAL_CLOSE",
             WsBadHandshake => "ERR_HTTP2_DUPLEX_WS_BAD_HANDSHAKE",
+            ResumeTimeout => "ERR_HTTP2_DUPLEX_RESUME_TIMEOUT",
+            ResumeUnknown => "ERR_HTTP2_DUPLEX_RESUME_UNKNOWN",
+            ResumeRefused => "ERR_HTTP2_DUPLEX_RESUME_REFUSED",
+            ResumeCount => "ERR_HTTP2_DUPLEX_RESUME_COUNT",
+            ResumeAck => "ERR_HTTP2_DUPLEX_RESUME_ACK",
         }
     }
 
@@ -169,7 +184,8 @@ impl Code {
             Destroyed => 410,
             ClientReset | SessionClosed | InvalidOption | Response | NoIdInResponse
             | Connection | ServerReset | TruncatedResponse | WsProtocol | WsInvalidUtf8
-            | WsTooBig | WsCredit | WsMessage | WsClosed | WsAbnormalClose => return None,
+            | WsTooBig | WsCredit | WsMessage | WsClosed | WsAbnormalClose | ResumeTimeout
+            | ResumeUnknown | ResumeRefused | ResumeCount | ResumeAck => return None,
         })
     }
 
@@ -220,6 +236,11 @@ impl Code {
             WsNeedsHttp2 => "a WebSocket handshake over HTTP/1.1 that the server does not take: it came as a plain request (a proxy dropped its upgrade and connection headers: see docs/deploying.md), or the websocket option leaves HTTP/1.1 WebSockets off; a client falls back to the GET and POST transports",
             WsAbnormalClose => "the WebSocket peer's stream or connection ended without a Close frame before both directions had ended (an abnormal closure, 1006 in RFC 6455)",
             WsBadHandshake => "a WebSocket upgrade on the duplex path without a whole RFC 6455 handshake: send upgrade: websocket, sec-websocket-version: 13 and a sec-websocket-key of 16 random bytes in base64",
+            ResumeTimeout => "the duplex's connection failed and it was not resumed within resume_timeout ms",
+            ResumeUnknown => "the server does not know the duplex to resume: its node restarted, or the duplex is gone",
+            ResumeRefused => "a resume with the wrong secret: only the duplex's own client can resume it",
+            ResumeCount => "a resume's count of bytes received is outside what the peer sent and had acknowledged",
+            ResumeAck => "an ack went backwards or beyond what was sent: the peer broke the resume protocol",
         }
     }
 }

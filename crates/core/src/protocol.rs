@@ -103,6 +103,23 @@ table! {
     pub mod websocket as "WEBSOCKET" {
         /// The subprotocol a client asks for and a server accepts.
         SUBPROTOCOL: &str = "http2-duplex.1";
+        /// The subprotocol with resume (docs/protocol.md "Resume"): a client
+        /// with resume on offers it before [`SUBPROTOCOL`].
+        RESUME_SUBPROTOCOL: &str = "http2-duplex.2";
+        /// http2-duplex.2: the client's first message for a new duplex.
+        OPEN_MESSAGE: &str = "open";
+        /// http2-duplex.2: the client's first message to resume a duplex:
+        /// this, then its id, secret and count received.
+        RESUME_PREFIX: &str = "resume ";
+        /// http2-duplex.2: the server's answer to `open`: this, then the id,
+        /// the secret, the resume buffer, the resume timeout and the
+        /// keep-alive interval.
+        RESUMABLE_PREFIX: &str = "resumable ";
+        /// http2-duplex.2: the server's answer to `resume`: this, then its
+        /// count received.
+        RESUMED_PREFIX: &str = "resumed ";
+        /// http2-duplex.2: an acknowledgement: this, then a count received.
+        ACK_PREFIX: &str = "ack ";
         /// The text message that ends the sender's direction.
         END_MESSAGE: &str = "end";
         /// A text message granting credit: this, then 1 to 16 digits.
@@ -140,6 +157,9 @@ table! {
         /// send only 1000 and 3000–4999, so [`POLICY_VIOLATION`] moved into
         /// the 4000s.
         PAGE_VIOLATION: u16 = 3000 + POLICY_VIOLATION;
+        /// http2-duplex.2: the client abandons a WebSocket it takes for hung;
+        /// the duplex lives on, to be resumed.
+        RESUMING: u16 = 4001;
     }
 }
 
@@ -156,6 +176,31 @@ table! {
         /// A PING frame on a framed GET idle this long, and an HTTP/2 PING on
         /// a session that received nothing this long (`keepalive_interval`, ms).
         KEEPALIVE_INTERVAL_MS: u32 = 20_000;
+    }
+}
+
+table! {
+    /// Resume (docs/protocol.md "Resume"): the defaults of the server's
+    /// options and the clients' timings.
+    pub mod resume as "RESUME" {
+        /// `resume_buffer`: bytes sent and not yet acknowledged, per duplex
+        /// and direction (4 × the WebSocket's initial credit, so that the
+        /// buffer does not limit a transport's own window).
+        BUFFER: u64 = 4 << 20;
+        /// `resume_timeout` (ms): how long a detached duplex waits for its
+        /// client, long enough for a phone to change networks.
+        TIMEOUT_MS: u64 = 30_000;
+        /// How long an unacknowledged receipt waits for traffic to carry its
+        /// ack before an explicit one goes (ms).
+        ACK_DELAY_MS: u64 = 200;
+        /// How long a resume attempt may go unanswered before the next (ms):
+        /// a connection's set-up, TLS included, on a poor network.
+        ATTEMPT_TIMEOUT_MS: u64 = 10_000;
+        /// The wait after the first failed resume attempt (ms); it doubles
+        /// after each further one.
+        FIRST_RECONNECT_DELAY_MS: u64 = 250;
+        /// The longest wait between two resume attempts (ms).
+        MAX_RECONNECT_DELAY_MS: u64 = 2_000;
     }
 }
 
@@ -221,6 +266,7 @@ mod tests {
             close::js_table(),
             close_errors(),
             defaults::js_table(),
+            resume::js_table(),
             wait::js_table(),
         ]
     }

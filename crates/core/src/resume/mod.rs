@@ -170,25 +170,10 @@ pub use client::Client;
 pub use secret::Secret;
 pub use server::{Accepted, Server};
 
-/// `resume_buffer`'s default: bytes sent and not yet acknowledged, per
-/// duplex and direction (4 × the WebSocket's initial credit, so that the
-/// buffer does not limit a transport's own window).
-pub const RESUME_BUFFER: u64 = 4 << 20;
-
-/// `resume_timeout`'s default (ms): how long a detached duplex waits for
-/// its client, long enough for a phone to change networks.
-pub const RESUME_TIMEOUT_MS: u64 = 30_000;
-
-/// How long an unacknowledged receipt waits for traffic to carry its ack
-/// before an explicit one goes (ms).
-pub const ACK_DELAY_MS: u64 = 200;
-
-/// How long a resume attempt may go unanswered before the next (ms): a
-/// connection's set-up, TLS included, on a poor network.
-pub const ATTEMPT_TIMEOUT_MS: u64 = 10_000;
-
-/// The longest wait between two resume attempts (ms).
-pub const MAX_RECONNECT_DELAY_MS: u64 = 2_000;
+pub use crate::protocol::resume::{
+    ACK_DELAY_MS, ATTEMPT_TIMEOUT_MS, BUFFER as RESUME_BUFFER, FIRST_RECONNECT_DELAY_MS,
+    MAX_RECONNECT_DELAY_MS, TIMEOUT_MS as RESUME_TIMEOUT_MS,
+};
 
 /// The resume options of a duplex: the server's, which it tells the client
 /// at open.
@@ -221,7 +206,7 @@ pub fn hang_timeout_ms(keepalive_interval_ms: u64) -> Option<u64> {
 /// most [`MAX_RECONNECT_DELAY_MS`].
 pub fn reconnect_delay_ms(failed: u32) -> u64 {
     let doublings = failed.saturating_sub(1).min(16);
-    (250u64 << doublings).min(MAX_RECONNECT_DELAY_MS)
+    (FIRST_RECONNECT_DELAY_MS << doublings).min(MAX_RECONNECT_DELAY_MS)
 }
 
 /// One duplex's counts, in units (bytes, and one for an end).
@@ -313,6 +298,34 @@ pub enum Refusal {
     Unknown,
     Refused,
     Count,
+}
+
+impl Error {
+    /// The stable code of the duplex's error, the warning and the Close
+    /// that refuses a resume.
+    pub const fn code(&self) -> crate::Code {
+        use crate::Code;
+        match self {
+            Error::Timeout { .. } => Code::ResumeTimeout,
+            Error::Unknown => Code::ResumeUnknown,
+            Error::Refused => Code::ResumeRefused,
+            Error::Count { .. } => Code::ResumeCount,
+            Error::Ack { .. } => Code::ResumeAck,
+        }
+    }
+}
+
+impl Refusal {
+    /// The refusal a client reads from the code of the server's Close.
+    pub const fn from_code(code: crate::Code) -> Option<Refusal> {
+        use crate::Code;
+        match code {
+            Code::ResumeUnknown => Some(Refusal::Unknown),
+            Code::ResumeRefused => Some(Refusal::Refused),
+            Code::ResumeCount => Some(Refusal::Count),
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Display for Error {

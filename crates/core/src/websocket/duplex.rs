@@ -7,7 +7,11 @@ use bytes::Bytes;
 
 use super::{Close, Event, Violation};
 
-use crate::protocol::websocket::{CREDIT_PREFIX, ID_PREFIX, MAX_ID_LENGTH};
+use super::Role;
+use crate::protocol::websocket::{
+    ACK_PREFIX, CREDIT_PREFIX, ID_PREFIX, MAX_ID_LENGTH, OPEN_MESSAGE, RESUMABLE_PREFIX,
+    RESUMED_PREFIX, RESUME_PREFIX,
+};
 pub use crate::protocol::websocket::{INITIAL_CREDIT, MAX_CREDIT, SUBPROTOCOL};
 
 /// The text message that ends the sender's direction.
@@ -167,29 +171,135 @@ pub enum Inbound {
     End,
     /// The peer granted this much more credit: writes waiting may go.
     Credit(u64),
+    /// http2-duplex.2: the peer received this many units of this side's
+    /// direction.
+    Ack(u64),
+    /// http2-duplex.2, the client's first message: open a new duplex.
+    Open,
+    /// http2-duplex.2, the client's first message: resume a duplex.
+    Resume(ResumeRequest),
+    /// http2-duplex.2, the server's answer to `open`.
+    Resumable(ResumableDuplex),
+    /// http2-duplex.2, the server's answer to `resume`: it received this
+    /// many units of the client's direction.
+    Resumed(u64),
 }
 
-/// A text message of http2-duplex.1.
-fn parse_control(text: &[u8]) -> Result<Inbound, Close> {
+/// A client's `resume I S N`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResumeRequest {
+    pub id: String,
+    pub secret: String,
+    /// Units of the server's direction the client received.
+    pub received: u64,
+}
+
+/// The server's `resumable I S B T K`: what a client needs to resume the
+/// duplex.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResumableDuplex {
+    pub id: String,
+    pub secret: String,
+    pub resume_buffer: u64,
+    pub resume_timeout_ms: u64,
+    /// The server's keep-alive interval (ms; 0: none): the client's hang
+    /// timeout follows from it.
+    pub keepalive_ms: u64,
+}
+
+/// A count of a message: 1 to 16 decimal digits without a leading zero, or
+/// `0` (below 10^16 < 2^53, so that JS can hold it).
+fn parse_count(digits: &[u8]) -> Option<u64> {
+    let well_formed = !digits.is_empty()
+        && digits.len() <= 16
+        && (digits[0] != b'0' || digits.len() == 1)
+        && digits.iter().all(u8::is_ascii_digit);
+    well_formed.then(|| {
+        digits
+            .iter()
+            .fold(0u64, |n, d| n * 10 + u64::from(d - b'0'))
+    })
+}
+
+/// A resume secret as the server sends it: 22 characters of base64url.
+fn valid_secret(secret: &[u8]) -> bool {
+    secret.len() == 22
+        && secret
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_')
+}
+
+fn bad() -> Close {
+    Close::from(Violation::BadControlMessage)
+}
+
+fn text_field(field: &[u8]) -> String {
+    String::from_utf8_lossy(field).into_owned()
+}
+
+/// A text message of http2-duplex.1, and `ack N` of http2-duplex.2.
+fn parse_control(text: &[u8], resumable: bool) -> Result<Inbound, Close> {
     if text == END_MESSAGE {
         return Ok(Inbound::End);
     }
-    let bad = || Close::from(Violation::BadControlMessage);
-    let digits = text
-        .strip_prefix(CREDIT_PREFIX.as_bytes())
-        .ok_or_else(bad)?;
-    // 1 to 16 digits, no leading zero: 1 ..= 9_999_999_999_999_999.
-    if digits.is_empty()
-        || digits.len() > 16
-        || digits[0] == b'0'
-        || !digits.iter().all(u8::is_ascii_digit)
-    {
-        return Err(bad());
+    if let Some(digits) = text.strip_prefix(CREDIT_PREFIX.as_bytes()) {
+        return match parse_count(digits) {
+            Some(n) if n > 0 => Ok(Inbound::Credit(n)),
+            _ => Err(bad()),
+        };
     }
-    let n = digits
-        .iter()
-        .fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
-    Ok(Inbound::Credit(n))
+    match text.strip_prefix(ACK_PREFIX.as_bytes()) {
+        Some(digits) if resumable => parse_count(digits).map(Inbound::Ack).ok_or_else(bad),
+        _ => Err(bad()),
+    }
+}
+
+/// The first message of an http2-duplex.2 WebSocket: the client's (`open`,
+/// `resume I S N`) for a server, the server's answer for a client.
+fn parse_first(text: &[u8], role: Role) -> Result<Inbound, Close> {
+    let fields = |prefix: &str, n: usize| -> Result<Vec<&[u8]>, Close> {
+        let rest = text.strip_prefix(prefix.as_bytes()).ok_or_else(bad)?;
+        let fields: Vec<&[u8]> = rest.split(|b| *b == b' ').collect();
+        if fields.len() == n {
+            Ok(fields)
+        } else {
+            Err(bad())
+        }
+    };
+    let count = |digits: &[u8]| parse_count(digits).ok_or_else(bad);
+    let id_and_secret = |id: &[u8], secret: &[u8]| {
+        if valid_id(id) && valid_secret(secret) {
+            Ok((text_field(id), text_field(secret)))
+        } else {
+            Err(bad())
+        }
+    };
+    match role {
+        Role::Server if text == OPEN_MESSAGE.as_bytes() => Ok(Inbound::Open),
+        Role::Server => {
+            let f = fields(RESUME_PREFIX, 3)?;
+            let (id, secret) = id_and_secret(f[0], f[1])?;
+            Ok(Inbound::Resume(ResumeRequest {
+                id,
+                secret,
+                received: count(f[2])?,
+            }))
+        }
+        Role::Client if text.starts_with(RESUMED_PREFIX.as_bytes()) => {
+            Ok(Inbound::Resumed(count(&text[RESUMED_PREFIX.len()..])?))
+        }
+        Role::Client => {
+            let f = fields(RESUMABLE_PREFIX, 5)?;
+            let (id, secret) = id_and_secret(f[0], f[1])?;
+            Ok(Inbound::Resumable(ResumableDuplex {
+                id,
+                secret,
+                resume_buffer: count(f[2])?,
+                resume_timeout_ms: count(f[3])?,
+                keepalive_ms: count(f[4])?,
+            }))
+        }
+    }
 }
 
 /// The http2-duplex.1 state of one WebSocket: credit and the two ends.
@@ -199,8 +309,13 @@ pub struct Channel {
     flow: Flow,
     sent_end: bool,
     received_end: bool,
-    /// The client side, until the server's first message: it may be `id`.
-    awaits_id: bool,
+    role: Role,
+    /// http2-duplex.2: resume's messages (docs/protocol.md "Resume").
+    resumable: bool,
+    /// Until the peer's first message: a client's may be `id` (and must be
+    /// the server's answer in http2-duplex.2), a server's must be `open` or
+    /// `resume` in http2-duplex.2.
+    awaits_first: bool,
     peer_id: Option<String>,
 }
 
@@ -215,9 +330,21 @@ impl Channel {
     /// The client's channel: the server's first message may name the id.
     pub fn client(window: u64) -> Self {
         Channel {
-            awaits_id: true,
+            role: Role::Client,
+            awaits_first: true,
             ..Channel::new(window)
         }
+    }
+
+    /// Speak http2-duplex.2: the first messages open or resume a duplex,
+    /// and `ack N` goes both ways. Before anything was received.
+    pub fn set_resumable(&mut self) {
+        self.resumable = true;
+        self.awaits_first = true;
+    }
+
+    pub fn is_resumable(&self) -> bool {
+        self.resumable
     }
 
     /// The id the server named in its first message.
@@ -236,7 +363,22 @@ impl Channel {
     /// What a data message of the peer means; `None` for pings, pongs and
     /// Close, which the [`super::Session`] handles.
     pub fn receive(&mut self, event: Event) -> Result<Option<Inbound>, Close> {
-        let first = std::mem::take(&mut self.awaits_id);
+        let first = std::mem::take(&mut self.awaits_first);
+        if first && self.resumable {
+            return match event {
+                Event::Text(text) => parse_first(&text, self.role).map(|inbound| {
+                    if let Inbound::Resumable(answer) = &inbound {
+                        self.peer_id = Some(answer.id.clone());
+                    }
+                    Some(inbound)
+                }),
+                Event::Binary(_) => Err(bad()),
+                _ => {
+                    self.awaits_first = true;
+                    Ok(None)
+                }
+            };
+        }
         match event {
             Event::Text(text) if first && text.starts_with(ID_PREFIX.as_bytes()) => {
                 let id = &text[ID_PREFIX.len()..];
@@ -253,7 +395,7 @@ impl Channel {
                 self.flow.received(data.len() as u64)?;
                 Ok(Some(Inbound::Data(data)))
             }
-            Event::Text(text) => match parse_control(&text)? {
+            Event::Text(text) => match parse_control(&text, self.resumable)? {
                 Inbound::End if self.received_end => Err(Violation::DataAfterEnd.into()),
                 Inbound::End => {
                     self.received_end = true;
@@ -263,7 +405,7 @@ impl Channel {
                     self.flow.granted(n)?;
                     Ok(Some(Inbound::Credit(n)))
                 }
-                Inbound::Data(_) => unreachable!("text is never data"),
+                other => Ok(Some(other)),
             },
             _ => Ok(None),
         }

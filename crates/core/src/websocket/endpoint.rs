@@ -8,10 +8,20 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::rejection::{PeerGone, Reason, Rejection};
 
-use super::duplex::{credit_message, id_message, Channel, Inbound, END_MESSAGE};
+use super::duplex::{
+    credit_message, id_message, Channel, Inbound, ResumableDuplex, ResumeRequest, END_MESSAGE,
+};
 use super::frame::{encode_header, mask_in_place, Opcode, MAX_HEADER_LEN};
 use super::{close_code, Close, Event, Piece, Role, Session, Violation};
 use crate::protocol::wait::WS_CLOSE_MS;
+use crate::protocol::websocket::{
+    ACK_PREFIX, OPEN_MESSAGE, RESUMABLE_PREFIX, RESUMED_PREFIX, RESUME_PREFIX,
+};
+use crate::resume;
+use crate::Code;
+
+/// The reason of the Close with which a client abandons a hung WebSocket.
+pub const RESUMING_REASON: &str = "resuming";
 
 /// The reason of the Close a destroyed duplex's WebSocket sends.
 pub const DESTROYED_REASON: &str = "duplex destroyed";
@@ -27,15 +37,33 @@ pub enum Action {
     Send(Bytes),
     /// The peer granted credit: writes that waited may go.
     Credit,
+    /// http2-duplex.2: the peer acknowledged this many units (for the
+    /// resume core's `handle_ack`).
+    Ack { count: u64 },
+    /// http2-duplex.2 (server): the client opens a new duplex.
+    Open,
+    /// http2-duplex.2 (server): the client resumes a duplex.
+    Resume(ResumeRequest),
+    /// http2-duplex.2 (client): the server's answer to `open`.
+    Resumable(ResumableDuplex),
+    /// http2-duplex.2 (client): the server's answer to `resume`, with its
+    /// count received.
+    Resumed { received: u64 },
+    /// http2-duplex.2 (client): the server refused the resume (a Close 1008
+    /// naming one of the resume codes); [`Action::Finished`] follows.
+    ResumeRefused { code: Code },
     /// The WebSocket is over: end the stream. `violation` when the peer
     /// broke the protocol (a Close with its code was sent), `code` the
     /// peer's close code when it closed; `early` when it is over before
-    /// both directions ended (the `end` messages went both ways), for
-    /// another reason than a violation.
+    /// both directions ended (the `end` messages went both ways; in
+    /// http2-duplex.2, before the duplex was complete), for another reason
+    /// than a violation. `detached`: http2-duplex.2, the client abandoned
+    /// the WebSocket (Close 4001): the duplex waits to be resumed.
     Finished {
         code: Option<u16>,
         violation: Option<Violation>,
         early: bool,
+        detached: bool,
     },
 }
 
@@ -50,7 +78,10 @@ impl Action {
                 ..
             } => Some(Rejection::new(Reason::WebSocketViolation(violation))),
             Action::Finished {
-                code, early: true, ..
+                code,
+                early: true,
+                detached: false,
+                ..
             } => Some(Rejection::new(Reason::WebSocketClosedEarly { code })),
             _ => None,
         }
@@ -70,6 +101,10 @@ pub enum Ending {
     /// End the stream once the peer's Close came ([`Action::Finished`]),
     /// or after `ms` without it.
     EndAfter { ms: u32 },
+    /// http2-duplex.2: the WebSocket failed without a Close before the
+    /// duplex was complete: the duplex is detached, to be resumed (the
+    /// resume core's `handle_transport_failed`); the stream is over.
+    Detach,
 }
 
 /// The duplex and its stream when the duplex is destroyed, as the adapter
@@ -93,6 +128,8 @@ pub struct Endpoint {
     finished: bool,
     peer_code: Option<u16>,
     role: Role,
+    /// http2-duplex.2: the resume core said both ends were acknowledged.
+    completed: bool,
 }
 
 /// A fresh mask key from the system's CSPRNG (RFC 6455 §5.3).
@@ -141,7 +178,98 @@ impl Endpoint {
             finished: false,
             peer_code: None,
             role,
+            completed: false,
         }
+    }
+
+    /// Speak http2-duplex.2 (docs/protocol.md "Resume"), once it was
+    /// selected and before anything was received: the first messages open
+    /// or resume a duplex, `ack N` goes both ways, the WebSocket closes
+    /// when [`Endpoint::complete`] says, not when both `end`s went, and a
+    /// failure without a Close detaches the duplex ([`Ending::Detach`]).
+    pub fn set_resumable(&mut self) {
+        self.channel.set_resumable();
+    }
+
+    pub fn is_resumable(&self) -> bool {
+        self.channel.is_resumable()
+    }
+
+    fn send_text(&mut self, text: &str, out: &mut Vec<Action>) {
+        if !self.finished && self.session.can_send() {
+            out.push(Action::Send(frame(
+                self.role,
+                Opcode::Text,
+                text.as_bytes(),
+            )));
+        }
+    }
+
+    /// (Client) Ask for a new duplex: the first message.
+    pub fn send_open(&mut self, out: &mut Vec<Action>) {
+        self.send_text(OPEN_MESSAGE, out);
+    }
+
+    /// (Client) Ask to resume duplex `id`, having received `received`
+    /// units of the server's direction: the first message.
+    pub fn send_resume(&mut self, id: &str, secret: &str, received: u64, out: &mut Vec<Action>) {
+        self.send_text(&format!("{RESUME_PREFIX}{id} {secret} {received}"), out);
+    }
+
+    /// (Server) Answer `open`: the duplex's id and what resuming it takes,
+    /// then the credit beyond the initial one.
+    pub fn send_resumable(
+        &mut self,
+        id: &str,
+        secret: &str,
+        config: resume::Config,
+        keepalive_ms: u64,
+        out: &mut Vec<Action>,
+    ) {
+        let resume::Config {
+            resume_buffer,
+            resume_timeout_ms,
+        } = config;
+        self.send_text(
+            &format!(
+                "{RESUMABLE_PREFIX}{id} {secret} {resume_buffer} {resume_timeout_ms} {keepalive_ms}"
+            ),
+            out,
+        );
+        self.open(out);
+    }
+
+    /// (Server) Answer `resume`: the server's count received, then the
+    /// credit beyond the initial one.
+    pub fn send_resumed(&mut self, received: u64, out: &mut Vec<Action>) {
+        self.send_text(&format!("{RESUMED_PREFIX}{received}"), out);
+        self.open(out);
+    }
+
+    /// (Server) Refuse a resume: Close 1008 naming the code.
+    pub fn refuse_resume(&mut self, code: Code, out: &mut Vec<Action>) {
+        self.close(close_code::POLICY_VIOLATION, code.as_str(), out);
+    }
+
+    /// Acknowledge `count` units of the peer's direction.
+    pub fn send_ack(&mut self, count: u64, out: &mut Vec<Action>) {
+        self.send_text(&format!("{ACK_PREFIX}{count}"), out);
+    }
+
+    /// The resume core says the duplex is complete: close with 1000.
+    pub fn complete(&mut self, out: &mut Vec<Action>) {
+        self.completed = true;
+        if !self.finished {
+            self.session.close(Some(close_code::NORMAL), "");
+            self.flush(None, out);
+        }
+    }
+
+    /// (Client) Abandon a WebSocket taken for hung: Close 4001, the duplex
+    /// lives on. Nothing more from it is to be read.
+    pub fn abandon(&mut self, out: &mut Vec<Action>) {
+        self.close(close_code::RESUMING, RESUMING_REASON, out);
+        self.finished = true;
     }
 
     pub fn role(&self) -> Role {
@@ -187,8 +315,11 @@ impl Endpoint {
             if violation.is_some() {
                 break;
             }
-            if let Event::Close { code, .. } = event {
+            if let Event::Close { code, reason } = event {
                 self.peer_code = code;
+                if let Some(code) = self.resume_refusal(code, &reason) {
+                    out.push(Action::ResumeRefused { code });
+                }
                 continue;
             }
             match self.channel.receive(event) {
@@ -198,6 +329,11 @@ impl Endpoint {
                     self.close_if_both_ended();
                 }
                 Ok(Some(Inbound::Credit(_))) => out.push(Action::Credit),
+                Ok(Some(Inbound::Ack(count))) => out.push(Action::Ack { count }),
+                Ok(Some(Inbound::Open)) => out.push(Action::Open),
+                Ok(Some(Inbound::Resume(request))) => out.push(Action::Resume(request)),
+                Ok(Some(Inbound::Resumable(answer))) => out.push(Action::Resumable(answer)),
+                Ok(Some(Inbound::Resumed(received))) => out.push(Action::Resumed { received }),
                 Ok(None) => {}
                 Err(close) => {
                     self.fail(close);
@@ -288,8 +424,33 @@ impl Endpoint {
         }
     }
 
+    // A client's resume refused: the server's Close 1008 names the code.
+    fn resume_refusal(&self, code: Option<u16>, reason: &[u8]) -> Option<Code> {
+        if self.role != Role::Client
+            || !self.is_resumable()
+            || code != Some(close_code::POLICY_VIOLATION)
+        {
+            return None;
+        }
+        let code: Code = std::str::from_utf8(reason).ok()?.parse().ok()?;
+        matches!(
+            code,
+            Code::ResumeUnknown | Code::ResumeRefused | Code::ResumeCount
+        )
+        .then_some(code)
+    }
+
+    // The ends went both ways and the duplex is done with the WebSocket.
+    fn is_clean(&self) -> bool {
+        if self.is_resumable() {
+            self.completed
+        } else {
+            self.channel.both_ended()
+        }
+    }
+
     fn close_if_both_ended(&mut self) {
-        if self.channel.both_ended() {
+        if !self.is_resumable() && self.channel.both_ended() {
             self.session.close(Some(close_code::NORMAL), "");
         }
     }
@@ -308,10 +469,15 @@ impl Endpoint {
         }
         if violation.is_some() || self.session.is_complete() {
             self.finished = true;
+            let detached = violation.is_none()
+                && self.is_resumable()
+                && !self.completed
+                && self.peer_code == Some(close_code::RESUMING);
             out.push(Action::Finished {
                 code: self.peer_code,
-                early: violation.is_none() && !self.channel.both_ended(),
+                early: violation.is_none() && !self.is_clean(),
                 violation,
+                detached,
             });
         }
     }
@@ -368,7 +534,7 @@ impl Endpoint {
     pub fn handle_destroyed(&mut self, destroyed: &Destroyed, out: &mut Vec<Action>) -> Ending {
         if destroyed.stream_ended || destroyed.stream_gone {
             Ending::Leave
-        } else if !destroyed.failed && destroyed.writes_done && self.channel.both_ended() {
+        } else if !destroyed.failed && destroyed.writes_done && self.is_clean() {
             Ending::EndAfter { ms: WS_CLOSE_MS }
         } else {
             self.close(close_code::GOING_AWAY, DESTROYED_REASON, out);
@@ -379,8 +545,11 @@ impl Endpoint {
     // The peer went: the WebSocket is over, and broken unless it was over
     // already, both directions had ended, or the peer's Close came first.
     fn gone(&mut self, reason: Reason) -> Ending {
-        let broke = !self.finished && !self.channel.both_ended() && !self.session.close_received();
+        let broke = !self.finished && !self.is_clean() && !self.session.close_received();
         self.finished = true;
+        if broke && self.is_resumable() {
+            return Ending::Detach;
+        }
         Ending::End {
             broken: broke.then(|| Rejection::new(reason)),
         }
@@ -409,7 +578,7 @@ impl Endpoint {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::websocket::{mask_in_place, INITIAL_CREDIT};
+    use crate::websocket::{close_payload, mask_in_place, INITIAL_CREDIT};
 
     // What a gone peer's Ending says of the duplex.
     fn broken(ending: Ending) -> Option<Rejection> {
@@ -616,6 +785,209 @@ mod tests {
             .collect()
     }
 
+    fn resumable_server() -> Endpoint {
+        let mut endpoint = Endpoint::new(1 << 20, INITIAL_CREDIT);
+        endpoint.set_resumable();
+        endpoint
+    }
+
+    const SECRET: &str = "AAAAAAAAAAAAAAAAAAAAAA";
+
+    #[test]
+    fn resume_the_client_opens_or_resumes_with_its_first_message() {
+        let mut endpoint = resumable_server();
+        let mut out = Vec::new();
+        endpoint.receive(client_frame(Opcode::Text, b"open"), &mut out);
+        assert_eq!(out, vec![Action::Open]);
+        out.clear();
+        let config = resume::Config {
+            resume_buffer: 4096,
+            resume_timeout_ms: 30_000,
+        };
+        endpoint.send_resumable("n1.x", SECRET, config, 200, &mut out);
+        assert_eq!(
+            sent_text(&out),
+            vec![format!("resumable n1.x {SECRET} 4096 30000 200")]
+        );
+        out.clear();
+        endpoint.receive(client_frame(Opcode::Text, b"ack 0"), &mut out);
+        endpoint.receive(client_frame(Opcode::Text, b"ack 12"), &mut out);
+        assert_eq!(
+            out,
+            vec![Action::Ack { count: 0 }, Action::Ack { count: 12 }]
+        );
+
+        let mut endpoint = resumable_server();
+        out.clear();
+        let request = format!("resume n1.x {SECRET} 77");
+        endpoint.receive(client_frame(Opcode::Text, request.as_bytes()), &mut out);
+        assert_eq!(
+            out,
+            vec![Action::Resume(ResumeRequest {
+                id: "n1.x".into(),
+                secret: SECRET.into(),
+                received: 77
+            })]
+        );
+        out.clear();
+        endpoint.send_resumed(5, &mut out);
+        assert_eq!(sent_text(&out), vec!["resumed 5".to_string()]);
+    }
+
+    #[test]
+    fn resume_a_bad_first_message_or_ack_is_a_violation() {
+        let bad: [&[u8]; 9] = [
+            b"end",
+            b"resume n1.x short 1",
+            b"resume n1.x AAAAAAAAAAAAAAAAAAAAAA",
+            b"resume n1.x AAAAAAAAAAAAAAAAAAAAAA 01",
+            b"resume n1.x AAAAAAAAAAAAAAAAAAAAAA 1 2",
+            b"resume n1/x AAAAAAAAAAAAAAAAAAAAAA 1",
+            b"opened",
+            b"credit 5",
+            b"id n1.x",
+        ];
+        for first in bad {
+            let mut endpoint = resumable_server();
+            let mut out = Vec::new();
+            endpoint.receive(client_frame(Opcode::Text, first), &mut out);
+            assert!(
+                matches!(
+                    out.last(),
+                    Some(Action::Finished {
+                        violation: Some(Violation::BadControlMessage),
+                        ..
+                    })
+                ),
+                "{:?}: {out:?}",
+                String::from_utf8_lossy(first)
+            );
+        }
+        // Data before the first message.
+        let mut endpoint = resumable_server();
+        let mut out = Vec::new();
+        endpoint.receive(client_frame(Opcode::Binary, b"x"), &mut out);
+        assert!(matches!(
+            out.last(),
+            Some(Action::Finished {
+                violation: Some(_),
+                ..
+            })
+        ));
+        // An ack is not part of http2-duplex.1, nor a malformed one of .2.
+        for (resumable, ack) in [(false, &b"ack 1"[..]), (true, b"ack -1"), (true, b"ack 00")] {
+            let mut endpoint = Endpoint::new(1 << 20, INITIAL_CREDIT);
+            let mut out = Vec::new();
+            if resumable {
+                endpoint.set_resumable();
+                endpoint.receive(client_frame(Opcode::Text, b"open"), &mut out);
+            }
+            endpoint.receive(client_frame(Opcode::Text, ack), &mut out);
+            assert!(matches!(
+                out.last(),
+                Some(Action::Finished {
+                    violation: Some(_),
+                    ..
+                })
+            ));
+        }
+    }
+
+    #[test]
+    fn resume_both_ends_wait_for_complete_and_a_failure_detaches() {
+        let mut endpoint = resumable_server();
+        let mut out = Vec::new();
+        endpoint.receive(client_frame(Opcode::Text, b"open"), &mut out);
+        endpoint.receive(client_frame(Opcode::Text, b"end"), &mut out);
+        endpoint.end(&mut out);
+        assert!(!endpoint.close_sent(), "both ends alone do not close .2");
+        // The stream fails now: the duplex is detached, not broken.
+        assert_eq!(endpoint.handle_stream_closed(Some(8)), Ending::Detach);
+
+        let mut endpoint = resumable_server();
+        out.clear();
+        endpoint.receive(client_frame(Opcode::Text, b"open"), &mut out);
+        endpoint.complete(&mut out);
+        assert!(endpoint.close_sent());
+        out.clear();
+        endpoint.receive(
+            client_frame(Opcode::Close, &close_payload(1000, "")),
+            &mut out,
+        );
+        assert!(matches!(
+            out.last(),
+            Some(Action::Finished {
+                early: false,
+                detached: false,
+                ..
+            })
+        ));
+
+        // The client abandons a hung WebSocket: Close 4001.
+        let mut endpoint = resumable_server();
+        out.clear();
+        endpoint.receive(client_frame(Opcode::Text, b"open"), &mut out);
+        let abandon = close_payload(close_code::RESUMING, RESUMING_REASON);
+        endpoint.receive(client_frame(Opcode::Close, &abandon), &mut out);
+        let finished = out.last().unwrap();
+        assert!(matches!(finished, Action::Finished { detached: true, .. }));
+        assert_eq!(finished.server_failure(), None);
+        // Without resume, the same Close ends the duplex.
+        let mut endpoint = Endpoint::new(1 << 20, INITIAL_CREDIT);
+        out.clear();
+        endpoint.receive(client_frame(Opcode::Close, &abandon), &mut out);
+        assert!(out.last().unwrap().server_failure().is_some());
+    }
+
+    #[test]
+    fn resume_the_client_reads_the_answers_and_a_refusal() {
+        let mut client = Endpoint::client(1 << 20, INITIAL_CREDIT);
+        client.set_resumable();
+        let mut out = Vec::new();
+        client.send_open(&mut out);
+        client.send_resume("n1.x", SECRET, 3, &mut out);
+        assert_eq!(out.len(), 2);
+        out.clear();
+        let answer = format!("resumable n1.x {SECRET} 4096 30000 0");
+        client.receive(server_frame(Opcode::Text, answer.as_bytes()), &mut out);
+        assert_eq!(
+            out,
+            vec![Action::Resumable(ResumableDuplex {
+                id: "n1.x".into(),
+                secret: SECRET.into(),
+                resume_buffer: 4096,
+                resume_timeout_ms: 30_000,
+                keepalive_ms: 0
+            })]
+        );
+        assert_eq!(client.peer_id(), Some("n1.x"));
+
+        let mut client = Endpoint::client(1 << 20, INITIAL_CREDIT);
+        client.set_resumable();
+        out.clear();
+        client.receive(server_frame(Opcode::Text, b"resumed 9"), &mut out);
+        assert_eq!(out, vec![Action::Resumed { received: 9 }]);
+
+        let mut client = Endpoint::client(1 << 20, INITIAL_CREDIT);
+        client.set_resumable();
+        out.clear();
+        let refusal = close_payload(
+            close_code::POLICY_VIOLATION,
+            "ERR_HTTP2_DUPLEX_RESUME_UNKNOWN",
+        );
+        client.receive(server_frame(Opcode::Close, &refusal), &mut out);
+        assert_eq!(
+            out[0],
+            Action::ResumeRefused {
+                code: Code::ResumeUnknown
+            }
+        );
+        assert!(matches!(
+            out.last(),
+            Some(Action::Finished { early: true, .. })
+        ));
+    }
+
     #[test]
     fn data_both_ways_then_a_clean_close() {
         let mut endpoint = Endpoint::new(1 << 20, INITIAL_CREDIT);
@@ -643,7 +1015,8 @@ mod tests {
             vec![Action::Finished {
                 code: Some(1000),
                 violation: None,
-                early: false
+                early: false,
+                detached: false
             }]
         );
         assert_eq!(endpoint.send_credit(), 0);
@@ -663,7 +1036,8 @@ mod tests {
             Action::Finished {
                 code: Some(1001),
                 violation: None,
-                early: true
+                early: true,
+                detached: false
             }
         ));
         let broke = last.server_failure().expect("a failure");
@@ -866,7 +1240,8 @@ mod tests {
             vec![Action::Finished {
                 code: Some(1000),
                 violation: None,
-                early: false
+                early: false,
+                detached: false
             }]
         );
     }

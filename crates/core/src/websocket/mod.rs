@@ -24,7 +24,8 @@ mod session;
 
 pub use decoder::{Decoder, Event, Piece};
 pub use duplex::{
-    credit_message, Channel, Flow, Inbound, END_MESSAGE, INITIAL_CREDIT, MAX_CREDIT, SUBPROTOCOL,
+    credit_message, Channel, Flow, Inbound, ResumableDuplex, ResumeRequest, END_MESSAGE,
+    INITIAL_CREDIT, MAX_CREDIT, SUBPROTOCOL,
 };
 pub use endpoint::{Action, Destroyed, Ending, Endpoint, DESTROYED_REASON};
 pub use frame::{
@@ -36,8 +37,9 @@ pub use session::{Outgoing, Session};
 
 /// Which end of the stream this is. A server receives masked frames from the
 /// client; a client receives unmasked frames from the server.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Role {
+    #[default]
     Server,
     Client,
 }
