@@ -2,6 +2,9 @@
 // cases as crates/core/src/resume/client.rs and mod.rs's tests, with the same figures.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { Buffer } from 'node:buffer';
+import { ResumableWebSocketDuplex } from '../lib/browser/websocket-resume.mjs';
 import {
     ResumeClient, hang_timeout_ms, reconnect_delay_ms, ATTEMPT_TIMEOUT_MS, MAX_RECONNECT_DELAY_MS
 } from '../lib/browser/resume.mjs';
@@ -220,4 +223,203 @@ test('a resume resends the end the server lacks, after the bytes', () => {
         { type: 'drop', bytes: 2 },
         { type: 'resend', from: 6, end: true }
     ]);
+});
+
+// The duplex (websocket-resume.mjs) over stand-in WebSockets, the test playing the server.
+class StandIn extends EventTarget {
+    static made = [];
+
+    constructor(url, protocols) {
+        super();
+        this.url = url;
+        this.protocols = protocols;
+        this.readyState = 0;
+        this.bufferedAmount = 0;
+        this.sent = [];
+        this.closed_with = null;
+        StandIn.made.push(this);
+    }
+
+    send(data) {
+        this.sent.push(typeof data === 'string' ? data : Buffer.from(data));
+    }
+
+    close(code) {
+        this.closed_with = code;
+        this.readyState = 2;
+    }
+
+    opened(protocol = 'http2-duplex.2') {
+        this.protocol = protocol;
+        this.readyState = 1;
+        this.dispatchEvent(new Event('open'));
+    }
+
+    message(data) {
+        this.dispatchEvent(Object.assign(new Event('message'), { data }));
+    }
+
+    closed(code, reason = '', wasClean = code !== 1006) {
+        this.readyState = 3;
+        this.dispatchEvent(Object.assign(new Event('close'), { code, reason, wasClean }));
+    }
+
+    // Binary sent, joined; text sent, in order.
+    bytes() {
+        return Buffer.concat(this.sent.filter(d => typeof d !== 'string'));
+    }
+
+    texts() {
+        return this.sent.filter(d => typeof d === 'string');
+    }
+}
+
+const SECRET = 'abcdefghijklmnopqrstuv';
+
+function open_resumable(keepalive_interval_ms = 0, resume_buffer = 100) {
+    StandIn.made = [];
+    const ws = new StandIn('wss://localhost/duplex');
+    ws.opened();
+    const duplex = new ResumableWebSocketDuplex('https://localhost/duplex', {
+        ws, id: 'n1.x', early: [], stop_early() {},
+        resumable: { secret: SECRET, resume_buffer, resume_timeout_ms: 30000, keepalive_interval_ms }
+    }, {});
+    return { ws, duplex };
+}
+
+const bytes = (from, n) => Buffer.from(Array.from({ length: n }, (_, i) => (from + i) % 251));
+const tick = () => new Promise(resolve => setTimeout(resolve, 0));
+
+test('duplex: a cut WebSocket is resumed on a new one, which gets what the server lacks, then new writes', async () => {
+    const { ws, duplex } = open_resumable();
+    const resumed = [];
+    duplex.on('resumed', info => resumed.push(info));
+    duplex.on('error', err => assert.fail(err));
+    const received = [];
+    duplex.on('data', d => received.push(d));
+    duplex.write(bytes(0, 60));
+    await tick();
+    assert.deepEqual(ws.bytes(), bytes(0, 60));
+    ws.message('ack 20');
+    ws.message(new Uint8Array(bytes(0, 9)).buffer);
+    ws.closed(1006);
+    assert.equal(StandIn.made.length, 2, 'a new WebSocket at once');
+    const ws2 = StandIn.made[1];
+    assert.equal(ws2.url, 'wss://localhost/duplex');
+    assert.equal(ws2.protocols, 'http2-duplex.2');
+    // Written while detached: kept, sent after the resend.
+    duplex.write(bytes(60, 10));
+    await tick();
+    ws2.opened();
+    assert.deepEqual(ws2.texts(), [`resume n1.x ${SECRET} 9`]);
+    ws2.message('resumed 30');
+    assert.equal(resumed.length, 1);
+    assert.equal(resumed[0].attempt, 1);
+    assert.deepEqual(ws2.bytes(), bytes(30, 40), 'bytes 30..70: the server had 30');
+    // More data from the server, its end, our end; the server's final ack completes.
+    ws2.message(new Uint8Array(bytes(9, 5)).buffer);
+    ws2.message('end');
+    assert.equal(ws2.texts().at(-1), 'ack 15', 'the end is acknowledged at once');
+    const closed = once(duplex, 'close');
+    duplex.end();
+    await once(duplex, 'finish');
+    assert.equal(ws2.texts().at(-1), 'end');
+    // Both ended, so the duplex closes; the exchange goes on until the server's ack.
+    await closed;
+    assert.equal(duplex._complete, false);
+    ws2.message('ack 71');
+    assert.equal(duplex._complete, true);
+    assert.deepEqual(Buffer.concat(received), bytes(0, 14));
+    assert.equal(ws.closed_with, null, 'the cut WebSocket was not closed by the client');
+});
+
+test('duplex: the end lost in a cut is resent after the bytes, and the duplex completes after a destroy', async () => {
+    const { ws, duplex } = open_resumable();
+    duplex.on('error', err => assert.fail(err));
+    duplex.resume();
+    ws.message('end');
+    const closed = once(duplex, 'close');
+    duplex.end(bytes(0, 5));
+    await once(duplex, 'finish');
+    assert.deepEqual(ws.texts(), ['ack 1', 'end']);
+    // Both ended: the duplex is destroyed (autoDestroy), but the exchange is not done.
+    await closed;
+    ws.closed(1006);
+    const ws2 = StandIn.made[1];
+    ws2.opened();
+    ws2.message('resumed 2');
+    assert.deepEqual(ws2.texts(), [`resume n1.x ${SECRET} 1`, 'end']);
+    assert.deepEqual(ws2.bytes(), bytes(2, 3));
+    ws2.message('ack 6');
+    assert.equal(duplex._complete, true);
+    assert.equal(ws2.closed_with, null, 'it waits for the server to close');
+    ws2.closed(1000);
+});
+
+for (const [reason, code] of [
+    ['ERR_HTTP2_DUPLEX_RESUME_UNKNOWN', 'ERR_HTTP2_DUPLEX_RESUME_UNKNOWN'],
+    ['ERR_HTTP2_DUPLEX_RESUME_REFUSED', 'ERR_HTTP2_DUPLEX_RESUME_REFUSED'],
+    ['ERR_HTTP2_DUPLEX_RESUME_COUNT', 'ERR_HTTP2_DUPLEX_RESUME_COUNT']
+]) {
+    test(`duplex: a resume refused with Close 1008 ${reason} fails the duplex with ${code}`, async () => {
+        const { ws, duplex } = open_resumable();
+        ws.closed(1006);
+        const ws2 = StandIn.made[1];
+        ws2.opened();
+        ws2.closed(1008, reason);
+        const [err] = await once(duplex, 'error');
+        assert.equal(err.code, code);
+        assert.equal(StandIn.made.length, 2, 'no further attempt');
+    });
+}
+
+test('duplex: a server Close ends the duplex as in http2-duplex.1; a failed attempt is retried after 250 ms', async () => {
+    {
+        const { ws, duplex } = open_resumable();
+        ws.closed(1001, 'duplex destroyed');
+        const [err] = await once(duplex, 'error');
+        assert.equal(err.code, 'ERR_HTTP2_DUPLEX_WS_CLOSED');
+        assert.equal(StandIn.made.length, 1);
+    }
+    const { ws, duplex } = open_resumable();
+    duplex.on('error', err => assert.fail(err));
+    ws.closed(1006);
+    const started = performance.now();
+    StandIn.made[1].closed(1006);
+    while (StandIn.made.length < 3) {
+        await new Promise(resolve => setTimeout(resolve, 10));
+    }
+    assert.ok(performance.now() - started >= 240, 'the second attempt waited its backoff');
+    duplex.destroy();
+});
+
+test('duplex: a silent WebSocket is abandoned with Close 4001 after 2 × K + 1000 ms', async () => {
+    const { ws, duplex } = open_resumable(50);
+    duplex.on('error', err => assert.fail(err));
+    duplex.resume();
+    const started = performance.now();
+    while (StandIn.made.length < 2) {
+        await new Promise(resolve => setTimeout(resolve, 10));
+    }
+    const waited = performance.now() - started;
+    assert.ok(waited >= 1090 && waited < 1500, `hung after ${waited} ms`);
+    assert.equal(ws.closed_with, 4001);
+    duplex.destroy();
+});
+
+test('duplex: writes beyond the resume buffer wait for acks (backpressure, never loss)', async () => {
+    const { ws, duplex } = open_resumable(0, 100);
+    duplex.on('error', err => assert.fail(err));
+    let done = false;
+    duplex.write(bytes(0, 150), () => {
+        done = true;
+    });
+    await tick();
+    assert.deepEqual(ws.bytes(), bytes(0, 100));
+    assert.equal(done, false);
+    ws.message('ack 80');
+    await tick();
+    assert.deepEqual(ws.bytes(), bytes(0, 150));
+    assert.equal(done, true);
+    duplex.destroy();
 });

@@ -11,6 +11,7 @@ import { split_options, request_init, plan_transport, invalid_option } from './o
 import { StreamUpload, request_streaming_supported } from './stream-upload.mjs';
 import { PostUpload } from './post-upload.mjs';
 import { WebSocketDuplex, open_websocket, websocket_url } from './websocket-duplex.mjs';
+import { ResumableWebSocketDuplex } from './websocket-resume.mjs';
 import { FrameParser, truncated_error, should_ask_framing, page_base } from './frames.mjs';
 import protocol from '../protocol.js';
 
@@ -46,10 +47,13 @@ class FetchDuplex extends Duplex {
             ResponseError,
             framing: undefined,
             transport: 'auto',
-            WebSocket: undefined
+            WebSocket: undefined,
+            resume: false
         });
         super(duplex);
         this.url = url;
+        // The fetch paths do not resume (yet): 'auto' with resume falls back to them without.
+        this.resumable = false;
         this._client = client;
         this._fetch_init = fetch_init;
         this._abort_read = new AbortController();
@@ -364,8 +368,9 @@ async function make_websocket_now(url, options, transport, timeout_ms) {
         return null;
     }
     try {
-        const opened = await open_websocket(url, WebSocketClass, options?.signal, timeout_ms);
-        return new WebSocketDuplex(url, opened, duplex);
+        const opened = await open_websocket(url, WebSocketClass, options?.signal, timeout_ms, client.resume === true);
+        // A server without resume selects http2-duplex.1: a duplex as without the option.
+        return opened.resumable ? new ResumableWebSocketDuplex(url, opened, duplex) : new WebSocketDuplex(url, opened, duplex);
     } catch (err) {
         if (transport === 'websocket' || options?.signal?.aborted) {
             throw err;

@@ -4,7 +4,7 @@ import codes from '../error-codes.js';
 import { duplex_error } from './response-error.mjs';
 
 const CLIENT_KEYS = new Set([
-    'disable_request_streaming', 'fetch', 'ResponseError', 'framing', 'transport', 'WebSocket'
+    'disable_request_streaming', 'fetch', 'ResponseError', 'framing', 'transport', 'WebSocket', 'resume'
 ]);
 
 // Node Duplex options; everything else goes to fetch, as in http2-duplex 6.
@@ -79,6 +79,14 @@ export function plan_transport(options, can_stream) {
     if (transport === 'websocket' && fetch_only.length > 0) {
         throw invalid_option(`transport 'websocket' cannot honour ${fetch_only.join(', ')}: ` +
             "a WebSocket goes through no fetch and carries no fetch options (transport 'auto' uses the fetch paths)");
+    }
+    const resume = options?.resume;
+    if (resume !== undefined && typeof resume !== 'boolean') {
+        throw invalid_option('resume must be true or false');
+    }
+    if (resume && (transport === 'streaming' || transport === 'per-write')) {
+        throw invalid_option(`transport '${transport}' cannot resume: only the WebSocket transport does ` +
+            "(transport 'auto' or 'websocket')");
     }
     if (transport === 'streaming' && options.disable_request_streaming) {
         throw invalid_option("transport 'streaming' with disable_request_streaming");

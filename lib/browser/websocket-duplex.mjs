@@ -9,6 +9,7 @@ import { Buffer } from 'buffer';
 import protocol from '../protocol.js';
 import { page_base } from './frames.mjs';
 import { destroyed_error, duplex_error } from './response-error.mjs';
+import { RESUME_WEBSOCKET } from './resume.mjs';
 
 const { WEBSOCKET, CLOSE, CLOSE_ERRORS, WAIT } = protocol;
 // Credit each side holds before any `credit` message.
@@ -27,15 +28,22 @@ const BUFFERED_POLL_MS = 2;
 const POLICY_ERRORS = new Set(['ERR_HTTP2_DUPLEX_WS_CREDIT', 'ERR_HTTP2_DUPLEX_WS_MESSAGE']);
 
 // The prefixes are plain words and a space: nothing to escape.
-const CREDIT = new RegExp(`^${WEBSOCKET.CREDIT_PREFIX}([1-9][0-9]{0,15})$`);
+export const CREDIT = new RegExp(`^${WEBSOCKET.CREDIT_PREFIX}([1-9][0-9]{0,15})$`);
 // The server's first message names the duplex (a page cannot read the answer's headers).
-const ID = new RegExp(`^${WEBSOCKET.ID_PREFIX}([A-Za-z0-9.-]{1,${WEBSOCKET.MAX_ID_LENGTH}})$`);
+const ID_PATTERN = `([A-Za-z0-9.-]{1,${WEBSOCKET.MAX_ID_LENGTH}})`;
+const ID = new RegExp(`^${WEBSOCKET.ID_PREFIX}${ID_PATTERN}$`);
+// A count of http2-duplex.2: 1 to 16 digits without a leading zero, or 0.
+export const COUNT_PATTERN = '(0|[1-9][0-9]{0,15})';
+// http2-duplex.2: the answer to `open` names the duplex, its resume secret, the resume
+// buffer, the resume timeout and the keep-alive interval.
+const RESUMABLE = new RegExp(`^${RESUME_WEBSOCKET.RESUMABLE_PREFIX}${ID_PATTERN} ([A-Za-z0-9_-]{22}) ` +
+    `${COUNT_PATTERN} ${COUNT_PATTERN} ${COUNT_PATTERN}$`);
 
 function ignore() {}
 
 // The error for a close with `code` (and `reason`) before both directions ended. Both
 // http2-duplex.1 violations close with POLICY_VIOLATION, whose reason is the cause's code.
-function close_error(code, reason) {
+export function close_error(code, reason) {
     let name = CLOSE_ERRORS[code] || 'ERR_HTTP2_DUPLEX_WS_CLOSED';
     if (code === CLOSE.POLICY_VIOLATION) {
         name = POLICY_ERRORS.has(reason) ? reason : 'ERR_HTTP2_DUPLEX_WS_MESSAGE';
@@ -55,12 +63,15 @@ export function websocket_url(url) {
 // the duplex took over) once open with our subprotocol and the server's first
 // message (its id) came, rejects with an error of code
 // ERR_HTTP2_DUPLEX_WS_CLOSED when it fails or closes first (or timeout_ms passes).
-export function open_websocket(url, WebSocketClass, signal, timeout_ms) {
+// With `resume`, http2-duplex.2 is offered first; where the server selects it, the
+// client's first message is `open` and { resumable } holds the server's answer.
+export function open_websocket(url, WebSocketClass, signal, timeout_ms, resume = false) {
     return new Promise((resolve, reject) => {
         let timer;
         let ws;
         try {
-            ws = new WebSocketClass(websocket_url(url), WEBSOCKET.SUBPROTOCOL);
+            ws = new WebSocketClass(websocket_url(url), resume ?
+                [RESUME_WEBSOCKET.RESUME_SUBPROTOCOL, WEBSOCKET.SUBPROTOCOL] : WEBSOCKET.SUBPROTOCOL);
         } catch (err) {
             reject(duplex_error('ERR_HTTP2_DUPLEX_WS_CLOSED', { cause: err }));
             return;
@@ -80,23 +91,41 @@ export function open_websocket(url, WebSocketClass, signal, timeout_ms) {
         const on_error = () => fail(undefined);
         const on_close = event => fail(event.code);
         const on_abort = () => fail(undefined);
+        let resumable = false;
         const on_open = () => {
-            if (ws.protocol !== WEBSOCKET.SUBPROTOCOL) {
+            resumable = resume && ws.protocol === RESUME_WEBSOCKET.RESUME_SUBPROTOCOL;
+            if (ws.protocol !== WEBSOCKET.SUBPROTOCOL && !resumable) {
                 fail(undefined);
                 return;
             }
             ws.removeEventListener('open', on_open);
             ws.addEventListener('message', on_first);
+            if (resumable) {
+                ws.send(RESUME_WEBSOCKET.OPEN_MESSAGE);
+            }
         };
         const on_first = event => {
+            const text = typeof event.data === 'string' ? event.data : '';
+            const answer = resumable && RESUMABLE.exec(text);
+            if (resumable && !answer) {
+                // No duplex to resume, nor one to report a violation on.
+                fail(undefined);
+                return;
+            }
             cleanup();
-            const named = typeof event.data === 'string' && ID.exec(event.data);
+            const named = answer || ID.exec(text);
             if (!named) {
                 early.push(event);
             }
             ws.addEventListener('message', on_message);
             resolve({
                 ws, early, id: named ? named[1] : undefined,
+                resumable: answer ? {
+                    secret: answer[2],
+                    resume_buffer: Number(answer[3]),
+                    resume_timeout_ms: Number(answer[4]),
+                    keepalive_interval_ms: Number(answer[5])
+                } : undefined,
                 stop_early: () => ws.removeEventListener('message', on_message)
             });
         };
@@ -120,11 +149,13 @@ export function open_websocket(url, WebSocketClass, signal, timeout_ms) {
 
 // A Duplex over an open http2-duplex.1 WebSocket.
 export class WebSocketDuplex extends Duplex {
-    constructor(url, { ws, id, early, stop_early }, duplex_options) {
+    constructor(url, opened, duplex_options) {
         super(duplex_options);
+        const { ws, id, early, stop_early } = opened;
         this.url = url;
         this.id = id;
         this.transport = 'websocket';
+        this.resumable = false;
         this._ws = ws;
         this._send_credit = INITIAL_CREDIT;
         this._queue = [];           // { chunk, cb }: writes not yet all handed to ws.send
@@ -140,8 +171,9 @@ export class WebSocketDuplex extends Duplex {
         this._got_end = false;
         this._sent_end = false;
         this._on_message = event => this._message(event.data);
-        this._on_close = event => this._closed(event.code, event.reason);
+        this._on_close = event => this._closed(event.code, event.reason, event.wasClean);
         this._on_error = () => {};  // a close event follows every error
+        this._setup(opened);
         ws.addEventListener('message', this._on_message);
         ws.addEventListener('close', this._on_close);
         ws.addEventListener('error', this._on_error);
@@ -153,6 +185,9 @@ export class WebSocketDuplex extends Duplex {
             this._message(event.data);
         }
     }
+
+    // A subclass's own state, before any message is taken.
+    _setup() {}
 
     _send_text(text) {
         if (this._ws.readyState === 1) {
