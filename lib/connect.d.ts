@@ -67,6 +67,18 @@ export interface ConnectOptions extends DuplexOptions {
      * (the browser client's names); 'fetch' is 7.0.0's name for 'streaming'.
      */
     transport?: 'auto' | 'websocket' | 'streaming' | 'fetch';
+    /**
+     * Offer resume (default false): the WebSocket subprotocol
+     * http2-duplex.2 before http2-duplex.1. A duplex the server makes
+     * resumable survives cuts and hangs of its connection: the client
+     * reconnects and resumes it byte-exact, and it emits 'resumed'. It fails
+     * with ERR_HTTP2_DUPLEX_RESUME_UNKNOWN, _REFUSED or _COUNT when the
+     * server refuses the resume, with ERR_HTTP2_DUPLEX_RESUME_TIMEOUT when
+     * it was not resumed within the server's resume timeout. WebSocket
+     * only: with transport 'streaming' connect() throws
+     * ERR_HTTP2_DUPLEX_INVALID_OPTION.
+     */
+    resume?: boolean;
     /** Connection pool (default: one shared by the process). */
     pool?: ConnectionPool;
     /** Class used for non-2xx answers (default ResponseError); init() is awaited before it is thrown. */
@@ -78,6 +90,11 @@ export interface ClientDuplex extends Duplex {
     readonly id: string;
     /** The transport in use (7.0.0 said 'fetch' for 'streaming'). */
     readonly transport: 'websocket' | 'streaming';
+    /** Whether the server selected resume (http2-duplex.2) for the duplex. */
+    readonly resumable: boolean;
+    /** A resume: the attempt (from 1 per failure) and ms since the failure. */
+    on(event: 'resumed', listener: (resumed: { attempt: number; downtime: number }) => void): this;
+    on(event: string | symbol, listener: (...args: any[]) => void): this;
 }
 
 /** Open a duplex on an http2-duplex server (https://, or http:// for h2c). */

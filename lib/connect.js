@@ -94,6 +94,11 @@ class ClientDuplex extends Duplex {
         // 'websocket' (one WebSocket stream) or 'streaming' (a GET and a
         // streaming POST): the browser client's names.
         this.transport = handle.transport;
+        // The server selected resume: the duplex outlives its connection.
+        this.resumable = handle.resumable;
+        if (this.resumable) {
+            this._next_resumed(0);
+        }
         // Reads that are not there at once come here.
         handle.onRead(read => this._on_read(read));
         handle.closed().then(async done => {
@@ -101,6 +106,16 @@ class ClientDuplex extends Duplex {
                 this.destroy(await this._error(done.failure));
             }
         }).catch(err => this.destroy(err));
+    }
+
+    // 'resumed' ({ attempt, downtime }) for each resume, until the duplex is over.
+    _next_resumed(seen) {
+        this._handle.resumed(seen).then(resumed => {
+            if (resumed && !this.destroyed) {
+                this.emit('resumed', { attempt: resumed.attempt, downtime: resumed.downtime });
+                this._next_resumed(seen + 1);
+            }
+        }, err => this.destroy(err));
     }
 
     _error(failure) {
@@ -218,7 +233,10 @@ class ClientDuplex extends Duplex {
 // transport ('auto', the default: a WebSocket over HTTP/2 where the server
 // offers RFC 8441, else over an HTTP/1.1 upgrade, else a GET and a streaming
 // POST; 'websocket'; 'streaming', which 7.0.0 called 'fetch'; the Rust client
-// checks it),
+// checks it), resume (default false: offer resume, the WebSocket
+// subprotocol http2-duplex.2; a duplex the server makes resumable survives
+// cuts and hangs of its connection and emits 'resumed'; not with transport
+// 'streaming'),
 // ResponseError (class used for non-2xx answers, to the GET or later to the
 // streaming POST), and any Duplex option (highWaterMark, …). Every error has
 // a stable `code` (lib/error-codes.js).
@@ -229,15 +247,21 @@ async function connect(url, options = {}) {
         headers,
         pool,
         transport = 'auto',
+        resume = false,
         ResponseError: ErrorClass = ResponseError,
         ...duplex_options
     } = options;
+    if (typeof resume !== 'boolean') {
+        throw Object.assign(new TypeError(`resume must be a boolean, got ${typeof resume}`),
+            { code: codes.ERR_HTTP2_DUPLEX_INVALID_OPTION.code });
+    }
     const chosen = pool || default_pool || (default_pool = new ConnectionPool());
     const opened = await chosen._native.open(String(url), {
         ca: pem(ca),
         rejectUnauthorized: rejectUnauthorized !== false,
         headers: header_strings(headers),
-        transport: String(transport)
+        transport: String(transport),
+        resume
     });
     if (opened.kind === 'failed') {
         throw await failure_error(opened.failure, ErrorClass);

@@ -23,6 +23,8 @@ pub struct ClientOpenOptions {
     pub headers: Option<HashMap<String, String>>,
     /// 'auto' (default), 'websocket' or 'streaming' ('fetch', 7.0.0's name).
     pub transport: Option<String>,
+    /// Offer resume (WebSocket subprotocol http2-duplex.2).
+    pub resume: Option<bool>,
 }
 
 /// Why opening or using a duplex failed; `lib/connect.js` builds the JS
@@ -97,6 +99,15 @@ pub enum ClientRead {
     },
 }
 
+/// A resume of the duplex: its `'resumed'` event.
+#[napi(object)]
+pub struct ClientResumed {
+    /// The attempt that resumed it, counted from 1 per detachment.
+    pub attempt: u32,
+    /// Ms from the detachment to the resume.
+    pub downtime: f64,
+}
+
 /// What `write`, `end` and `closed` resolve with.
 #[napi(discriminant = "kind", discriminant_case = "lowercase")]
 pub enum ClientDone {
@@ -167,6 +178,7 @@ impl ClientPool {
                     reject_unauthorized: o.reject_unauthorized.unwrap_or(true),
                     headers: o.headers.unwrap_or_default().into_iter().collect(),
                     transport,
+                    resume: o.resume.unwrap_or(false),
                 }
             }
         };
@@ -248,6 +260,23 @@ impl ClientDuplex {
     #[napi(getter)]
     pub fn transport(&self) -> String {
         self.inner.transport().as_str().to_string()
+    }
+
+    /// Whether the server selected resume (http2-duplex.2).
+    #[napi(getter)]
+    pub fn resumable(&self) -> bool {
+        self.inner.resumable()
+    }
+
+    /// The next resume after the first `seen` ones; null once the duplex
+    /// is over (at once when it is not resumable).
+    #[napi]
+    pub async fn resumed(&self, seen: u32) -> Option<ClientResumed> {
+        let (attempt, downtime) = self.inner.resumed(seen as usize).await?;
+        Some(ClientResumed {
+            attempt,
+            downtime: downtime as f64,
+        })
     }
 
     /// All data available now (waiting for some), or null at the end.

@@ -1,6 +1,7 @@
 use std::fmt;
 
 use http::HeaderMap;
+use http2_duplex_core::resume::Error as ResumeError;
 use http2_duplex_core::websocket::Violation;
 use http2_duplex_core::Code;
 
@@ -57,6 +58,11 @@ pub enum Error {
     /// The server closed the WebSocket (or ended its stream) before both
     /// directions had ended.
     WsClosed { code: Option<u16>, reason: String },
+    /// A resumable duplex (http2-duplex.2) could not be resumed: the server
+    /// refused (it knows no such duplex, a wrong secret or count), the
+    /// client gave up after the resume timeout, or an ack broke the
+    /// protocol.
+    Resume(http2_duplex_core::resume::Error),
 }
 
 impl Error {
@@ -117,6 +123,13 @@ impl Error {
             Error::NoWebSocket(_) => Code::Connection,
             Error::WsViolation(violation) => violation.error_code(),
             Error::WsClosed { .. } => Code::WsClosed,
+            Error::Resume(error) => match error {
+                ResumeError::Timeout { .. } => Code::ResumeTimeout,
+                ResumeError::Unknown => Code::ResumeUnknown,
+                ResumeError::Refused => Code::ResumeRefused,
+                ResumeError::Count { .. } => Code::ResumeCount,
+                ResumeError::Ack { .. } => Code::ResumeAck,
+            },
         }
     }
 }
@@ -167,6 +180,7 @@ impl fmt::Display for Error {
                 Some(code) => write!(f, "{reason} (close code {code})"),
                 None => write!(f, "{reason}"),
             },
+            Error::Resume(error) => write!(f, "{error}"),
         }
     }
 }

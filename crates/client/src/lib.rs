@@ -14,6 +14,7 @@
 mod duplex;
 mod error;
 mod pool;
+mod resume;
 mod tls;
 mod transport;
 mod upgrade;
@@ -40,6 +41,11 @@ pub struct Options {
     pub headers: Vec<(String, String)>,
     /// Which transport to use (default [`Transport::Auto`]).
     pub transport: Transport,
+    /// Offer resume (the WebSocket subprotocol http2-duplex.2): a duplex
+    /// the server makes resumable outlives cuts and hangs of its
+    /// connection (docs/protocol.md "Resume"). WebSocket transports only:
+    /// [`Transport::Streaming`] with it is an invalid option.
+    pub resume: bool,
 }
 
 impl Default for Options {
@@ -49,6 +55,7 @@ impl Default for Options {
             reject_unauthorized: true,
             headers: Vec::new(),
             transport: Transport::Auto,
+            resume: false,
         }
     }
 }

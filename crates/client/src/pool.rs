@@ -4,6 +4,7 @@
 //! TLS handshake offered no HTTP/2 is remembered as such for a while.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
@@ -96,6 +97,9 @@ pub(crate) struct Conn {
     /// The same for HTTP/1.1 WebSockets (RFC 6455 upgrades) to this
     /// origin, tried where the connection offers no RFC 8441.
     pub upgrades_carried: tokio::sync::Mutex<Option<bool>>,
+    /// A resumable duplex found the connection hung: the pool opens a new
+    /// one for the next duplex (and for that duplex's resume).
+    retired: AtomicBool,
 }
 
 /// How long the client waits for the PING answer that tells whether the
@@ -125,7 +129,13 @@ impl Conn {
     }
 
     pub fn usable(&self) -> bool {
-        self.lost.borrow().is_none()
+        self.lost.borrow().is_none() && !self.retired.load(Ordering::Relaxed)
+    }
+
+    /// Takes the connection out of the pool: its duplexes keep it, new ones
+    /// get another.
+    pub fn retire(&self) {
+        self.retired.store(true, Ordering::Relaxed);
     }
 
     async fn open(target: &Target, options: &Options) -> Result<Conn, Error> {
@@ -191,6 +201,7 @@ impl Conn {
             settled: tokio::sync::OnceCell::new(),
             websockets_carried: tokio::sync::Mutex::new(None),
             upgrades_carried: tokio::sync::Mutex::new(None),
+            retired: AtomicBool::new(false),
         })
     }
 }

@@ -8,7 +8,8 @@ use std::task::{Context, Poll, Waker};
 
 use crate::duplex::{extra_headers, StreamingDuplex};
 use crate::pool::Target;
-use crate::ws::{OpenError, WsDuplex};
+use crate::resume::{self, Dial, ResumeDuplex};
+use crate::ws::{OpenError, Opened, WsDuplex};
 use crate::{upgrade, Bytes, Client, Error, Options};
 
 /// Which transport [`crate::Client::open`] uses.
@@ -59,6 +60,7 @@ impl std::str::FromStr for Transport {
 enum Kind {
     Streaming(StreamingDuplex),
     Ws(WsDuplex),
+    Resume(ResumeDuplex),
 }
 
 /// A client duplex. Cheap to clone; clones are the same duplex.
@@ -72,14 +74,21 @@ pub struct Duplex {
 
 impl Duplex {
     pub(crate) async fn open(client: &Client, url: &str, options: &Options) -> Result<Self, Error> {
+        resume::check_options(options)?;
         let target = Target::parse(url)?;
         let extra = extra_headers(options)?;
+        let dial = || Dial {
+            client: client.clone(),
+            target: target.clone(),
+            extra: extra.clone(),
+            options: options.clone(),
+        };
         let conn = match client.conn(&target, options).await {
             Ok(conn) => conn,
             // A server that speaks only HTTP/1.1: its WebSocket is the way in.
             Err(Error::NoHttp2 { .. }) if options.transport != Transport::Streaming => {
-                let duplex = upgrade::open(&target, &extra, options, None).await;
-                return duplex.map(Duplex::ws).map_err(|e| e.error);
+                let opened = upgrade::open(&target, &extra, options, None).await;
+                return Duplex::ws(opened.map_err(|e| e.error)?, dial).await;
             }
             Err(e) => return Err(e),
         };
@@ -87,11 +96,12 @@ impl Duplex {
             Transport::Streaming => {}
             Transport::WebSocket => {
                 if conn.offers_websocket().await {
-                    let duplex = WsDuplex::open(&target, &extra, conn.clone()).await;
-                    return duplex.map(Duplex::ws).map_err(|e| e.error);
+                    let opened =
+                        WsDuplex::connect(&target, &extra, conn.clone(), options.resume).await;
+                    return Duplex::ws(opened.map_err(|e| e.error)?, dial).await;
                 }
                 return match upgrade::open(&target, &extra, options, Some(conn)).await {
-                    Ok(duplex) => Ok(Duplex::ws(duplex)),
+                    Ok(opened) => Duplex::ws(opened, dial).await,
                     // An answer names its cause (a status, the server's code).
                     Err(e) if !e.fall_back || matches!(e.error, Error::Status { .. }) => Err(e.error),
                     Err(e) => Err(Error::NoWebSocket(format!(
@@ -103,7 +113,7 @@ impl Duplex {
             }
             Transport::Auto => {
                 let opened = if conn.offers_websocket().await {
-                    let attempt = WsDuplex::open(&target, &extra, conn.clone());
+                    let attempt = WsDuplex::connect(&target, &extra, conn.clone(), options.resume);
                     Duplex::decided(&conn.websockets_carried, attempt).await?
                 } else if target.tls || !conn.usable() {
                     let attempt = upgrade::open(&target, &extra, options, Some(conn.clone()));
@@ -113,8 +123,8 @@ impl Duplex {
                     // speaks HTTP/2 only (TLS ports choose by ALPN).
                     None
                 };
-                if let Some(duplex) = opened {
-                    return Ok(duplex);
+                if let Some(opened) = opened {
+                    return Duplex::ws(opened, dial).await;
                 }
             }
         }
@@ -123,10 +133,15 @@ impl Duplex {
         })
     }
 
-    fn ws(duplex: WsDuplex) -> Self {
-        Duplex {
-            kind: Kind::Ws(duplex),
-        }
+    /// The duplex of a WebSocket that opened: resumable if the server
+    /// selected http2-duplex.2.
+    async fn ws(opened: Opened, dial: impl FnOnce() -> Dial) -> Result<Self, Error> {
+        let kind = if opened.resumable {
+            Kind::Resume(ResumeDuplex::start(opened, dial()).await?)
+        } else {
+            Kind::Ws(WsDuplex::start(opened.id, opened.outlet, opened.inlet))
+        };
+        Ok(Duplex { kind })
     }
 
     /// Transport 'auto': the WebSocket `attempt` opens, or `None` for the
@@ -136,8 +151,8 @@ impl Duplex {
     /// attempt, not one each.
     async fn decided(
         verdict: &tokio::sync::Mutex<Option<bool>>,
-        attempt: impl Future<Output = Result<WsDuplex, OpenError>>,
-    ) -> Result<Option<Self>, Error> {
+        attempt: impl Future<Output = Result<Opened, OpenError>>,
+    ) -> Result<Option<Opened>, Error> {
         let verdict = verdict.lock().await;
         let known = *verdict;
         if known == Some(false) {
@@ -155,7 +170,7 @@ impl Duplex {
             **verdict = carried;
         }
         match opened {
-            Ok(duplex) => Ok(Some(Duplex::ws(duplex))),
+            Ok(opened) => Ok(Some(opened)),
             Err(e) if e.fall_back => Ok(None),
             Err(e) => Err(e.error),
         }
@@ -165,7 +180,24 @@ impl Duplex {
     pub fn transport(&self) -> Transport {
         match self.kind {
             Kind::Streaming(_) => Transport::Streaming,
-            Kind::Ws(_) => Transport::WebSocket,
+            Kind::Ws(_) | Kind::Resume(_) => Transport::WebSocket,
+        }
+    }
+
+    /// Whether the duplex outlives its connection: the server selected
+    /// resume (http2-duplex.2) for its WebSocket.
+    pub fn resumable(&self) -> bool {
+        matches!(self.kind, Kind::Resume(_))
+    }
+
+    /// The next resume of a resumable duplex after the first `seen` ones:
+    /// `(attempt, downtime in ms)`, the attempt counted from 1 per
+    /// detachment; `None` once the duplex is over (at once when it is not
+    /// resumable).
+    pub async fn resumed(&self, seen: usize) -> Option<(u32, u64)> {
+        match &self.kind {
+            Kind::Resume(d) => d.resumed(seen).await,
+            _ => None,
         }
     }
 
@@ -175,6 +207,7 @@ impl Duplex {
         match &self.kind {
             Kind::Streaming(d) => d.id(),
             Kind::Ws(d) => d.id(),
+            Kind::Resume(d) => d.id(),
         }
     }
 
@@ -183,7 +216,7 @@ impl Duplex {
     pub fn framed(&self) -> bool {
         match &self.kind {
             Kind::Streaming(d) => d.framed(),
-            Kind::Ws(_) => true,
+            Kind::Ws(_) | Kind::Resume(_) => true,
         }
     }
 
@@ -196,6 +229,7 @@ impl Duplex {
         match &self.kind {
             Kind::Streaming(d) => d.read().await,
             Kind::Ws(d) => d.read().await,
+            Kind::Resume(d) => d.read().await,
         }
     }
 
@@ -206,6 +240,7 @@ impl Duplex {
         match &self.kind {
             Kind::Streaming(d) => d.write(data).await,
             Kind::Ws(d) => d.write(data).await,
+            Kind::Resume(d) => d.write(data).await,
         }
     }
 
@@ -219,6 +254,7 @@ impl Duplex {
         match &self.kind {
             Kind::Streaming(d) => d.try_write(data),
             Kind::Ws(d) => d.try_write(data),
+            Kind::Resume(d) => d.try_write(data),
         }
     }
 
@@ -239,6 +275,7 @@ impl Duplex {
         match &self.kind {
             Kind::Streaming(d) => d.end().await,
             Kind::Ws(d) => d.end().await,
+            Kind::Resume(d) => d.end().await,
         }
     }
 
@@ -248,6 +285,7 @@ impl Duplex {
         match &self.kind {
             Kind::Streaming(d) => d.closed().await,
             Kind::Ws(d) => d.closed().await,
+            Kind::Resume(d) => d.closed().await,
         }
     }
 
@@ -257,6 +295,7 @@ impl Duplex {
         match &self.kind {
             Kind::Streaming(d) => d.destroy(),
             Kind::Ws(d) => d.destroy(),
+            Kind::Resume(d) => d.destroy(),
         }
     }
 }

@@ -20,14 +20,14 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
-use http2_duplex_core::websocket::{accept_key, SUBPROTOCOL, VERSION};
+use http2_duplex_core::websocket::{accept_key, VERSION};
 use http2_duplex_core::Code;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, WriteHalf};
 use tokio::sync::mpsc;
 
 use crate::duplex::HEADER_ID;
 use crate::pool::{Conn, Target};
-use crate::ws::{connection_failed, Inlet, OpenError, Outlet, WsDuplex};
+use crate::ws::{connection_failed, offered, selected, Inlet, OpenError, Opened, Outlet};
 use crate::{tls, Error, Options};
 
 /// A byte stream: TCP, or TLS over TCP.
@@ -68,16 +68,17 @@ fn no_websocket(why: impl Into<String>) -> OpenError {
     }
 }
 
-/// Opens a duplex over an HTTP/1.1 WebSocket to `target`. `page`: the
-/// origin's HTTP/2 connection, if there is one, kept while the duplex lives.
+/// Opens an HTTP/1.1 WebSocket to `target` (offering resume as `options`
+/// say). `page`: the origin's HTTP/2 connection, if there is one, kept
+/// while the duplex lives.
 pub(crate) async fn open(
     target: &Target,
     extra: &HeaderMap,
     options: &Options,
     page: Option<Arc<Conn>>,
-) -> Result<WsDuplex, OpenError> {
+) -> Result<Opened, OpenError> {
     let switched = tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake(target, extra, options)).await;
-    let (io, head, rest) = match switched {
+    let (io, head, rest, resumable) = match switched {
         Ok(switched) => switched?,
         Err(_) => {
             return Err(no_websocket(format!(
@@ -99,26 +100,27 @@ pub(crate) async fn open(
         buffer: BytesMut::new(),
         _page: page,
     };
-    Ok(WsDuplex::start(
-        id,
-        Outlet::Socket(SocketOutlet::new(write)),
+    Ok(Opened {
+        outlet: Outlet::Socket(SocketOutlet::new(write)),
         inlet,
-    ))
+        id,
+        resumable,
+    })
 }
 
-/// Connects and upgrades: the connection, the server's 101 and the bytes
-/// that came after it (its first frames).
+/// Connects and upgrades: the connection, the server's 101, the bytes
+/// that came after it (its first frames), and whether it selected resume.
 async fn handshake(
     target: &Target,
     extra: &HeaderMap,
     options: &Options,
-) -> Result<(Io, Head, Bytes), OpenError> {
+) -> Result<(Io, Head, Bytes, bool), OpenError> {
     let mut io = connect(target, options).await.map_err(|error| OpenError {
         error,
         fall_back: true,
     })?;
     let key = STANDARD.encode(uuid::Uuid::new_v4().as_bytes());
-    io.write_all(&handshake_request(target, extra, &key))
+    io.write_all(&handshake_request(target, extra, &key, options.resume))
         .await
         .map_err(|e| no_websocket(format!("sending the upgrade: {e}")))?;
     io.flush()
@@ -144,8 +146,8 @@ async fn handshake(
             fall_back,
         });
     }
-    check_switch(&head.headers, &key).map_err(no_websocket)?;
-    Ok((io, head, rest))
+    let resumable = check_switch(&head.headers, &key, options.resume).map_err(no_websocket)?;
+    Ok((io, head, rest, resumable))
 }
 
 /// TCP, and TLS offering only HTTP/1.1 (ALPN) for `https`.
@@ -165,7 +167,7 @@ async fn connect(target: &Target, options: &Options) -> Result<Io, Error> {
 }
 
 /// The opening handshake (RFC 6455 §4.1) with the caller's extra headers.
-fn handshake_request(target: &Target, extra: &HeaderMap, key: &str) -> Vec<u8> {
+fn handshake_request(target: &Target, extra: &HeaderMap, key: &str, resume: bool) -> Vec<u8> {
     let path = target
         .uri
         .path_and_query()
@@ -179,7 +181,8 @@ fn handshake_request(target: &Target, extra: &HeaderMap, key: &str) -> Vec<u8> {
     let mut out = format!(
         "GET {path} HTTP/1.1\r\nhost: {host}\r\nupgrade: websocket\r\nconnection: Upgrade\r\n\
          sec-websocket-key: {key}\r\nsec-websocket-version: {VERSION}\r\n\
-         sec-websocket-protocol: {SUBPROTOCOL}\r\n"
+         sec-websocket-protocol: {}\r\n",
+        offered(resume)
     )
     .into_bytes();
     for (name, value) in extra {
@@ -265,9 +268,10 @@ fn parse_head(head: &[u8]) -> Result<Head, String> {
     })
 }
 
-/// A 101 must switch to a WebSocket answering our key, and to our
-/// subprotocol (RFC 6455 §4.1, the client's checks).
-fn check_switch(headers: &HeaderMap, key: &str) -> Result<(), String> {
+/// A 101 must switch to a WebSocket answering our key, and to a
+/// subprotocol we offered (RFC 6455 §4.1, the client's checks): whether it
+/// is the resumable one.
+fn check_switch(headers: &HeaderMap, key: &str, resume: bool) -> Result<bool, String> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     if !header("upgrade").is_some_and(|v| v.eq_ignore_ascii_case("websocket")) {
         return Err("the server switched protocols, but not to websocket".to_string());
@@ -281,12 +285,12 @@ fn check_switch(headers: &HeaderMap, key: &str) -> Result<(), String> {
     if header("sec-websocket-accept") != Some(accept_key(key).as_str()) {
         return Err("the server's sec-websocket-accept does not answer our key".to_string());
     }
-    if header("sec-websocket-protocol") != Some(SUBPROTOCOL) {
-        return Err(format!(
-            "the server did not accept the WebSocket subprotocol {SUBPROTOCOL}"
-        ));
-    }
-    Ok(())
+    selected(header("sec-websocket-protocol"), resume).ok_or_else(|| {
+        format!(
+            "the server did not accept the WebSocket subprotocol {}",
+            offered(resume)
+        )
+    })
 }
 
 enum Command {
@@ -498,14 +502,21 @@ mod tests {
         let good = "upgrade: WebSocket\r\nconnection: keep-alive, Upgrade\r\n\
                     sec-websocket-accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\
                     sec-websocket-protocol: http2-duplex.1\r\n";
-        assert_eq!(check_switch(&switch(good), key), Ok(()));
+        assert_eq!(check_switch(&switch(good), key, false), Ok(false));
+        assert_eq!(check_switch(&switch(good), key, true), Ok(false));
+        let resumable = good.replace("http2-duplex.1", "http2-duplex.2");
+        assert_eq!(check_switch(&switch(&resumable), key, true), Ok(true));
+        assert!(
+            check_switch(&switch(&resumable), key, false).is_err(),
+            "http2-duplex.2 was not offered"
+        );
         for bad in [
             good.replace("WebSocket", "h2c"),
             good.replace("keep-alive, Upgrade", "keep-alive"),
             good.replace("s3pP", "AAAA"),
             good.replace("http2-duplex.1", "chat"),
         ] {
-            assert!(check_switch(&switch(&bad), key).is_err(), "{bad}");
+            assert!(check_switch(&switch(&bad), key, true).is_err(), "{bad}");
         }
     }
 
@@ -516,11 +527,13 @@ mod tests {
         extra.insert("authorization", HeaderValue::from_static("Bearer t"));
         extra.insert("host", HeaderValue::from_static("evil.test"));
         extra.insert("upgrade", HeaderValue::from_static("h2c"));
-        let text = String::from_utf8(handshake_request(&target, &extra, "k")).unwrap();
+        let text = String::from_utf8(handshake_request(&target, &extra, "k", false)).unwrap();
         assert!(text.starts_with("GET /duplex?x=1 HTTP/1.1\r\nhost: example.test:8443\r\n"));
         assert!(text.contains("\r\nauthorization: Bearer t\r\n"));
         assert!(!text.contains("evil.test") && !text.contains("h2c"));
         assert!(text.contains("\r\nsec-websocket-protocol: http2-duplex.1\r\n"));
         assert!(text.ends_with("\r\n\r\n"));
+        let text = String::from_utf8(handshake_request(&target, &extra, "k", true)).unwrap();
+        assert!(text.contains("\r\nsec-websocket-protocol: http2-duplex.2, http2-duplex.1\r\n"));
     }
 }

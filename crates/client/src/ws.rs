@@ -23,8 +23,8 @@ use std::time::Duration;
 use bytes::{Buf, Bytes, BytesMut};
 use h2::{Reason, RecvStream, SendStream};
 use http::{HeaderMap, HeaderValue, Method, Request};
-use http2_duplex_core::protocol::{close, value, wait};
 use http2_duplex_core::protocol::websocket::RESUME_SUBPROTOCOL;
+use http2_duplex_core::protocol::{close, value, wait};
 use http2_duplex_core::websocket::{
     Action, Endpoint, DESTROYED_REASON, INITIAL_CREDIT, MAX_HEADER_LEN, SUBPROTOCOL, VERSION,
 };
@@ -662,7 +662,7 @@ impl WsDuplex {
 }
 
 /// The pieces of one read as one buffer: copied only when there are several.
-fn concat(queue: &mut VecDeque<Bytes>) -> Bytes {
+pub(crate) fn concat(queue: &mut VecDeque<Bytes>) -> Bytes {
     if queue.len() == 1 {
         return queue.pop_front().expect("one piece");
     }

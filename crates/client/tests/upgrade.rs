@@ -183,7 +183,15 @@ async fn websocket(
                     }
                 }
                 Action::Send(frame) => wr.write_all(&frame).await.unwrap(),
-                Action::End | Action::Credit => {}
+                // The rest is http2-duplex.2's, which this server does not speak.
+                Action::End
+                | Action::Credit
+                | Action::Ack { .. }
+                | Action::Open
+                | Action::Resume(_)
+                | Action::Resumable(_)
+                | Action::Resumed { .. }
+                | Action::ResumeRefused { .. } => {}
                 Action::Finished {
                     code, violation, ..
                 } => {

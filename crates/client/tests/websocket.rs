@@ -207,7 +207,15 @@ async fn websocket(
                 Action::Send(frame) => {
                     send.send_data(frame, false).unwrap();
                 }
-                Action::End | Action::Credit => {}
+                // The rest is http2-duplex.2's, which this server does not speak.
+                Action::End
+                | Action::Credit
+                | Action::Ack { .. }
+                | Action::Open
+                | Action::Resume(_)
+                | Action::Resumable(_)
+                | Action::Resumed { .. }
+                | Action::ResumeRefused { .. } => {}
                 Action::Finished {
                     code, violation, ..
                 } => {

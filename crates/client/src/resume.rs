@@ -1,0 +1,1005 @@
+//! A resumable duplex: a WebSocket of subprotocol http2-duplex.2
+//! (docs/protocol.md "Resume") whose duplex outlives its connection. The
+//! core's `resume::Client` makes every decision (counts, acks, the resume
+//! buffer's room, hang detection, reconnect and backoff, give-up,
+//! completion); this module carries them out:
+//!
+//! - What the application writes is kept, as written (`Bytes`, never
+//!   copied), in `unacked` until the server acknowledges it
+//!   ([`ResumeAction::Drop`]); the sender task sends from it as far as the
+//!   WebSocket's credit and the stream's room allow, and from the server's
+//!   count again after a resume ([`ResumeAction::Resend`]).
+//! - Each WebSocket is a [`Link`]: its own [`Endpoint`] (credit, framing),
+//!   stream and reader task. When it fails, or the core finds it hung, the
+//!   duplex detaches and the core says when to open the next one
+//!   ([`ResumeAction::Reconnect`]): [`Dial`] opens it as the duplex's first
+//!   WebSocket was opened, and it asks to resume with the duplex's id,
+//!   secret and count.
+//! - A monotonic clock (ms since the duplex opened) is passed to the core;
+//!   the timer task calls it back when it said.
+
+use std::collections::VecDeque;
+use std::future::poll_fn;
+use std::sync::{Arc, Mutex};
+use std::task::Poll;
+use std::time::{Duration, Instant};
+
+use bytes::{Buf, Bytes, BytesMut};
+use http::HeaderMap;
+use http2_duplex_core::protocol::close;
+use http2_duplex_core::resume::{Action as ResumeAction, Client as Core, Config, Refusal};
+use http2_duplex_core::websocket::{
+    Action as WsAction, Endpoint, ResumableDuplex, DESTROYED_REASON, MAX_HEADER_LEN,
+};
+use http2_duplex_core::Code;
+use tokio::sync::{watch, Notify};
+use tokio::task::AbortHandle;
+
+use crate::pool::{Conn, Target};
+use crate::transport::Transport;
+use crate::ws::{lost, Inlet, NoRoom, Opened, Outlet, WsDuplex, CLOSE_TIMEOUT, MAX_FRAME, WINDOW};
+use crate::{upgrade, Client, Error, Options};
+
+/// How long the first WebSocket may take to answer `open`.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How the duplex opens a WebSocket again: to the same URL, through the
+/// same pool, the way the first was opened.
+pub(crate) struct Dial {
+    pub client: Client,
+    pub target: Target,
+    pub extra: HeaderMap,
+    pub options: Options,
+}
+
+impl Dial {
+    async fn open(&self) -> Result<Opened, Error> {
+        let Dial {
+            client,
+            target,
+            extra,
+            options,
+        } = self;
+        let conn = match client.conn(target, options).await {
+            Ok(conn) => Some(conn),
+            Err(Error::NoHttp2 { .. }) => None,
+            Err(e) => return Err(e),
+        };
+        let opened = match conn {
+            Some(conn) if conn.offers_websocket().await => {
+                WsDuplex::connect(target, extra, conn, true).await
+            }
+            page => upgrade::open(target, extra, options, page).await,
+        };
+        opened.map_err(|e| e.error)
+    }
+}
+
+#[derive(Clone, Debug)]
+enum End {
+    /// Complete: everything acknowledged both ways.
+    Done,
+    Destroyed,
+    Failed(Error),
+}
+
+/// One WebSocket carrying the duplex.
+struct Link {
+    endpoint: Endpoint,
+    send: Option<Outlet>,
+    reader: AbortHandle,
+    /// The HTTP/2 connection of an RFC 8441 stream: retired when the link
+    /// hangs, so that the resume goes on a new connection.
+    conn: Option<Arc<Conn>>,
+    /// The server answered (`resumable` or `resumed`): data may go.
+    answered: bool,
+}
+
+impl Link {
+    /// Drops the WebSocket at once (its stream reset, its socket closed).
+    fn abandon(mut self) {
+        self.reader.abort();
+        if let Some(mut send) = self.send.take() {
+            send.send_reset();
+        }
+    }
+}
+
+struct State {
+    core: Core,
+    secret: String,
+    link: Option<Link>,
+    /// Bumped for every reconnect: a link or attempt of an older one is
+    /// stale.
+    generation: u64,
+    /// The attempt in flight, if any.
+    attempt: Option<AbortHandle>,
+    /// Bytes written and not acknowledged, from offset `acked`.
+    unacked: VecDeque<Bytes>,
+    acked: u64,
+    /// Bytes written (`acked` + what `unacked` holds).
+    written: u64,
+    /// Bytes sent on the current link (an offset, `acked..=written`).
+    wire: u64,
+    /// `end()` was called (the core counts the end).
+    write_end: bool,
+    /// The current link carried the end.
+    end_on_wire: bool,
+    /// Data received and not yet read.
+    queue: VecDeque<Bytes>,
+    /// Bytes handed to the reader whose credit is not yet given back.
+    unreported: u64,
+    /// Bytes delivered by earlier links and not yet given back: their
+    /// credit is no later link's.
+    stale: u64,
+    read_end: bool,
+    end: Option<End>,
+    /// `(attempt, downtime ms)` of each resume, for `resumed()`.
+    resumes: Vec<(u32, u64)>,
+    /// When the timer task is due (ms), as the core last said.
+    timer_at: Option<u64>,
+}
+
+struct Inner {
+    id: String,
+    epoch: Instant,
+    dial: Dial,
+    state: Mutex<State>,
+    /// Bumped on every change a read, write, `closed` or the sender may
+    /// care about.
+    changed: watch::Sender<u64>,
+    /// Wakes the timer task when the core's next timeout came earlier.
+    timer: Notify,
+    /// Serves writes (and `end`) one at a time, in order.
+    writer: tokio::sync::Mutex<()>,
+}
+
+/// A resumable duplex. Cheap to clone; clones are the same duplex.
+#[derive(Clone)]
+pub(crate) struct ResumeDuplex {
+    inner: Arc<Inner>,
+}
+
+fn endpoint() -> Endpoint {
+    let mut endpoint = Endpoint::client(WINDOW as usize, WINDOW);
+    endpoint.set_resumable();
+    endpoint
+}
+
+impl ResumeDuplex {
+    /// The WebSocket `opened` selected http2-duplex.2: asks for a new
+    /// duplex and waits for the server's `resumable` answer.
+    pub(crate) async fn start(opened: Opened, dial: Dial) -> Result<Self, Error> {
+        let Opened {
+            mut outlet,
+            mut inlet,
+            ..
+        } = opened;
+        let mut endpoint = endpoint();
+        let mut actions = Vec::new();
+        endpoint.send_open(&mut actions);
+        endpoint.open(&mut actions);
+        let answered = tokio::time::timeout(
+            ANSWER_TIMEOUT,
+            answer(&mut endpoint, &mut outlet, &mut inlet, actions),
+        )
+        .await;
+        let (resumable, rest) = match answered {
+            Ok(Ok(answered)) => answered,
+            Ok(Err(err)) => {
+                outlet.send_reset();
+                return Err(err);
+            }
+            Err(_) => {
+                outlet.send_reset();
+                return Err(Error::WsClosed {
+                    code: None,
+                    reason: format!(
+                        "the server did not answer open within {} s",
+                        ANSWER_TIMEOUT.as_secs()
+                    ),
+                });
+            }
+        };
+        let WsAction::Resumable(ResumableDuplex {
+            id,
+            secret,
+            resume_buffer,
+            resume_timeout_ms,
+            keepalive_ms,
+        }) = resumable
+        else {
+            unreachable!("answer() returns the Resumable action");
+        };
+        let config = Config {
+            resume_buffer,
+            resume_timeout_ms,
+        };
+        let inner = Arc::new(Inner {
+            id,
+            epoch: Instant::now(),
+            dial,
+            state: Mutex::new(State {
+                core: Core::new(config, keepalive_ms, 0),
+                secret,
+                link: None,
+                generation: 0,
+                attempt: None,
+                unacked: VecDeque::new(),
+                acked: 0,
+                written: 0,
+                wire: 0,
+                write_end: false,
+                end_on_wire: false,
+                queue: VecDeque::new(),
+                unreported: 0,
+                stale: 0,
+                read_end: false,
+                end: None,
+                resumes: Vec::new(),
+                timer_at: None,
+            }),
+            changed: watch::channel(0).0,
+            timer: Notify::new(),
+            writer: tokio::sync::Mutex::new(()),
+        });
+        {
+            let mut state = inner.state.lock().unwrap();
+            let state = &mut *state;
+            install(&inner, state, endpoint, outlet, inlet, true);
+            apply_ws(&inner, state, rest);
+        }
+        tokio::spawn(timer(inner.clone()));
+        tokio::spawn(pump(inner.clone()));
+        Ok(ResumeDuplex { inner })
+    }
+
+    pub fn id(&self) -> &str {
+        &self.inner.id
+    }
+
+    /// The next resume after the first `seen` ones: `(attempt, downtime
+    /// ms)`; `None` once the duplex is over.
+    pub async fn resumed(&self, seen: usize) -> Option<(u32, u64)> {
+        let mut changed = self.inner.changed.subscribe();
+        loop {
+            {
+                let state = self.inner.state.lock().unwrap();
+                if let Some(resume) = state.resumes.get(seen) {
+                    return Some(*resume);
+                }
+                if state.end.is_some() {
+                    return None;
+                }
+            }
+            if changed.changed().await.is_err() {
+                return None;
+            }
+        }
+    }
+
+    /// Everything the server sent that is available now (waiting for at
+    /// least one byte), or `None` once the server ended. Each call first
+    /// gives back the credit of what the previous call returned.
+    pub async fn read(&self) -> Result<Option<Bytes>, Error> {
+        let inner = &self.inner;
+        loop {
+            let mut changed = inner.changed.subscribe();
+            {
+                let mut state = inner.state.lock().unwrap();
+                let state = &mut *state;
+                let taken = std::mem::take(&mut state.unreported);
+                let stale = taken.min(state.stale);
+                state.stale -= stale;
+                let consumed = taken - stale;
+                if let Some(link) = state.link.as_mut().filter(|_| consumed > 0) {
+                    let mut actions = Vec::new();
+                    link.endpoint.consumed(consumed, &mut actions);
+                    apply_ws(inner, state, actions);
+                }
+                match &state.end {
+                    Some(End::Failed(err)) => return Err(err.clone()),
+                    Some(End::Destroyed) => return Err(Error::Destroyed),
+                    _ => {}
+                }
+                if !state.queue.is_empty() {
+                    let data = crate::ws::concat(&mut state.queue);
+                    state.unreported = data.len() as u64;
+                    return Ok(Some(data));
+                }
+                if state.read_end {
+                    return Ok(None);
+                }
+            }
+            if changed.changed().await.is_err() {
+                return Err(Error::Destroyed);
+            }
+        }
+    }
+
+    /// Resolves once all of `data` is in the resume buffer (the sender
+    /// task sends it): it waits while the buffer is full, i.e. while the
+    /// server has not acknowledged `resume_buffer` bytes.
+    pub async fn write(&self, mut data: Bytes) -> Result<(), Error> {
+        let inner = &self.inner;
+        let _turn = inner.writer.lock().await;
+        while !data.is_empty() {
+            let mut changed = inner.changed.subscribe();
+            {
+                let mut state = inner.state.lock().unwrap();
+                let state = &mut *state;
+                check_writable(state)?;
+                let room = state.core.room();
+                if room > 0 {
+                    let n = data.len().min(room as usize);
+                    queue_write(inner, state, data.split_to(n));
+                    continue;
+                }
+            }
+            if changed.changed().await.is_err() {
+                return Err(Error::Destroyed);
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes all of `data` into the resume buffer if it has room now (one
+    /// copy); false (nothing taken) otherwise, or when the duplex cannot
+    /// take writes: then [`ResumeDuplex::write`] does it or says why.
+    pub fn try_write(&self, data: &[u8]) -> bool {
+        let inner = &self.inner;
+        // A write in progress goes first.
+        let Ok(_turn) = inner.writer.try_lock() else {
+            return false;
+        };
+        let mut state = inner.state.lock().unwrap();
+        let state = &mut *state;
+        if data.is_empty()
+            || check_writable(state).is_err()
+            || state.core.room() < data.len() as u64
+        {
+            return false;
+        }
+        queue_write(inner, state, Bytes::copy_from_slice(data));
+        true
+    }
+
+    /// Ends the writable side: the `end` message goes after every write.
+    pub async fn end(&self) -> Result<(), Error> {
+        let inner = &self.inner;
+        let _turn = inner.writer.lock().await;
+        let mut state = inner.state.lock().unwrap();
+        let state = &mut *state;
+        if state.write_end {
+            return Ok(());
+        }
+        match &state.end {
+            Some(End::Failed(err)) => return Err(err.clone()),
+            Some(End::Destroyed) => return Err(Error::Destroyed),
+            _ => {}
+        }
+        state.write_end = true;
+        state.core.handle_end();
+        reschedule(inner, state);
+        inner.changed.send_modify(|n| *n += 1);
+        Ok(())
+    }
+
+    /// Resolves when the duplex is over: `None` when it completed or was
+    /// destroyed, `Some(error)` when it failed.
+    pub async fn closed(&self) -> Option<Error> {
+        let mut changed = self.inner.changed.subscribe();
+        loop {
+            match &self.inner.state.lock().unwrap().end {
+                Some(End::Failed(err)) => return Some(err.clone()),
+                Some(_) => return None,
+                None => {}
+            }
+            if changed.changed().await.is_err() {
+                return None;
+            }
+        }
+    }
+
+    /// Destroys the duplex: a Close 1001 to the server on the WebSocket in
+    /// use (none while detached: the server gives up after its resume
+    /// timeout). Idempotent.
+    pub fn destroy(&self) {
+        let inner = &self.inner;
+        let mut state = inner.state.lock().unwrap();
+        let state = &mut *state;
+        if state.end.is_some() {
+            return;
+        }
+        state.end = Some(End::Destroyed);
+        state.queue.clear();
+        if let Some(attempt) = state.attempt.take() {
+            attempt.abort();
+        }
+        if let Some(link) = state.link.as_mut() {
+            let mut actions = Vec::new();
+            link.endpoint
+                .close(close::GOING_AWAY, DESTROYED_REASON, &mut actions);
+            apply_ws(inner, state, actions);
+            close_later(inner, state.generation);
+        }
+        inner.timer.notify_one();
+        inner.changed.send_modify(|n| *n += 1);
+    }
+}
+
+fn check_writable(state: &State) -> Result<(), Error> {
+    match &state.end {
+        Some(End::Failed(err)) => Err(err.clone()),
+        Some(_) => Err(Error::Destroyed),
+        None if state.write_end => Err(Error::WriteAfterEnd),
+        None => Ok(()),
+    }
+}
+
+/// Counts `data` (within the room) and queues it for the sender.
+fn queue_write(inner: &Arc<Inner>, state: &mut State, data: Bytes) {
+    let mut actions = Vec::new();
+    let taken = state.core.handle_write(data.len() as u64, &mut actions);
+    debug_assert!(taken, "within the room");
+    state.written += data.len() as u64;
+    state.unacked.push_back(data);
+    apply_resume(inner, state, actions);
+    inner.changed.send_modify(|n| *n += 1);
+}
+
+/// Reads the first WebSocket until the server's `resumable` answer:
+/// returns it and the actions after it.
+async fn answer(
+    endpoint: &mut Endpoint,
+    outlet: &mut Outlet,
+    inlet: &mut Inlet,
+    mut actions: Vec<WsAction>,
+) -> Result<(WsAction, Vec<WsAction>), Error> {
+    loop {
+        for action in std::mem::take(&mut actions) {
+            if let WsAction::Send(frame) = action {
+                if outlet.send_data(frame, false).is_err() {
+                    return Err(crate::ws::connection_failed(&"the stream closed"));
+                }
+                continue;
+            }
+            match action {
+                WsAction::Resumable(_) => {
+                    return Ok((action, actions));
+                }
+                WsAction::Finished {
+                    violation: Some(violation),
+                    ..
+                } => return Err(Error::WsViolation(violation)),
+                WsAction::Finished { code, .. } => {
+                    return Err(Error::WsClosed {
+                        code,
+                        reason: "the server closed the WebSocket before answering open".to_string(),
+                    })
+                }
+                // Nothing else comes before the answer.
+                _ => {}
+            }
+        }
+        match inlet.data().await? {
+            Some(chunk) => endpoint.receive(chunk, &mut actions),
+            None => {
+                return Err(Error::WsClosed {
+                    code: None,
+                    reason: "the server ended the WebSocket stream before answering open"
+                        .to_string(),
+                })
+            }
+        }
+    }
+}
+
+/// Makes `outlet` and `inlet` the duplex's link, of the current
+/// generation, and starts reading it.
+fn install(
+    inner: &Arc<Inner>,
+    state: &mut State,
+    endpoint: Endpoint,
+    outlet: Outlet,
+    inlet: Inlet,
+    answered: bool,
+) {
+    let conn = inlet.h2_conn();
+    let reader = tokio::spawn(read_link(inner.clone(), state.generation, inlet)).abort_handle();
+    state.link = Some(Link {
+        endpoint,
+        send: Some(outlet),
+        reader,
+        conn,
+        answered,
+    });
+}
+
+/// Reads one link into its endpoint until it ends or fails.
+async fn read_link(inner: Arc<Inner>, generation: u64, mut inlet: Inlet) {
+    let mut connection = inlet.lost();
+    loop {
+        let data = tokio::select! {
+            data = inlet.data() => data,
+            reason = lost(&mut connection) => Err(Error::ConnectionLost(reason)),
+        };
+        let mut state = inner.state.lock().unwrap();
+        let state = &mut *state;
+        if state.generation != generation {
+            return;
+        }
+        let Some(link) = state.link.as_mut() else {
+            return;
+        };
+        match data {
+            Ok(Some(chunk)) => {
+                let mut actions = Vec::new();
+                link.endpoint.receive(chunk, &mut actions);
+                apply_ws(&inner, state, actions);
+            }
+            Ok(None) | Err(_) => {
+                link_failed(&inner, state);
+                return;
+            }
+        }
+    }
+}
+
+/// The link went without a Close: the duplex detaches, unless it is over.
+fn link_failed(inner: &Arc<Inner>, state: &mut State) {
+    drop_link(state, false);
+    if state.end.is_none() {
+        let mut actions = Vec::new();
+        state
+            .core
+            .handle_transport_failed(inner.now(), &mut actions);
+        apply_resume(inner, state, actions);
+    }
+    inner.changed.send_modify(|n| *n += 1);
+}
+
+/// Abandons the link (and, `hung`, its HTTP/2 connection): what it
+/// delivered and the reader has not given back is no later link's credit.
+fn drop_link(state: &mut State, hung: bool) {
+    if let Some(mut link) = state.link.take() {
+        if hung {
+            if let Some(conn) = link.conn.take() {
+                conn.retire();
+            }
+        }
+        link.abandon();
+        state.stale = state.unreported + state.queue.iter().map(|b| b.len() as u64).sum::<u64>();
+    }
+}
+
+impl Inner {
+    /// The core's clock: ms since the duplex opened.
+    fn now(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+}
+
+/// Carries out a link's endpoint actions, and the core's answers to them,
+/// in order.
+fn apply_ws(inner: &Arc<Inner>, state: &mut State, actions: Vec<WsAction>) {
+    let now = inner.now();
+    let mut out = Vec::new();
+    for action in actions {
+        match action {
+            WsAction::Send(frame) => send_frame(state, frame),
+            WsAction::Deliver(data) => {
+                state.core.handle_data(data.len() as u64, now, &mut out);
+                if state.end.is_none() {
+                    state.queue.push_back(data);
+                }
+            }
+            WsAction::End => {
+                state.core.handle_peer_end(now, &mut out);
+                state.read_end = true;
+            }
+            WsAction::Credit => state.core.handle_heard(now),
+            WsAction::Ack { count } => state.core.handle_ack(count, now, &mut out),
+            WsAction::Resumed { received } => {
+                if let Some(link) = state.link.as_mut() {
+                    link.answered = true;
+                }
+                state.core.handle_resumed(received, now, &mut out);
+            }
+            WsAction::ResumeRefused { code } => {
+                let refusal = match code {
+                    Code::ResumeUnknown => Refusal::Unknown,
+                    Code::ResumeRefused => Refusal::Refused,
+                    _ => Refusal::Count,
+                };
+                state.core.handle_refused(refusal, &mut out);
+            }
+            // Only ever the answer to `open` (see `answer`); the others are
+            // the server's.
+            WsAction::Resumable(_) | WsAction::Open | WsAction::Resume(_) => {}
+            WsAction::Finished {
+                code, violation, ..
+            } => {
+                // The close handshake is over: end the stream.
+                if let Some(mut link) = state.link.take() {
+                    if let Some(mut send) = link.send.take() {
+                        let _ = send.send_data(Bytes::new(), true);
+                    }
+                    link.reader.abort();
+                }
+                if state.end.is_none() {
+                    let err = match violation {
+                        Some(violation) => Error::WsViolation(violation),
+                        None => Error::WsClosed {
+                            code,
+                            reason:
+                                "the server closed the WebSocket before the duplex was complete"
+                                    .to_string(),
+                        },
+                    };
+                    fail(state, err);
+                }
+            }
+        }
+        if !out.is_empty() {
+            apply_resume(inner, state, std::mem::take(&mut out));
+        }
+    }
+    reschedule(inner, state);
+    inner.changed.send_modify(|n| *n += 1);
+}
+
+/// Writes a frame to the link's stream. A stream closed for sending says
+/// why on its receive side.
+fn send_frame(state: &mut State, frame: Bytes) {
+    if let Some(link) = state.link.as_mut() {
+        if let Some(send) = link.send.as_mut() {
+            if send.send_data(frame, false).is_err() {
+                link.send = None;
+            }
+        }
+    }
+}
+
+/// Carries out the core's actions, in order.
+fn apply_resume(inner: &Arc<Inner>, state: &mut State, actions: Vec<ResumeAction>) {
+    for action in actions {
+        match action {
+            ResumeAction::Drop { bytes } => drop_front(state, bytes),
+            // Writes wait on the core's room; the change wakes them.
+            ResumeAction::Hold | ResumeAction::Flow => {}
+            ResumeAction::Ack { count } => {
+                if let Some(link) = state.link.as_mut() {
+                    let mut frames = Vec::new();
+                    link.endpoint.send_ack(count, &mut frames);
+                    for frame in frames {
+                        if let WsAction::Send(frame) = frame {
+                            send_frame(state, frame);
+                        }
+                    }
+                }
+            }
+            ResumeAction::CloseTransport => {
+                if let Some(attempt) = state.attempt.take() {
+                    attempt.abort();
+                }
+                drop_link(state, true);
+            }
+            ResumeAction::Reconnect { count, .. } => {
+                if let Some(attempt) = state.attempt.take() {
+                    attempt.abort();
+                }
+                drop_link(state, false);
+                state.generation += 1;
+                let task = tokio::spawn(reconnect(inner.clone(), state.generation, count));
+                state.attempt = Some(task.abort_handle());
+            }
+            ResumeAction::Resumed {
+                attempt,
+                downtime_ms,
+            } => {
+                // Nothing to send again unless a Resend follows.
+                state.wire = state.written;
+                state.end_on_wire = state.write_end;
+                state.resumes.push((attempt.unwrap_or(0), downtime_ms));
+            }
+            ResumeAction::Resend { from, end } => {
+                debug_assert_eq!(from, state.acked, "the queue starts at the resend");
+                state.wire = from;
+                state.end_on_wire = state.write_end && !end;
+            }
+            ResumeAction::Complete => {
+                if state.end.is_none() {
+                    state.end = Some(End::Done);
+                }
+                if let Some(link) = state.link.as_mut() {
+                    let mut frames = Vec::new();
+                    link.endpoint.complete(&mut frames);
+                    for frame in frames {
+                        if let WsAction::Send(frame) = frame {
+                            send_frame(state, frame);
+                        }
+                    }
+                    close_later(inner, state.generation);
+                }
+            }
+            ResumeAction::Fail(error) => {
+                fail(state, Error::Resume(error));
+                drop_link(state, false);
+            }
+        }
+    }
+    reschedule(inner, state);
+    inner.changed.send_modify(|n| *n += 1);
+}
+
+/// Records a failure (the first one wins); the duplex is over.
+fn fail(state: &mut State, err: Error) {
+    if state.end.is_none() {
+        state.end = Some(End::Failed(err));
+        state.queue.clear();
+    }
+    if let Some(attempt) = state.attempt.take() {
+        attempt.abort();
+    }
+}
+
+/// Drops `bytes` acknowledged bytes from the front of the queue.
+fn drop_front(state: &mut State, mut bytes: u64) {
+    state.acked += bytes;
+    while bytes > 0 {
+        let Some(front) = state.unacked.front_mut() else {
+            break;
+        };
+        let len = front.len() as u64;
+        if len <= bytes {
+            bytes -= len;
+            state.unacked.pop_front();
+        } else {
+            front.advance(bytes as usize);
+            bytes = 0;
+        }
+    }
+}
+
+/// A link whose WebSocket is closing gets [`CLOSE_TIMEOUT`] for the
+/// server's Close, then is dropped.
+fn close_later(inner: &Arc<Inner>, generation: u64) {
+    let inner = inner.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(CLOSE_TIMEOUT).await;
+        let mut state = inner.state.lock().unwrap();
+        if state.generation == generation {
+            drop_link(&mut state, false);
+        }
+    });
+}
+
+/// Wakes the timer task if the core's next timeout came earlier than the
+/// one it sleeps for (or the duplex is over).
+fn reschedule(inner: &Inner, state: &State) {
+    let due = state.core.poll_timeout();
+    let earlier = match (due, state.timer_at) {
+        (Some(due), Some(at)) => due < at,
+        (Some(_), None) => true,
+        (None, _) => false,
+    };
+    if earlier || state.end.is_some() {
+        inner.timer.notify_one();
+    }
+}
+
+/// Calls the core back when it said, until the duplex is over.
+async fn timer(inner: Arc<Inner>) {
+    loop {
+        let due = {
+            let mut state = inner.state.lock().unwrap();
+            if state.end.is_some() {
+                return;
+            }
+            state.timer_at = state.core.poll_timeout();
+            state.timer_at
+        };
+        let at = match due {
+            Some(at) => inner.epoch + Duration::from_millis(at),
+            None => {
+                inner.timer.notified().await;
+                continue;
+            }
+        };
+        tokio::select! {
+            _ = tokio::time::sleep_until(tokio::time::Instant::from_std(at)) => {}
+            _ = inner.timer.notified() => continue,
+        }
+        let mut state = inner.state.lock().unwrap();
+        let state = &mut *state;
+        let mut actions = Vec::new();
+        state.core.handle_timeout(inner.now(), &mut actions);
+        state.timer_at = None;
+        apply_resume(&inner, state, actions);
+    }
+}
+
+/// One resume attempt: a new WebSocket asking to resume the duplex,
+/// having received `count` units.
+async fn reconnect(inner: Arc<Inner>, generation: u64, count: u64) {
+    let opened = inner.dial.open().await;
+    let mut state = inner.state.lock().unwrap();
+    let state = &mut *state;
+    if state.generation != generation || state.end.is_some() {
+        if let Ok(mut opened) = opened {
+            opened.outlet.send_reset();
+        }
+        return;
+    }
+    state.attempt = None;
+    match opened {
+        Ok(opened) if opened.resumable => {
+            let mut endpoint = endpoint();
+            let mut actions = Vec::new();
+            endpoint.send_resume(&inner.id, &state.secret, count, &mut actions);
+            endpoint.open(&mut actions);
+            install(&inner, state, endpoint, opened.outlet, opened.inlet, false);
+            apply_ws(&inner, state, actions);
+        }
+        // Another server (or a proxy's answer), or no connection: the
+        // attempt failed.
+        other => {
+            if let Ok(mut opened) = other {
+                opened.outlet.send_reset();
+            }
+            let mut actions = Vec::new();
+            state
+                .core
+                .handle_transport_failed(inner.now(), &mut actions);
+            apply_resume(&inner, state, actions);
+        }
+    }
+}
+
+/// Sends what the current link lacks (the queue from `wire`, then the
+/// end) as far as its credit and room allow, until the duplex is over.
+async fn pump(inner: Arc<Inner>) {
+    let mut changed = inner.changed.subscribe();
+    loop {
+        let want = {
+            let mut state = inner.state.lock().unwrap();
+            let state = &mut *state;
+            if state.end.is_some() {
+                return;
+            }
+            next_send(&inner, state)
+        };
+        let Some((generation, want)) = want else {
+            if changed.changed().await.is_err() {
+                return;
+            }
+            continue;
+        };
+        // HTTP/2 flow control, or room in the socket's send buffer.
+        let capacity = tokio::select! {
+            capacity = poll_fn(|cx| poll_capacity(&inner, generation, want, cx)) => capacity,
+            _ = changed.changed() => continue,
+        };
+        let mut state = inner.state.lock().unwrap();
+        let state = &mut *state;
+        if state.generation != generation {
+            continue;
+        }
+        match capacity {
+            Err(()) => link_failed(&inner, state),
+            Ok(capacity) => send_data(state, capacity),
+        }
+    }
+}
+
+/// What the sender may send now: `(generation, bytes)`; sends the end when
+/// that is what is due.
+fn next_send(inner: &Arc<Inner>, state: &mut State) -> Option<(u64, usize)> {
+    let link = state
+        .link
+        .as_mut()
+        .filter(|l| l.answered && l.send.is_some())?;
+    if state.wire < state.written {
+        let credit = link.endpoint.send_credit();
+        let want = (state.written - state.wire)
+            .min(credit)
+            .min(MAX_FRAME as u64) as usize;
+        return (want > 0).then_some((state.generation, want));
+    }
+    if state.write_end && !state.end_on_wire {
+        state.end_on_wire = true;
+        let mut actions = Vec::new();
+        link.endpoint.end(&mut actions);
+        apply_ws(inner, state, actions);
+    }
+    None
+}
+
+/// Waits until the link's stream may take a frame of `want` bytes (or
+/// less). Err: it failed.
+fn poll_capacity(
+    inner: &Inner,
+    generation: u64,
+    want: usize,
+    cx: &mut std::task::Context<'_>,
+) -> Poll<Result<usize, ()>> {
+    let mut state = inner.state.lock().unwrap();
+    if state.generation != generation {
+        return Poll::Ready(Ok(0));
+    }
+    let Some(send) = state.link.as_mut().and_then(|l| l.send.as_mut()) else {
+        return Poll::Ready(Ok(0));
+    };
+    send.reserve_capacity(want + MAX_HEADER_LEN);
+    match send.poll_capacity(cx, MAX_HEADER_LEN) {
+        Poll::Ready(Ok(capacity)) => Poll::Ready(Ok(capacity)),
+        // The receive side learns why and detaches the duplex.
+        Poll::Ready(Err(NoRoom::Closed)) => Poll::Ready(Ok(0)),
+        Poll::Ready(Err(NoRoom::Failed(_))) => Poll::Ready(Err(())),
+        Poll::Pending => Poll::Pending,
+    }
+}
+
+/// Sends one frame from the queue at `wire`, within `capacity`: one
+/// piece of one write (a slice, not a copy), copied once as it is masked.
+fn send_data(state: &mut State, capacity: usize) {
+    let Some(link) = state.link.as_mut().filter(|l| l.answered) else {
+        return;
+    };
+    let Some(send) = link.send.as_mut() else {
+        return;
+    };
+    let mut offset = (state.wire - state.acked) as usize;
+    let mut piece = None;
+    for chunk in &state.unacked {
+        if offset < chunk.len() {
+            piece = Some(chunk.slice(offset..));
+            break;
+        }
+        offset -= chunk.len();
+    }
+    let Some(piece) = piece else {
+        return;
+    };
+    let n = piece
+        .len()
+        .min(MAX_FRAME)
+        .min(link.endpoint.send_credit() as usize)
+        .min(capacity.saturating_sub(MAX_HEADER_LEN));
+    if n == 0 {
+        send.reserve_capacity(0);
+        return;
+    }
+    // Header and payload in one buffer: room for the longest header, the
+    // payload after it, masked in place (the queue keeps the original).
+    let mut frame = BytesMut::with_capacity(MAX_HEADER_LEN + n);
+    frame.resize(MAX_HEADER_LEN, 0);
+    frame.extend_from_slice(&piece[..n]);
+    let mut payload = frame.split_off(MAX_HEADER_LEN);
+    let (header, len) = link
+        .endpoint
+        .data_frame(&mut payload)
+        .expect("within the credit");
+    frame[MAX_HEADER_LEN - len..].copy_from_slice(&header[..len]);
+    frame.advance(MAX_HEADER_LEN - len);
+    frame.unsplit(payload);
+    let sent = send.send_data(frame.freeze(), false);
+    send.reserve_capacity(0);
+    if sent.is_err() {
+        link.send = None;
+        return;
+    }
+    state.wire += n as u64;
+}
+
+/// Whether `options` may ask for resume.
+pub(crate) fn check_options(options: &Options) -> Result<(), Error> {
+    if options.resume && options.transport == Transport::Streaming {
+        return Err(Error::InvalidOption(
+            "resume needs the WebSocket transport ('auto' or 'websocket'), not 'streaming'"
+                .to_string(),
+        ));
+    }
+    Ok(())
+}
