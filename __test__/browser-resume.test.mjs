@@ -5,6 +5,8 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { Buffer } from 'node:buffer';
 import { ResumableWebSocketDuplex } from '../lib/browser/websocket-resume.mjs';
+import { plan_transport } from '../lib/browser/options.mjs';
+import { open_websocket } from '../lib/browser/websocket-duplex.mjs';
 import {
     ResumeClient, hang_timeout_ms, reconnect_delay_ms, ATTEMPT_TIMEOUT_MS, MAX_RECONNECT_DELAY_MS
 } from '../lib/browser/resume.mjs';
@@ -422,4 +424,44 @@ test('duplex: writes beyond the resume buffer wait for acks (backpressure, never
     assert.deepEqual(ws.bytes(), bytes(0, 150));
     assert.equal(done, true);
     duplex.destroy();
+});
+
+test("options: resume is refused where it cannot be honoured, and 'auto' keeps the WebSocket for it", () => {
+    for (const transport of ['streaming', 'per-write']) {
+        assert.throws(() => plan_transport({ transport, resume: true }, () => true),
+            err => err instanceof TypeError && err.code === 'ERR_HTTP2_DUPLEX_INVALID_OPTION' && /cannot resume/.test(err.message));
+        assert.equal(plan_transport({ transport, resume: false }, () => true).transport, transport);
+    }
+    assert.throws(() => plan_transport({ resume: 'yes' }, () => true), { code: 'ERR_HTTP2_DUPLEX_INVALID_OPTION' });
+    assert.deepEqual(plan_transport({ resume: true }, () => true), { transport: 'auto', websocket: true });
+    assert.deepEqual(plan_transport({ transport: 'websocket', resume: true }, () => true), { transport: 'websocket', websocket: true });
+    // An option only fetch honours: 'auto' uses the fetch paths, without resume.
+    assert.deepEqual(plan_transport({ resume: true, headers: { a: 'b' } }, () => true), { transport: 'auto', websocket: false });
+});
+
+test('open: resume offers http2-duplex.2 first; the server selecting it is asked to open, and its answer read', async () => {
+    StandIn.made = [];
+    const opening = open_websocket('https://localhost/duplex', StandIn, undefined, undefined, true);
+    const [ws] = StandIn.made;
+    assert.deepEqual(ws.protocols, ['http2-duplex.2', 'http2-duplex.1']);
+    ws.opened('http2-duplex.2');
+    assert.deepEqual(ws.texts(), ['open']);
+    ws.message(`resumable n1.x ${SECRET} 4194304 30000 20000`);
+    const opened = await opening;
+    assert.equal(opened.id, 'n1.x');
+    assert.deepEqual(opened.resumable,
+        { secret: SECRET, resume_buffer: 4194304, resume_timeout_ms: 30000, keepalive_interval_ms: 20000 });
+    // A server without resume: http2-duplex.1 as without the option.
+    const plain = open_websocket('https://localhost/duplex', StandIn, undefined, undefined, true);
+    StandIn.made[1].opened('http2-duplex.1');
+    assert.deepEqual(StandIn.made[1].texts(), []);
+    StandIn.made[1].message('id n1.y');
+    const opened_plain = await plain;
+    assert.equal(opened_plain.id, 'n1.y');
+    assert.equal(opened_plain.resumable, undefined);
+    // An answer that is not `resumable …` fails the open.
+    const bad = open_websocket('https://localhost/duplex', StandIn, undefined, undefined, true);
+    StandIn.made[2].opened('http2-duplex.2');
+    StandIn.made[2].message('id n1.z');
+    await assert.rejects(bad, { code: 'ERR_HTTP2_DUPLEX_WS_CLOSED' });
 });
