@@ -9,15 +9,7 @@
 // exact as numbers below 2^53. Time is ms on any monotonic clock, passed in.
 import protocol from '../protocol.js';
 
-// Until lib/protocol.js is generated with resume's constants (the core's values).
-const RESUME = protocol.RESUME || {
-    ACK_DELAY_MS: 200, ATTEMPT_TIMEOUT_MS: 10000, FIRST_RECONNECT_DELAY_MS: 250, MAX_RECONNECT_DELAY_MS: 2000
-};
-export const RESUME_WEBSOCKET = protocol.WEBSOCKET.RESUME_SUBPROTOCOL ? protocol.WEBSOCKET : {
-    RESUME_SUBPROTOCOL: 'http2-duplex.2', OPEN_MESSAGE: 'open', RESUME_PREFIX: 'resume ',
-    RESUMABLE_PREFIX: 'resumable ', RESUMED_PREFIX: 'resumed ', ACK_PREFIX: 'ack '
-};
-export const RESUMING = protocol.CLOSE.RESUMING ?? 4001;
+const { RESUME } = protocol;
 export const ACK_DELAY_MS = RESUME.ACK_DELAY_MS;
 export const ATTEMPT_TIMEOUT_MS = RESUME.ATTEMPT_TIMEOUT_MS;
 export const MAX_RECONNECT_DELAY_MS = RESUME.MAX_RECONNECT_DELAY_MS;

@@ -9,7 +9,6 @@ import { Buffer } from 'buffer';
 import protocol from '../protocol.js';
 import { page_base } from './frames.mjs';
 import { destroyed_error, duplex_error } from './response-error.mjs';
-import { RESUME_WEBSOCKET } from './resume.mjs';
 
 const { WEBSOCKET, CLOSE, CLOSE_ERRORS, WAIT } = protocol;
 // Credit each side holds before any `credit` message.
@@ -36,7 +35,7 @@ const ID = new RegExp(`^${WEBSOCKET.ID_PREFIX}${ID_PATTERN}$`);
 export const COUNT_PATTERN = '(0|[1-9][0-9]{0,15})';
 // http2-duplex.2: the answer to `open` names the duplex, its resume secret, the resume
 // buffer, the resume timeout and the keep-alive interval.
-const RESUMABLE = new RegExp(`^${RESUME_WEBSOCKET.RESUMABLE_PREFIX}${ID_PATTERN} ([A-Za-z0-9_-]{22}) ` +
+const RESUMABLE = new RegExp(`^${WEBSOCKET.RESUMABLE_PREFIX}${ID_PATTERN} ([A-Za-z0-9_-]{22}) ` +
     `${COUNT_PATTERN} ${COUNT_PATTERN} ${COUNT_PATTERN}$`);
 
 function ignore() {}
@@ -71,7 +70,7 @@ export function open_websocket(url, WebSocketClass, signal, timeout_ms, resume =
         let ws;
         try {
             ws = new WebSocketClass(websocket_url(url), resume ?
-                [RESUME_WEBSOCKET.RESUME_SUBPROTOCOL, WEBSOCKET.SUBPROTOCOL] : WEBSOCKET.SUBPROTOCOL);
+                [WEBSOCKET.RESUME_SUBPROTOCOL, WEBSOCKET.SUBPROTOCOL] : WEBSOCKET.SUBPROTOCOL);
         } catch (err) {
             reject(duplex_error('ERR_HTTP2_DUPLEX_WS_CLOSED', { cause: err }));
             return;
@@ -93,7 +92,7 @@ export function open_websocket(url, WebSocketClass, signal, timeout_ms, resume =
         const on_abort = () => fail(undefined);
         let resumable = false;
         const on_open = () => {
-            resumable = resume && ws.protocol === RESUME_WEBSOCKET.RESUME_SUBPROTOCOL;
+            resumable = resume && ws.protocol === WEBSOCKET.RESUME_SUBPROTOCOL;
             if (ws.protocol !== WEBSOCKET.SUBPROTOCOL && !resumable) {
                 fail(undefined);
                 return;
@@ -101,7 +100,7 @@ export function open_websocket(url, WebSocketClass, signal, timeout_ms, resume =
             ws.removeEventListener('open', on_open);
             ws.addEventListener('message', on_first);
             if (resumable) {
-                ws.send(RESUME_WEBSOCKET.OPEN_MESSAGE);
+                ws.send(WEBSOCKET.OPEN_MESSAGE);
             }
         };
         const on_first = event => {

@@ -6,13 +6,13 @@
 import { Buffer } from 'buffer';
 import protocol from '../protocol.js';
 import { WebSocketDuplex, websocket_url, close_error, COUNT_PATTERN, CREDIT } from './websocket-duplex.mjs';
-import { ResumeClient, REFUSALS, RESUME_WEBSOCKET, RESUMING } from './resume.mjs';
+import { ResumeClient, REFUSALS } from './resume.mjs';
 import { duplex_error } from './response-error.mjs';
 
 const { WEBSOCKET, CLOSE, WAIT } = protocol;
 const { INITIAL_CREDIT } = WEBSOCKET;
-const ACK = new RegExp(`^${RESUME_WEBSOCKET.ACK_PREFIX}${COUNT_PATTERN}$`);
-const RESUMED = new RegExp(`^${RESUME_WEBSOCKET.RESUMED_PREFIX}${COUNT_PATTERN}$`);
+const ACK = new RegExp(`^${WEBSOCKET.ACK_PREFIX}${COUNT_PATTERN}$`);
+const RESUMED = new RegExp(`^${WEBSOCKET.RESUMED_PREFIX}${COUNT_PATTERN}$`);
 
 // RFC 6455 7.1.5: the connection was lost without a Close frame.
 const ABNORMAL = 1006;
@@ -77,7 +77,7 @@ export class ResumableWebSocketDuplex extends WebSocketDuplex {
             this._send_queued();
             break;
         case 'ack':
-            this._send_text(`${RESUME_WEBSOCKET.ACK_PREFIX}${action.count}`);
+            this._send_text(`${WEBSOCKET.ACK_PREFIX}${action.count}`);
             break;
         case 'close-transport':
             this._abandon();
@@ -197,7 +197,7 @@ export class ResumableWebSocketDuplex extends WebSocketDuplex {
         if (this._complete || (this.destroyed && !this._lingering)) {
             return;
         }
-        if (was_clean === false || code === ABNORMAL || code === RESUMING) {
+        if (was_clean === false || code === ABNORMAL || code === CLOSE.RESUMING) {
             this._detach(this._ws);
             this._run(out => this._core.handle_transport_failed(now(), out));
             return;
@@ -225,7 +225,7 @@ export class ResumableWebSocketDuplex extends WebSocketDuplex {
         if (this._attempt) {
             this._drop_attempt();
         } else {
-            this._detach(this._ws, RESUMING);
+            this._detach(this._ws, CLOSE.RESUMING);
         }
     }
 
@@ -233,7 +233,7 @@ export class ResumableWebSocketDuplex extends WebSocketDuplex {
         const { ws, cleanup } = this._attempt;
         this._attempt = null;
         cleanup();
-        close_quietly(ws, RESUMING);
+        close_quietly(ws, CLOSE.RESUMING);
     }
 
     _reconnect(count) {
@@ -242,7 +242,7 @@ export class ResumableWebSocketDuplex extends WebSocketDuplex {
         }
         let ws;
         try {
-            ws = new this._WebSocket(websocket_url(this.url), RESUME_WEBSOCKET.RESUME_SUBPROTOCOL);
+            ws = new this._WebSocket(websocket_url(this.url), WEBSOCKET.RESUME_SUBPROTOCOL);
         } catch {
             // As a connection that failed: the core backs off.
             queueMicrotask(() => this._run(out => this._core.handle_transport_failed(now(), out)));
@@ -257,8 +257,8 @@ export class ResumableWebSocketDuplex extends WebSocketDuplex {
             }
         };
         const on_open = () => {
-            if (ws.protocol === RESUME_WEBSOCKET.RESUME_SUBPROTOCOL) {
-                ws.send(`${RESUME_WEBSOCKET.RESUME_PREFIX}${this.id} ${this._secret} ${count}`);
+            if (ws.protocol === WEBSOCKET.RESUME_SUBPROTOCOL) {
+                ws.send(`${WEBSOCKET.RESUME_PREFIX}${this.id} ${this._secret} ${count}`);
             } else {
                 failed();
             }
