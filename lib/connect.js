@@ -96,11 +96,12 @@ class ClientDuplex extends Duplex {
         this.transport = handle.transport;
         // The server selected resume: the duplex outlives its connection.
         this.resumable = handle.resumable;
+        // Reads that are not there at once come here (before any async call
+        // borrows the handle).
+        handle.onRead(read => this._on_read(read));
         if (this.resumable) {
             this._next_resumed(0);
         }
-        // Reads that are not there at once come here.
-        handle.onRead(read => this._on_read(read));
         handle.closed().then(async done => {
             if (done.kind === 'failed') {
                 this.destroy(await this._error(done.failure));

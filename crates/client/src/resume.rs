@@ -142,6 +142,9 @@ struct State {
 
 struct Inner {
     id: String,
+    /// The runtime the duplex's tasks run on: calls may come from other
+    /// threads (the Node client's JS thread reads, writes and destroys).
+    runtime: tokio::runtime::Handle,
     epoch: Instant,
     dial: Dial,
     state: Mutex<State>,
@@ -217,6 +220,7 @@ impl ResumeDuplex {
         };
         let inner = Arc::new(Inner {
             id,
+            runtime: tokio::runtime::Handle::current(),
             epoch: Instant::now(),
             dial,
             state: Mutex::new(State {
@@ -249,8 +253,8 @@ impl ResumeDuplex {
             install(&inner, state, endpoint, outlet, inlet, true);
             apply_ws(&inner, state, rest);
         }
-        tokio::spawn(timer(inner.clone()));
-        tokio::spawn(pump(inner.clone()));
+        inner.runtime.spawn(timer(inner.clone()));
+        inner.runtime.spawn(pump(inner.clone()));
         Ok(ResumeDuplex { inner })
     }
 
@@ -506,7 +510,10 @@ fn install(
     answered: bool,
 ) {
     let conn = inlet.h2_conn();
-    let reader = tokio::spawn(read_link(inner.clone(), state.generation, inlet)).abort_handle();
+    let reader = inner
+        .runtime
+        .spawn(read_link(inner.clone(), state.generation, inlet))
+        .abort_handle();
     state.link = Some(Link {
         endpoint,
         send: Some(outlet),
@@ -691,7 +698,9 @@ fn apply_resume(inner: &Arc<Inner>, state: &mut State, actions: Vec<ResumeAction
                 }
                 drop_link(state, false);
                 state.generation += 1;
-                let task = tokio::spawn(reconnect(inner.clone(), state.generation, count));
+                let task = inner
+                    .runtime
+                    .spawn(reconnect(inner.clone(), state.generation, count));
                 state.attempt = Some(task.abort_handle());
             }
             ResumeAction::Resumed {
@@ -747,6 +756,7 @@ fn fail(state: &mut State, err: Error) {
 /// Drops `bytes` acknowledged bytes from the front of the queue.
 fn drop_front(state: &mut State, mut bytes: u64) {
     state.acked += bytes;
+    state.wire = state.wire.max(state.acked);
     while bytes > 0 {
         let Some(front) = state.unacked.front_mut() else {
             break;
@@ -766,7 +776,7 @@ fn drop_front(state: &mut State, mut bytes: u64) {
 /// server's Close, then is dropped.
 fn close_later(inner: &Arc<Inner>, generation: u64) {
     let inner = inner.clone();
-    tokio::spawn(async move {
+    inner.runtime.clone().spawn(async move {
         tokio::time::sleep(CLOSE_TIMEOUT).await;
         let mut state = inner.state.lock().unwrap();
         if state.generation == generation {
@@ -881,14 +891,22 @@ async fn pump(inner: Arc<Inner>) {
             capacity = poll_fn(|cx| poll_capacity(&inner, generation, want, cx)) => capacity,
             _ = changed.changed() => continue,
         };
-        let mut state = inner.state.lock().unwrap();
-        let state = &mut *state;
-        if state.generation != generation {
-            continue;
-        }
-        match capacity {
-            Err(()) => link_failed(&inner, state),
-            Ok(capacity) => send_data(state, capacity),
+        let sent = {
+            let mut state = inner.state.lock().unwrap();
+            let state = &mut *state;
+            match capacity {
+                _ if state.generation != generation => continue,
+                Err(()) => {
+                    link_failed(&inner, state);
+                    continue;
+                }
+                Ok(capacity) => send_data(state, capacity),
+            }
+        };
+        // Nothing went (the stream closed for sending, …): wait for a
+        // change rather than spin.
+        if !sent && changed.changed().await.is_err() {
+            return;
         }
     }
 }
@@ -928,14 +946,20 @@ fn poll_capacity(
     if state.generation != generation {
         return Poll::Ready(Ok(0));
     }
-    let Some(send) = state.link.as_mut().and_then(|l| l.send.as_mut()) else {
+    let Some(link) = state.link.as_mut() else {
+        return Poll::Ready(Ok(0));
+    };
+    let Some(send) = link.send.as_mut() else {
         return Poll::Ready(Ok(0));
     };
     send.reserve_capacity(want + MAX_HEADER_LEN);
     match send.poll_capacity(cx, MAX_HEADER_LEN) {
         Poll::Ready(Ok(capacity)) => Poll::Ready(Ok(capacity)),
         // The receive side learns why and detaches the duplex.
-        Poll::Ready(Err(NoRoom::Closed)) => Poll::Ready(Ok(0)),
+        Poll::Ready(Err(NoRoom::Closed)) => {
+            link.send = None;
+            Poll::Ready(Ok(0))
+        }
         Poll::Ready(Err(NoRoom::Failed(_))) => Poll::Ready(Err(())),
         Poll::Pending => Poll::Pending,
     }
@@ -943,12 +967,13 @@ fn poll_capacity(
 
 /// Sends one frame from the queue at `wire`, within `capacity`: one
 /// piece of one write (a slice, not a copy), copied once as it is masked.
-fn send_data(state: &mut State, capacity: usize) {
+/// Whether it sent one.
+fn send_data(state: &mut State, capacity: usize) -> bool {
     let Some(link) = state.link.as_mut().filter(|l| l.answered) else {
-        return;
+        return false;
     };
     let Some(send) = link.send.as_mut() else {
-        return;
+        return false;
     };
     let mut offset = (state.wire - state.acked) as usize;
     let mut piece = None;
@@ -960,7 +985,7 @@ fn send_data(state: &mut State, capacity: usize) {
         offset -= chunk.len();
     }
     let Some(piece) = piece else {
-        return;
+        return false;
     };
     let n = piece
         .len()
@@ -969,7 +994,7 @@ fn send_data(state: &mut State, capacity: usize) {
         .min(capacity.saturating_sub(MAX_HEADER_LEN));
     if n == 0 {
         send.reserve_capacity(0);
-        return;
+        return false;
     }
     // Header and payload in one buffer: room for the longest header, the
     // payload after it, masked in place (the queue keeps the original).
@@ -988,9 +1013,10 @@ fn send_data(state: &mut State, capacity: usize) {
     send.reserve_capacity(0);
     if sent.is_err() {
         link.send = None;
-        return;
+        return false;
     }
     state.wire += n as u64;
+    true
 }
 
 /// Whether `options` may ask for resume.
