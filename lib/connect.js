@@ -218,7 +218,8 @@ class ClientDuplex extends Duplex {
 
     // Fetch: 'finish' comes once the server answered the streaming POST,
     // i.e. has taken every byte. WebSocket: once the `end` message is sent
-    // after the last write (the stream is ordered).
+    // after the last write (the stream is ordered); resumable, once the
+    // server acknowledged it (until then it may have to be sent again).
     _final(cb) {
         this._settle(this._handle.end(), cb);
     }

@@ -369,24 +369,42 @@ impl ResumeDuplex {
     }
 
     /// Ends the writable side: the `end` message goes after every write.
+    /// Resolves once the server acknowledged the end (the duplex is
+    /// complete): until then what was written may have to be sent again,
+    /// so a caller that lets go of the duplex (Node's autoDestroy after
+    /// 'finish') loses nothing.
     pub async fn end(&self) -> Result<(), Error> {
         let inner = &self.inner;
         let _turn = inner.writer.lock().await;
-        let mut state = inner.state.lock().unwrap();
-        let state = &mut *state;
-        if state.write_end {
-            return Ok(());
+        {
+            let mut state = inner.state.lock().unwrap();
+            let state = &mut *state;
+            if !state.write_end && state.end.is_none() {
+                state.write_end = true;
+                state.core.handle_end();
+                reschedule(inner, state);
+                inner.changed.send_modify(|n| *n += 1);
+            }
         }
-        match &state.end {
-            Some(End::Failed(err)) => return Err(err.clone()),
-            Some(End::Destroyed) => return Err(Error::Destroyed),
-            _ => {}
+        loop {
+            let mut changed = inner.changed.subscribe();
+            {
+                let state = inner.state.lock().unwrap();
+                match &state.end {
+                    Some(End::Failed(err)) => return Err(err.clone()),
+                    Some(End::Destroyed) => return Err(Error::Destroyed),
+                    Some(End::Done) => return Ok(()),
+                    None => {}
+                }
+                let counts = state.core.counts();
+                if counts.peer_acked == counts.sent {
+                    return Ok(());
+                }
+            }
+            if changed.changed().await.is_err() {
+                return Err(Error::Destroyed);
+            }
         }
-        state.write_end = true;
-        state.core.handle_end();
-        reschedule(inner, state);
-        inner.changed.send_modify(|n| *n += 1);
-        Ok(())
     }
 
     /// Resolves when the duplex is over: `None` when it completed or was
@@ -461,7 +479,8 @@ async fn answer(
     mut actions: Vec<WsAction>,
 ) -> Result<(WsAction, Vec<WsAction>), Error> {
     loop {
-        for action in std::mem::take(&mut actions) {
+        let mut pending = std::mem::take(&mut actions).into_iter();
+        while let Some(action) = pending.next() {
             if let WsAction::Send(frame) = action {
                 if outlet.send_data(frame, false).is_err() {
                     return Err(crate::ws::connection_failed(&"the stream closed"));
@@ -469,8 +488,10 @@ async fn answer(
                 continue;
             }
             match action {
+                // What came with it (the credit grant, data, …) is the
+                // duplex's.
                 WsAction::Resumable(_) => {
-                    return Ok((action, actions));
+                    return Ok((action, pending.collect()));
                 }
                 WsAction::Finished {
                     violation: Some(violation),
