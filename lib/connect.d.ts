@@ -36,7 +36,11 @@ export class ResponseError extends Error {
  * server closed it or ended its stream before both directions had ended, and
  * ERR_HTTP2_DUPLEX_WS_PROTOCOL, _WS_INVALID_UTF8, _WS_TOO_BIG, _WS_CREDIT or
  * _WS_MESSAGE when the server broke the protocol; ERR_HTTP2_DUPLEX_CONNECTION
- * when transport 'websocket' is forced and the server does not offer it, …).
+ * when transport 'websocket' is forced and the server does not offer it;
+ * with resume ERR_HTTP2_DUPLEX_RESUME_UNKNOWN, _RESUME_REFUSED or
+ * _RESUME_COUNT when the server refused the resume, _RESUME_TIMEOUT when it
+ * was not resumed within the server's resume_timeout, _RESUME_ACK when the
+ * server acknowledged what was never sent, …).
  */
 export interface ClientError extends Error {
     code: string;
