@@ -37,6 +37,18 @@ export interface Http2DuplexServerOptions extends DuplexOptions {
      * (default 20000).
      */
     keepalive_interval?: number;
+    /**
+     * Resume (docs/protocol.md "Resume"): bytes a resumable duplex keeps, per direction, sent and
+     * not yet acknowledged by its client, to send again after its connection failed; beyond it
+     * `write()` waits for acks. Only clients that ask for resume (`resume: true`) on the WebSocket
+     * transport get it. 0 turns resume off (default 4 MiB).
+     */
+    resume_buffer?: number;
+    /**
+     * ms a resumable duplex whose connection failed waits for its client to resume it, before it
+     * fails with `ERR_HTTP2_DUPLEX_RESUME_TIMEOUT` and a 'warning' (default 30000).
+     */
+    resume_timeout?: number;
     /** HTTP/2 receive window of each session this server sees, bytes; 0 keeps the server's (default 8 MiB). */
     session_window?: number;
     /** HTTP/2 initial receive window of each stream of those sessions, bytes; 0 keeps the server's (default 1 MiB). */
@@ -141,6 +153,11 @@ export interface ServerDuplex extends Duplex {
     readonly stream: ServerHttp2Stream;
     /** `'websocket'` for a duplex over one WebSocket stream; undefined for the fetch transports. */
     readonly transport?: 'websocket';
+    /**
+     * True when the client asked for resume and the server offers it: the duplex outlives its
+     * connection and emits `'resumed'` ({ downtime } in ms) when its client resumed it.
+     */
+    readonly resumable?: boolean;
 }
 
 /** Maps the duplex ids of one pairing scope (by default an HTTP/2 session) to their duplexes. */

@@ -10,6 +10,13 @@ export declare class ClientDuplex {
   get id(): string
   /** 'websocket' or 'streaming'. */
   get transport(): string
+  /** Whether the server selected resume (http2-duplex.2). */
+  get resumable(): boolean
+  /**
+   * The next resume after the first `seen` ones; null once the duplex
+   * is over (at once when it is not resumable).
+   */
+  resumed(seen: number): Promise<ClientResumed | null>
   /**
    * All data available now (waiting for some), or null at the end.
    * Calling it again releases the flow-control capacity of the last batch.
@@ -64,6 +71,8 @@ export interface ClientOpenOptions {
   headers?: Record<string, string>
   /** 'auto' (default), 'websocket' or 'streaming' ('fetch', 7.0.0's name). */
   transport?: string
+  /** Offer resume (WebSocket subprotocol http2-duplex.2). */
+  resume?: boolean
 }
 
 /** What `ClientPool.open` resolves with. */
@@ -88,6 +97,14 @@ export type ClientRead =
   | { kind: 'data'; chunk: Buffer }
   | { kind: 'end' }
   | { kind: 'failed'; failure: ClientFailure }
+
+/** A resume of the duplex: its `'resumed'` event. */
+export interface ClientResumed {
+  /** The attempt that resumed it, counted from 1 per detachment. */
+  attempt: number
+  /** Ms from the detachment to the resume. */
+  downtime: number
+}
 
 /** A duplex whose GET a closed connection carried. */
 export interface ClosedSessionDuplex {
@@ -220,8 +237,11 @@ export declare class Registry {
    * caller's clock); `framing` is its `http2-duplex-framing` header.
    */
   openDuplex(scope: number, connection: number, framing: string | undefined | null, now: number): Opened
-  /** A WebSocket opens a duplex at `now`; `protocols` is its `sec-websocket-protocol`. */
-  openWebSocket(scope: number, connection: number, protocols: string | undefined | null, now: number): Opened
+  /**
+   * A WebSocket opens a duplex at `now`; `protocols` is its
+   * `sec-websocket-protocol`; `resumes`: the server offers resume.
+   */
+  openWebSocket(scope: number, connection: number, protocols: string | undefined | null, resumes: boolean, now: number): Opened
   /** A POST arrived in `scope` with these protocol headers. */
   handlePost(scope: number, id?: string | undefined | null, seq?: string | undefined | null, single?: string | undefined | null, end?: string | undefined | null, destroyed?: string | undefined | null, contentLength?: string | undefined | null): PostOpened
   /**
@@ -296,6 +316,56 @@ export type RequestClass =
   | { kind: 'post' }
   | { kind: 'refused'; refusal: Refusal }
 
+/** What the adapter of `duplex` must do, in order. */
+export type ResumeAction =
+  | { kind: 'drop'; duplex: number; bytes: number }
+  | { kind: 'hold'; duplex: number }
+  | { kind: 'flow'; duplex: number }
+  | { kind: 'ack'; duplex: number; count: number }
+  | { kind: 'close-transport'; duplex: number }
+  | { kind: 'resumed'; duplex: number; downtimeMs: number }
+  | { kind: 'resend'; duplex: number; from: number; end: boolean }
+  | { kind: 'complete'; duplex: number }
+  | { kind: 'fail'; duplex: number; refusal: Refusal }
+
+/** The answer to a resume request. */
+export type ResumeAnswer =
+  | { kind: 'accepted'; duplex: number; received: number; actions: Array<ResumeAction> }
+  | { kind: 'refused'; refusal: Refusal }
+
+export declare class ResumeServer {
+  /**
+   * `resume_buffer` bytes per duplex and direction; a detached duplex
+   * waits `resume_timeout_ms`.
+   */
+  constructor(resumeBuffer: number, resumeTimeoutMs: number)
+  /** A duplex opened with resume: its secret, for the answer to `open`. */
+  open(duplex: number, id: string): string
+  /** The server's options as `send_resumable` takes them. */
+  resumeBuffer(): number
+  resumeTimeout(): number
+  /** Bytes the duplex may take into its resume buffer now. */
+  room(duplex: number): number
+  /** The last count acknowledged to the client (the keep-alive's ack). */
+  ackedToPeer(duplex: number): number | null
+  /** The application wrote `n` bytes (at most `room()`). */
+  handleWrite(duplex: number, n: number): Array<ResumeAction>
+  handleEnd(duplex: number): void
+  /** `n` bytes of the client's direction were taken from the transport. */
+  handleData(duplex: number, n: number, now: number): Array<ResumeAction>
+  handlePeerEnd(duplex: number, now: number): Array<ResumeAction>
+  handleAck(duplex: number, count: number, now: number): Array<ResumeAction>
+  /** The duplex's WebSocket failed without a Close: it waits for its client. */
+  handleTransportFailed(duplex: number, now: number): void
+  /** A client's `resume id secret count`. */
+  handleResume(id: string, secret: string, count: number, now: number): ResumeAnswer
+  /** The duplex is gone: a resume of it is refused as unknown. */
+  remove(duplex: number): void
+  /** When `handleTimeout` is next due, if ever. */
+  pollTimeout(): number | null
+  handleTimeout(now: number): Array<ResumeAction>
+}
+
 /**
  * What a check of the client connections (HTTP/2 sessions, HTTP/1.1
  * WebSockets' sockets) asks of the server.
@@ -317,13 +387,31 @@ export type WsAction =
   | { kind: 'end' }
   | { kind: 'send'; data: Buffer }
   | { kind: 'credit' }
-  | { kind: 'finished'; closeCode?: number; refusal?: Refusal }
+  | { kind: 'ack'; count: number }
+  | { kind: 'open' }
+  | { kind: 'resume'; id: string; secret: string; received: number }
+  | { kind: 'finished'; closeCode?: number; refusal?: Refusal; detached: boolean }
   | { kind: 'end-stream'; refusal?: Refusal }
   | { kind: 'end-stream-after'; ms: number }
+  | { kind: 'detach' }
 
 export declare class WsEndpoint {
   constructor(maxMessage: number, window: number)
   open(id?: string | undefined | null): Array<WsAction>
+  /**
+   * Speak http2-duplex.2 (the answer selected it): the client's first
+   * message opens or resumes a duplex.
+   */
+  setResumable(): void
+  /** Answer `open`: the duplex's id, its secret and the resume options. */
+  sendResumable(id: string, secret: string, resumeBuffer: number, resumeTimeoutMs: number, keepaliveMs: number): Array<WsAction>
+  /** Answer `resume`: the server's count received. */
+  sendResumed(received: number): Array<WsAction>
+  /** Refuse a resume with a Close naming `code` (one of the resume codes). */
+  refuseResume(code: string): Array<WsAction>
+  sendAck(count: number): Array<WsAction>
+  /** The duplex is complete: close the WebSocket with 1000. */
+  complete(): Array<WsAction>
   receive(input: Uint8Array): Array<WsAction>
   /**
    * The duplex's readable side still buffers `buffered` bytes: what the

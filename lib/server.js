@@ -4,14 +4,15 @@ const { EventEmitter } = require('events');
 const { Registry, checkOption, classifyRequest } = require('./native');
 const { GetPostTransport } = require('./transport/get-post');
 const { answer, answer_refusal, header } = require('./transport/answer');
-const { invalid_option, refusal_error } = require('./errors');
+const { duplex_error, invalid_option, refusal_error } = require('./errors');
 const { Http1Exchange } = require('./transport/http1/exchange');
 const { ServerWebSocketDuplex } = require('./transport/websocket');
+const { ServerResumption } = require('./transport/resume');
 const {
     WebSocketUpgrade, UpgradeListeners, websocket_offer, websocket_option
 } = require('./transport/http1/upgrade');
 const { cors_policy } = require('./cors');
-const { DEFAULTS, HEADER } = require('./protocol');
+const { DEFAULTS, HEADER, RESUME, WEBSOCKET } = require('./protocol');
 
 /**
  * @typedef {import('../index').Http2DuplexServerOptions} Options
@@ -26,11 +27,13 @@ const { DEFAULTS, HEADER } = require('./protocol');
  * @typedef {any} Stream
  * 6.x's Map of a pairing scope's duplexes, by id.
  * @typedef {Map<string, import('stream').Duplex>} Duplexes
+ * A session's scope lingers after its last session while it holds resumable
+ * duplexes: they outlive their connection.
  * @typedef {{
  *   key: number, duplexes: Duplexes, entries: Map<number, Entry>,
- *   sessions: Set<Session>, persistent: boolean
+ *   sessions: Set<Session>, persistent: boolean, lingering?: boolean
  * }} Scope
- * @typedef {import('./transport/get-post').Entry & { id: string, scope: Scope }} Entry
+ * @typedef {import('./transport/get-post').Entry & { id: string, scope: Scope, resumable?: boolean }} Entry
  * A connection the ticks check is alive (an HTTP/2 session, or an HTTP/1.1
  * WebSocket's socket): whether it was heard from since the last check (the
  * call resets that), how to PING it, and how it goes when it did not answer.
@@ -173,6 +176,9 @@ class Http2DuplexServer extends EventEmitter {
     // Client connection (session or socket) → its key in the core.
     /** @type {WeakMap<object, number>} */
     #connection_keys = new WeakMap();
+    // Resume (http2-duplex.2), unless resume_buffer is 0.
+    /** @type {ServerResumption | null} */
+    #resumption;
 
     /**
      * @param {any} http2_server an HTTP/2 server (or an http(s) server)
@@ -183,12 +189,14 @@ class Http2DuplexServer extends EventEmitter {
         super();
         this.http2_server = http2_server;
         this.path = path;
-        /** @type {Options & typeof RECEIVE_WINDOWS & { keepalive_interval: number }} */
+        /** @type {Options & typeof RECEIVE_WINDOWS & { keepalive_interval: number, resume_buffer: number, resume_timeout: number }} */
         this.options = {
             close_timeout: DEFAULTS.CLOSE_TIMEOUT_MS,
             autoDestroy: true,
             idle_timeout: 0,
             keepalive_interval: DEFAULTS.KEEPALIVE_INTERVAL_MS,
+            resume_buffer: RESUME.BUFFER,
+            resume_timeout: RESUME.TIMEOUT_MS,
             websocket: true,
             scope: 'session',
             check_origin: true,
@@ -227,6 +235,10 @@ class Http2DuplexServer extends EventEmitter {
             fail: (entry, err, warn) => this.#fail(/** @type {Entry} */ (entry), err, warn),
             warn: err => this.emit('warning', err)
         });
+        const { resume_buffer, resume_timeout, keepalive_interval } = this.options;
+        this.#resumption = resume_buffer > 0 ?
+            new ServerResumption(resume_buffer, resume_timeout, keepalive_interval) :
+            null;
         this.limits = this.#registry.limits();
         this.sessions = new Set();
         this.common_headers = {
@@ -501,24 +513,69 @@ class Http2DuplexServer extends EventEmitter {
      */
     #open_websocket(stream, headers, flags, raw_headers, duplexes, response_headers) {
         const scope = this.#scope_of(duplexes, stream.session);
+        const resumption = this.#resumption;
         const opened = this.#registry.openWebSocket(scope.key, this.#connection_of(stream),
-            header(headers, 'sec-websocket-protocol'), performance.now());
+            header(headers, 'sec-websocket-protocol'), resumption !== null, performance.now());
         if (opened.kind === 'refused') {
             this.#refuse(stream, opened.refusal, response_headers);
             return;
         }
         const { key, id } = opened;
+        const resumable = resumption !== null &&
+            opened.headers['sec-websocket-protocol'] === WEBSOCKET.RESUME_SUBPROTOCOL;
+        // A resumable duplex outlives its session: its transport's failure
+        // is the resume core's to judge, not the session's close.
         /** @type {Entry} */
-        const entry = { id, key, scope, session: stream.session, duplex: null };
+        const entry = { id, key, scope, session: resumable ? undefined : stream.session, duplex: null, resumable };
         stream.respond({ ':status': 200, ...opened.headers, ...response_headers });
-        const settings = { id, max_message: this.limits.maxWriteBytes, window: this.limits.windowBytes };
+        const settings = { id, key, max_message: this.limits.maxWriteBytes, window: this.limits.windowBytes };
+        const emit = () => this.emit('duplex', entry.duplex, id, headers, flags, raw_headers, duplexes,
+            response_headers);
+        // http2-duplex.2: the client's first message opens this duplex or
+        // resumes another.
+        const first = resumption && resumable ? {
+            resumption,
+            open: () => {
+                this.#watch_websocket(entry, stream);
+                emit();
+            },
+            resume: (/** @type {any} */ _duplex, /** @type {{ id: string, secret: string, received: number }} */ request) =>
+                this.#resume(entry, request)
+        } : null;
         entry.duplex = new ServerWebSocketDuplex(stream, this.options, settings,
-            err => this.#fail(entry, err));
+            err => this.#fail(entry, err), first);
         this.#track(entry, duplexes, opened.watched);
-        if (!stream.session) {
+        if (!first) {
             this.#watch_websocket(entry, stream);
+            emit();
         }
-        this.emit('duplex', entry.duplex, id, headers, flags, raw_headers, duplexes, response_headers);
+    }
+
+    // A client's `resume id secret count` on a new WebSocket (`entry`, not
+    // a duplex of its own): the duplex it names takes the WebSocket over,
+    // or the resume is refused with a Close naming the code and a warning.
+    /**
+     * @param {Entry} entry
+     * @param {{ id: string, secret: string, received: number }} request
+     */
+    #resume(entry, { id, secret, received }) {
+        const provisional = /** @type {ServerWebSocketDuplex} */ (entry.duplex);
+        const stream = provisional.stream;
+        const answer = /** @type {ServerResumption} */ (this.#resumption).resume(id, secret, received);
+        const target = answer.kind === 'accepted' ? this.#entries.get(answer.duplex) : undefined;
+        if (answer.kind === 'accepted' && target) {
+            const duplex = /** @type {ServerWebSocketDuplex} */ (target.duplex);
+            duplex.attach(provisional, answer.received, answer.actions);
+            provisional.once('close', () => this.#watch_websocket(target, stream));
+        } else {
+            const refusal = answer.kind === 'refused' ? answer.refusal : null;
+            const err = refusal ? refusal_error(refusal) : duplex_error('ERR_HTTP2_DUPLEX_RESUME_UNKNOWN');
+            this.emit('warning', err);
+            provisional.silence();
+            provisional.act(provisional.endpoint.refuseResume(err.code));
+        }
+        this.#forget(entry);
+        provisional.destroy();
     }
 
     // The client connection a request came on (its HTTP/2 session, or its
@@ -571,7 +628,11 @@ class Http2DuplexServer extends EventEmitter {
                 session.once('close', () => {
                     scope.sessions.delete(session);
                     if (scope.sessions.size === 0) {
-                        this.#registry.closeScope(scope.key);
+                        if ([...scope.entries.values()].some(entry => entry.resumable)) {
+                            scope.lingering = true;
+                        } else {
+                            this.#registry.closeScope(scope.key);
+                        }
                     }
                 });
             }
@@ -710,6 +771,10 @@ class Http2DuplexServer extends EventEmitter {
         scope.duplexes.delete(id);
         this.#session_entries.get(session)?.delete(entry);
         this.#get_post.act(this.#registry.handleDuplexClosed(key, performance.now()));
+        if (scope.lingering && scope.entries.size === 0) {
+            scope.lingering = false;
+            this.#registry.closeScope(scope.key);
+        }
         // A keyed scope lives while it has duplexes (one per user, say).
         this.#release_if_unused(scope.duplexes);
     }
@@ -861,16 +926,22 @@ class Http2DuplexServer extends EventEmitter {
      * @param {Stream} upgrade a WebSocketUpgrade
      */
     #watch_websocket(entry, upgrade) {
+        if (upgrade.session) {
+            return;
+        }
         const key = this.#connection_of(upgrade);
         const duplex = /** @type {ServerWebSocketDuplex} */ (entry.duplex);
         this.#watch_connection(key, {
             heard: () => duplex.take_heard(),
             ping: () => duplex.ping(),
             unanswered: refusal => {
-                const err = refusal_error(refusal);
-                this.emit('warning', err);
-                this.#forget(entry);
-                this.#fail(entry, err, false);
+                // A resumable duplex waits for its client on a new connection.
+                if (!entry.resumable) {
+                    const err = refusal_error(refusal);
+                    this.emit('warning', err);
+                    this.#forget(entry);
+                    this.#fail(entry, err, false);
+                }
                 upgrade.destroy();
             }
         });

@@ -169,7 +169,8 @@ impl JsResumeServer {
     #[napi]
     pub fn handle_write(&mut self, duplex: i64, n: f64) -> Vec<ResumeAction> {
         let mut out = Vec::new();
-        self.inner.handle_write(duplex_key(duplex), n as u64, &mut out);
+        self.inner
+            .handle_write(duplex_key(duplex), n as u64, &mut out);
         resume_actions(out)
     }
 

@@ -97,14 +97,14 @@ async function close_code(stream) {
 
 // Opens an http2-duplex.1 WebSocket (RFC 8441 extended CONNECT) on `session`,
 // once the server has offered it: { stream, headers }.
-async function open_rfc8441(session, path = '/duplex') {
+async function open_rfc8441(session, path = '/duplex', protocols = 'http2-duplex.1') {
     // The server offers it in a SETTINGS frame after its first.
     while (!session.remoteSettings?.enableConnectProtocol) {
         await once(session, 'remoteSettings');
     }
     const stream = session.request({
         ':method': 'CONNECT', ':protocol': 'websocket', ':path': path,
-        'sec-websocket-protocol': 'http2-duplex.1', 'sec-websocket-version': '13'
+        'sec-websocket-protocol': protocols, 'sec-websocket-version': '13'
     }, { endStream: false });
     stream.on('error', () => {});
     const [headers] = await once(stream, 'response');

@@ -4,6 +4,9 @@
 // (subprotocol http2-duplex.1, docs/websocket.md) carries both directions of
 // one duplex. The Rust core's WsEndpoint decides (framing, credit, close
 // handshake); this class moves buffers between it, the stream and the Duplex.
+// With http2-duplex.2 (resume, docs/protocol.md) the duplex outlives its
+// WebSocket: the core's ResumeServer (./resume.js) decides what is kept,
+// acknowledged and sent again, and a resume attaches a new WebSocket.
 const { WsEndpoint } = require('../native');
 const { ServerDuplex } = require('./duplex');
 const { refusal_error } = require('../errors');
@@ -16,7 +19,24 @@ const JOIN_MAX = 64 * 1024;
 
 /**
  * @typedef {import('../native').WsAction} WsAction
+ * @typedef {import('../native').ResumeAction} ResumeAction
+ * @typedef {import('./resume').ServerResumption} ServerResumption
  * @typedef {(err?: Error | null) => void} Callback
+ * What the server does when a resumable WebSocket's first message comes:
+ * `open` a new duplex, or `resume` one (the server attaches this WebSocket
+ * to it, or refuses).
+ * @typedef {{
+ *   resumption: ServerResumption,
+ *   open(duplex: ServerWebSocketDuplex): void,
+ *   resume(duplex: ServerWebSocketDuplex, request: { id: string, secret: string, received: number }): void
+ * }} FirstMessage
+ * The bytes of a resumable duplex the client has not acknowledged: what was
+ * written, from the front of the queue, `sent` of them on the WebSocket.
+ * @typedef {{
+ *   key: number, queue: Buffer[], queued: number, sent_index: number, sent_offset: number,
+ *   room: number, ended: boolean, end_sent: boolean, final: Callback | null,
+ *   first: FirstMessage | null, talked: boolean
+ * }} Resumable
  */
 
 /**
@@ -30,7 +50,8 @@ const as_bytes = (chunk, encoding) =>
 
 class ServerWebSocketDuplex extends ServerDuplex {
     #endpoint;
-    // A write waiting for credit: what is left of it, and its callback.
+    // A write waiting for credit (or, resumable, for room): what is left of
+    // it, and its callback.
     /** @type {{ chunks: Buffer[], cb: Callback } | null} */
     #waiting = null;
     // The endpoint's send credit as last read, less what was sent since (it
@@ -40,24 +61,51 @@ class ServerWebSocketDuplex extends ServerDuplex {
     // Something was read since the server's last liveness check (a flag,
     // not a call per piece).
     #heard = false;
+    // http2-duplex.2 only.
+    /** @type {Resumable | null} */
+    #resumable = null;
+    // Something was sent since the last keep-alive check.
+    #said = false;
 
     // `fail(err)`: the server's handling of a client that broke the duplex.
-    // `id` goes to the client in the first message (docs/websocket.md).
+    // `id` goes to the client in the first message (docs/websocket.md). With
+    // `first` (http2-duplex.2) the client's first message decides whether
+    // this opens a duplex or resumes another.
     /**
      * @param {any} stream an RFC 8441 CONNECT stream, or a WebSocketUpgrade
      * @param {import('stream').DuplexOptions} options
-     * @param {{ id: string, max_message: number, window: number }} settings
+     * @param {{ id: string, key: number, max_message: number, window: number }} settings
      * @param {(err: Error) => void} fail
+     * @param {FirstMessage | null} [first]
      */
-    constructor(stream, options, { id, max_message, window }, fail) {
+    constructor(stream, options, { id, key, max_message, window }, fail, first = null) {
         super(stream, options);
         this.transport = 'websocket';
+        this.resumable = first !== null;
         this.#fail = fail;
         this.#endpoint = new WsEndpoint(max_message, window);
+        this.id = id;
+        if (first) {
+            this.#endpoint.setResumable();
+            this.#resumable = {
+                key, queue: [], queued: 0, sent_index: 0, sent_offset: 0, room: 0,
+                ended: false, end_sent: false, final: null, first, talked: false
+            };
+        }
+        this.#listen(stream);
+        if (!first) {
+            this.#act(this.#endpoint.open(id));
+        }
+    }
+
+    // Reads a stream for as long as it is this duplex's: after a resume or
+    // a failure nothing more is read from the old one.
+    /** @param {any} stream */
+    #listen(stream) {
         // An HTTP/1.1 WebSocket's pieces are a socket's reads, each its own.
         const replays = stream.session ? new ReplayFilter() : null;
         stream.on('data', /** @param {Buffer} piece */ piece => {
-            if (replays?.is_replay(piece)) {
+            if (stream !== this.stream || replays?.is_replay(piece)) {
                 return;
             }
             this.traffic_seen = true;
@@ -67,15 +115,17 @@ class ServerWebSocketDuplex extends ServerDuplex {
         // Node ends a stream's readable side on a reset too, and closes it
         // just after (before the next turn): the core is told whether it had.
         stream.on('end', () => setImmediate(() => {
-            this.#act(this.#endpoint.handlePeerEnded(stream.closed || stream.destroyed));
+            if (stream === this.stream) {
+                this.#act(this.#endpoint.handlePeerEnded(stream.closed || stream.destroyed));
+            }
         }));
         // rstCode null: the connection of an HTTP/1.1 WebSocket closed.
         stream.on('close', () => {
-            const code = stream.rstCode;
-            this.#act(this.#endpoint.handleStreamClosed(code === null ? null : code ?? 0));
+            if (stream === this.stream) {
+                const code = stream.rstCode;
+                this.#act(this.#endpoint.handleStreamClosed(code === null ? null : code ?? 0));
+            }
         });
-        this.id = id;
-        this.#act(this.#endpoint.open(id));
     }
 
     // Whether anything was read since the last call.
@@ -88,43 +138,248 @@ class ServerWebSocketDuplex extends ServerDuplex {
     // The keep-alive's Ping (an HTTP/1.1 WebSocket's connection was silent):
     // a whole frame, written between data frames like the core's Pongs.
     ping() {
-        if (!this.stream.destroyed && !this.stream.writableEnded) {
+        if (this.#writable_stream()) {
             this.#act(this.#endpoint.ping());
         }
     }
 
+    #writable_stream() {
+        return this.stream !== null && !this.stream.destroyed && !this.stream.writableEnded;
+    }
+
     /** @param {WsAction[]} actions */
     #act(actions) {
-        for (const action of actions) {
+        for (let i = 0; i < actions.length; i++) {
+            const action = actions[i];
             switch (action.kind) {
             case 'deliver':
                 this.deliver(action.data);
+                if (this.#resumable) {
+                    this.#resumable.first?.resumption.data(this.#resumable.key, action.data.length);
+                }
                 break;
             case 'end':
                 this.push(null);
+                if (this.#resumable) {
+                    this.#resumable.first?.resumption.peer_end(this.#resumable.key);
+                }
                 break;
             case 'send':
-                this.stream.write(action.data);
+                if (this.stream) {
+                    this.stream.write(action.data);
+                    this.#said = true;
+                }
                 break;
             case 'credit':
                 this.#send_waiting();
                 break;
+            case 'ack':
+                this.#resumable?.first?.resumption.ack(this.#resumable.key, action.count);
+                break;
+            case 'open':
+                this.#opened();
+                break;
+            case 'resume':
+                // The rest of the piece, if any, is the resumed duplex's.
+                this.#resumable?.first?.resume(this, action);
+                return;
             case 'finished':
+                if (action.detached) {
+                    this.#detach();
+                    break;
+                }
+                this.#end_stream(action);
+                break;
             case 'end-stream':
                 this.#end_stream(action);
                 break;
             case 'end-stream-after':
                 this.#end_stream_after(action.ms);
                 break;
+            case 'detach':
+                this.#detach();
+                break;
             }
         }
+    }
+
+    // The client's `open`: a new resumable duplex.
+    #opened() {
+        const resumable = /** @type {Resumable} */ (this.#resumable);
+        const { resumption } = /** @type {FirstMessage} */ (resumable.first);
+        const secret = resumption.open(resumable.key, this.id, this);
+        resumable.room = resumption.room(resumable.key);
+        resumable.talked = true;
+        this.#act(this.#endpoint.sendResumable(this.id, secret, resumption.resume_buffer,
+            resumption.resume_timeout, resumption.keepalive_interval));
+        resumable.first?.open(this);
+    }
+
+    // The WebSocket failed without a Close: the duplex waits to be resumed.
+    #detach() {
+        const resumable = this.#resumable;
+        const stream = this.stream;
+        this.stream = null;
+        this.#credit = 0;
+        if (stream && !stream.destroyed) {
+            stream.destroy();
+        }
+        if (resumable?.talked) {
+            resumable.first?.resumption.transport_failed(resumable.key);
+        } else {
+            // Gone before its first message: it never was a duplex.
+            this.destroy();
+        }
+    }
+
+    /**
+     * A resume attaches this duplex to a client's new WebSocket (`from`,
+     * the provisional duplex that read its first message): answer
+     * `resumed received`, then carry out the core's actions.
+     * @param {ServerWebSocketDuplex} from
+     * @param {number} received
+     * @param {ResumeAction[]} actions
+     */
+    attach(from, received, actions) {
+        const resumable = /** @type {Resumable} */ (this.#resumable);
+        for (const action of actions) {
+            if (action.kind === 'close-transport') {
+                this.#close_transport();
+            }
+        }
+        const stream = from.stream;
+        from.stream = null;
+        this.stream = stream;
+        this.#endpoint = from.#endpoint;
+        this.#credit = 0;
+        this.#listen(stream);
+        this.#act(this.#endpoint.sendResumed(received));
+        resumable.first?.resumption.act(actions.filter(action => action.kind !== 'close-transport'));
+    }
+
+    // A refused resume's WebSocket: its Close says why, and the client's
+    // answering Close breaks nothing.
+    silence() {
+        this.#fail = () => {};
+    }
+
+    /**
+     * Carries out what the core answered (a refused resume's Close).
+     * @param {WsAction[]} actions
+     */
+    act(actions) {
+        this.#act(actions);
+    }
+
+    get endpoint() {
+        return this.#endpoint;
+    }
+
+    // The old WebSocket of a duplex resumed on a new one: read nothing more.
+    #close_transport() {
+        const stream = this.stream;
+        this.stream = null;
+        stream?.destroy();
+    }
+
+    // Server keep-alive: a client hears from a quiet duplex at least once
+    // per interval (its last ack again), so that it can tell a hung
+    // connection.
+    keepalive() {
+        const resumable = this.#resumable;
+        const said = this.#said;
+        this.#said = false;
+        if (resumable?.talked && !said && this.#writable_stream()) {
+            const acked = resumable.first?.resumption.acked_to_peer(resumable.key);
+            if (acked !== null && acked !== undefined) {
+                this.#act(this.#endpoint.sendAck(acked));
+            }
+        }
+    }
+
+    /** @param {ResumeAction} action */
+    resume_action(action) {
+        const resumable = /** @type {Resumable} */ (this.#resumable);
+        switch (action.kind) {
+        case 'drop':
+            this.#drop(action.bytes);
+            break;
+        case 'hold':
+            resumable.room = 0;
+            break;
+        case 'flow':
+            resumable.room = resumable.first?.resumption.room(resumable.key) ?? 0;
+            this.#send_waiting();
+            break;
+        case 'ack':
+            if (this.#writable_stream()) {
+                this.#act(this.#endpoint.sendAck(action.count));
+            }
+            break;
+        case 'close-transport':
+            this.#close_transport();
+            break;
+        case 'resumed':
+            this.emit('resumed', { attempt: undefined, downtime: action.downtimeMs });
+            break;
+        case 'resend':
+            resumable.sent_index = 0;
+            resumable.sent_offset = 0;
+            resumable.end_sent = resumable.ended && !action.end;
+            this.#transmit();
+            break;
+        case 'complete':
+            if (this.#writable_stream()) {
+                this.#act(this.#endpoint.complete());
+            }
+            this.#finished_final();
+            break;
+        case 'fail':
+            this.#fail(refusal_error(action.refusal));
+            break;
+        }
+    }
+
+    // The client acknowledged `bytes` more: they leave the front of the queue.
+    /** @param {number} bytes */
+    #drop(bytes) {
+        const resumable = /** @type {Resumable} */ (this.#resumable);
+        let left = bytes;
+        resumable.queued -= bytes;
+        while (left > 0 && resumable.queue.length > 0) {
+            const head = resumable.queue[0];
+            if (head.length <= left) {
+                left -= head.length;
+                resumable.queue.shift();
+                resumable.sent_index--;
+            } else {
+                resumable.queue[0] = head.subarray(left);
+                if (resumable.sent_index === 0) {
+                    resumable.sent_offset -= left;
+                }
+                left = 0;
+            }
+        }
+        if (resumable.sent_index < 0) {
+            resumable.sent_index = 0;
+            resumable.sent_offset = 0;
+        }
+    }
+
+    // 'finish' waits for the client's ack of the end (the duplex complete):
+    // until then the WebSocket must stay, to send it again after a resume.
+    #finished_final() {
+        const resumable = /** @type {Resumable} */ (this.#resumable);
+        const final = resumable.final;
+        resumable.final = null;
+        final?.();
     }
 
     // The core says whether the end breaks the duplex (the client broke the
     // protocol, or closed, reset or went before both `end`s had gone).
     /** @param {{ refusal?: import('../native').Refusal }} ending */
     #end_stream({ refusal }) {
-        if (!this.stream.writableEnded && !this.stream.destroyed) {
+        if (this.#writable_stream()) {
             this.stream.end();
         }
         if (refusal) {
@@ -134,19 +389,25 @@ class ServerWebSocketDuplex extends ServerDuplex {
 
     /** @param {number} ms */
     #end_stream_after(ms) {
+        const stream = this.stream;
+        if (!stream) {
+            return;
+        }
         const timer = setTimeout(() => {
-            if (!this.stream.destroyed && !this.stream.writableEnded) {
-                this.stream.end();
+            if (!stream.destroyed && !stream.writableEnded) {
+                stream.end();
             }
         }, ms).unref();
-        this.stream.once('close', () => clearTimeout(timer));
+        stream.once('close', () => clearTimeout(timer));
     }
 
     // What the reader took since the last report goes back as credit.
     /** @param {number} [size] */
     _read(size) {
         super._read(size);
-        this.#act(this.#endpoint.handleRead(this.readableLength));
+        if (this.stream) {
+            this.#act(this.#endpoint.handleRead(this.readableLength));
+        }
     }
 
     /**
@@ -198,28 +459,32 @@ class ServerWebSocketDuplex extends ServerDuplex {
 
     // Sends what the client's credit allows; a write completes once all of
     // it is handed to the stream, so a client that stops reading stops it.
+    // Resumable: a write completes once it is taken into the resume buffer
+    // (the room the core allows), and goes out as credit allows.
     #send_waiting() {
         const waiting = this.#waiting;
+        if (this.#resumable) {
+            if (waiting && this.#take_waiting(waiting, this.#resumable)) {
+                this.#waiting = null;
+                waiting.cb();
+            }
+            this.#transmit();
+            return;
+        }
         if (!waiting || this.stream.destroyed) {
             return;
         }
         this.traffic_seen = true;
         while (waiting.chunks.length > 0) {
             const chunk = waiting.chunks[0];
-            if (this.#credit < chunk.length) {
-                this.#credit = this.#endpoint.sendCredit();
-            }
-            const n = Math.min(chunk.length, this.#credit);
+            const n = this.#sendable(chunk.length);
             if (n === 0 && chunk.length > 0) {
                 return;     // until the client grants credit
             }
-            const header = this.#endpoint.dataHeader(n);
-            if (header === null) {
-                this.#credit = 0;   // the endpoint stopped sending since the credit was read
+            if (n < 0) {
                 continue;
             }
-            this.#credit -= n;
-            this.#send_frame(header, n === chunk.length ? chunk : chunk.subarray(0, n));
+            this.#send_frame(n === chunk.length ? chunk : chunk.subarray(0, n));
             if (n === chunk.length) {
                 waiting.chunks.shift();
             } else {
@@ -230,15 +495,101 @@ class ServerWebSocketDuplex extends ServerDuplex {
         waiting.cb();
     }
 
+    // How much of `length` bytes the credit lets go now (its frame header
+    // counted as sent), -1 when the endpoint stopped sending since the
+    // credit was read (read it again).
+    /** @param {number} length */
+    #sendable(length) {
+        if (this.#credit < length) {
+            this.#credit = this.#endpoint.sendCredit();
+        }
+        const n = Math.min(length, this.#credit);
+        if (n === 0 && length > 0) {
+            return 0;
+        }
+        const header = this.#endpoint.dataHeader(n);
+        if (header === null) {
+            this.#credit = 0;
+            return -1;
+        }
+        this.#credit -= n;
+        this.#frame_header = header;
+        return n;
+    }
+
+    // The header #sendable made for the frame #send_frame writes next.
+    /** @type {Buffer | null} */
+    #frame_header = null;
+
+    // Takes what the room allows of a write into the resume buffer; true
+    // once all of it is taken.
+    /**
+     * @param {{ chunks: Buffer[] }} waiting
+     * @param {Resumable} resumable
+     */
+    #take_waiting(waiting, resumable) {
+        const resumption = /** @type {FirstMessage} */ (resumable.first).resumption;
+        while (waiting.chunks.length > 0) {
+            const chunk = waiting.chunks[0];
+            const n = Math.min(chunk.length, resumable.room);
+            if (n === 0 && chunk.length > 0) {
+                return false;   // until acks make room
+            }
+            const piece = n === chunk.length ? chunk : chunk.subarray(0, n);
+            resumable.queue.push(piece);
+            resumable.queued += n;
+            resumable.room -= n;
+            resumption.write(resumable.key, n);
+            if (n === chunk.length) {
+                waiting.chunks.shift();
+            } else {
+                waiting.chunks[0] = chunk.subarray(n);
+            }
+        }
+        return true;
+    }
+
+    // Sends the resume buffer's bytes not yet sent on this WebSocket, as the
+    // credit allows, then the end once it is due.
+    #transmit() {
+        const resumable = this.#resumable;
+        if (!resumable || !resumable.talked || !this.#writable_stream()) {
+            return;
+        }
+        this.traffic_seen = true;
+        const { queue } = resumable;
+        while (resumable.sent_index < queue.length) {
+            const chunk = queue[resumable.sent_index];
+            const rest = resumable.sent_offset === 0 ? chunk : chunk.subarray(resumable.sent_offset);
+            const n = this.#sendable(rest.length);
+            if (n === 0 && rest.length > 0) {
+                return;     // until the client grants credit
+            }
+            if (n < 0) {
+                continue;
+            }
+            this.#send_frame(n === rest.length ? rest : rest.subarray(0, n));
+            if (n === rest.length) {
+                resumable.sent_index++;
+                resumable.sent_offset = 0;
+            } else {
+                resumable.sent_offset += n;
+            }
+        }
+        if (resumable.ended && !resumable.end_sent) {
+            resumable.end_sent = true;
+            this.#act(this.#endpoint.end());
+        }
+    }
+
     // One write to the stream per frame: a small payload is copied after its
     // header (a write costs more than copying a few KiB); a large one goes
     // with its header as one corked batch, uncopied.
-    /**
-     * @param {Buffer} header
-     * @param {Buffer} payload
-     */
-    #send_frame(header, payload) {
-        if (payload.length <= COPY_BELOW && typeof payload !== 'string') {
+    /** @param {Buffer} payload */
+    #send_frame(payload) {
+        const header = /** @type {Buffer} */ (this.#frame_header);
+        this.#said = true;
+        if (payload.length <= COPY_BELOW) {
             this.stream.write(Buffer.concat([header, payload], header.length + payload.length));
         } else {
             this.stream.cork();
@@ -250,6 +601,14 @@ class ServerWebSocketDuplex extends ServerDuplex {
 
     /** @param {Callback} cb */
     _final(cb) {
+        const resumable = this.#resumable;
+        if (resumable) {
+            resumable.ended = true;
+            resumable.final = cb;
+            resumable.first?.resumption.end(resumable.key);
+            this.#transmit();
+            return;
+        }
         this.#act(this.#endpoint.end());
         cb();
     }
@@ -260,6 +619,10 @@ class ServerWebSocketDuplex extends ServerDuplex {
      */
     _destroy(err, cb) {
         this.#waiting = null;
+        const resumable = this.#resumable;
+        if (resumable?.talked) {
+            resumable.first?.resumption.remove(resumable.key);
+        }
         super._destroy(err, cb);
     }
 
@@ -267,8 +630,10 @@ class ServerWebSocketDuplex extends ServerDuplex {
     // Close awaited.
     /** @param {Error | null} reset */
     _end_transport(reset) {
-        this.#act(this.#endpoint.handleDestroyed(Boolean(reset), this.writableFinished,
-            this.stream.writableEnded, this.stream.destroyed));
+        if (this.stream) {
+            this.#act(this.#endpoint.handleDestroyed(Boolean(reset), this.writableFinished,
+                this.stream.writableEnded, this.stream.destroyed));
+        }
     }
 }
 

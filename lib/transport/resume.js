@@ -1,0 +1,169 @@
+// @ts-check
+'use strict';
+// Resume on the server (http2-duplex.2, docs/protocol.md "Resume"): one core
+// ResumeServer decides for every resumable duplex; this hands its actions to
+// their duplexes, keeps its one timer, and sends the keep-alive acks by which
+// a client tells a hung connection from a quiet one.
+const { ResumeServer } = require('../native');
+
+/**
+ * @typedef {import('../native').ResumeAction} ResumeAction
+ * @typedef {{ resume_action(action: ResumeAction): void, keepalive(): void }} ResumableDuplex
+ */
+
+const now = () => performance.now();
+
+class ServerResumption {
+    #core;
+    /** @type {Map<number, ResumableDuplex>} */
+    #duplexes = new Map();
+    /** @type {NodeJS.Timeout | null} */
+    #timer = null;
+    #timer_at = Infinity;
+    /** @type {NodeJS.Timeout | null} */
+    #keepalive_timer = null;
+    #keepalive_interval;
+
+    /**
+     * @param {number} resume_buffer
+     * @param {number} resume_timeout
+     * @param {number} keepalive_interval
+     */
+    constructor(resume_buffer, resume_timeout, keepalive_interval) {
+        this.#core = new ResumeServer(resume_buffer, resume_timeout);
+        this.resume_buffer = resume_buffer;
+        this.resume_timeout = resume_timeout;
+        this.#keepalive_interval = keepalive_interval;
+    }
+
+    get keepalive_interval() {
+        return this.#keepalive_interval;
+    }
+
+    /**
+     * A duplex opened with resume: its secret.
+     * @param {number} key
+     * @param {string} id
+     * @param {ResumableDuplex} duplex
+     */
+    open(key, id, duplex) {
+        this.#duplexes.set(key, duplex);
+        if (this.#keepalive_interval > 0) {
+            this.#keepalive_timer ??= setInterval(() => {
+                for (const each of this.#duplexes.values()) {
+                    each.keepalive();
+                }
+            }, this.#keepalive_interval).unref();
+        }
+        return this.#core.open(key, id);
+    }
+
+    /** @param {number} key */
+    room(key) {
+        return this.#core.room(key);
+    }
+
+    /** @param {number} key */
+    acked_to_peer(key) {
+        return this.#core.ackedToPeer(key);
+    }
+
+    /**
+     * @param {number} key
+     * @param {number} n
+     */
+    write(key, n) {
+        this.act(this.#core.handleWrite(key, n));
+    }
+
+    /** @param {number} key */
+    end(key) {
+        this.#core.handleEnd(key);
+    }
+
+    /**
+     * @param {number} key
+     * @param {number} n
+     */
+    data(key, n) {
+        this.act(this.#core.handleData(key, n, now()));
+    }
+
+    /** @param {number} key */
+    peer_end(key) {
+        this.act(this.#core.handlePeerEnd(key, now()));
+    }
+
+    /**
+     * @param {number} key
+     * @param {number} count
+     */
+    ack(key, count) {
+        this.act(this.#core.handleAck(key, count, now()));
+    }
+
+    /** @param {number} key */
+    transport_failed(key) {
+        this.#core.handleTransportFailed(key, now());
+        this.#arm();
+    }
+
+    /**
+     * A client's `resume id secret count`: the core's answer, whose actions
+     * the caller carries out once the new transport is attached.
+     * @param {string} id
+     * @param {string} secret
+     * @param {number} count
+     */
+    resume(id, secret, count) {
+        const answer = this.#core.handleResume(id, secret, count, now());
+        this.#arm();
+        return answer;
+    }
+
+    /** @param {number} key */
+    remove(key) {
+        this.#core.remove(key);
+        this.#duplexes.delete(key);
+        if (this.#duplexes.size === 0 && this.#keepalive_timer) {
+            clearInterval(this.#keepalive_timer);
+            this.#keepalive_timer = null;
+        }
+        this.#arm();
+    }
+
+    /** @param {ResumeAction[]} actions */
+    act(actions) {
+        for (const action of actions) {
+            this.#duplexes.get(action.duplex)?.resume_action(action);
+        }
+        this.#arm();
+    }
+
+    // One timer, at the core's next deadline (ack delays, resume timeouts).
+    #arm() {
+        const at = this.#core.pollTimeout();
+        if (at === null) {
+            if (this.#timer) {
+                clearTimeout(this.#timer);
+                this.#timer = null;
+                this.#timer_at = Infinity;
+            }
+            return;
+        }
+        if (this.#timer && at >= this.#timer_at) {
+            return;
+        }
+        if (this.#timer) {
+            clearTimeout(this.#timer);
+        }
+        this.#timer_at = at;
+        this.#timer = setTimeout(() => {
+            this.#timer = null;
+            this.#timer_at = Infinity;
+            this.act(this.#core.handleTimeout(now()));
+        }, Math.max(0, Math.ceil(at - now()))).unref();
+    }
+}
+
+module.exports = { ServerResumption };
