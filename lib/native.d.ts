@@ -466,5 +466,11 @@ export declare function errorCodes(): Array<string>
 
 export declare function getBody(): GetBody
 
+/**
+ * The path a request's target names: a resume's `?resume=<id>` query
+ * still names the duplex path.
+ */
+export declare function requestPath(target: string): string
+
 /** The `sec-websocket-accept` answering an HTTP/1.1 WebSocket's key (RFC 6455 §4.2.2). */
 export declare function websocketAccept(key: string): string

@@ -37,6 +37,7 @@ module.exports = Object.freeze({
         RESUMABLE_PREFIX: 'resumable ',
         RESUMED_PREFIX: 'resumed ',
         ACK_PREFIX: 'ack ',
+        RESUME_QUERY: '?resume=',
         END_MESSAGE: 'end',
         CREDIT_PREFIX: 'credit ',
         ID_PREFIX: 'id ',

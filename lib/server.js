@@ -1,7 +1,7 @@
 // @ts-check
 'use strict';
 const { EventEmitter } = require('events');
-const { Registry, checkOption, classifyRequest } = require('./native');
+const { Registry, checkOption, classifyRequest, requestPath } = require('./native');
 const { GetPostTransport } = require('./transport/get-post');
 const { answer, answer_refusal, header } = require('./transport/answer');
 const { duplex_error, invalid_option, refusal_error } = require('./errors');
@@ -324,7 +324,7 @@ class Http2DuplexServer extends EventEmitter {
         try {
             // Other paths are the application's: their requests never reach
             // the scope function.
-            if (headers[':path'] === this.path) {
+            if (this.#on_path(headers[':path'])) {
                 duplexes = this.#duplexes_for(session_duplexes, headers);
             }
             await this.process_stream(stream, headers, flags, raw_headers,
@@ -345,7 +345,7 @@ class Http2DuplexServer extends EventEmitter {
      * @param {import('http').ServerResponse} res
      */
     #on_http1_request(req, res) {
-        if (req.httpVersionMajor >= 2 || req.url !== this.path) {
+        if (req.httpVersionMajor >= 2 || !this.#on_path(req.url)) {
             return;
         }
         const headers = { ...req.headers, ':method': req.method, ':path': req.url };
@@ -419,6 +419,12 @@ class Http2DuplexServer extends EventEmitter {
         }
     }
 
+    // The duplex path, with a resuming WebSocket's `?resume=<id>` or without.
+    /** @param {string | undefined} target */
+    #on_path(target) {
+        return target === this.path || (target !== undefined && requestPath(target) === this.path);
+    }
+
     // 6.x API: resolves to false (after 'unhandled_stream') for another path.
     /**
      * @param {Stream} stream
@@ -429,7 +435,7 @@ class Http2DuplexServer extends EventEmitter {
      * @param {ResponseHeaders} response_headers
      */
     async process_stream(stream, headers, flags, raw_headers, duplexes, response_headers) {
-        if (headers[':path'] !== this.path) {
+        if (!this.#on_path(headers[':path'])) {
             this.emit('unhandled_stream', stream, headers, flags, raw_headers,
                 duplexes, response_headers);
             return false;

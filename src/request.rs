@@ -81,3 +81,10 @@ pub fn error_codes() -> Vec<String> {
         .map(|code| code.as_str().to_owned())
         .collect()
 }
+
+/// The path a request's target names: a resume's `?resume=<id>` query
+/// still names the duplex path.
+#[napi]
+pub fn request_path(target: String) -> String {
+    core::request_path(&target).to_owned()
+}

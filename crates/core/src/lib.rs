@@ -43,7 +43,7 @@ pub use options::{check_option, NUMERIC_OPTIONS};
 pub use post::{BodyEnd, PostHeaders, PostKind, PostRoute};
 pub use registry::{ConnectionKey, DuplexKey, OpenedDuplex, Registry, ScopeKey, Stats};
 pub use rejection::{PeerGone, Reason, Rejection};
-pub use request::{classify, Request, RequestHead, WebSocketOffer};
+pub use request::{classify, request_path, Request, RequestHead, WebSocketOffer};
 
 /// The protocol version this core speaks when a client asks for it.
 pub const PROTOCOL_VERSION: u32 = protocol::value::PROTOCOL_VERSION;

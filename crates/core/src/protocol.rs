@@ -120,6 +120,10 @@ table! {
         RESUMED_PREFIX: &str = "resumed ";
         /// http2-duplex.2: an acknowledgement: this, then a count received.
         ACK_PREFIX: &str = "ack ";
+        /// http2-duplex.2: a resuming client's WebSocket asks for the duplex
+        /// path with this query, then the duplex's id, so that a proxy can
+        /// route it to the duplex's node by the id's prefix.
+        RESUME_QUERY: &str = "?resume=";
         /// The text message that ends the sender's direction.
         END_MESSAGE: &str = "end";
         /// A text message granting credit: this, then 1 to 16 digits.

@@ -1,7 +1,9 @@
 //! What a request on the duplex path asks for, decided from its head before
 //! anything is opened.
 
+use crate::protocol::websocket::RESUME_QUERY;
 use crate::rejection::{Reason, Rejection};
+use crate::websocket::duplex::valid_id;
 use crate::websocket::{is_valid_key, VERSION};
 
 /// How the connection a request came on can carry a WebSocket.
@@ -43,6 +45,16 @@ pub enum Request {
     WebSocket,
     /// A POST: the client's side of a duplex, routed by its headers.
     Post,
+}
+
+/// The path a request's target names: the target, or its path when its
+/// query is a resume's [`RESUME_QUERY`] with an id (a proxy routes it by
+/// the id's node prefix; the server reads the id from the first message).
+pub fn request_path(target: &str) -> &str {
+    match target.find(RESUME_QUERY) {
+        Some(at) if valid_id(&target.as_bytes()[at + RESUME_QUERY.len()..]) => &target[..at],
+        _ => target,
+    }
 }
 
 /// Decides what a request asks for, or refuses it.
@@ -207,6 +219,20 @@ mod tests {
             let rejection = classify(&head(method)).expect_err("refused");
             assert_eq!(rejection.code(), Code::MethodNotAllowed);
             assert!(rejection.to_string().contains(method));
+        }
+    }
+
+    #[test]
+    fn a_resume_query_names_the_duplex_path() {
+        assert_eq!(request_path("/duplex"), "/duplex");
+        assert_eq!(request_path("/duplex?resume=n2.abc-1"), "/duplex");
+        for other in [
+            "/duplex?resume=",
+            "/duplex?resume=a/b",
+            "/duplex?x=1",
+            "/duplex?resume=a&b=c",
+        ] {
+            assert_eq!(request_path(other), other);
         }
     }
 }

@@ -9,7 +9,7 @@
 // without any.
 const { EventEmitter } = require('events');
 const { STATUS_CODES, ServerResponse } = require('http');
-const { websocketAccept } = require('../../native');
+const { requestPath, websocketAccept } = require('../../native');
 const { invalid_option } = require('../../errors');
 
 /**
@@ -306,7 +306,8 @@ class UpgradeListeners {
 
     /** @param {string | undefined} path */
     #serves(path) {
-        return path !== undefined && [...(served.get(this.#server)?.values() ?? [])].includes(path);
+        return path !== undefined &&
+            [...(served.get(this.#server)?.values() ?? [])].includes(requestPath(path));
     }
 
     /**
@@ -316,9 +317,10 @@ class UpgradeListeners {
      * @param {OnWebSocket} on_websocket
      */
     #on_upgrade(req, socket, head, on_websocket) {
-        if (req.url === this.#path && is_websocket_upgrade(req)) {
+        const ours = requestPath(req.url ?? '') === this.#path;
+        if (ours && is_websocket_upgrade(req)) {
             on_websocket(req, socket, head);
-        } else if (req.url === this.#path || (!this.#serves(req.url) && this.#settles('upgrade'))) {
+        } else if (ours || (!this.#serves(req.url) && this.#settles('upgrade'))) {
             // Another upgrade on the duplex path is answered as a request (an
             // h2c upgrade of a GET opens a duplex, as without this listener).
             as_request(this.#server, req, socket);

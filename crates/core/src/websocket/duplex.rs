@@ -24,7 +24,7 @@ pub fn id_message(id: &str) -> String {
 }
 
 /// An id as the server sends it: 1 to 100 characters of `[A-Za-z0-9.-]`.
-fn valid_id(id: &[u8]) -> bool {
+pub(crate) fn valid_id(id: &[u8]) -> bool {
     (1..=MAX_ID_LENGTH).contains(&id.len())
         && id
             .iter()

@@ -16,7 +16,7 @@
 //!   `end`, and `credit N` for receive backpressure.
 
 mod decoder;
-mod duplex;
+pub(crate) mod duplex;
 mod endpoint;
 mod frame;
 mod handshake;
