@@ -121,8 +121,9 @@ table! {
         /// http2-duplex.2: an acknowledgement: this, then a count received.
         ACK_PREFIX: &str = "ack ";
         /// http2-duplex.2: a resuming client's WebSocket asks for the duplex
-        /// path with this query, then the duplex's id, so that a proxy can
-        /// route it to the duplex's node by the id's prefix.
+        /// path with this query, then the id's node prefix (before its first
+        /// `.`), so that a proxy can route it to the duplex's node; never
+        /// the whole id, which stays out of URLs and access logs.
         RESUME_QUERY: &str = "?resume=";
         /// The text message that ends the sender's direction.
         END_MESSAGE: &str = "end";
