@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { Buffer } from 'node:buffer';
-import { ResumableWebSocketDuplex } from '../lib/browser/websocket-resume.mjs';
+import { ResumableWebSocketDuplex, resume_url } from '../lib/browser/websocket-resume.mjs';
 import { plan_transport } from '../lib/browser/options.mjs';
 import { open_websocket } from '../lib/browser/websocket-duplex.mjs';
 import {
@@ -307,7 +307,7 @@ test('duplex: a cut WebSocket is resumed on a new one, which gets what the serve
     ws.closed(1006);
     assert.equal(StandIn.made.length, 2, 'a new WebSocket at once');
     const ws2 = StandIn.made[1];
-    assert.equal(ws2.url, 'wss://localhost/duplex');
+    assert.equal(ws2.url, 'wss://localhost/duplex?resume=n1', "a proxy's route: the id's node prefix");
     assert.equal(ws2.protocols, 'http2-duplex.2');
     // Written while detached: kept, sent after the resend.
     duplex.write(bytes(60, 10));
@@ -464,4 +464,11 @@ test('open: resume offers http2-duplex.2 first; the server selecting it is asked
     StandIn.made[2].opened('http2-duplex.2');
     StandIn.made[2].message('id n1.z');
     await assert.rejects(bad, { code: 'ERR_HTTP2_DUPLEX_WS_CLOSED' });
+});
+
+test("resume_url: ?resume= and the id's node prefix, never the whole id", () => {
+    assert.equal(resume_url('https://h:8443/duplex', 'n2.abc-1'), 'wss://h:8443/duplex?resume=n2');
+    assert.equal(resume_url('http://h/duplex#x', 'n2.abc.d'), 'ws://h/duplex?resume=n2');
+    assert.equal(resume_url('https://h/duplex', '527c8818-a79b'), 'wss://h/duplex', 'no prefix: no query');
+    assert.equal(resume_url('https://h/duplex?room=1', 'n2.abc'), 'wss://h/duplex?room=1', 'a query of its own is kept');
 });

@@ -19,6 +19,18 @@ const ABNORMAL = 1006;
 
 const now = () => performance.now();
 
+// A resume's WebSocket URL: the duplex's, with ?resume= and the id's node prefix (the
+// part before its first '.', when it has one) for a proxy to route it by; the whole id
+// never goes into a URL. A URL with a query of its own is left as it is.
+export function resume_url(url, id) {
+    const ws_url = new URL(websocket_url(url));
+    const dot = id.indexOf('.');
+    if (dot > 0 && ws_url.search === '') {
+        ws_url.search = `${WEBSOCKET.RESUME_QUERY}${encodeURIComponent(id.slice(0, dot))}`;
+    }
+    return ws_url.href;
+}
+
 function close_quietly(ws, code) {
     if (ws.readyState === 0 || ws.readyState === 1) {
         try {
@@ -242,7 +254,7 @@ export class ResumableWebSocketDuplex extends WebSocketDuplex {
         }
         let ws;
         try {
-            ws = new this._WebSocket(websocket_url(this.url), WEBSOCKET.RESUME_SUBPROTOCOL);
+            ws = new this._WebSocket(resume_url(this.url, this.id), WEBSOCKET.RESUME_SUBPROTOCOL);
         } catch {
             // As a connection that failed: the core backs off.
             queueMicrotask(() => this._run(out => this._core.handle_transport_failed(now(), out)));
