@@ -214,3 +214,24 @@ test('resume: the server sends its last ack as a keep-alive when it has nothing 
     const frames = await ws.until(f => texts(f).filter(x => x === 'ack 0').length >= 2);
     assert.ok(texts(frames).filter(x => x === 'ack 0').length >= 2);
 });
+
+test('resume: acks that come before the buffer is full make room too', { timeout: 10000 }, async t => {
+    const { s } = await server(t, { resume_buffer: 64 * 1024 });
+    const { ws, duplex } = await open_duplex(s);
+    const data = randomBytes(4 * 48 * 1024);
+    for (let i = 0; i < 4; i++) {
+        duplex.write(data.subarray(i * 48 * 1024, (i + 1) * 48 * 1024));
+    }
+    // 48 KiB arrived (the room allowed 16 KiB of the second write too); the
+    // ack comes while the buffer still has room.
+    const first = binary(await ws.until(f => binary(f).length >= 48 * 1024)).length;
+    assert.ok(first <= 64 * 1024, `${first} bytes before an ack`);
+    ws.stream.write(frame(1, `ack ${48 * 1024}`));
+    let acked = 48 * 1024;
+    while (acked < data.length) {
+        const frames = await ws.until(f => binary(f).length > acked);
+        acked = binary(frames).length;
+        ws.stream.write(frame(1, `ack ${acked}`));
+    }
+    assert.equal(sha256(binary(await ws.until(f => binary(f).length === data.length))), sha256(data));
+});

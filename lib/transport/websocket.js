@@ -302,7 +302,13 @@ class ServerWebSocketDuplex extends ServerDuplex {
         const resumable = /** @type {Resumable} */ (this.#resumable);
         switch (action.kind) {
         case 'drop':
+            // Acks make room whether or not the buffer was full (Flow
+            // follows only a Hold).
             this.#drop(action.bytes);
+            resumable.room = resumable.first?.resumption.room(resumable.key) ?? 0;
+            if (this.#waiting) {
+                this.#send_waiting();
+            }
             break;
         case 'hold':
             resumable.room = 0;
