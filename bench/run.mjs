@@ -8,8 +8,10 @@
 // a `ws` WebSocket echo (the baseline of every ratio) and http2-duplex 6.0.3. Prints
 // one table per browser, the targets met or missed, and writes
 // bench/results/latest.{json,svg}. Then the Node clients (bench/node-client.mjs:
-// connect() over each transport against the ws client), unless --no-node.
+// connect() over each transport against the ws client) and resume
+// (bench/resume.mjs), unless --no-node.
 import { fork } from 'node:child_process';
+import { once } from 'node:events';
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { SERVERS, VARIANTS, parse_flags, define_cases } from './cases.mjs';
@@ -290,4 +292,11 @@ if (!sizes.no_node) {
     const node_argv = sizes.quick ? ['--quick'] : [];
     console.log('\nNode clients (bench/node-client.mjs)');
     node_client.print_and_save(await node_client.run(node_argv), sizes.quick);
+    // Resume's figures (bench/resume.mjs): a process of its own, which forks its servers.
+    console.log('\nResume (bench/resume.mjs)');
+    const resume = fork(new URL('resume.mjs', import.meta.url), node_argv);
+    const [code] = await once(resume, 'exit');
+    if (code !== 0) {
+        throw new Error(`bench/resume.mjs exited with code ${code}`);
+    }
 }

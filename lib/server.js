@@ -951,8 +951,13 @@ class Http2DuplexServer extends EventEmitter {
                 upgrade.destroy();
             }
         });
-        duplex.once('close', () => this.#unwatch_connection(key));
-        upgrade.once('close', () => this.#unwatch_connection(key));
+        const unwatch = () => this.#unwatch_connection(key);
+        duplex.once('close', unwatch);
+        // A resumable duplex outlives its connection: one listener per connection.
+        upgrade.once('close', () => {
+            duplex.off('close', unwatch);
+            unwatch();
+        });
     }
 
     #stop_ticks() {

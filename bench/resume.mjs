@@ -1,0 +1,208 @@
+// npm run bench:resume [-- --quick | --cuts=n --repeat=n --mib=n]
+// Resume (docs/protocol.md "Resume") with the Node client, per WebSocket
+// transport (RFC 8441 over HTTP/2, the RFC 6455 upgrade over HTTP/1.1), the
+// server in a child process:
+// - time to the first resumed byte: a 64 B ping-pong runs through
+//   support/fault-proxy.mjs, which cuts every connection `--cuts` times; from
+//   each cut to the first byte the client reads after it (p50, p99), against
+//   the target of issue 23: a fresh duplex's set-up (TCP, TLS, WebSocket: the
+//   time connect() takes on a new connection) plus two round trips (the
+//   ping-pong's p50);
+// - the cost of acknowledgements: an echo of `--mib` MiB (64 KiB writes,
+//   backpressure honoured, every byte checked) with resume on and off,
+//   interleaved, direct (no proxy); the ratio of the medians (target ≥ 0.95).
+// Prints a markdown table and writes bench/results/resume.json.
+import { fork } from 'node:child_process';
+import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { createSecureServer } from 'node:http2';
+import { once } from 'node:events';
+import { createHash, randomBytes } from 'node:crypto';
+import { loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import { start_fault_proxy } from '../support/fault-proxy.mjs';
+
+const require = createRequire(import.meta.url);
+const self = fileURLToPath(import.meta.url);
+const certs = new URL('../support/certs/', import.meta.url);
+const { Http2DuplexServer, connect, ConnectionPool } = require('../index.js');
+
+function flags() {
+    const given = Object.fromEntries(process.argv.slice(2).filter(a => a.startsWith('--'))
+        .map(a => a.slice(2).split('=')).map(([k, v]) => [k, v === undefined ? true : Number(v)]));
+    const quick = given.quick === true;
+    return { cuts: given.cuts ?? (quick ? 10 : 50), repeat: given.repeat ?? (quick ? 2 : 5), mib: given.mib ?? (quick ? 16 : 64) };
+}
+
+const percentile = (values, p) => {
+    const sorted = [...values].sort((a, b) => a - b);
+    return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
+};
+const median = values => percentile(values, 0.5);
+
+async function start_server(websocket) {
+    const child = fork(self, ['server', websocket]);
+    const [port] = await once(child, 'message');
+    return { port, stop: () => child.kill() };
+}
+
+const ca = readFileSync(new URL('ca.pem', certs));
+
+// A 64 B ping-pong until `stop()`; each round's time, and each read's time.
+function ping_pong(duplex) {
+    const rtts = [];
+    const reads = [];
+    let sent_at = 0;
+    let stopped = false;
+    const message = Buffer.alloc(64, 1);
+    let pending = 0;
+    duplex.on('data', chunk => {
+        const now = performance.now();
+        reads.push(now);
+        pending -= chunk.length;
+        if (pending <= 0 && !stopped) {
+            rtts.push(now - sent_at);
+            send();
+        }
+    });
+    const send = () => {
+        sent_at = performance.now();
+        pending = message.length;
+        duplex.write(message);
+    };
+    send();
+    return { rtts, reads, stop: () => { stopped = true; } };
+}
+
+async function time_to_resumed_byte(websocket, cuts) {
+    const server = await start_server(websocket);
+    const proxy = await start_fault_proxy({ target: { host: '127.0.0.1', port: server.port } });
+    const url = `https://localhost:${proxy.port}/duplex`;
+    try {
+        // A fresh duplex's set-up, each on a new connection.
+        const setups = [];
+        for (let i = 0; i < 10; i++) {
+            const pool = new ConnectionPool();
+            const start = performance.now();
+            const duplex = await connect(url, { resume: true, ca, pool });
+            setups.push(performance.now() - start);
+            duplex.destroy();
+        }
+        const duplex = await connect(url, { resume: true, ca, pool: new ConnectionPool() });
+        let resumes = 0;
+        duplex.on('resumed', () => resumes++);
+        duplex.on('error', err => { throw err; });
+        const game = ping_pong(duplex);
+        await new Promise(resolve => setTimeout(resolve, 200));
+        const gaps = [];
+        for (let i = 0; i < cuts; i++) {
+            const cut_at = performance.now();
+            const seen = game.reads.length;
+            proxy.cut_all();
+            while (game.reads.length === seen) {
+                await once(duplex, 'data');
+            }
+            gaps.push(game.reads[seen] - cut_at);
+            await new Promise(resolve => setTimeout(resolve, 20 + Math.random() * 30));
+        }
+        game.stop();
+        const rtt = median(game.rtts);
+        duplex.destroy();
+        return {
+            transport: duplex.transport, websocket, cuts, resumes,
+            p50: median(gaps), p99: percentile(gaps, 0.99), setup: median(setups), rtt,
+            target: median(setups) + 2 * rtt
+        };
+    } finally {
+        await proxy.close();
+        server.stop();
+    }
+}
+
+async function echo(url, resume, data) {
+    const duplex = await connect(url, { resume, ca });
+    const hash = createHash('sha256');
+    let received = 0;
+    duplex.on('data', chunk => {
+        hash.update(chunk);
+        received += chunk.length;
+    });
+    const ended = once(duplex, 'end');
+    const start = performance.now();
+    for (let i = 0; i < data.length; i += 65536) {
+        if (!duplex.write(data.subarray(i, i + 65536))) {
+            await once(duplex, 'drain');
+        }
+    }
+    duplex.end();
+    await ended;
+    const seconds = (performance.now() - start) / 1000;
+    if (received !== data.length || hash.digest('hex') !== createHash('sha256').update(data).digest('hex')) {
+        throw new Error(`echo with resume ${resume} lost bytes`);
+    }
+    return data.length / seconds / 2 ** 20;
+}
+
+async function ack_cost(websocket, repeat, mib) {
+    const server = await start_server(websocket);
+    const url = `https://localhost:${server.port}/duplex`;
+    const data = randomBytes(mib * 2 ** 20);
+    const on = [];
+    const off = [];
+    try {
+        await echo(url, true, data.subarray(0, 2 ** 20));
+        for (let i = 0; i < repeat; i++) {
+            off.push(await echo(url, false, data));
+            on.push(await echo(url, true, data));
+        }
+    } finally {
+        server.stop();
+    }
+    return { websocket, on: median(on), off: median(off), ratio: median(on) / median(off), runs: { on, off } };
+}
+
+async function main() {
+    const { cuts, repeat, mib } = flags();
+    const load_before = loadavg()[0];
+    const resumed = [];
+    const cost = [];
+    for (const websocket of ['http2', 'http1']) {
+        resumed.push(await time_to_resumed_byte(websocket, cuts));
+        cost.push(await ack_cost(websocket, repeat, mib));
+    }
+    const name = { http2: 'WebSocket over HTTP/2 (RFC 8441)', http1: 'WebSocket over HTTP/1.1' };
+    const ms = v => v.toFixed(1);
+    const lines = [
+        `Resume, Node client (load ${load_before.toFixed(2)} → ${loadavg()[0].toFixed(2)}; ${cuts} cuts, ${mib} MiB echo × ${repeat})`,
+        '',
+        '| transport | cut → first resumed byte p50 / p99 (ms) | target: set-up + 2 RTT (ms) | echo resume on / off (MiB/s) | on ÷ off (≥ 0.95) |',
+        '|---|---|---|---|---|'
+    ];
+    for (let i = 0; i < resumed.length; i++) {
+        const r = resumed[i];
+        const c = cost[i];
+        lines.push(`| ${name[r.websocket]} | ${ms(r.p50)} / ${ms(r.p99)} ${r.p50 <= r.target ? 'met' : 'missed'} | ` +
+            `${ms(r.target)} (${ms(r.setup)} + 2 × ${ms(r.rtt)}) | ${c.on.toFixed(0)} / ${c.off.toFixed(0)} | ` +
+            `${c.ratio.toFixed(2)} ${c.ratio >= 0.95 ? 'met' : 'missed'} |`);
+    }
+    console.log(lines.join('\n'));
+    mkdirSync(new URL('results/', import.meta.url), { recursive: true });
+    writeFileSync(new URL('results/resume.json', import.meta.url),
+        JSON.stringify({ date: new Date().toISOString(), cuts, repeat, mib, resumed, cost }, null, 2));
+    process.exit(0);
+}
+
+// The child: an echo server, HTTP/2 with RFC 8441, or WebSockets over HTTP/1.1 only.
+if (process.argv[2] === 'server') {
+    const websocket = process.argv[3];
+    const server = createSecureServer({
+        key: readFileSync(new URL('key.pem', certs)), cert: readFileSync(new URL('cert.pem', certs)),
+        allowHTTP1: websocket === 'http1'
+    });
+    const duplexes = new Http2DuplexServer(server, '/duplex', { websocket, keepalive_interval: 1000 });
+    duplexes.on('duplex', duplex => duplex.pipe(duplex));
+    duplexes.on('warning', () => {});
+    server.listen(0, '127.0.0.1', () => process.send(server.address().port));
+} else {
+    await main();
+}
