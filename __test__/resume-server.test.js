@@ -240,3 +240,30 @@ test('resume: acks that come before the buffer is full make room too', { timeout
     }
     assert.equal(sha256(binary(await ws.until(f => binary(f).length === data.length))), sha256(data));
 });
+
+test('resume: a client that resumes again and again cannot make an unread duplex hold more than a window', { timeout: 20000 }, async t => {
+    const window = 1024 * 1024;
+    const { s } = await server(t, { window_bytes: window });
+    const { ws, duplex, id, secret } = await open_duplex(s);
+    duplex.pause();
+    let current = ws;
+    let sent = 0;
+    for (let round = 0; round < 4; round++) {
+        // What the credit allows on each new WebSocket (the initial credit),
+        // as far as the server takes it.
+        current.stream.write(frame(2, Buffer.alloc(window)));
+        sent += window;
+        const taken = sent;
+        await Promise.race([
+            current.until(f => texts(f).some(text => text === `ack ${taken}`)),
+            new Promise(resolve => setTimeout(resolve, 500))
+        ]);
+        const closed = once(current.stream, 'close');
+        current.stream.close(0x8);
+        await closed;
+        current = await connect(s, `resume ${id} ${secret} 0`);
+        assert.match(texts(current.frames)[0], /^resumed \d+$/);
+    }
+    assert.ok(duplex.readableLength >= window, 'the first window was taken');
+    assert.ok(duplex.readableLength <= 2 * window, `${duplex.readableLength} bytes held unread`);
+});

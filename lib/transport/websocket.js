@@ -66,6 +66,9 @@ class ServerWebSocketDuplex extends ServerDuplex {
     #resumable = null;
     // Something was sent since the last keep-alive check.
     #said = false;
+    // A resumed WebSocket not read from until the reader took what it held.
+    /** @type {any} */
+    #paused = null;
 
     // `fail(err)`: the server's handling of a client that broke the duplex.
     // `id` goes to the client in the first message (docs/websocket.md). With
@@ -252,6 +255,13 @@ class ServerWebSocketDuplex extends ServerDuplex {
         this.stream = stream;
         this.#endpoint = from.#endpoint;
         this.#credit = 0;
+        // A new WebSocket starts with fresh credit: while the reader still
+        // holds what came before, read nothing from it (its flow control
+        // holds the client), or each resume could add a window unread.
+        if (this.readableLength > 0) {
+            stream.pause();
+            this.#paused = stream;
+        }
         this.#listen(stream);
         this.#act(this.#endpoint.sendResumed(received));
         resumable.first?.resumption.act(actions.filter(action => action.kind !== 'close-transport'));
@@ -411,6 +421,12 @@ class ServerWebSocketDuplex extends ServerDuplex {
     /** @param {number} [size] */
     _read(size) {
         super._read(size);
+        if (this.#paused) {
+            if (this.#paused === this.stream) {
+                this.stream.resume();
+            }
+            this.#paused = null;
+        }
         if (this.stream) {
             this.#act(this.#endpoint.handleRead(this.readableLength));
         }
