@@ -152,13 +152,18 @@ test('resume: a wrong secret, an unknown id or a count out of range is refused w
 });
 
 test('resume: a duplex not resumed within its resume_timeout fails with RESUME_TIMEOUT and is gone from stats()', async t => {
-    const { s, warnings } = await server(t, { resume_timeout: 200 });
+    const { s, warnings } = await server(t, { resume_timeout: 300 });
     const { ws, duplex } = await open_duplex(s);
     const errors = [];
     duplex.on('error', err => errors.push(err));
     assert.equal(s.server.stats().duplexes, 1);
     const closed = closing_of(duplex);
+    const [session] = s.server.sessions;
     ws.session.destroy();
+    await once(session, 'close');
+    // Its connection is gone; the duplex waits for its client, and counts.
+    assert.equal(duplex.destroyed, false);
+    assert.equal(s.server.stats().duplexes, 1);
     await closed;
     assert.equal(errors[0].code, 'ERR_HTTP2_DUPLEX_RESUME_TIMEOUT');
     assert.equal(warnings.at(-1).code, 'ERR_HTTP2_DUPLEX_RESUME_TIMEOUT');
