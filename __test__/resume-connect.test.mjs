@@ -148,16 +148,18 @@ function write_all(client, data) {
 
 const sha256 = data => createHash('sha256').update(data).digest('hex');
 
-// Until the server's room follows the client's acks (lib/transport/websocket.js
-// takes writes into its resume buffer by a copy of the core's room that only
-// a 'flow' refreshes, and the core sends 'flow' only after a 'hold' it never
-// sent: every resumable duplex's server writes stop after resume_buffer
-// bytes). Passes with the server's room refreshed on 'drop'.
-const SERVER_ROOM = 'the server stops writing after resume_buffer bytes (lib/transport/websocket.js)';
+// Until two things of the server's (lib/transport/websocket.js) change: a
+// 'drop' that sends waiting writes at once sends, after a resume, from the
+// old WebSocket's position before the 'resend' resets it (the client gets
+// bytes twice: SHA-256 differs, or a 1001); and a resumed WebSocket paused
+// while the server's reader holds data deadlocks an echo (its writes wait
+// for the client's acks, which wait on the paused stream). Passes with
+// the first deferred (queueMicrotask) and without the pause.
+const SERVER = 'the server corrupts or stalls a resumed echo (lib/transport/websocket.js)';
 
 for (const [name, path] of Object.entries(PATHS)) {
     describe(`resume over ${name}`, () => {
-        test('a 64 MiB echo under 20 cuts and 3 stalls arrives whole both ways (SHA-256), no error on either side', { todo: SERVER_ROOM }, async t => {
+        test('a 64 MiB echo under 20 cuts and 3 stalls arrives whole both ways (SHA-256), no error on either side', { todo: SERVER }, async t => {
             const seed = process.env.FAULT_SEED === undefined ? undefined : Number(process.env.FAULT_SEED);
             const data = randomBytes(64 << 20);
             const plan = fault_plan({ seed, bytes: data.length, cuts: 20, stalls: 3 });

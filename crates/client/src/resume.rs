@@ -27,6 +27,7 @@ use std::time::{Duration, Instant};
 use bytes::{Buf, Bytes, BytesMut};
 use http::HeaderMap;
 use http2_duplex_core::protocol::close;
+use http2_duplex_core::protocol::websocket::RESUME_QUERY;
 use http2_duplex_core::resume::{Action as ResumeAction, Client as Core, Config, Refusal};
 use http2_duplex_core::websocket::{
     Action as WsAction, Endpoint, ResumableDuplex, DESTROYED_REASON, MAX_HEADER_LEN,
@@ -73,6 +74,28 @@ impl Dial {
         };
         opened.map_err(|e| e.error)
     }
+}
+
+/// Where a resume's WebSocket goes: the duplex's URL with the query
+/// `?resume=` and the id's node prefix (the part before its first `.`,
+/// when it has one), for a proxy to route it to the duplex's node; the
+/// whole id never goes into a URL. A URL with a query of its own is left
+/// as it is.
+fn resume_target(target: &Target, id: &str) -> Target {
+    let prefix = id.split_once('.').map(|(prefix, _)| prefix);
+    let Some(prefix) = prefix.filter(|p| !p.is_empty() && target.uri.query().is_none()) else {
+        return target.clone();
+    };
+    let mut url = target.uri.to_string();
+    url.push_str(RESUME_QUERY);
+    for byte in prefix.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            url.push(byte as char);
+        } else {
+            url.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    Target::parse(&url).unwrap_or_else(|_| target.clone())
 }
 
 #[derive(Clone, Debug)]
@@ -217,6 +240,10 @@ impl ResumeDuplex {
         let config = Config {
             resume_buffer,
             resume_timeout_ms,
+        };
+        let dial = Dial {
+            target: resume_target(&dial.target, &id),
+            ..dial
         };
         let inner = Arc::new(Inner {
             id,
@@ -1049,4 +1076,35 @@ pub(crate) fn check_options(options: &Options) -> Result<(), Error> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_resume_asks_for_the_url_with_the_ids_node_prefix_only() {
+        let url = |target: Target| target.uri.to_string();
+        let target = Target::parse("https://example.test:8443/dx").unwrap();
+        assert_eq!(
+            url(resume_target(&target, "node-2.4f9c")),
+            "https://example.test:8443/dx?resume=node-2"
+        );
+        // No prefix, an empty one, or a query of the URL's own: as it is.
+        for id in ["4f9c", ".4f9c"] {
+            assert_eq!(
+                url(resume_target(&target, id)),
+                "https://example.test:8443/dx"
+            );
+        }
+        let queried = Target::parse("https://example.test/dx?room=1").unwrap();
+        assert_eq!(
+            url(resume_target(&queried, "n.1")),
+            "https://example.test/dx?room=1"
+        );
+        assert_eq!(
+            url(resume_target(&target, "a b.1")),
+            "https://example.test:8443/dx?resume=a%20b"
+        );
+    }
 }

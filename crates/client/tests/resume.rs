@@ -13,7 +13,7 @@ use http2_duplex_core::websocket::{Action, Endpoint, ResumeRequest, INITIAL_CRED
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-const ID: &str = "d1";
+const ID: &str = "n1.d1";
 const SECRET: &str = "abcdefghijklmnopqrstuv";
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -24,6 +24,8 @@ struct Ws {
     recv: h2::RecvStream,
     send: h2::SendStream<Bytes>,
     connection: JoinHandle<()>,
+    /// The request's path and query.
+    path: String,
     /// Data received and not yet taken.
     data: Vec<u8>,
 }
@@ -37,6 +39,7 @@ async fn accept(listener: &TcpListener) -> Ws {
     let mut conn = builder.handshake::<_, Bytes>(tcp).await.unwrap();
     let (req, mut respond) = conn.accept().await.unwrap().unwrap();
     let connection = tokio::spawn(async move { while conn.accept().await.is_some() {} });
+    let path = req.uri().path_and_query().unwrap().to_string();
     assert_eq!(req.method(), http::Method::CONNECT);
     assert_eq!(
         req.headers()["sec-websocket-protocol"],
@@ -55,6 +58,7 @@ async fn accept(listener: &TcpListener) -> Ws {
         recv: req.into_body(),
         send,
         connection,
+        path,
         data: Vec::new(),
     }
 }
@@ -157,6 +161,7 @@ async fn a_dropped_connection_is_resumed_sending_again_what_the_server_did_not_c
     let open = tokio::spawn(async move { client.open(&url, &options).await });
 
     let mut ws = accept(&listener).await;
+    assert_eq!(ws.path, "/dx");
     assert_eq!(ws.next().await, [Action::Open]);
     let config = Config {
         resume_buffer: 1 << 20,
@@ -180,8 +185,9 @@ async fn a_dropped_connection_is_resumed_sending_again_what_the_server_did_not_c
 
     // The resume: the client received 3; the server claims 6 of its 11
     // (within what it sent and had acknowledged: none), so "world" comes
-    // again, once.
+    // again, once. The URL names the id's node prefix, for a proxy.
     let mut ws = accept(&listener).await;
+    assert_eq!(ws.path, "/dx?resume=n1");
     let request = ResumeRequest {
         id: ID.to_string(),
         secret: SECRET.to_string(),
