@@ -405,8 +405,11 @@ export declare class WsEndpoint {
   setResumable(): void
   /** Answer `open`: the duplex's id, its secret and the resume options. */
   sendResumable(id: string, secret: string, resumeBuffer: number, resumeTimeoutMs: number, keepaliveMs: number): Array<WsAction>
-  /** Answer `resume`: the server's count received. */
-  sendResumed(received: number): Array<WsAction>
+  /**
+   * Answer `resume`: the server's count received, and the credit the
+   * window leaves beside the `held` bytes the duplex's reader holds.
+   */
+  sendResumed(received: number, held: number): Array<WsAction>
   /** Refuse a resume with a Close naming `code` (one of the resume codes). */
   refuseResume(code: string): Array<WsAction>
   sendAck(count: number): Array<WsAction>

@@ -158,11 +158,13 @@ impl JsWsEndpoint {
         ws_actions(out)
     }
 
-    /// Answer `resume`: the server's count received.
+    /// Answer `resume`: the server's count received, and the credit the
+    /// window leaves beside the `held` bytes the duplex's reader holds.
     #[napi]
-    pub fn send_resumed(&mut self, received: f64) -> Vec<WsAction> {
+    pub fn send_resumed(&mut self, received: f64, held: f64) -> Vec<WsAction> {
         let mut out = Vec::new();
-        self.inner.send_resumed(received as u64, &mut out);
+        self.inner
+            .send_resumed(received as u64, held as u64, &mut out);
         ws_actions(out)
     }
 

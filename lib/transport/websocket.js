@@ -35,7 +35,7 @@ const JOIN_MAX = 64 * 1024;
  * @typedef {{
  *   key: number, queue: Buffer[], queued: number, sent_index: number, sent_offset: number,
  *   room: number, ended: boolean, end_sent: boolean, final: Callback | null,
- *   first: FirstMessage | null, talked: boolean
+ *   first: FirstMessage | null, talked: boolean, resending: boolean
  * }} Resumable
  */
 
@@ -66,9 +66,6 @@ class ServerWebSocketDuplex extends ServerDuplex {
     #resumable = null;
     // Something was sent since the last keep-alive check.
     #said = false;
-    // A resumed WebSocket not read from until the reader took what it held.
-    /** @type {any} */
-    #paused = null;
 
     // `fail(err)`: the server's handling of a client that broke the duplex.
     // `id` goes to the client in the first message (docs/websocket.md). With
@@ -92,7 +89,7 @@ class ServerWebSocketDuplex extends ServerDuplex {
             this.#endpoint.setResumable();
             this.#resumable = {
                 key, queue: [], queued: 0, sent_index: 0, sent_offset: 0, room: 0,
-                ended: false, end_sent: false, final: null, first, talked: false
+                ended: false, end_sent: false, final: null, first, talked: false, resending: false
             };
         }
         this.#listen(stream);
@@ -255,16 +252,16 @@ class ServerWebSocketDuplex extends ServerDuplex {
         this.stream = stream;
         this.#endpoint = from.#endpoint;
         this.#credit = 0;
-        // A new WebSocket starts with fresh credit: while the reader still
-        // holds what came before, read nothing from it (its flow control
-        // holds the client), or each resume could add a window unread.
-        if (this.readableLength > 0) {
-            stream.pause();
-            this.#paused = stream;
-        }
         this.#listen(stream);
-        this.#act(this.#endpoint.sendResumed(received));
+        // A resumed WebSocket has no initial credit: the client gets what the
+        // window leaves beside what the reader still holds from before, so
+        // that resuming again and again never lets more in.
+        this.#act(this.#endpoint.sendResumed(received, this.readableLength));
+        // Nothing goes out before the Resend says from where.
+        resumable.resending = true;
         resumable.first?.resumption.act(actions.filter(action => action.kind !== 'close-transport'));
+        resumable.resending = false;
+        this.#transmit();
     }
 
     // A refused resume's WebSocket: its Close says why, and the client's
@@ -342,7 +339,6 @@ class ServerWebSocketDuplex extends ServerDuplex {
             resumable.sent_index = 0;
             resumable.sent_offset = 0;
             resumable.end_sent = resumable.ended && !action.end;
-            this.#transmit();
             break;
         case 'complete':
             if (this.#writable_stream()) {
@@ -421,12 +417,6 @@ class ServerWebSocketDuplex extends ServerDuplex {
     /** @param {number} [size] */
     _read(size) {
         super._read(size);
-        if (this.#paused) {
-            if (this.#paused === this.stream) {
-                this.stream.resume();
-            }
-            this.#paused = null;
-        }
         if (this.stream) {
             this.#act(this.#endpoint.handleRead(this.readableLength));
         }
@@ -575,7 +565,7 @@ class ServerWebSocketDuplex extends ServerDuplex {
     // credit allows, then the end once it is due.
     #transmit() {
         const resumable = this.#resumable;
-        if (!resumable || !resumable.talked || !this.#writable_stream()) {
+        if (!resumable || !resumable.talked || resumable.resending || !this.#writable_stream()) {
             return;
         }
         this.traffic_seen = true;

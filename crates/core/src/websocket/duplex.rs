@@ -105,6 +105,22 @@ impl Flow {
         self.send_credit = self.send_credit.saturating_sub(len);
     }
 
+    /// http2-duplex.2, the client: the server resumed the duplex on this
+    /// WebSocket; nothing may be sent before its first grant.
+    pub fn resumed_sending(&mut self) {
+        self.send_credit = 0;
+    }
+
+    /// http2-duplex.2, the server: a resumed WebSocket grants the client no
+    /// initial credit, only what the window leaves beside the `held` bytes
+    /// the reader still holds from before (which count as unconsumed), so
+    /// that resuming again and again never lets more than the window in.
+    pub fn resumed_receiving(&mut self, held: u64) {
+        self.unconsumed = held.min(self.window);
+        self.recv_credit = 0;
+        self.pending = self.window - self.unconsumed;
+    }
+
     /// The peer granted `n` bytes (a `credit n` message).
     pub fn granted(&mut self, n: u64) -> Result<(), Close> {
         match self.send_credit.checked_add(n) {
@@ -367,8 +383,10 @@ impl Channel {
         if first && self.resumable {
             return match event {
                 Event::Text(text) => parse_first(&text, self.role).map(|inbound| {
-                    if let Inbound::Resumable(answer) = &inbound {
-                        self.peer_id = Some(answer.id.clone());
+                    match &inbound {
+                        Inbound::Resumable(answer) => self.peer_id = Some(answer.id.clone()),
+                        Inbound::Resumed(_) => self.flow.resumed_sending(),
+                        _ => {}
                     }
                     Some(inbound)
                 }),

@@ -240,8 +240,10 @@ impl Endpoint {
     }
 
     /// (Server) Answer `resume`: the server's count received, then the
-    /// credit beyond the initial one.
-    pub fn send_resumed(&mut self, received: u64, out: &mut Vec<Action>) {
+    /// credit the window leaves beside the `held` bytes the duplex's reader
+    /// still holds (a resumed WebSocket has no initial credit).
+    pub fn send_resumed(&mut self, received: u64, held: u64, out: &mut Vec<Action>) {
+        self.channel.flow_mut().resumed_receiving(held);
         self.send_text(&format!("{RESUMED_PREFIX}{received}"), out);
         self.open(out);
     }
@@ -786,7 +788,7 @@ mod tests {
     }
 
     fn resumable_server() -> Endpoint {
-        let mut endpoint = Endpoint::new(1 << 20, INITIAL_CREDIT);
+        let mut endpoint = Endpoint::new(4 << 20, INITIAL_CREDIT);
         endpoint.set_resumable();
         endpoint
     }
@@ -830,8 +832,33 @@ mod tests {
             })]
         );
         out.clear();
-        endpoint.send_resumed(5, &mut out);
+        endpoint.send_resumed(5, 0, &mut out);
+        // No initial credit on a resumed WebSocket: the whole window is granted.
+        assert_eq!(
+            sent_text(&out),
+            vec!["resumed 5".to_string(), format!("credit {}", 1 << 20)]
+        );
+        // Credit beyond the grant is a violation.
+        out.clear();
+        let too_much = vec![0u8; (1 << 20) + 1];
+        endpoint.receive(client_frame(Opcode::Binary, &too_much), &mut out);
+        assert!(matches!(
+            out.last(),
+            Some(Action::Finished {
+                violation: Some(Violation::CreditExceeded),
+                ..
+            })
+        ));
+        // A reader that still holds a whole window: no grant until it reads.
+        let mut endpoint = resumable_server();
+        out.clear();
+        endpoint.receive(client_frame(Opcode::Text, request.as_bytes()), &mut out);
+        out.clear();
+        endpoint.send_resumed(5, 2 << 20, &mut out);
         assert_eq!(sent_text(&out), vec!["resumed 5".to_string()]);
+        assert!(out.len() == 1);
+        endpoint.handle_read(0, &mut out);
+        assert_eq!(sent_text(&out)[1], format!("credit {}", 1 << 20));
     }
 
     #[test]
@@ -967,6 +994,9 @@ mod tests {
         out.clear();
         client.receive(server_frame(Opcode::Text, b"resumed 9"), &mut out);
         assert_eq!(out, vec![Action::Resumed { received: 9 }]);
+        assert_eq!(client.send_credit(), 0, "nothing before the server's grant");
+        client.receive(server_frame(Opcode::Text, b"credit 100"), &mut out);
+        assert_eq!(client.send_credit(), 100);
 
         let mut client = Endpoint::client(1 << 20, INITIAL_CREDIT);
         client.set_resumable();
