@@ -317,6 +317,9 @@ test('duplex: a cut WebSocket is resumed on a new one, which gets what the serve
     ws2.message('resumed 30');
     assert.equal(resumed.length, 1);
     assert.equal(resumed[0].attempt, 1);
+    assert.deepEqual(ws2.bytes(), Buffer.alloc(0), 'a resumed WebSocket gives the client no initial credit');
+    ws2.message('credit 25');
+    ws2.message('credit 1000');
     assert.deepEqual(ws2.bytes(), bytes(30, 40), 'bytes 30..70: the server had 30');
     // More data from the server, its end, our end; the server's final ack completes.
     ws2.message(new Uint8Array(bytes(9, 5)).buffer);
@@ -350,6 +353,8 @@ test('duplex: the end lost in a cut is resent after the bytes, and the duplex co
     const ws2 = StandIn.made[1];
     ws2.opened();
     ws2.message('resumed 2');
+    assert.deepEqual(ws2.texts(), [`resume n1.x ${SECRET} 1`], 'the end waits behind the bytes, for credit');
+    ws2.message('credit 100');
     assert.deepEqual(ws2.texts(), [`resume n1.x ${SECRET} 1`, 'end']);
     assert.deepEqual(ws2.bytes(), bytes(2, 3));
     ws2.message('ack 6');

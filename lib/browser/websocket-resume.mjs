@@ -2,7 +2,8 @@
 // WebSocket. ResumeClient (resume.mjs, the core's rules) decides; this carries out
 // its actions: it keeps what it wrote until the server acknowledged it, opens a new
 // WebSocket to the same URL when one failed or hung, and resends from the server's
-// count. Credit is per WebSocket, as in http2-duplex.1: a new one starts afresh.
+// count. Credit is per WebSocket, as in http2-duplex.1; on a resumed one the client
+// starts with none (docs/protocol.md).
 import { Buffer } from 'buffer';
 import protocol from '../protocol.js';
 import { WebSocketDuplex, websocket_url, close_error, COUNT_PATTERN, CREDIT } from './websocket-duplex.mjs';
@@ -317,7 +318,10 @@ export class ResumableWebSocketDuplex extends WebSocketDuplex {
         ws.addEventListener('message', this._on_message);
         ws.addEventListener('close', this._on_close);
         ws.addEventListener('error', this._on_error);
-        this._send_credit = INITIAL_CREDIT;
+        // A resumed WebSocket gives the client no initial credit: the server grants
+        // what its window leaves beside what its reader still holds. The server's
+        // side starts with the initial credit, as on any WebSocket.
+        this._send_credit = 0;
         this._recv_credit = INITIAL_CREDIT;
         this._granted_upto = this._pushed - this.readableLength;
         // Nothing to resend unless 'resend' says so: the server has it all.
