@@ -1,0 +1,282 @@
+// Resume in the browser (docs/protocol.md "Resume"): a page's make(url, { resume: true })
+// through support/fault-proxy.mjs (page → proxy → server) keeps its duplex through cuts
+// and stalls, byte-exact both ways, and fails with the server's refusal once the server
+// no longer knows it. The server takes HTTP/1.1 WebSockets only (websocket 'http1'), so
+// each WebSocket is a connection of its own that the proxy can cut or stall; a hang is
+// seen after 2 × keepalive_interval + 1 s.
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { start_server, DUPLEX_PATH, OUR_CLIENT } from '../support/browser/server.mjs';
+import { launch_chromium, launch_firefox } from '../support/browser/browsers.mjs';
+import { start_fault_proxy, fault_plan } from '../support/fault-proxy.mjs';
+
+const TOTAL = Number(process.env.RESUME_TEST_BYTES || 64 * 1024 * 1024);
+const KEEPALIVE_MS = 200;
+const SERVER_OPTIONS = { websocket: 'http1', keepalive_interval: KEEPALIVE_MS };
+
+// A test server whose every duplex echoes, hashing what it received (by id). `http2`:
+// WebSockets over HTTP/2 too (RFC 8441, the page's connection), HTTP/1.1 ones besides.
+async function start_echo_server({ http2 = false } = {}) {
+    const server = await start_server({
+        options: http2 ? { keepalive_interval: KEEPALIVE_MS } : SERVER_OPTIONS,
+        server_options: { allowHTTP1: true }
+    });
+    // HTTP/1.1 requests to other paths get a 404, as their HTTP/2 twins do.
+    server.http2_server.on('request', (req, res) => {
+        if (req.httpVersionMajor === 1 && req.url.split('?')[0] !== DUPLEX_PATH) {
+            res.writeHead(404).end();
+        }
+    });
+    server.received = new Map();     // id → { hash, bytes, done }
+    server.duplex_server.on('duplex', (duplex, id) => {
+        const hash = createHash('sha256');
+        const seen = { bytes: 0, errors: [] };
+        server.received.set(id, seen);
+        seen.done = new Promise(resolve => {
+            duplex.on('data', chunk => {
+                hash.update(chunk);
+                seen.bytes += chunk.length;
+            });
+            duplex.on('end', () => resolve(seen.hash = hash.digest('hex')));
+        });
+        duplex.on('error', err => seen.errors.push(err.code));
+        duplex.pipe(duplex);
+    });
+    return server;
+}
+
+// In the page: a resumable duplex that writes `total` pseudo-random bytes in 64 KiB
+// writes and reads the echo; SHA-256 of both, 'resumed' events, any error.
+async function echo_in_page({ client_url, url, total, chunk }) {
+    const { default: make } = await import(client_url);
+    const started = performance.now();
+    const duplex = await make(url, { resume: true });
+    const resumed = [];
+    duplex.on('resumed', info => resumed.push(info));
+    let error = null;
+    const failed = new Promise(resolve => duplex.on('error', err => {
+        error = { code: err.code, message: err.message };
+        resolve();
+    }));
+    const sent = new Uint8Array(total);
+    const words = new Uint32Array(sent.buffer);
+    let x = 0x9e3779b9;
+    for (let i = 0; i < words.length; i++) {
+        x ^= x << 13;
+        x ^= x >>> 17;
+        x ^= x << 5;
+        words[i] = x >>> 0;
+    }
+    const received = new Uint8Array(total);
+    let got = 0;
+    duplex.on('data', data => {
+        received.set(data.subarray(0, Math.max(0, Math.min(data.length, total - got))), got);
+        got += data.length;
+    });
+    const ended = new Promise(resolve => duplex.on('end', resolve));
+    for (let off = 0; off < total && !error; off += chunk) {
+        if (!duplex.write(sent.subarray(off, off + chunk))) {
+            await Promise.race([new Promise(resolve => duplex.once('drain', resolve)), failed]);
+        }
+    }
+    duplex.end();
+    await Promise.race([ended, failed]);
+    const hex = async bytes => Array.from(new Uint8Array(await crypto.subtle.digest('SHA-256', bytes)),
+        b => b.toString(16).padStart(2, '0')).join('');
+    return {
+        id: duplex.id,
+        resumable: duplex.resumable,
+        resumed,
+        error,
+        got,
+        ms: Math.round(performance.now() - started),
+        sent_hash: await hex(sent),
+        received_hash: await hex(received.subarray(0, Math.min(got, total)))
+    };
+}
+
+// In the page: opens a resumable duplex and keeps it in window.resume_test.
+async function open_in_page({ client_url, url }) {
+    const { default: make } = await import(client_url);
+    const duplex = await make(url, { resume: true });
+    window.resume_test = { duplex, events: [] };
+    // Date.now(): the test compares it with the time of its cut.
+    duplex.on('error', err => window.resume_test.events.push({ at: Date.now(), error: err.code }));
+    duplex.on('end', () => window.resume_test.events.push({ at: Date.now(), end: true }));
+    duplex.on('resumed', info => window.resume_test.events.push({ at: Date.now(), resumed: info }));
+    return { id: duplex.id, resumable: duplex.resumable, transport: duplex.transport };
+}
+
+// In the page: writes `n` bytes on the duplex of open_in_page and reads their echo.
+async function echo_once_in_page(n) {
+    const { duplex } = window.resume_test;
+    const sent = crypto.getRandomValues(new Uint8Array(n));
+    const received = [];
+    let got = 0;
+    const echoed = new Promise(resolve => {
+        const on_data = data => {
+            received.push(data);
+            got += data.length;
+            if (got >= n) {
+                duplex.off('data', on_data);
+                resolve();
+            }
+        };
+        duplex.on('data', on_data);
+    });
+    duplex.write(sent);
+    await echoed;
+    const all = new Uint8Array(got);
+    let off = 0;
+    for (const data of received) {
+        all.set(data, off);
+        off += data.length;
+    }
+    return { got, same: all.length === n && all.every((b, i) => b === sent[i]) };
+}
+
+function events_in_page() {
+    return window.resume_test.events;
+}
+
+function first_error_in_page() {
+    const { events } = window.resume_test;
+    return new Promise(resolve => {
+        const look = () => {
+            const event = events.find(e => e.error || e.end);
+            if (event) {
+                resolve({ ...event, events });
+            } else {
+                setTimeout(look, 5);
+            }
+        };
+        look();
+    });
+}
+
+function browser_missing(path) {
+    return existsSync(path) ? null : `${path} not found`;
+}
+
+function suite(name, path, launch, { offline = false } = {}) {
+    const missing = browser_missing(path);
+    if (missing && !process.env.CI) {
+        console.log(`# ${name} resume suite skipped: ${missing}`);
+        test(`${name}: resume`, { skip: missing }, () => {});
+        return;
+    }
+    describe(`${name}: resume over WebSocket (http2-duplex.2) through a fault proxy`, () => {
+        const s = {};
+        before(async () => {
+            [s.browser, s.server] = await Promise.all([launch(), start_echo_server()]);
+            s.target = { host: '127.0.0.1', port: s.server.http2_server.address().port };
+            s.proxy = await start_fault_proxy({ target: s.target });
+            s.origin = `https://127.0.0.1:${s.proxy.port}`;
+        });
+        after(async () => {
+            await s.browser?.close();
+            await s.proxy?.close();
+            await s.server?.close();
+        });
+
+        // Each WebSocket of its own connection: cuts and stalls.
+        test(`${TOTAL / 1048576} MiB echo under 20 cuts and 3 stalls: byte-exact both ways, no error, resumed`, { timeout: 120000 }, async () => {
+            await echo_under_faults({ cuts: 20, stalls: 3 });
+        });
+
+        // The first WebSocket over HTTP/2 on the page's connection (RFC 8441); once that
+        // is cut, the browser opens the next over HTTP/1.1 (it opens a WebSocket over
+        // HTTP/2 only on an HTTP/2 connection it has). Cuts only: a stalled HTTP/2
+        // connection keeps the browser's next WebSockets too (see the report).
+        test(`${TOTAL / 1048576} MiB echo from a WebSocket over HTTP/2, under 20 cuts`, { timeout: 120000 }, async () => {
+            const h2 = await start_echo_server({ http2: true });
+            s.target.port = h2.http2_server.address().port;
+            try {
+                await echo_under_faults({ cuts: 20, stalls: 0, server: h2 });
+            } finally {
+                s.target.port = s.server.http2_server.address().port;
+                await h2.close();
+            }
+        });
+
+        async function echo_under_faults({ cuts, stalls, server = s.server }) {
+            const plan = fault_plan({ bytes: TOTAL, cuts, stalls });
+            const page = await s.browser.page(`${s.origin}/page.html`);
+            try {
+                s.proxy.follow(plan);
+                const before = s.proxy.stats();
+                const result = await page.page.evaluate(echo_in_page,
+                    { client_url: OUR_CLIENT, url: `${s.origin}${DUPLEX_PATH}`, total: TOTAL, chunk: 65536 });
+                const stats = s.proxy.stats();
+                const [done_cuts, done_stalls] = [stats.cuts - before.cuts, stats.stalls - before.stalls];
+                console.log(`# ${name}: ${TOTAL} bytes echoed in ${result.ms} ms, ${result.resumed.length} resumes ` +
+                    `(downtime ms: ${result.resumed.map(r => r.downtime).join(' ')}), proxy: ${done_cuts} cuts, ` +
+                    `${done_stalls} stalls, ${stats.accepted - before.accepted} connections, seed ${plan.seed}`);
+                assert.equal(result.error, null, `no error (seed ${plan.seed})`);
+                assert.equal(result.resumable, true);
+                assert.equal(result.got, TOTAL);
+                assert.equal(result.received_hash, result.sent_hash, 'the echo is what was sent');
+                const server_side = server.received.get(result.id);
+                assert.equal(await server_side.done, result.sent_hash, 'the server received what was sent');
+                assert.deepEqual(server_side.errors, []);
+                assert.equal(s.proxy.pending_faults, 0, 'every planned fault happened');
+                assert.deepEqual([done_cuts, done_stalls], [cuts, stalls]);
+                // Most faults land on the WebSocket mid-transfer, each a resume; one that
+                // lands on a resume attempt's handshake only makes that attempt fail.
+                assert.ok(result.resumed.length >= (cuts + stalls) / 2, `resumed ${result.resumed.length} times`);
+            } finally {
+                await page.close();
+            }
+        }
+
+        test('a server that no longer knows the duplex (restarted) fails it with ERR_HTTP2_DUPLEX_RESUME_UNKNOWN within 1 s', { timeout: 60000 }, async () => {
+            const page = await s.browser.page(`${s.origin}/page.html`);
+            const restarted = await start_echo_server();
+            try {
+                const opened = await page.page.evaluate(open_in_page,
+                    { client_url: OUR_CLIENT, url: `${s.origin}${DUPLEX_PATH}` });
+                assert.equal(opened.resumable, true);
+                // The proxy now leads to a new server, and the duplex's connection is cut.
+                s.target.port = restarted.http2_server.address().port;
+                const cut_at = Date.now();
+                s.proxy.cut_all();
+                const first = await page.page.evaluate(first_error_in_page);
+                first.after_ms = first.at - cut_at;
+                console.log(`# ${name}: refused ${first.after_ms} ms after the cut`);
+                assert.equal(first.error, 'ERR_HTTP2_DUPLEX_RESUME_UNKNOWN', JSON.stringify(first.events));
+                assert.ok(first.after_ms < 1000, `within 1 s (${first.after_ms} ms)`);
+            } finally {
+                s.target.port = s.server.http2_server.address().port;
+                await page.close();
+                await restarted.close();
+            }
+        });
+
+        test('offline for 3 s (DevTools network emulation), then online: the duplex resumes and echoes', { skip: !offline && 'Chromium only (playwright context.setOffline)', timeout: 60000 }, async () => {
+            const page = await s.browser.page(`${s.origin}/page.html`);
+            try {
+                const url = `${s.origin}${DUPLEX_PATH}`;
+                assert.equal((await page.page.evaluate(open_in_page, { client_url: OUR_CLIENT, url })).resumable, true);
+                assert.deepEqual(await page.page.evaluate(echo_once_in_page, 65536), { got: 65536, same: true });
+                const context = page.page.context();
+                await context.setOffline(true);
+                await new Promise(resolve => setTimeout(resolve, 3000));
+                const online_at = Date.now();
+                await context.setOffline(false);
+                assert.deepEqual(await page.page.evaluate(echo_once_in_page, 65536), { got: 65536, same: true });
+                const events = await page.page.evaluate(events_in_page);
+                const resumed = events.filter(e => e.resumed);
+                console.log(`# ${name}: offline 3 s: ${JSON.stringify(resumed.map(e => ({ ...e.resumed, after_online_ms: e.at - online_at })))}`);
+                assert.deepEqual(events.filter(e => e.error || e.end), []);
+                assert.ok(resumed.length >= 1, 'resumed');
+            } finally {
+                await page.close();
+            }
+        });
+    });
+}
+
+suite('chromium', process.env.CHROMIUM_PATH || '/usr/bin/chromium', launch_chromium, { offline: true });
+suite('firefox', process.env.FIREFOX_PATH || '/usr/bin/firefox-esr', launch_firefox);
