@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { createRequire } from 'node:module';
 import { Buffer } from 'node:buffer';
 import { ResumableWebSocketDuplex, resume_url } from '../lib/browser/websocket-resume.mjs';
 import { plan_transport } from '../lib/browser/options.mjs';
@@ -476,4 +477,237 @@ test("resume_url: ?resume= and the id's node prefix, never the whole id", () => 
     assert.equal(resume_url('http://h/duplex#x', 'n2.abc.d'), 'ws://h/duplex?resume=n2');
     assert.equal(resume_url('https://h/duplex', '527c8818-a79b'), 'wss://h/duplex', 'no prefix: no query');
     assert.equal(resume_url('https://h/duplex?room=1', 'n2.abc'), 'wss://h/duplex?room=1', 'a query of its own is kept');
+});
+
+// The port against the core itself: ResumeClient (this page's rules) and the server's
+// ResumeServer (the core, through the addon) over a connection cut at random, attempts
+// that fail at random, and hangs, as crates/core/src/resume/model_tests.rs does with
+// both sides in Rust. Each side keeps real bytes (byte i of a direction is i % 251), so
+// a wrong drop or resend shows as a wrong byte; both must receive exactly what the other
+// wrote and complete.
+const { ResumeServer } = createRequire(import.meta.url)('../lib/native.js');
+
+function mulberry32(seed) {
+    let state = seed >>> 0;
+    return () => {
+        state = (state + 0x6d2b79f5) >>> 0;
+        let t = state;
+        t = Math.imul(t ^ (t >>> 15), t | 1);
+        t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+        return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+    };
+}
+
+function run_model(seed) {
+    const random = mulberry32(seed);
+    const below = n => Math.floor(random() * n);
+    const resume_buffer = 1 + below(64);
+    const KEY = 7;
+    const server = new ResumeServer(resume_buffer, 2 ** 40);
+    const secret = server.open(KEY, 'n1.duplex');
+    const client = new ResumeClient({ resume_buffer, resume_timeout_ms: 2 ** 40, keepalive_interval_ms: 1000 }, 0);
+    let now = 0;
+    let live = 1;       // the connection that carries messages
+    let next = 1;
+    const to_server = [];
+    const to_client = [];
+    const side = () => ({
+        written: 0, waiting: 0, queue: [], queue_start: 0, app_ended: false, end_given: false,
+        received: [], got_end: false, complete: false, transport: 1
+    });
+    const s = side();
+    const c = side();
+    let attempt = null; // the client's attempt in flight: its count, and whether the server saw it
+    const send = (from, message) => {
+        if (from.transport !== null && from.transport === live) {
+            (from === s ? to_client : to_server).push(message);
+        }
+    };
+    const room = who => (who === s ? server.room(KEY) : client.room());
+    const carry_out = (who, actions) => {
+        for (const action of actions) {
+            const type = action.kind || action.type;
+            if (type === 'drop') {
+                who.queue.splice(0, action.bytes);
+                who.queue_start += action.bytes;
+            } else if (type === 'flow') {
+                flush(who);
+            } else if (type === 'ack') {
+                send(who, { ack: action.count });
+            } else if (type === 'close-transport') {
+                if (who === c) {
+                    // The hung connection, or the attempt's: what is in flight on it
+                    // is never read.
+                    attempt = null;
+                    live = null;
+                    to_server.length = 0;
+                    to_client.length = 0;
+                    c.transport = null;
+                }
+            } else if (type === 'reconnect') {
+                assert.equal(action.count, c.received.length + (c.got_end ? 1 : 0));
+                attempt = { count: action.count };
+            } else if (type === 'resend') {
+                assert.equal(action.from, who.queue_start);
+                if (who.queue.length > 0) {
+                    send(who, { data: who.queue.slice() });
+                }
+                if (action.end) {
+                    send(who, { end: true });
+                }
+            } else if (type === 'complete') {
+                who.complete = true;
+            } else if (type === 'fail') {
+                assert.fail(`${who === s ? 'server' : 'client'} failed: ${JSON.stringify(action)} (seed ${seed})`);
+            }
+        }
+    };
+    function flush(who) {
+        for (;;) {
+            const r = room(who);
+            if (who.waiting === 0 || r === 0) {
+                break;
+            }
+            const n = 1 + below(Math.min(who.waiting, r));
+            const out = who === s ? server.handleWrite(KEY, n) : [];
+            if (who === c) {
+                assert.ok(client.handle_write(n, out));
+            }
+            const start = who.queue_start + who.queue.length;
+            const bytes = Array.from({ length: n }, (_, i) => (start + i) % 251);
+            who.queue.push(...bytes);
+            who.waiting -= n;
+            send(who, { data: bytes });
+            carry_out(who, out);
+        }
+        if (who.app_ended && who.waiting === 0 && !who.end_given) {
+            who.end_given = true;
+            if (who === s) {
+                server.handleEnd(KEY);
+            } else {
+                client.handle_end();
+            }
+            send(who, { end: true });
+        }
+    }
+    const deliver = to => {
+        const queue = to === s ? to_server : to_client;
+        const message = queue.shift();
+        if (!message) {
+            return;
+        }
+        const out = [];
+        if (message.resumed !== undefined) {
+            // The client sends on the new connection from its answer on.
+            const connection = live;
+            client.handle_resumed(message.resumed, now, out);
+            assert.ok(client.is_attached() || c.complete || client.is_done(), `an answer to the attempt in flight (seed ${seed})`);
+            c.transport = connection;
+        } else if (message.data) {
+            assert.deepEqual(message.data, message.data.map((_, i) => (to.received.length + i) % 251), `${to === s ? 'server' : 'client'} received, seed ${seed}`);
+            to.received.push(...message.data);
+            if (to === s) {
+                out.push(...server.handleData(KEY, message.data.length, now));
+            } else {
+                client.handle_data(message.data.length, now, out);
+            }
+        } else if (message.end) {
+            assert.equal(to.got_end, false, `an end delivered twice (seed ${seed})`);
+            to.got_end = true;
+            if (to === s) {
+                out.push(...server.handlePeerEnd(KEY, now));
+            } else {
+                client.handle_peer_end(now, out);
+            }
+        } else if (to === s) {
+            out.push(...server.handleAck(KEY, message.ack, now));
+        } else {
+            client.handle_ack(message.ack, now, out);
+        }
+        carry_out(to, out);
+    };
+    const cut = () => {
+        live = null;
+        to_server.length = 0;
+        to_client.length = 0;
+        if (s.transport !== null) {
+            s.transport = null;
+            server.handleTransportFailed(KEY, now);
+        }
+        if (c.transport !== null || attempt) {
+            const out = [];
+            c.transport = null;
+            attempt = null;
+            client.handle_transport_failed(now, out);
+            carry_out(c, out);
+        }
+    };
+    const resolve_attempt = () => {
+        if (!attempt || attempt.seen) {
+            return;
+        }
+        if (below(4) === 0) {
+            // It never reached the server.
+            attempt = null;
+            const out = [];
+            client.handle_transport_failed(now, out);
+            carry_out(c, out);
+            return;
+        }
+        attempt.seen = true;
+        live = ++next;
+        to_server.length = 0;
+        to_client.length = 0;
+        const answer = server.handleResume('n1.duplex', secret, attempt.count, now);
+        assert.equal(answer.kind, 'accepted', `seed ${seed}: ${JSON.stringify(answer)}`);
+        s.transport = live;
+        to_client.push({ resumed: answer.received });
+        carry_out(s, answer.actions.filter(a => a.kind !== 'close-transport'));
+        attempt = null;
+    };
+    const advance = ms => {
+        now += ms;
+        const out = [];
+        client.handle_timeout(now, out);
+        carry_out(c, out);
+        carry_out(s, server.handleTimeout(now));
+    };
+    for (let step = 0; step < 20000 && !(s.complete && c.complete); step++) {
+        const roll = below(100);
+        const cuts = step < 3000;
+        if (roll < 10 && !c.app_ended) {
+            c.written += 1 + below(40);
+            c.waiting = c.written - c.queue_start - c.queue.length;
+            flush(c);
+        } else if (roll < 20 && !s.app_ended) {
+            s.written += 1 + below(40);
+            s.waiting = s.written - s.queue_start - s.queue.length;
+            flush(s);
+        } else if (roll < 45) {
+            deliver(s);
+        } else if (roll < 70) {
+            deliver(c);
+        } else if (roll < 73 && cuts) {
+            cut();
+        } else if (roll < 85) {
+            resolve_attempt();
+        } else if (roll < 95) {
+            advance(1 + below(400));
+        } else if (step > 200) {
+            const who = below(2) === 0 ? s : c;
+            who.app_ended = true;
+            flush(who);
+        }
+    }
+    assert.ok(s.complete && c.complete, `both complete (seed ${seed}: server ${s.complete}, client ${c.complete})`);
+    assert.equal(s.received.length, c.written, `seed ${seed}`);
+    assert.equal(c.received.length, s.written, `seed ${seed}`);
+    assert.ok(s.got_end && c.got_end);
+}
+
+test('model: the port and the core resume each other byte-exact through random cuts, failed attempts and hangs', () => {
+    const first = (Math.random() * 2 ** 32) >>> 0;
+    for (let i = 0; i < 200; i++) {
+        run_model((first + i) >>> 0);
+    }
 });
