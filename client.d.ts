@@ -126,11 +126,13 @@ export interface MakeOptions extends DuplexOptions, Omit<RequestInit, 'body' | '
      * WebSocket offers http2-duplex.2, and where the server selects it (`resumable`), a
      * WebSocket that fails or hangs is replaced by a new one to the same URL and the
      * duplex goes on byte-exact, emitting 'resumed' ({ attempt, downtime } in ms) rather
-     * than 'error'. A resume the server refuses, or none within its resume_timeout, fails
-     * the duplex with a ResumeError. A server without resume selects http2-duplex.1: the
-     * duplex is as without the option. The fetch paths do not resume: 'auto' falls back
-     * to them without resume (`resumable` false); 'streaming' and 'per-write' refuse it
-     * (ERR_HTTP2_DUPLEX_INVALID_OPTION). Default false.
+     * than 'error'. It fails with ERR_HTTP2_DUPLEX_RESUME_UNKNOWN, _REFUSED or _COUNT
+     * when the server refuses the resume, with ERR_HTTP2_DUPLEX_RESUME_TIMEOUT when it was
+     * not resumed within the server's resume_timeout, with ERR_HTTP2_DUPLEX_RESUME_ACK when
+     * the server acknowledged what was never sent. A server without resume selects
+     * http2-duplex.1: the duplex is as without the option. The fetch paths do not resume:
+     * 'auto' falls back to them without resume (`resumable` false); 'streaming' and
+     * 'per-write' refuse it (ERR_HTTP2_DUPLEX_INVALID_OPTION). Default false.
      */
     resume?: boolean;
     /**
@@ -138,26 +140,6 @@ export interface MakeOptions extends DuplexOptions, Omit<RequestInit, 'body' | '
      * aborted; the same on every transport.
      */
     signal?: AbortSignal;
-}
-
-/** What a resumable duplex fails with when it cannot be resumed. */
-export interface ResumeError extends Error {
-    /**
-     * RESUME_UNKNOWN: the server does not know the duplex (its node restarted, or the
-     * duplex is gone); RESUME_REFUSED: wrong secret; RESUME_COUNT: a count out of range;
-     * RESUME_TIMEOUT: not resumed within the server's resume_timeout; RESUME_ACK: the
-     * server acknowledged what was never sent.
-     */
-    code: 'ERR_HTTP2_DUPLEX_RESUME_UNKNOWN' | 'ERR_HTTP2_DUPLEX_RESUME_REFUSED' |
-        'ERR_HTTP2_DUPLEX_RESUME_COUNT' | 'ERR_HTTP2_DUPLEX_RESUME_TIMEOUT' | 'ERR_HTTP2_DUPLEX_RESUME_ACK';
-}
-
-/** The 'resumed' event's argument. */
-export interface ResumedInfo {
-    /** The attempt that resumed the duplex, from 1 after each failure. */
-    attempt: number;
-    /** Milliseconds from the failure (or the hang's detection) to the resume. */
-    downtime: number;
 }
 
 /**
@@ -185,10 +167,9 @@ export interface FetchDuplex extends Duplex {
     readonly transport: Transport;
     /** Whether the duplex outlives its WebSocket (`resume: true`, and the server resumes). */
     readonly resumable: boolean;
-    on(event: 'resumed', listener: (info: ResumedInfo) => void): this;
+    /** A resume: the attempt (from 1 per failure) and ms since the failure. */
+    on(event: 'resumed', listener: (resumed: { attempt: number; downtime: number }) => void): this;
     on(event: string | symbol, listener: (...args: any[]) => void): this;
-    once(event: 'resumed', listener: (info: ResumedInfo) => void): this;
-    once(event: string | symbol, listener: (...args: any[]) => void): this;
 }
 
 /**
