@@ -153,7 +153,9 @@ export interface TruncatedResponseError extends Error {
 /**
  * The client's end of a duplex. On the fetch paths 'finish' means the server has taken
  * every byte written; on the 'websocket' transport, that every byte and the end went to
- * the WebSocket (the server may still drop them if the connection fails).
+ * the WebSocket (the server may still drop them if the connection fails), and on a
+ * resumable one that the server acknowledged the end (which it does once its own end
+ * was acknowledged: the whole exchange is then done).
  */
 export interface FetchDuplex extends Duplex {
     /**

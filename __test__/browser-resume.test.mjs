@@ -326,30 +326,35 @@ test('duplex: a cut WebSocket is resumed on a new one, which gets what the serve
     ws2.message(new Uint8Array(bytes(9, 5)).buffer);
     ws2.message('end');
     assert.equal(ws2.texts().at(-1), 'ack 15', 'the end is acknowledged at once');
-    const closed = once(duplex, 'close');
+    let finished = false;
+    duplex.on('finish', () => {
+        finished = true;
+    });
     duplex.end();
-    await once(duplex, 'finish');
+    await tick();
     assert.equal(ws2.texts().at(-1), 'end');
-    // Both ended, so the duplex closes; the exchange goes on until the server's ack.
-    await closed;
-    assert.equal(duplex._complete, false);
+    assert.equal(finished, false, "'finish' waits for the server's ack of the end");
+    ws2.message('ack 70');
+    await tick();
+    assert.equal(finished, false, 'an ack of the bytes is not enough');
     ws2.message('ack 71');
-    assert.equal(duplex._complete, true);
+    await once(duplex, 'close');
+    assert.equal(finished, true);
     assert.deepEqual(Buffer.concat(received), bytes(0, 14));
     assert.equal(ws.closed_with, null, 'the cut WebSocket was not closed by the client');
 });
 
-test('duplex: the end lost in a cut is resent after the bytes, and the duplex completes after a destroy', async () => {
+test('duplex: the end lost in a cut is resent after the bytes, and a duplex destroyed after both ends completes', async () => {
     const { ws, duplex } = open_resumable();
     duplex.on('error', err => assert.fail(err));
     duplex.resume();
     ws.message('end');
-    const closed = once(duplex, 'close');
     duplex.end(bytes(0, 5));
-    await once(duplex, 'finish');
+    await tick();
     assert.deepEqual(ws.texts(), ['ack 1', 'end']);
-    // Both ended: the duplex is destroyed (autoDestroy), but the exchange is not done.
-    await closed;
+    // Destroyed before the server's ack: the exchange goes on, resumes included.
+    duplex.destroy();
+    await once(duplex, 'close');
     ws.closed(1006);
     const ws2 = StandIn.made[1];
     ws2.opened();

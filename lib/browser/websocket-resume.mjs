@@ -63,6 +63,7 @@ export class ResumableWebSocketDuplex extends WebSocketDuplex {
         this._cursor = 0;
         this._cursor_off = 0;
         this._ended = false;        // the application ended: the end goes after the bytes
+        this._final_cb = null;      // _final's, called once the end is acknowledged
         this._attempt = null;       // { ws, cleanup }: the resume attempt in flight
         this._timer = null;
         this._timer_at = undefined;
@@ -445,16 +446,22 @@ export class ResumableWebSocketDuplex extends WebSocketDuplex {
         }
     }
 
+    // 'finish' waits for the server's ack of the end, as the Node client's: until then
+    // the end and the last bytes may still need sending again. The server acknowledges
+    // the end once its own end was acknowledged: the duplex is then complete.
     _final(cb) {
         this._core.handle_end();
         this._ended = true;
+        this._final_cb = cb;
         this._pump();
-        cb();
     }
 
     _completed() {
         this._complete = true;
         this._stop_timer();
+        const final = this._final_cb;
+        this._final_cb = null;
+        final?.();
         if (this._lingering) {
             // The server closes (1000) as it completes; close ourselves only if it never does.
             const ws = this._ws;
