@@ -132,7 +132,9 @@ export interface MakeOptions extends DuplexOptions, Omit<RequestInit, 'body' | '
      * the server acknowledged what was never sent. A server without resume selects
      * http2-duplex.1: the duplex is as without the option. The fetch paths do not resume:
      * 'auto' falls back to them without resume (`resumable` false); 'streaming' and
-     * 'per-write' refuse it (ERR_HTTP2_DUPLEX_INVALID_OPTION). Default false.
+     * 'per-write' refuse it (ERR_HTTP2_DUPLEX_INVALID_OPTION). What was written is kept
+     * (not copied) until the server acknowledges it, at most the server's resume_buffer
+     * (a write beyond it waits): do not modify a chunk once written. Default false.
      */
     resume?: boolean;
     /**
