@@ -254,6 +254,22 @@ function suite(name, path, launch, { offline = false } = {}) {
             }
         });
 
+        test(`an idle duplex hears the server's keep-alives: no resume in 3 s (hang timeout ${2 * KEEPALIVE_MS + 1000} ms)`, { timeout: 60000 }, async () => {
+            const page = await s.browser.page(`${s.origin}/page.html`);
+            try {
+                const url = `${s.origin}${DUPLEX_PATH}`;
+                const before = s.proxy.stats().accepted;
+                assert.equal((await page.page.evaluate(open_in_page, { client_url: OUR_CLIENT, url })).resumable, true);
+                await new Promise(resolve => setTimeout(resolve, 3000));
+                assert.deepEqual(await page.page.evaluate(echo_once_in_page, 65536), { got: 65536, same: true });
+                assert.deepEqual(await page.page.evaluate(events_in_page), []);
+                // The page and its WebSocket: no new connection for a resume.
+                assert.ok(s.proxy.stats().accepted - before <= 2, `${s.proxy.stats().accepted - before} connections`);
+            } finally {
+                await page.close();
+            }
+        });
+
         test('offline for 3 s (DevTools network emulation), then online: the duplex resumes and echoes', { skip: !offline && 'Chromium only (playwright context.setOffline)', timeout: 60000 }, async () => {
             const page = await s.browser.page(`${s.origin}/page.html`);
             try {
