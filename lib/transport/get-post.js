@@ -10,6 +10,7 @@ const { ServerDuplex } = require('./duplex');
 const { answer, answer_refusal, header } = require('./answer');
 const { refusal_error } = require('../errors');
 const { ReplayFilter } = require('./replay');
+const { DeadlineTimer } = require('./deadline');
 const { FRAME, HEADER } = require('../protocol');
 
 // What starts every GET body and ends a framed one, as the core encodes them.
@@ -177,9 +178,8 @@ class GetPostTransport {
     #host;
     /** @type {Map<number, Post>} */
     #posts = new Map();
-    /** @type {NodeJS.Timeout | null} */
-    #timer = null;
-    #timer_at = Infinity;
+    // The core's next deadline (POSTs of closed duplexes).
+    #deadline = new DeadlineTimer(() => this.act(this.#registry.handleTimeout(performance.now())));
 
     /**
      * @param {Registry} registry
@@ -411,7 +411,7 @@ class GetPostTransport {
             }
             }
         }
-        this.#schedule();
+        this.#deadline.arm(this.#registry.nextTimeout());
     }
 
     /** @param {number} key */
@@ -475,23 +475,6 @@ class GetPostTransport {
         if (!refusal.quiet) {
             this.#host.warn(err);
         }
-    }
-
-    // One timer for the core's next deadline (POSTs of closed duplexes).
-    #schedule() {
-        const at = this.#registry.nextTimeout();
-        if (at === null || at === undefined || at >= this.#timer_at) {
-            return;
-        }
-        if (this.#timer) {
-            clearTimeout(this.#timer);
-        }
-        this.#timer_at = at;
-        this.#timer = setTimeout(() => {
-            this.#timer = null;
-            this.#timer_at = Infinity;
-            this.act(this.#registry.handleTimeout(performance.now()));
-        }, Math.max(0, at - performance.now())).unref();
     }
 }
 

@@ -5,6 +5,7 @@
 // their duplexes, keeps its one timer, and sends the keep-alive acks by which
 // a client tells a hung connection from a quiet one.
 const { ResumeServer } = require('../native');
+const { DeadlineTimer } = require('./deadline');
 
 /**
  * @typedef {import('../native').ResumeAction} ResumeAction
@@ -17,9 +18,7 @@ class ServerResumption {
     #core;
     /** @type {Map<number, ResumableDuplex>} */
     #duplexes = new Map();
-    /** @type {NodeJS.Timeout | null} */
-    #timer = null;
-    #timer_at = Infinity;
+    #deadline = new DeadlineTimer(() => this.act(this.#core.handleTimeout(now())));
     /** @type {NodeJS.Timeout | null} */
     #keepalive_timer = null;
     #keepalive_interval;
@@ -142,27 +141,7 @@ class ServerResumption {
 
     // One timer, at the core's next deadline (ack delays, resume timeouts).
     #arm() {
-        const at = this.#core.pollTimeout();
-        if (at === null) {
-            if (this.#timer) {
-                clearTimeout(this.#timer);
-                this.#timer = null;
-                this.#timer_at = Infinity;
-            }
-            return;
-        }
-        if (this.#timer && at >= this.#timer_at) {
-            return;
-        }
-        if (this.#timer) {
-            clearTimeout(this.#timer);
-        }
-        this.#timer_at = at;
-        this.#timer = setTimeout(() => {
-            this.#timer = null;
-            this.#timer_at = Infinity;
-            this.act(this.#core.handleTimeout(now()));
-        }, Math.max(0, Math.ceil(at - now()))).unref();
+        this.#deadline.arm(this.#core.pollTimeout());
     }
 }
 
