@@ -7,7 +7,9 @@ import { Http2DuplexServer } from 'http2-duplex';
 // A key and certificate for localhost (these are the repository's examples/certs).
 const http2_server = createSecureServer({
     key: readFileSync(new URL('certs/server.key', import.meta.url)),
-    cert: readFileSync(new URL('certs/server.crt', import.meta.url))
+    cert: readFileSync(new URL('certs/server.crt', import.meta.url)),
+    // HTTP/1.1 WebSockets too: a browser resumes over one once its connection was lost.
+    allowHTTP1: true
 });
 
 const duplex_server = new Http2DuplexServer(http2_server, '/example');
