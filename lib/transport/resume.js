@@ -72,7 +72,8 @@ class ServerResumption {
      * @param {number} n
      */
     write(key, n) {
-        this.act(this.#core.handleWrite(key, n));
+        // A write sets no deadline: no timer to move.
+        this.#hand_out(this.#core.handleWrite(key, n));
     }
 
     /** @param {number} key */
@@ -133,10 +134,15 @@ class ServerResumption {
 
     /** @param {ResumeAction[]} actions */
     act(actions) {
+        this.#hand_out(actions);
+        this.#arm();
+    }
+
+    /** @param {ResumeAction[]} actions */
+    #hand_out(actions) {
         for (const action of actions) {
             this.#duplexes.get(action.duplex)?.resume_action(action);
         }
-        this.#arm();
     }
 
     // One timer, at the core's next deadline (ack delays, resume timeouts).
