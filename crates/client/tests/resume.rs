@@ -194,7 +194,7 @@ async fn a_dropped_connection_is_resumed_sending_again_what_the_server_did_not_c
         received: 3,
     };
     assert_eq!(ws.next().await, [Action::Resume(request.clone())]);
-    ws.act(|e, out| e.send_resumed(6, out));
+    ws.act(|e, out| e.send_resumed(6, 0, out));
     assert_eq!(ws.take(5).await, b"world");
     let (attempt, _downtime) = tokio::time::timeout(WAIT, duplex.resumed(0))
         .await
