@@ -11,7 +11,9 @@
 //   round trip's p50);
 // - the cost of acknowledgements: an echo of `--mib` MiB (64 KiB writes,
 //   backpressure honoured, every byte checked) with resume on and off,
-//   interleaved, direct (no proxy); the ratio of the medians (target ≥ 0.95).
+//   interleaved, direct (no proxy); the ratio of the medians (target ≥ 0.95),
+//   and the CPU time per MiB of the server (its child process) and of the
+//   client (this process: the client's threads), which load moves less.
 // Prints a markdown table and writes bench/results/resume.json.
 import { fork } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
@@ -44,7 +46,13 @@ const median = values => percentile(values, 0.5);
 async function start_server(websocket) {
     const child = fork(self, ['server', websocket]);
     const [port] = await once(child, 'message');
-    return { port, stop: () => child.kill() };
+    // The server's CPU time so far (ms), user and system.
+    const cpu = async () => {
+        child.send('cpu');
+        const [usage] = await once(child, 'message');
+        return (usage.user + usage.system) / 1000;
+    };
+    return { port, cpu, stop: () => child.kill() };
 }
 
 const ca = readFileSync(new URL('ca.pem', certs));
@@ -114,7 +122,7 @@ async function time_to_resumed_byte(websocket, cuts) {
     }
 }
 
-async function echo(url, resume, data) {
+async function echo(server, url, resume, data) {
     const duplex = await connect(url, { resume, ca });
     const hash = createHash('sha256');
     let received = 0;
@@ -123,6 +131,8 @@ async function echo(url, resume, data) {
         received += chunk.length;
     });
     const ended = once(duplex, 'end');
+    const server_cpu = await server.cpu();
+    const client_cpu = process.cpuUsage();
     const start = performance.now();
     for (let i = 0; i < data.length; i += 65536) {
         if (!duplex.write(data.subarray(i, i + 65536))) {
@@ -132,10 +142,16 @@ async function echo(url, resume, data) {
     duplex.end();
     await ended;
     const seconds = (performance.now() - start) / 1000;
+    const mib = data.length / 2 ** 20;
+    const client = process.cpuUsage(client_cpu);
+    const cpu = {
+        server: (await server.cpu() - server_cpu) / mib,
+        client: (client.user + client.system) / 1000 / mib
+    };
     if (received !== data.length || hash.digest('hex') !== createHash('sha256').update(data).digest('hex')) {
         throw new Error(`echo with resume ${resume} lost bytes`);
     }
-    return data.length / seconds / 2 ** 20;
+    return { rate: mib / seconds, cpu };
 }
 
 async function ack_cost(websocket, repeat, mib) {
@@ -145,15 +161,24 @@ async function ack_cost(websocket, repeat, mib) {
     const on = [];
     const off = [];
     try {
-        await echo(url, true, data.subarray(0, 2 ** 20));
+        await echo(server, url, true, data.subarray(0, 2 ** 20));
         for (let i = 0; i < repeat; i++) {
-            off.push(await echo(url, false, data));
-            on.push(await echo(url, true, data));
+            off.push(await echo(server, url, false, data));
+            on.push(await echo(server, url, true, data));
         }
     } finally {
         server.stop();
     }
-    return { websocket, on: median(on), off: median(off), ratio: median(on) / median(off), runs: { on, off } };
+    const rates = runs => runs.map(run => run.rate);
+    const cpu = (runs, side) => median(runs.map(run => run.cpu[side]));
+    return {
+        websocket, on: median(rates(on)), off: median(rates(off)), ratio: median(rates(on)) / median(rates(off)),
+        cpu: {
+            on: { server: cpu(on, 'server'), client: cpu(on, 'client') },
+            off: { server: cpu(off, 'server'), client: cpu(off, 'client') }
+        },
+        runs: { on: rates(on), off: rates(off) }
+    };
 }
 
 async function main() {
@@ -170,15 +195,17 @@ async function main() {
     const lines = [
         `Resume, Node client (load ${load_before.toFixed(2)} → ${loadavg()[0].toFixed(2)}; ${cuts} cuts, ${mib} MiB echo × ${repeat})`,
         '',
-        '| transport | cut → first resumed byte p50 / p99 (ms) | target: set-up + 2 RTT (ms) | echo resume on / off (MiB/s) | on ÷ off (≥ 0.95) |',
-        '|---|---|---|---|---|'
+        '| transport | cut → first resumed byte p50 / p99 (ms) | target: set-up + 2 RTT (ms) | echo resume on / off (MiB/s) | on ÷ off (≥ 0.95) | CPU ms/MiB on / off: server, client |',
+        '|---|---|---|---|---|---|'
     ];
     for (let i = 0; i < resumed.length; i++) {
         const r = resumed[i];
         const c = cost[i];
         lines.push(`| ${name[r.websocket]} | ${ms(r.p50)} / ${ms(r.p99)} ${r.p50 <= r.target ? 'met' : 'missed'} | ` +
             `${ms(r.target)} (${ms(r.setup)} + 2 × ${ms(r.rtt)}) | ${c.on.toFixed(0)} / ${c.off.toFixed(0)} | ` +
-            `${c.ratio.toFixed(2)} ${c.ratio >= 0.95 ? 'met' : 'missed'} |`);
+            `${c.ratio.toFixed(2)} ${c.ratio >= 0.95 ? 'met' : 'missed'} | ` +
+            `${c.cpu.on.server.toFixed(2)} / ${c.cpu.off.server.toFixed(2)}, ` +
+            `${c.cpu.on.client.toFixed(2)} / ${c.cpu.off.client.toFixed(2)} |`);
     }
     console.log(lines.join('\n'));
     mkdirSync(new URL('results/', import.meta.url), { recursive: true });
@@ -198,6 +225,7 @@ if (process.argv[2] === 'server') {
     duplexes.on('duplex', duplex => duplex.pipe(duplex));
     duplexes.on('warning', () => {});
     server.listen(0, '127.0.0.1', () => process.send(server.address().port));
+    process.on('message', () => process.send(process.cpuUsage()));
 } else {
     await main();
 }
