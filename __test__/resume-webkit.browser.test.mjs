@@ -1,0 +1,229 @@
+// Resume in WebKitGTK (docs/protocol.md "Resume"), as resume.browser.test.mjs does it in
+// Chromium and Firefox: a page's make(url, { resume: true }) through support/fault-proxy.mjs
+// (page → proxy → server) keeps its duplex through cuts and a stall, byte-exact both ways,
+// and fails with the server's refusal once a restarted server no longer knows it. WebKit
+// has no RFC 8441: each WebSocket is an HTTP/1.1 upgrade on a connection of its own
+// (allowHTTP1), which the proxy can cut or stall. The page runs under plain WebDriver, so
+// its functions cross as source text (execute/async), not as playwright/puppeteer calls.
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { start_server, DUPLEX_PATH, OUR_CLIENT } from '../support/browser/server.mjs';
+import { launch_webkit, webkit_missing } from '../support/browser/browsers.mjs';
+import { start_fault_proxy, fault_plan } from '../support/fault-proxy.mjs';
+
+const TOTAL = Number(process.env.RESUME_TEST_BYTES || 64 * 1024 * 1024);
+const CUTS = 8;
+const STALLS = 1;
+const SERVER_OPTIONS = { websocket: 'http1', keepalive_interval: 200 };
+
+// A test server whose every duplex echoes, hashing what it received (by id).
+async function start_echo_server() {
+    const server = await start_server({ options: SERVER_OPTIONS, server_options: { allowHTTP1: true } });
+    // HTTP/1.1 requests to other paths get a 404, as their HTTP/2 twins do.
+    server.http2_server.on('request', (req, res) => {
+        if (req.httpVersionMajor === 1 && req.url.split('?')[0] !== DUPLEX_PATH) {
+            res.writeHead(404).end();
+        }
+    });
+    server.received = new Map();     // id → { hash, bytes, errors, done }
+    server.duplex_server.on('duplex', (duplex, id) => {
+        const hash = createHash('sha256');
+        const seen = { bytes: 0, errors: [] };
+        server.received.set(id, seen);
+        seen.done = new Promise(resolve => {
+            duplex.on('data', chunk => {
+                hash.update(chunk);
+                seen.bytes += chunk.length;
+            });
+            duplex.on('end', () => resolve(seen.hash = hash.digest('hex')));
+        });
+        duplex.on('error', err => seen.errors.push(err.code));
+        duplex.pipe(duplex);
+    });
+    return server;
+}
+
+// In the page: a resumable duplex that writes `total` pseudo-random bytes in `chunk`
+// writes and reads the echo; SHA-256 of both, 'resumed' events, any error.
+async function echo_in_page({ client_url, url, total, chunk }) {
+    const { default: make } = await import(client_url);
+    const started = performance.now();
+    const duplex = await make(url, { resume: true });
+    const resumed = [];
+    duplex.on('resumed', info => resumed.push(info));
+    let error = null;
+    const failed = new Promise(resolve => duplex.on('error', err => {
+        error = { code: err.code, message: err.message };
+        resolve();
+    }));
+    const sent = new Uint8Array(total);
+    const words = new Uint32Array(sent.buffer);
+    let x = 0x9e3779b9;
+    for (let i = 0; i < words.length; i++) {
+        x ^= x << 13;
+        x ^= x >>> 17;
+        x ^= x << 5;
+        words[i] = x >>> 0;
+    }
+    const received = new Uint8Array(total);
+    let got = 0;
+    duplex.on('data', data => {
+        received.set(data.subarray(0, Math.max(0, Math.min(data.length, total - got))), got);
+        got += data.length;
+    });
+    const ended = new Promise(resolve => duplex.on('end', resolve));
+    for (let off = 0; off < total && !error; off += chunk) {
+        if (!duplex.write(sent.subarray(off, off + chunk))) {
+            await Promise.race([new Promise(resolve => duplex.once('drain', resolve)), failed]);
+        }
+    }
+    duplex.end();
+    await Promise.race([ended, failed]);
+    const hex = async bytes => Array.from(new Uint8Array(await crypto.subtle.digest('SHA-256', bytes)),
+        b => b.toString(16).padStart(2, '0')).join('');
+    return {
+        id: duplex.id,
+        resumable: duplex.resumable,
+        transport: duplex.transport,
+        resumed,
+        error,
+        got,
+        ms: Math.round(performance.now() - started),
+        sent_hash: await hex(sent),
+        received_hash: await hex(received.subarray(0, Math.min(got, total)))
+    };
+}
+
+// In the page: opens a resumable duplex and keeps it in window.resume_test.
+async function open_in_page({ client_url, url }) {
+    const { default: make } = await import(client_url);
+    const duplex = await make(url, { resume: true });
+    window.resume_test = { duplex, events: [] };
+    // Date.now(): the test compares it with the time of its cut.
+    duplex.on('error', err => window.resume_test.events.push({ at: Date.now(), error: err.code }));
+    duplex.on('end', () => window.resume_test.events.push({ at: Date.now(), end: true }));
+    duplex.on('resumed', info => window.resume_test.events.push({ at: Date.now(), resumed: info }));
+    return { id: duplex.id, resumable: duplex.resumable, transport: duplex.transport };
+}
+
+// In the page: the first 'error' or 'end' of the duplex of open_in_page, with all events.
+function first_error_in_page() {
+    const { events } = window.resume_test;
+    return new Promise(resolve => {
+        const look = () => {
+            const event = events.find(e => e.error || e.end);
+            if (event) {
+                resolve({ ...event, events });
+            } else {
+                setTimeout(look, 5);
+            }
+        };
+        look();
+    });
+}
+
+// A new echo server on the port of `server`, which stops listening; `server.closed`
+// settles once its connections have ended.
+async function restart(server) {
+    const { port } = server.http2_server.address();
+    const next = await start_echo_server();
+    server.closed = server.close();
+    await new Promise(resolve => next.http2_server.close(resolve));
+    await new Promise((resolve, reject) => {
+        next.http2_server.once('error', reject);
+        next.http2_server.listen(port, '127.0.0.1', resolve);
+    });
+    return next;
+}
+
+// Runs `fn(arg)` in the page as an async WebDriver script; its value crosses as JSON.
+async function evaluate(page, fn, arg) {
+    const result = await page.execute(`const [arg, done] = arguments;
+Promise.resolve().then(() => (${fn})(arg)).then(value => done({ value }),
+    err => done({ error: String(err) + (err && err.stack ? '\\n' + err.stack : '') }));`, [arg ?? null]);
+    if (result.error !== undefined) {
+        throw new Error(`page: ${result.error}`);
+    }
+    return result.value;
+}
+
+const missing = webkit_missing();
+
+if (missing && !process.env.CI) {
+    console.log(`# WebKitGTK resume suite skipped: ${missing}`);
+    test('webkit: resume', { skip: missing }, () => {});
+} else if (missing) {
+    test('WebKitGTK is installed (CI is set: a missing browser fails)', () => {
+        throw new Error(missing);
+    });
+} else {
+    describe('webkit: resume over HTTP/1.1 WebSockets through a fault proxy', () => {
+        const s = {};
+        before(async () => {
+            [s.browser, s.server] = await Promise.all([launch_webkit(), start_echo_server()]);
+            s.target = { host: '127.0.0.1', port: s.server.http2_server.address().port };
+            s.proxy = await start_fault_proxy({ target: s.target });
+            s.origin = `https://127.0.0.1:${s.proxy.port}`;
+        });
+        after(async () => {
+            await s.browser?.close();
+            await s.proxy?.close();
+            await s.server?.close();
+        });
+
+        test(`${TOTAL / 1048576} MiB echo under ${CUTS} cuts and ${STALLS} stall: byte-exact both ways, no error, resumed`, { timeout: 120000 }, async () => {
+            const plan = fault_plan({ bytes: TOTAL, cuts: CUTS, stalls: STALLS });
+            const page = await s.browser.page(`${s.origin}/page.html`);
+            try {
+                s.proxy.follow(plan);
+                const before = s.proxy.stats();
+                const result = await evaluate(page, echo_in_page,
+                    { client_url: OUR_CLIENT, url: `${s.origin}${DUPLEX_PATH}`, total: TOTAL, chunk: 65536 });
+                const stats = s.proxy.stats();
+                const [cuts, stalls] = [stats.cuts - before.cuts, stats.stalls - before.stalls];
+                console.log(`# webkit: ${TOTAL} bytes echoed in ${result.ms} ms, ${result.resumed.length} resumes ` +
+                    `(downtime ms: ${result.resumed.map(r => r.downtime).join(' ')}), proxy: ${cuts} cuts, ` +
+                    `${stalls} stalls, ${stats.accepted - before.accepted} connections, seed ${plan.seed}`);
+                assert.equal(result.error, null, `no error (seed ${plan.seed}): ${JSON.stringify({ ...result, sent_hash: undefined, received_hash: undefined })}`);
+                // 'auto' falls back to the fetch paths (which do not resume) when no WebSocket opens.
+                assert.equal(result.transport, 'websocket');
+                assert.equal(result.resumable, true);
+                assert.equal(result.got, TOTAL);
+                assert.equal(result.received_hash, result.sent_hash, 'the echo is what was sent');
+                const server_side = s.server.received.get(result.id);
+                assert.equal(await server_side.done, result.sent_hash, 'the server received what was sent');
+                assert.deepEqual(server_side.errors, []);
+                assert.equal(s.proxy.pending_faults, 0, 'every planned fault happened');
+                assert.deepEqual([cuts, stalls], [CUTS, STALLS]);
+                // Most faults land on the WebSocket mid-transfer, each a resume; one that
+                // lands on a resume attempt's handshake only makes that attempt fail.
+                assert.ok(result.resumed.length >= (CUTS + STALLS) / 2, `resumed ${result.resumed.length} times`);
+            } finally {
+                await page.close();
+            }
+        });
+
+        test('a server that no longer knows the duplex (restarted) fails it with ERR_HTTP2_DUPLEX_RESUME_UNKNOWN', { timeout: 60000 }, async () => {
+            const page = await s.browser.page(`${s.origin}/page.html`);
+            try {
+                const opened = await evaluate(page, open_in_page,
+                    { client_url: OUR_CLIENT, url: `${s.origin}${DUPLEX_PATH}` });
+                assert.equal(opened.resumable, true);
+                // The server restarts on its port, then the duplex's connection is cut.
+                const old = s.server;
+                s.server = await restart(old);
+                const cut_at = Date.now();
+                s.proxy.cut_all();
+                await old.closed;
+                const first = await evaluate(page, first_error_in_page);
+                first.after_ms = first.at - cut_at;
+                console.log(`# webkit: refused ${first.after_ms} ms after the cut`);
+                assert.equal(first.error, 'ERR_HTTP2_DUPLEX_RESUME_UNKNOWN', JSON.stringify(first.events));
+                assert.ok(first.after_ms < 1000, `within 1 s (${first.after_ms} ms)`);
+            } finally {
+                await page.close();
+            }
+        });
+    });
+}
