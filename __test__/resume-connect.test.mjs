@@ -238,7 +238,9 @@ for (const [name, path] of Object.entries(PATHS)) {
             assert.equal(server_side.seen.error, null, server_side.seen.error?.message);
             assert.equal(server_side.hash.digest('hex'), sha256(data));
             assert.equal(proxy.pending_faults, 0);
-            assert.equal(resumed, 5);
+            // One resume per cut, but the last 'resumed' may come after the
+            // duplex was destroyed (it then goes unseen).
+            assert.ok(resumed >= 4 && resumed <= 5, `${resumed} resumes`);
         });
 
         test('a server that is gone (a new one on the same port): ERR_HTTP2_DUPLEX_RESUME_UNKNOWN within 1 s of reaching it', async t => {
