@@ -180,7 +180,8 @@ class ServerWebSocketDuplex extends ServerDuplex {
                 this.#opened();
                 break;
             case 'resume':
-                // The rest of the piece, if any, is the resumed duplex's.
+                // The resumed duplex reads this WebSocket from now on (a client
+                // sends nothing more before the answer).
                 this.#resumable?.first?.resume(this, action);
                 return;
             case 'finished':
