@@ -341,9 +341,6 @@ export declare class ResumeServer {
   constructor(resumeBuffer: number, resumeTimeoutMs: number)
   /** A duplex opened with resume: its secret, for the answer to `open`. */
   open(duplex: number, id: string): string
-  /** The server's options as `send_resumable` takes them. */
-  resumeBuffer(): number
-  resumeTimeout(): number
   /** Bytes the duplex may take into its resume buffer now. */
   room(duplex: number): number
   /** The last count acknowledged to the client (the keep-alive's ack). */

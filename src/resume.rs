@@ -115,7 +115,6 @@ fn duplex_key(duplex: i64) -> DuplexKey {
 #[napi(js_name = "ResumeServer")]
 pub struct JsResumeServer {
     inner: resume::Server,
-    config: Config,
 }
 
 #[napi]
@@ -124,13 +123,11 @@ impl JsResumeServer {
     /// waits `resume_timeout_ms`.
     #[napi(constructor)]
     pub fn new(resume_buffer: f64, resume_timeout_ms: f64) -> Self {
-        let config = Config {
-            resume_buffer: resume_buffer as u64,
-            resume_timeout_ms: resume_timeout_ms as u64,
-        };
         JsResumeServer {
-            inner: resume::Server::new(config),
-            config,
+            inner: resume::Server::new(Config {
+                resume_buffer: resume_buffer as u64,
+                resume_timeout_ms: resume_timeout_ms as u64,
+            }),
         }
     }
 
@@ -138,17 +135,6 @@ impl JsResumeServer {
     #[napi]
     pub fn open(&mut self, duplex: i64, id: String) -> String {
         self.inner.open(duplex_key(duplex), &id).encode()
-    }
-
-    /// The server's options as `send_resumable` takes them.
-    #[napi]
-    pub fn resume_buffer(&self) -> f64 {
-        self.config.resume_buffer as f64
-    }
-
-    #[napi]
-    pub fn resume_timeout(&self) -> f64 {
-        self.config.resume_timeout_ms as f64
     }
 
     /// Bytes the duplex may take into its resume buffer now.

@@ -33,7 +33,7 @@ const JOIN_MAX = 64 * 1024;
  * The bytes of a resumable duplex the client has not acknowledged: what was
  * written, from the front of the queue, `sent` of them on the WebSocket.
  * @typedef {{
- *   key: number, queue: Buffer[], queued: number, sent_index: number, sent_offset: number,
+ *   key: number, queue: Buffer[], sent_index: number, sent_offset: number,
  *   room: number, ended: boolean, end_sent: boolean, final: Callback | null,
  *   first: FirstMessage | null, talked: boolean, resending: boolean
  * }} Resumable
@@ -88,7 +88,7 @@ class ServerWebSocketDuplex extends ServerDuplex {
         if (first) {
             this.#endpoint.setResumable();
             this.#resumable = {
-                key, queue: [], queued: 0, sent_index: 0, sent_offset: 0, room: 0,
+                key, queue: [], sent_index: 0, sent_offset: 0, room: 0,
                 ended: false, end_sent: false, final: null, first, talked: false, resending: false
             };
         }
@@ -358,7 +358,6 @@ class ServerWebSocketDuplex extends ServerDuplex {
     #drop(bytes) {
         const resumable = /** @type {Resumable} */ (this.#resumable);
         let left = bytes;
-        resumable.queued -= bytes;
         while (left > 0 && resumable.queue.length > 0) {
             const head = resumable.queue[0];
             if (head.length <= left) {
@@ -550,7 +549,6 @@ class ServerWebSocketDuplex extends ServerDuplex {
             }
             const piece = n === chunk.length ? chunk : chunk.subarray(0, n);
             resumable.queue.push(piece);
-            resumable.queued += n;
             resumable.room -= n;
             resumption.write(resumable.key, n);
             if (n === chunk.length) {
