@@ -437,16 +437,17 @@ test('duplex: writes beyond the resume buffer wait for acks (backpressure, never
     duplex.destroy();
 });
 
-test("options: resume is refused where it cannot be honoured, and 'auto' keeps the WebSocket for it", () => {
+test("options: resume on every transport ('streaming' and 'per-write' through a tunnel); 'auto' tries the WebSocket first", () => {
     for (const transport of ['streaming', 'per-write']) {
-        assert.throws(() => plan_transport({ transport, resume: true }, () => true),
-            err => err instanceof TypeError && err.code === 'ERR_HTTP2_DUPLEX_INVALID_OPTION' && /cannot resume/.test(err.message));
-        assert.equal(plan_transport({ transport, resume: false }, () => true).transport, transport);
+        for (const resume of [true, false]) {
+            assert.deepEqual(plan_transport({ transport, resume }, () => true), { transport, websocket: false });
+        }
     }
     assert.throws(() => plan_transport({ resume: 'yes' }, () => true), { code: 'ERR_HTTP2_DUPLEX_INVALID_OPTION' });
     assert.deepEqual(plan_transport({ resume: true }, () => true), { transport: 'auto', websocket: true });
     assert.deepEqual(plan_transport({ transport: 'websocket', resume: true }, () => true), { transport: 'websocket', websocket: true });
-    // An option only fetch honours: 'auto' uses the fetch paths, without resume.
+    // An option only fetch honours: 'auto' uses the fetch paths, resuming through a tunnel
+    // (make(), __test__/browser-tunnel.test.mjs).
     assert.deepEqual(plan_transport({ resume: true, headers: { a: 'b' } }, () => true), { transport: 'auto', websocket: false });
 });
 

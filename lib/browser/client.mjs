@@ -7,17 +7,18 @@ import { Duplex } from 'readable-stream';
 import './next-tick.mjs';
 import { Buffer } from 'buffer';
 import { ResponseError, response_error, no_id_error } from './response-error.mjs';
-import { split_options, request_init, plan_transport, invalid_option } from './options.mjs';
+import { split_options, request_init, plan_transport, invalid_option, carrier_options } from './options.mjs';
 import { StreamUpload, request_streaming_supported } from './stream-upload.mjs';
 import { PostUpload } from './post-upload.mjs';
-import { WebSocketDuplex, open_websocket, websocket_url } from './websocket-duplex.mjs';
+import { WebSocketDuplex, open_websocket, handshake, websocket_url } from './websocket-duplex.mjs';
 import { ResumableWebSocketDuplex } from './websocket-resume.mjs';
+import { tunnel_class } from './tunnel.mjs';
 import { FrameParser, truncated_error, should_ask_framing, page_base } from './frames.mjs';
 import protocol from '../protocol.js';
 
 export { ResponseError };
 
-const { HEADER, VALUE, DEFAULTS, WAIT } = protocol;
+const { HEADER, VALUE, DEFAULTS, WAIT, WEBSOCKET } = protocol;
 
 function ignore() {}
 
@@ -39,8 +40,10 @@ function header_number(headers, name, fallback) {
     return Number.isSafeInteger(value) && value > 0 ? value : fallback;
 }
 
+// `tunnel`: the subprotocols its GET asks a WebSocket tunnel of (tunnel.mjs), if it
+// is a tunnel's carrier; the server's answer is then `tunnel_protocol`.
 class FetchDuplex extends Duplex {
-    constructor(url, options) {
+    constructor(url, options, tunnel) {
         const { client, duplex, fetch_init } = split_options(options, {
             disable_request_streaming: false,
             fetch: (...args) => fetch(...args),
@@ -52,8 +55,11 @@ class FetchDuplex extends Duplex {
         });
         super(duplex);
         this.url = url;
-        // The fetch paths do not resume (yet): 'auto' with resume falls back to them without.
+        // Resume on the fetch paths is a tunnel's (make_tunnel).
         this.resumable = false;
+        this.tunnel = false;
+        this.tunnel_protocol = null;
+        this._tunnel_offer = tunnel;
         this._client = client;
         this._fetch_init = fetch_init;
         this._abort_read = new AbortController();
@@ -69,9 +75,24 @@ class FetchDuplex extends Duplex {
     }
 
     async init() {
+        this._answered(await this._get());
+    }
+
+    _get() {
         const ask = should_ask_framing(this.url, this._client.framing, page_base());
-        const response = await this._request({ signal: this._abort_read.signal },
-            ask ? { [HEADER.FRAMING]: VALUE.FRAMING_VERSION } : undefined);
+        return this._request({ signal: this._abort_read.signal }, {
+            ...(ask ? { [HEADER.FRAMING]: VALUE.FRAMING_VERSION } : {}),
+            ...(this._tunnel_offer ? { [HEADER.TUNNEL]: this._tunnel_offer } : {})
+        });
+    }
+
+    // Takes the GET of `carrier` (a tunnel's that the server answered as a plain duplex).
+    adopt(carrier, response) {
+        this._abort_read = carrier._abort_read;
+        this._answered(response);
+    }
+
+    _answered(response) {
         this._reader = response.body.getReader();
         const id = response.headers.get(HEADER.ID);
         if (!id) {
@@ -79,6 +100,9 @@ class FetchDuplex extends Duplex {
             throw no_id_error(response);
         }
         this.id = id;
+        if (this._tunnel_offer) {
+            this.tunnel_protocol = response.headers.get(HEADER.TUNNEL);
+        }
         if (response.headers.get(HEADER.FRAMING) === VALUE.FRAMING_VERSION) {
             // The answer says how its body is: a 6.x server never frames, nor answers the header.
             this._frames = new FrameParser(bytes => this.push(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length)));
@@ -370,13 +394,70 @@ async function make_websocket_now(url, options, transport, timeout_ms) {
     try {
         const opened = await open_websocket(url, WebSocketClass, options?.signal, timeout_ms, client.resume === true);
         // A server without resume selects http2-duplex.1: a duplex as without the option.
-        return opened.resumable ? new ResumableWebSocketDuplex(url, opened, duplex) : new WebSocketDuplex(url, opened, duplex);
+        if (!opened.resumable) {
+            return new WebSocketDuplex(url, opened, duplex);
+        }
+        if (transport === 'auto') {
+            opened.fallback = tunnel_class(carrier_opener(options));
+        }
+        return new ResumableWebSocketDuplex(url, opened, duplex);
     } catch (err) {
         if (transport === 'websocket' || options?.signal?.aborted) {
             throw err;
         }
         return null;
     }
+}
+
+// A tunnel's carriers (tunnel.mjs) for a duplex made with `options`: they honour
+// its fetch options and transport.
+function carrier_opener(options) {
+    const init = carrier_options(options);
+    return (url, offered) => make_fetch(url, init, offered);
+}
+
+// Resume on the fetch paths: http2-duplex.2 through a tunnel. A server that answers
+// the carrier's GET as a plain duplex (no resume) gets that, as without the option.
+async function make_tunnel(url, options) {
+    const carrier = new FetchDuplex(url, carrier_options(options), WEBSOCKET.RESUME_SUBPROTOCOL);
+    let response;
+    try {
+        response = await carrier._get();
+    } catch (err) {
+        carrier.destroy();
+        throw err;
+    }
+    const tunnelled = response.headers.get(HEADER.TUNNEL) === WEBSOCKET.RESUME_SUBPROTOCOL;
+    const taker = tunnelled ? carrier : new FetchDuplex(url, options);
+    try {
+        if (tunnelled) {
+            carrier._answered(response);
+        } else {
+            taker.adopt(carrier, response);
+        }
+    } catch (err) {
+        taker.destroy();
+        throw err;
+    }
+    if (!tunnelled) {
+        return taker;
+    }
+    const Tunnel = tunnel_class(carrier_opener(options));
+    const opened = await handshake(new Tunnel(websocket_url(url), WEBSOCKET.RESUME_SUBPROTOCOL, carrier),
+        options?.signal, undefined, true);
+    const { duplex } = split_options(options, {});
+    return new ResumableWebSocketDuplex(url, opened, duplex);
+}
+
+async function make_fetch(url, options, tunnel) {
+    const duplex = new FetchDuplex(url, options, tunnel);
+    try {
+        await duplex.init();
+    } catch (err) {
+        duplex.destroy();
+        throw err;
+    }
+    return duplex;
 }
 
 export default async function make(url, options) {
@@ -387,12 +468,5 @@ export default async function make(url, options) {
             return ws_duplex;
         }
     }
-    const duplex = new FetchDuplex(url, options);
-    try {
-        await duplex.init();
-    } catch (err) {
-        duplex.destroy();
-        throw err;
-    }
-    return duplex;
+    return options?.resume === true ? make_tunnel(url, options) : make_fetch(url, options);
 }

@@ -44,6 +44,12 @@ export function request_init(fetch_init, init, headers) {
     return { cache: 'no-store', ...fetch_init, ...init, headers: merged };
 }
 
+// A tunnel carrier's options (tunnel.mjs): the user's without the Duplex's, which are
+// the tunnelled duplex's.
+export function carrier_options(options) {
+    return Object.fromEntries(Object.entries(options || {}).filter(([key]) => !DUPLEX_KEYS.has(key)));
+}
+
 export function invalid_option(message) {
     return duplex_error(codes.ERR_HTTP2_DUPLEX_INVALID_OPTION.code, { message }, TypeError);
 }
@@ -67,8 +73,8 @@ export function fetch_only_options(options) {
 // How make(url, options) opens a duplex: the transport asked for, and whether a
 // WebSocket is tried (first, for 'auto'). Each option means the same on every
 // transport make() may use: 'auto' with an option only the fetch paths honour uses
-// them; an explicit transport that cannot honour an option is a TypeError coded
-// ERR_HTTP2_DUPLEX_INVALID_OPTION. `can_stream()`: whether this browser can stream
+// them (with resume, through a WebSocket tunnel); an explicit transport that cannot
+// honour an option is a TypeError coded ERR_HTTP2_DUPLEX_INVALID_OPTION. `can_stream()`: whether this browser can stream
 // request bodies (asked only for transport 'streaming').
 export function plan_transport(options, can_stream) {
     const transport = options?.transport ?? 'auto';
@@ -83,10 +89,6 @@ export function plan_transport(options, can_stream) {
     const resume = options?.resume;
     if (resume !== undefined && typeof resume !== 'boolean') {
         throw invalid_option('resume must be true or false');
-    }
-    if (resume && (transport === 'streaming' || transport === 'per-write')) {
-        throw invalid_option(`transport '${transport}' cannot resume: only the WebSocket transport does ` +
-            "(transport 'auto' or 'websocket')");
     }
     if (transport === 'streaming' && options.disable_request_streaming) {
         throw invalid_option("transport 'streaming' with disable_request_streaming");

@@ -58,6 +58,16 @@ export function websocket_url(url) {
     return u.href;
 }
 
+// A binary message's data (an ArrayBuffer, or a tunnel's view) as a Buffer, uncopied.
+export function message_bytes(data) {
+    return ArrayBuffer.isView(data) ? Buffer.from(data.buffer, data.byteOffset, data.byteLength) : Buffer.from(data);
+}
+
+// What carries a duplex on `ws`: duplex.transport and duplex.tunnel (tunnel.mjs).
+export function carried_by(ws) {
+    return ws.tunnel === true ? { transport: ws.transport, tunnel: true } : { transport: 'websocket', tunnel: false };
+}
+
 // Opens the WebSocket; resolves with { ws, id, early } (messages that came before
 // the duplex took over) once open with our subprotocol and the server's first
 // message (its id) came, rejects with an error of code
@@ -65,16 +75,20 @@ export function websocket_url(url) {
 // With `resume`, http2-duplex.2 is offered first; where the server selects it, the
 // client's first message is `open` and { resumable } holds the server's answer.
 export function open_websocket(url, WebSocketClass, signal, timeout_ms, resume = false) {
+    let ws;
+    try {
+        ws = new WebSocketClass(websocket_url(url), resume ?
+            [WEBSOCKET.RESUME_SUBPROTOCOL, WEBSOCKET.SUBPROTOCOL] : WEBSOCKET.SUBPROTOCOL);
+    } catch (err) {
+        return Promise.reject(duplex_error('ERR_HTTP2_DUPLEX_WS_CLOSED', { cause: err }));
+    }
+    return handshake(ws, signal, timeout_ms, resume);
+}
+
+// open_websocket's part once `ws` exists (a tunnel is made otherwise).
+export function handshake(ws, signal, timeout_ms, resume) {
     return new Promise((resolve, reject) => {
         let timer;
-        let ws;
-        try {
-            ws = new WebSocketClass(websocket_url(url), resume ?
-                [WEBSOCKET.RESUME_SUBPROTOCOL, WEBSOCKET.SUBPROTOCOL] : WEBSOCKET.SUBPROTOCOL);
-        } catch (err) {
-            reject(duplex_error('ERR_HTTP2_DUPLEX_WS_CLOSED', { cause: err }));
-            return;
-        }
         ws.binaryType = 'arraybuffer';
         const early = [];
         const on_message = event => early.push(event);
@@ -153,7 +167,7 @@ export class WebSocketDuplex extends Duplex {
         const { ws, id, early, stop_early } = opened;
         this.url = url;
         this.id = id;
-        this.transport = 'websocket';
+        Object.assign(this, carried_by(ws));
         this.resumable = false;
         this._ws = ws;
         this._send_credit = INITIAL_CREDIT;
@@ -199,7 +213,7 @@ export class WebSocketDuplex extends Duplex {
             return;
         }
         if (typeof data !== 'string') {
-            const bytes = Buffer.from(data);
+            const bytes = message_bytes(data);
             if (this._got_end) {
                 this._violation('ERR_HTTP2_DUPLEX_WS_MESSAGE');
                 return;

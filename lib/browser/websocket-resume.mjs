@@ -2,11 +2,15 @@
 // WebSocket. ResumeClient (resume.mjs, the core's rules) decides; this carries out
 // its actions: it keeps what it wrote until the server acknowledged it, opens a new
 // WebSocket to the same URL when one failed or hung, and resends from the server's
-// count. Credit is per WebSocket, as in http2-duplex.1; on a resumed one the client
+// count. A duplex opened on a WebSocket tunnel (tunnel.mjs) resumes on tunnels; one
+// opened on a WebSocket resumes on WebSockets until an attempt fails before the
+// server's answer, then on tunnels (`opened.fallback`, transport 'auto': the hop may
+// not carry WebSockets any more). Credit is per WebSocket, as in http2-duplex.1; on a resumed one the client
 // starts with none (docs/protocol.md).
-import { Buffer } from 'buffer';
 import protocol from '../protocol.js';
-import { WebSocketDuplex, websocket_url, close_error, COUNT_PATTERN, CREDIT } from './websocket-duplex.mjs';
+import {
+    WebSocketDuplex, websocket_url, close_error, message_bytes, carried_by, COUNT_PATTERN, CREDIT
+} from './websocket-duplex.mjs';
 import { ResumeClient, REFUSALS } from './resume.mjs';
 import { duplex_error } from './response-error.mjs';
 
@@ -49,9 +53,10 @@ export class ResumableWebSocketDuplex extends WebSocketDuplex {
     }
 
     // Before the base class takes the first messages.
-    _setup({ ws, resumable }) {
+    _setup({ ws, resumable, fallback }) {
         this.resumable = true;
         this._WebSocket = ws.constructor;
+        this._fallback = fallback;  // the tunnel class a failed WebSocket attempt switches to
         this._secret = resumable.secret;
         this._core = new ResumeClient(resumable, now());
         // What was written and not acknowledged: the application's chunks (or their
@@ -155,7 +160,7 @@ export class ResumableWebSocketDuplex extends WebSocketDuplex {
             this._pushed += n;
             this._run(out => this._core.handle_data(n, t, out));
             if (n > 0) {
-                if (!this.push(Buffer.from(data)) && !this._paused) {
+                if (!this.push(message_bytes(data)) && !this._paused) {
                     this._paused = true;
                     this._core.handle_reader_paused(true, t);
                 }
@@ -237,9 +242,18 @@ export class ResumableWebSocketDuplex extends WebSocketDuplex {
     // 'close-transport': the attempt in flight hung, or the WebSocket carrying the duplex.
     _abandon() {
         if (this._attempt) {
+            this._fall_back(this._attempt);
             this._drop_attempt();
         } else {
             this._detach(this._ws, CLOSE.RESUMING);
+        }
+    }
+
+    // An attempt failed (or hung) before the server's answer: once a WebSocket's has,
+    // the duplex resumes on tunnels.
+    _fall_back(attempt) {
+        if (this._fallback && !attempt.ws.tunnel) {
+            this._WebSocket = this._fallback;
         }
     }
 
@@ -266,6 +280,7 @@ export class ResumableWebSocketDuplex extends WebSocketDuplex {
         const attempt = { ws };
         const failed = () => {
             if (this._attempt === attempt) {
+                this._fall_back(attempt);
                 this._drop_attempt();
                 this._run(out => this._core.handle_transport_failed(now(), out));
             }
@@ -316,6 +331,7 @@ export class ResumableWebSocketDuplex extends WebSocketDuplex {
         attempt.cleanup();
         const { ws } = attempt;
         this._ws = ws;
+        Object.assign(this, carried_by(ws));
         ws.addEventListener('message', this._on_message);
         ws.addEventListener('close', this._on_close);
         ws.addEventListener('error', this._on_error);
