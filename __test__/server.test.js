@@ -24,7 +24,7 @@ test('GET opens a duplex with the protocol headers and the preamble', async t =>
     assert.equal(headers['cache-control'], 'max-age=0, no-cache, must-revalidate, proxy-revalidate');
     assert.deepEqual(headers['access-control-expose-headers'].split(', '),
         ['http2-duplex-id', 'http2-duplex-version', 'http2-duplex-window', 'http2-duplex-window-bytes',
-            'http2-duplex-error', 'http2-duplex-framing']);
+            'http2-duplex-error', 'http2-duplex-framing', 'http2-duplex-tunnel']);
     assert.equal(headers['http2-duplex-version'], '2');
     const event = await opened;
     assert.equal(event.id, id);

@@ -177,7 +177,11 @@ export interface Limits {
 
 /** A GET or WebSocket that asked to open a duplex. */
 export type Opened =
-  | { kind: 'opened'; key: number; id: string; framed: boolean; watched: boolean; headers: Record<string, string> }
+  | { kind: 'opened'; key: number; id: string; framed: boolean; watched: boolean; headers: Record<string, string>; /**
+   * The GET is a tunnel's carrier (`key`, `id`), and this the duplex
+   * it carries.
+   */
+  tunnelled?: Tunnelled }
   | { kind: 'refused'; refusal: Refusal }
 
 /** What the GET+POST adapter does, in order (`core::get_post::Action`). */
@@ -234,9 +238,11 @@ export declare class Registry {
   closeScope(scope: number): Array<number>
   /**
    * A GET on `connection` opens a duplex in `scope` at `now` (ms, the
-   * caller's clock); `framing` is its `http2-duplex-framing` header.
+   * caller's clock); `framing` is its `http2-duplex-framing` header,
+   * `tunnel` its `http2-duplex-tunnel`; `resumes`: the server offers
+   * resume (a tunnel carries only the subprotocol with resume).
    */
-  openDuplex(scope: number, connection: number, framing: string | undefined | null, now: number): Opened
+  openDuplex(scope: number, connection: number, framing: string | undefined | null, tunnel: string | undefined | null, resumes: boolean, now: number): Opened
   /**
    * A WebSocket opens a duplex at `now`; `protocols` is its
    * `sec-websocket-protocol`; `resumes`: the server offers resume.
@@ -376,6 +382,18 @@ export interface Stats {
   duplexes: number
   heldBytes: number
   writesInFlight: number
+}
+
+/**
+ * The duplex a tunnel carries (docs/protocol.md "Resume on the fetch
+ * paths"): a WebSocket duplex of the subprotocol `protocol` whose stream
+ * is the carrier.
+ */
+export interface Tunnelled {
+  key: number
+  id: string
+  watched: boolean
+  protocol: string
 }
 
 /** What the WebSocket transport must do, in order. */

@@ -12,8 +12,9 @@ module.exports = Object.freeze({
         WINDOW_BYTES: 'http2-duplex-window-bytes',
         ERROR: 'http2-duplex-error',
         FRAMING: 'http2-duplex-framing',
-        EXPOSED: 'http2-duplex-id, http2-duplex-version, http2-duplex-window, http2-duplex-window-bytes, http2-duplex-error, http2-duplex-framing',
-        ALLOWED: 'http2-duplex-id, http2-duplex-seq, http2-duplex-single, http2-duplex-end, http2-duplex-destroyed, http2-duplex-framing, content-type'
+        TUNNEL: 'http2-duplex-tunnel',
+        EXPOSED: 'http2-duplex-id, http2-duplex-version, http2-duplex-window, http2-duplex-window-bytes, http2-duplex-error, http2-duplex-framing, http2-duplex-tunnel',
+        ALLOWED: 'http2-duplex-id, http2-duplex-seq, http2-duplex-single, http2-duplex-end, http2-duplex-destroyed, http2-duplex-framing, http2-duplex-tunnel, content-type'
     }),
     VALUE: Object.freeze({
         TRUE: 'true',

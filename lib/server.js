@@ -179,6 +179,9 @@ class Http2DuplexServer extends EventEmitter {
     // Resume (http2-duplex.2), unless resume_buffer is 0.
     /** @type {ServerResumption | null} */
     #resumption;
+    // The GET duplexes that carry tunnels (docs/protocol.md "Resume on the fetch paths").
+    /** @type {WeakSet<object>} */
+    #carriers = new WeakSet();
 
     /**
      * @param {any} http2_server an HTTP/2 server (or an http(s) server)
@@ -494,7 +497,8 @@ class Http2DuplexServer extends EventEmitter {
         this.own_stream(stream);
         const scope = this.#scope_of(duplexes, stream.session);
         const opened = this.#registry.openDuplex(scope.key, this.#connection_of(stream),
-            header(headers, HEADER.FRAMING), performance.now());
+            header(headers, HEADER.FRAMING), header(headers, HEADER.TUNNEL), this.#resumption !== null,
+            performance.now());
         if (opened.kind === 'refused') {
             this.#refuse(stream, opened.refusal, response_headers);
             return undefined;
@@ -502,6 +506,16 @@ class Http2DuplexServer extends EventEmitter {
         /** @type {Entry} */
         const entry = { id: opened.id, key: opened.key, scope, session: stream.session, duplex: null };
         const duplex = this.#get_post.open(stream, entry, opened, response_headers);
+        const { tunnelled } = opened;
+        if (tunnelled) {
+            // A tunnel's carrier pairs its POSTs as any duplex's GET does;
+            // the application gets the duplex it carries.
+            this.#carriers.add(duplex);
+            this.#track(entry, null, opened.watched);
+            this.#start_websocket(duplex, { ...tunnelled, scope, session: stream.session, resumable: true },
+                { headers, flags, raw_headers, duplexes, response_headers });
+            return undefined;
+        }
         this.#track(entry, duplexes, opened.watched);
         this.emit('duplex', duplex, opened.id, headers, flags, raw_headers, duplexes,
             response_headers);
@@ -519,38 +533,51 @@ class Http2DuplexServer extends EventEmitter {
      */
     #open_websocket(stream, headers, flags, raw_headers, duplexes, response_headers) {
         const scope = this.#scope_of(duplexes, stream.session);
-        const resumption = this.#resumption;
         const opened = this.#registry.openWebSocket(scope.key, this.#connection_of(stream),
-            header(headers, 'sec-websocket-protocol'), resumption !== null, performance.now());
+            header(headers, 'sec-websocket-protocol'), this.#resumption !== null, performance.now());
         if (opened.kind === 'refused') {
             this.#refuse(stream, opened.refusal, response_headers);
             return;
         }
-        const { key, id } = opened;
-        const resumable = resumption !== null &&
-            opened.headers['sec-websocket-protocol'] === WEBSOCKET.RESUME_SUBPROTOCOL;
+        stream.respond({ ':status': 200, ...opened.headers, ...response_headers });
+        const resumable = opened.headers['sec-websocket-protocol'] === WEBSOCKET.RESUME_SUBPROTOCOL;
+        this.#start_websocket(stream, { ...opened, scope, session: stream.session, resumable },
+            { headers, flags, raw_headers, duplexes, response_headers });
+    }
+
+    // The duplex of a WebSocket, or of a tunnel (`stream` its carrier):
+    // with resume (`resumable`), the client's first message opens it or
+    // resumes another.
+    /**
+     * @param {any} stream
+     * @param {{ key: number, id: string, watched: boolean, scope: Scope, session: Session, resumable: boolean }} opened
+     * @param {{ headers: Headers, flags: number, raw_headers: string[], duplexes: Duplexes, response_headers: ResponseHeaders }} request
+     */
+    #start_websocket(stream, { key, id, watched, scope, session, resumable }, request) {
+        const resumption = resumable ? this.#resumption : null;
         // A resumable duplex outlives its session: its transport's failure
         // is the resume core's to judge, not the session's close.
         /** @type {Entry} */
-        const entry = { id, key, scope, session: resumable ? undefined : stream.session, duplex: null, resumable };
-        stream.respond({ ':status': 200, ...opened.headers, ...response_headers });
+        const entry = { id, key, scope, session: resumption ? undefined : session, duplex: null, resumable };
         const settings = { id, key, max_message: this.limits.maxWriteBytes, window: this.limits.windowBytes };
+        const { headers, flags, raw_headers, duplexes, response_headers } = request;
         const emit = () => this.emit('duplex', entry.duplex, id, headers, flags, raw_headers, duplexes,
             response_headers);
-        // http2-duplex.2: the client's first message opens this duplex or
-        // resumes another.
-        const first = resumption && resumable ? {
+        const first = resumption ? {
             resumption,
             open: () => {
                 this.#watch_websocket(entry, stream);
                 emit();
             },
-            resume: (/** @type {any} */ _duplex, /** @type {{ id: string, secret: string, received: number }} */ request) =>
-                this.#resume(entry, request)
+            resume: (/** @type {any} */ _duplex, /** @type {{ id: string, secret: string, received: number }} */ resume) =>
+                this.#resume(entry, resume)
         } : null;
         entry.duplex = new ServerWebSocketDuplex(stream, this.options, settings,
             err => this.#fail(entry, err), first);
-        this.#track(entry, duplexes, opened.watched);
+        if (this.#carriers.has(stream)) {
+            entry.duplex.transport = 'tunnel';
+        }
+        this.#track(entry, duplexes, watched);
         if (!first) {
             this.#watch_websocket(entry, stream);
             emit();
@@ -748,13 +775,13 @@ class Http2DuplexServer extends EventEmitter {
     // core watches it, and its close is the core's to handle.
     /**
      * @param {Entry} entry
-     * @param {Duplexes} duplexes
+     * @param {Duplexes | null} duplexes the application's Map of it (none for a tunnel's carrier)
      * @param {boolean} watched
      */
     #track(entry, duplexes, watched) {
         this.#entries.set(entry.key, entry);
         entry.scope.entries.set(entry.key, entry);
-        duplexes.set(entry.id, entry.duplex);
+        duplexes?.set(entry.id, entry.duplex);
         this.#session_entries.get(entry.session)?.add(entry);
         if (watched) {
             this.#watch(entry);
@@ -932,7 +959,8 @@ class Http2DuplexServer extends EventEmitter {
      * @param {Stream} upgrade a WebSocketUpgrade
      */
     #watch_websocket(entry, upgrade) {
-        if (upgrade.session) {
+        // (A tunnel's connection is its carrier's, watched as its GET's.)
+        if (upgrade.session || this.#carriers.has(upgrade)) {
             return;
         }
         const key = this.#connection_of(upgrade);

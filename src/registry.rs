@@ -75,10 +75,24 @@ pub enum Opened {
         framed: bool,
         watched: bool,
         headers: HashMap<String, String>,
+        /// The GET is a tunnel's carrier (`key`, `id`), and this the duplex
+        /// it carries.
+        tunnelled: Option<Tunnelled>,
     },
     Refused {
         refusal: Refusal,
     },
+}
+
+/// The duplex a tunnel carries (docs/protocol.md "Resume on the fetch
+/// paths"): a WebSocket duplex of the subprotocol `protocol` whose stream
+/// is the carrier.
+#[napi(object, object_from_js = false)]
+pub struct Tunnelled {
+    pub key: i64,
+    pub id: String,
+    pub watched: bool,
+    pub protocol: String,
 }
 
 /// What the GET+POST adapter does, in order (`core::get_post::Action`).
@@ -386,20 +400,52 @@ impl JsRegistry {
     }
 
     /// A GET on `connection` opens a duplex in `scope` at `now` (ms, the
-    /// caller's clock); `framing` is its `http2-duplex-framing` header.
+    /// caller's clock); `framing` is its `http2-duplex-framing` header,
+    /// `tunnel` its `http2-duplex-tunnel`; `resumes`: the server offers
+    /// resume (a tunnel carries only the subprotocol with resume).
     #[napi]
     pub fn open_duplex(
         &mut self,
         scope: i64,
         connection: i64,
         framing: Option<String>,
+        tunnel: Option<String>,
+        resumes: bool,
         now: f64,
     ) -> Opened {
         let framed = core::framing::wants_framing(framing.as_deref());
         let limits = self.inner.limits().clone();
-        self.open(scope, connection, framed, now, |id| {
-            core::open_answer_headers(id, &limits, framed)
-        })
+        let Some(carried) = core::tunnel_subprotocol(tunnel.as_deref(), resumes) else {
+            return self.open(scope, connection, framed, now, |id| {
+                core::open_answer_headers(id, &limits, framed, None)
+            });
+        };
+        match self
+            .inner
+            .open_tunnel(ScopeKey(key(scope)), ConnectionKey(key(connection)))
+        {
+            Ok((tunnelled, carrier)) => Opened::Opened {
+                key: carrier.key.0 as i64,
+                framed,
+                watched: self.ticks.watch(carrier.key, now as u64, framed),
+                headers: header_map(core::open_answer_headers(
+                    &carrier.id,
+                    &limits,
+                    framed,
+                    Some(carried),
+                )),
+                id: carrier.id,
+                tunnelled: Some(Tunnelled {
+                    key: tunnelled.key.0 as i64,
+                    watched: self.ticks.watch(tunnelled.key, now as u64, false),
+                    id: tunnelled.id,
+                    protocol: carried.to_owned(),
+                }),
+            },
+            Err(refused) => Opened::Refused {
+                refusal: Refusal::from(&refused),
+            },
+        }
     }
 
     /// A WebSocket opens a duplex at `now`; `protocols` is its
@@ -436,6 +482,7 @@ impl JsRegistry {
                 watched: self.ticks.watch(opened.key, now as u64, framed),
                 headers: header_map(headers(&opened.id)),
                 id: opened.id,
+                tunnelled: None,
             },
             Err(refused) => Opened::Refused {
                 refusal: Refusal::from(&refused),

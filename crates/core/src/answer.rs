@@ -13,8 +13,14 @@ use crate::protocol::{
 pub const EXPOSED_HEADERS: &str = header::EXPOSED;
 
 /// The headers of the `200` that opens duplex `id`, besides the application's;
-/// `framed` when the body is framed (the client asked for it).
-pub fn open_answer_headers(id: &str, limits: &Limits, framed: bool) -> Vec<(&'static str, String)> {
+/// `framed` when the body is framed (the client asked for it); `tunnel`: the
+/// subprotocol it carries when it is a tunnel's carrier.
+pub fn open_answer_headers(
+    id: &str,
+    limits: &Limits,
+    framed: bool,
+    tunnel: Option<&str>,
+) -> Vec<(&'static str, String)> {
     let mut headers = vec![
         (header::ID, id.to_owned()),
         (header::VERSION, value::PROTOCOL_VERSION.to_string()),
@@ -25,6 +31,9 @@ pub fn open_answer_headers(id: &str, limits: &Limits, framed: bool) -> Vec<(&'st
     ];
     if framed {
         headers.push((header::FRAMING, value::FRAMING_VERSION.to_owned()));
+    }
+    if let Some(carried) = tunnel {
+        headers.push((header::TUNNEL, carried.to_owned()));
     }
     headers
 }
@@ -39,13 +48,24 @@ pub fn websocket_answer_headers(
     resumes: bool,
 ) -> Vec<(&'static str, String)> {
     let mut headers = vec![(header::ID, id.to_owned())];
-    let offered = |name: &str| asked.is_some_and(|list| list.split(',').any(|p| p.trim() == name));
-    if resumes && offered(RESUME_SUBPROTOCOL) {
-        headers.push(("sec-websocket-protocol", RESUME_SUBPROTOCOL.to_owned()));
-    } else if offered(SUBPROTOCOL) {
+    if let Some(tunnelled) = tunnel_subprotocol(asked, resumes) {
+        headers.push(("sec-websocket-protocol", tunnelled.to_owned()));
+    } else if offered(asked, SUBPROTOCOL) {
         headers.push(("sec-websocket-protocol", SUBPROTOCOL.to_owned()));
     }
     headers
+}
+
+/// The subprotocol a tunnel carries (docs/protocol.md "Resume on the fetch
+/// paths"), given the GET's `http2-duplex-tunnel` (`asked`): only the one
+/// with resume, when the server `resumes`; `None`: the GET opens a plain
+/// duplex.
+pub fn tunnel_subprotocol(asked: Option<&str>, resumes: bool) -> Option<&'static str> {
+    (resumes && offered(asked, RESUME_SUBPROTOCOL)).then_some(RESUME_SUBPROTOCOL)
+}
+
+fn offered(asked: Option<&str>, name: &str) -> bool {
+    asked.is_some_and(|list| list.split(',').any(|p| p.trim() == name))
 }
 
 #[cfg(test)]
@@ -84,7 +104,7 @@ mod tests {
 
     #[test]
     fn announces_the_id_version_and_window() {
-        let headers = open_answer_headers("n1.x", &Limits::default(), true);
+        let headers = open_answer_headers("n1.x", &Limits::default(), true, None);
         let get = |name| {
             headers
                 .iter()
@@ -96,13 +116,23 @@ mod tests {
         assert_eq!(get("http2-duplex-window"), Some("16"));
         assert_eq!(get("http2-duplex-window-bytes"), Some("4194304"));
         assert_eq!(get("http2-duplex-framing"), Some("1"));
-        let raw = open_answer_headers("x", &Limits::default(), false);
+        let raw = open_answer_headers("x", &Limits::default(), false, None);
         assert!(raw.iter().all(|(name, _)| *name != "http2-duplex-framing"));
         // Every protocol header sent is readable cross-origin.
         for (name, _) in &headers {
             if name.starts_with("http2-duplex-") {
                 assert!(EXPOSED_HEADERS.contains(name), "{name}");
             }
+        }
+    }
+
+    #[test]
+    fn a_tunnel_carries_only_the_subprotocol_with_resume() {
+        let both = Some("http2-duplex.2, http2-duplex.1");
+        assert_eq!(tunnel_subprotocol(both, true), Some(RESUME_SUBPROTOCOL));
+        assert_eq!(tunnel_subprotocol(both, false), None);
+        for asked in [None, Some("http2-duplex.1"), Some("http2-duplex.20")] {
+            assert_eq!(tunnel_subprotocol(asked, true), None, "{asked:?}");
         }
     }
 }

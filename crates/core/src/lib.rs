@@ -30,7 +30,9 @@ pub mod resume;
 pub mod tick;
 pub mod websocket;
 
-pub use answer::{open_answer_headers, websocket_answer_headers, EXPOSED_HEADERS};
+pub use answer::{
+    open_answer_headers, tunnel_subprotocol, websocket_answer_headers, EXPOSED_HEADERS,
+};
 pub use code::Code;
 pub use get_close::{
     end_get, get_closed, session_closed, session_failed, DestroyedGet, GetClosed, GetEnd, GetError,

@@ -51,14 +51,18 @@ table! {
         /// A GET asking for a framed body, and its answer saying it is framed
         /// (value [`super::value::FRAMING_VERSION`]).
         FRAMING: &str = "http2-duplex-framing";
+        /// A GET asking to carry a WebSocket subprotocol (the ones it offers),
+        /// and its answer naming the one it carries: a tunnel (docs/protocol.md
+        /// "Resume on the fetch paths").
+        TUNNEL: &str = "http2-duplex-tunnel";
         /// What a page on another origin may read of an answer (CORS): every
         /// header the server sends.
         EXPOSED: &str = "http2-duplex-id, http2-duplex-version, http2-duplex-window, \
-http2-duplex-window-bytes, http2-duplex-error, http2-duplex-framing";
+http2-duplex-window-bytes, http2-duplex-error, http2-duplex-framing, http2-duplex-tunnel";
         /// What a page's requests may carry (CORS), allowed when a preflight
         /// names none.
         ALLOWED: &str = "http2-duplex-id, http2-duplex-seq, http2-duplex-single, \
-http2-duplex-end, http2-duplex-destroyed, http2-duplex-framing, content-type";
+http2-duplex-end, http2-duplex-destroyed, http2-duplex-framing, http2-duplex-tunnel, content-type";
     }
 }
 
@@ -343,9 +347,18 @@ mod tests {
     #[test]
     fn cors_lists_name_the_headers() {
         use header::*;
-        let sent = [ID, VERSION, WINDOW, WINDOW_BYTES, ERROR, FRAMING];
+        let sent = [ID, VERSION, WINDOW, WINDOW_BYTES, ERROR, FRAMING, TUNNEL];
         assert_eq!(EXPOSED, sent.join(", "));
-        let received = [ID, SEQ, SINGLE, END, DESTROYED, FRAMING, "content-type"];
+        let received = [
+            ID,
+            SEQ,
+            SINGLE,
+            END,
+            DESTROYED,
+            FRAMING,
+            TUNNEL,
+            "content-type",
+        ];
         assert_eq!(ALLOWED, received.join(", "));
     }
 

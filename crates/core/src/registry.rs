@@ -44,12 +44,16 @@ struct Duplex {
     connection: ConnectionKey,
     id: String,
     inbound: Inbound,
+    /// A tunnel's carrier (docs/protocol.md "Resume on the fetch paths"):
+    /// its tunnelled duplex is the one counted.
+    carrier: bool,
 }
 
 /// What the open duplexes of a connection, or of the server, take.
 #[derive(Clone, Copy, Debug, Default)]
 struct Usage {
     duplexes: usize,
+    carriers: usize,
     held_bytes: usize,
 }
 
@@ -60,6 +64,7 @@ const REMEMBERED_CLOSED_IDS: usize = 128;
 #[derive(Default)]
 struct Scope {
     ids: HashMap<String, DuplexKey>,
+    carriers: usize,
     held_bytes: usize,
     closed: VecDeque<String>,
 }
@@ -163,12 +168,11 @@ impl Registry {
         scope: ScopeKey,
         connection: ConnectionKey,
     ) -> Result<OpenedDuplex, Rejection> {
-        let in_scope = self
+        let known = self
             .scopes
             .get(&scope)
-            .ok_or_else(|| Rejection::new(Reason::UnknownId))?
-            .ids
-            .len();
+            .ok_or_else(|| Rejection::new(Reason::UnknownId))?;
+        let in_scope = known.ids.len() - known.carriers;
         let on_connection = self.connections.get(&connection).map_or(0, |c| c.duplexes);
         let limits = &self.limits;
         for (budget, open, limit) in [
@@ -184,17 +188,38 @@ impl Registry {
                 return Err(Rejection::new(Reason::TooManyDuplexes { budget, limit }));
             }
         }
+        Ok(self.insert(scope, connection, false))
+    }
+
+    /// A tunnel's GET on `connection` opened a duplex in `scope`, and its
+    /// carrier: the carrier is paired and budgeted as a duplex but counted
+    /// as none, the tunnelled duplex is counted. Returns both, in that order.
+    pub fn open_tunnel(
+        &mut self,
+        scope: ScopeKey,
+        connection: ConnectionKey,
+    ) -> Result<(OpenedDuplex, OpenedDuplex), Rejection> {
+        let tunnelled = self.open_duplex(scope, connection)?;
+        Ok((tunnelled, self.insert(scope, connection, true)))
+    }
+
+    fn insert(
+        &mut self,
+        scope: ScopeKey,
+        connection: ConnectionKey,
+        carrier: bool,
+    ) -> OpenedDuplex {
         let key = DuplexKey(self.take_key());
         // 122 random bits: wider than a session, the id is the credential.
         let id = match &self.node_id {
             Some(node) => format!("{node}.{}", Uuid::new_v4()),
             None => Uuid::new_v4().to_string(),
         };
-        self.scopes
+        let known = self
+            .scopes
             .get_mut(&scope)
-            .expect("scope checked above")
-            .ids
-            .insert(id.clone(), key);
+            .expect("scope checked by the caller");
+        known.ids.insert(id.clone(), key);
         self.duplexes.insert(
             key,
             Duplex {
@@ -202,11 +227,18 @@ impl Registry {
                 connection,
                 id: id.clone(),
                 inbound: Inbound::new(),
+                carrier,
             },
         );
-        self.connections.entry(connection).or_default().duplexes += 1;
-        self.server.duplexes += 1;
-        Ok(OpenedDuplex { key, id })
+        let usage = self.connections.entry(connection).or_default();
+        if carrier {
+            known.carriers += 1;
+            usage.carriers += 1;
+        } else {
+            usage.duplexes += 1;
+            self.server.duplexes += 1;
+        }
+        OpenedDuplex { key, id }
     }
 
     /// Whether the duplex is open (its client has not ended, it was not closed).
@@ -382,7 +414,7 @@ impl Registry {
     pub fn stats(&self) -> Stats {
         Stats {
             scopes: self.scopes.len(),
-            duplexes: self.duplexes.len(),
+            duplexes: self.server.duplexes,
             held_bytes: self.server.held_bytes,
             writes_in_flight: self
                 .duplexes
@@ -398,15 +430,24 @@ impl Registry {
         };
         self.account_held(key, 0, held);
         let duplex = self.duplexes.remove(&key).expect("found above");
-        self.server.duplexes -= 1;
+        if !duplex.carrier {
+            self.server.duplexes -= 1;
+        }
         if let Some(connection) = self.connections.get_mut(&duplex.connection) {
-            connection.duplexes -= 1;
-            if connection.duplexes == 0 {
+            if duplex.carrier {
+                connection.carriers -= 1;
+            } else {
+                connection.duplexes -= 1;
+            }
+            if connection.duplexes == 0 && connection.carriers == 0 {
                 self.connections.remove(&duplex.connection);
             }
         }
         // A closed scope is already gone, and with it its list of ids.
         if let Some(scope) = self.scopes.get_mut(&duplex.scope) {
+            if duplex.carrier {
+                scope.carriers -= 1;
+            }
             scope.ids.remove(&duplex.id);
             if scope.closed.len() == REMEMBERED_CLOSED_IDS {
                 scope.closed.pop_front();

@@ -443,3 +443,32 @@ fn uuid_version(text: &str) -> Option<u8> {
     let hex: Vec<u8> = text.bytes().filter(|b| *b != b'-').collect();
     (hex.len() == 32).then(|| hex[12] - b'0')
 }
+
+// A tunnel counts once: its carrier pairs POSTs and holds bytes in every
+// budget, but is not a duplex of the limits or of stats().
+#[test]
+fn a_tunnel_counts_as_one_duplex_and_its_carrier_pairs_posts() {
+    let mut registry = Registry::new(Limits {
+        max_duplexes_per_connection: Some(1),
+        ..Limits::for_scopes(false)
+    });
+    let scope = registry.open_scope();
+    let connection = registry.connection_key();
+    let (tunnelled, carrier) = registry.open_tunnel(scope, connection).unwrap();
+    assert_ne!(tunnelled.id, carrier.id);
+    assert_eq!(registry.stats().duplexes, 1);
+    let err = registry.open_tunnel(scope, connection).unwrap_err();
+    assert_eq!(err.code(), Code::ConnectionDuplexes);
+    let route = registry
+        .route_post(scope, &write(&carrier.id, Some("1")))
+        .unwrap();
+    assert_eq!(route.key, carrier.key);
+    assert_eq!(registry.piece(carrier.key, 1, b"later"), Ok(Piece::Held));
+    assert_eq!(registry.stats().held_bytes, 5);
+    registry.close_duplex(carrier.key);
+    assert_eq!(registry.stats().held_bytes, 0);
+    assert_eq!(registry.stats().duplexes, 1);
+    registry.close_duplex(tunnelled.key);
+    assert_eq!(registry.stats().duplexes, 0);
+    assert!(registry.open_tunnel(scope, connection).is_ok());
+}
