@@ -100,6 +100,11 @@ test('origins: the cors option grants an origin; check_origin: false serves any,
     assert.equal(ws['access-control-allow-origin'], undefined);
     assert.throws(() => new Http2DuplexServer(off.s.http2_server, '/x', { check_origin: 'no' }),
         { code: 'ERR_HTTP2_DUPLEX_INVALID_OPTION' });
+    // An origin given as a string, or a misspelt member, is refused, not taken as "none".
+    for (const cors of [FOREIGN, { origin: [FOREIGN] }, { origins: [FOREIGN], maxAge: 5 }]) {
+        assert.throws(() => new Http2DuplexServer(off.s.http2_server, '/x', { cors }),
+            { code: 'ERR_HTTP2_DUPLEX_INVALID_OPTION' }, JSON.stringify(cors));
+    }
 });
 
 test('origins: HTTP/1.1 requests are checked too', async t => {

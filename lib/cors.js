@@ -8,6 +8,8 @@ const { invalid_option: invalid } = require('./errors');
 
 /** @typedef {Partial<import('../index').Http2DuplexCors>} CorsOption */
 
+const CORS_MEMBERS = ['origins', 'credentials', 'max_age'];
+
 // `option`: { origins: [origin, …] or (origin, headers) => boolean,
 // credentials: boolean (default false), max_age: seconds (default 600) }.
 // Without it no foreign origin is allowed; `check_origin: false` serves them
@@ -22,6 +24,12 @@ function cors_policy(option, check_origin) {
     }
     /** @type {CorsOption} */
     const given = option === undefined || option === null || option === false ? {} : option;
+    // A string, or a misspelt member, would otherwise allow nothing silently.
+    const unknown = typeof given === 'object' ?
+        Object.keys(given).find(name => !CORS_MEMBERS.includes(name)) : String(given);
+    if (unknown !== undefined) {
+        throw invalid(`option cors must be { ${CORS_MEMBERS.join(', ')} }, got ${unknown}`);
+    }
     const { origins = [], credentials = false, max_age = 600 } = given;
     const asks = typeof origins === 'function';
     if (!asks && !(Array.isArray(origins) && origins.every(o => typeof o === 'string'))) {
