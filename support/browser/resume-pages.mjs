@@ -9,9 +9,10 @@ export const SERVER_OPTIONS = { websocket: 'http1', keepalive_interval: KEEPALIV
 
 // A test server whose every duplex echoes, hashing what it received (by id). `http2`:
 // WebSockets over HTTP/2 too (RFC 8441, the page's connection), HTTP/1.1 ones besides.
-export async function start_echo_server({ http2 = false } = {}) {
+// `options`: more of the server's options (cors, say).
+export async function start_echo_server({ http2 = false, options = {} } = {}) {
     const server = await start_server({
-        options: http2 ? { keepalive_interval: KEEPALIVE_MS } : SERVER_OPTIONS,
+        options: { ...(http2 ? { keepalive_interval: KEEPALIVE_MS } : SERVER_OPTIONS), ...options },
         server_options: { allowHTTP1: true }
     });
     // HTTP/1.1 requests to other paths get a 404, as their HTTP/2 twins do.
@@ -38,12 +39,13 @@ export async function start_echo_server({ http2 = false } = {}) {
     return server;
 }
 
-// In the page: a resumable duplex that writes `total` pseudo-random bytes in 64 KiB
-// writes and reads the echo; SHA-256 of both, 'resumed' events, any error.
-export async function echo_in_page({ client_url, url, total, chunk }) {
+// In the page: a resumable duplex (make()'s `options` besides) that writes `total`
+// pseudo-random bytes in writes of `chunk` and reads the echo; SHA-256 of both,
+// 'resumed' events, any error.
+export async function echo_in_page({ client_url, url, total, chunk, options = {} }) {
     const { default: make } = await import(client_url);
     const started = performance.now();
-    const duplex = await make(url, { resume: true });
+    const duplex = await make(url, { resume: true, ...options });
     const resumed = [];
     duplex.on('resumed', info => resumed.push(info));
     let error = null;
@@ -80,6 +82,7 @@ export async function echo_in_page({ client_url, url, total, chunk }) {
         id: duplex.id,
         resumable: duplex.resumable,
         transport: duplex.transport,
+        tunnel: duplex.tunnel,
         resumed,
         error,
         got,
@@ -89,22 +92,46 @@ export async function echo_in_page({ client_url, url, total, chunk }) {
     };
 }
 
-// In the page: opens a resumable duplex and keeps it in window.resume_test.
-export async function open_in_page({ client_url, url }) {
+// In the page: opens a resumable duplex (make()'s `options` besides) and keeps it in
+// window.resume_test.
+export async function open_in_page({ client_url, url, options = {} }) {
     const { default: make } = await import(client_url);
-    const duplex = await make(url, { resume: true });
+    const duplex = await make(url, { resume: true, ...options });
     window.resume_test = { duplex, events: [] };
     // Date.now(): the test compares it with the time of its cut.
     duplex.on('error', err => window.resume_test.events.push({ at: Date.now(), error: err.code }));
     duplex.on('end', () => window.resume_test.events.push({ at: Date.now(), end: true }));
     duplex.on('resumed', info => window.resume_test.events.push({ at: Date.now(), resumed: info }));
-    return { id: duplex.id, resumable: duplex.resumable, transport: duplex.transport };
+    return { id: duplex.id, resumable: duplex.resumable, transport: duplex.transport, tunnel: duplex.tunnel };
+}
+
+// In the page: what carries the duplex of open_in_page now.
+export function carried_in_page() {
+    const { duplex } = window.resume_test;
+    return { transport: duplex.transport, tunnel: duplex.tunnel };
+}
+
+// In the page: make(url, options) from this page; its error's name, code and message
+// if it fails.
+export async function make_in_page({ client_url, url, options }) {
+    const { default: make } = await import(client_url);
+    try {
+        const duplex = await make(url, options);
+        duplex.destroy();
+        return { resumable: duplex.resumable, tunnel: duplex.tunnel, transport: duplex.transport };
+    } catch (err) {
+        return { error: { name: err.name, code: err.code, message: err.message } };
+    }
 }
 
 // In the page: writes `n` bytes on the duplex of open_in_page and reads their echo.
 export async function echo_once_in_page(n) {
     const { duplex } = window.resume_test;
-    const sent = crypto.getRandomValues(new Uint8Array(n));
+    const sent = new Uint8Array(n);
+    // getRandomValues fills at most 64 KiB a call.
+    for (let off = 0; off < n; off += 65536) {
+        crypto.getRandomValues(sent.subarray(off, off + 65536));
+    }
     const received = [];
     let got = 0;
     const echoed = new Promise(resolve => {
