@@ -41,7 +41,8 @@ export interface Http2DuplexServerOptions extends DuplexOptions {
      * Resume (docs/protocol.md "Resume"): bytes a resumable duplex keeps, per direction, sent and
      * not yet acknowledged by its client, to send again after its connection failed; beyond it
      * `write()` waits for acks. Only clients that ask for resume (`resume: true`) on the WebSocket
-     * transport get it. 0 turns resume off (default 4 MiB).
+     * transport, or through a tunnel on the fetch transports, get it. 0 turns resume off
+     * (default 4 MiB).
      */
     resume_buffer?: number;
     /**
@@ -49,6 +50,13 @@ export interface Http2DuplexServerOptions extends DuplexOptions {
      * fails with `ERR_HTTP2_DUPLEX_RESUME_TIMEOUT` and a 'warning' (default 30000).
      */
     resume_timeout?: number;
+    /**
+     * Bytes the resume buffers of the duplexes one client connection opened keep together; a
+     * duplex's `write()` waits for acks beyond it (default 64 MiB).
+     */
+    max_resume_bytes_per_connection?: number;
+    /** Bytes all the server's resume buffers keep together; beyond it writes wait (default 1 GiB). */
+    max_resume_bytes?: number;
     /** HTTP/2 receive window of each session this server sees, bytes; 0 keeps the server's (default 8 MiB). */
     session_window?: number;
     /** HTTP/2 initial receive window of each stream of those sessions, bytes; 0 keeps the server's (default 1 MiB). */

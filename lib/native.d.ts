@@ -341,12 +341,16 @@ export type ResumeAnswer =
 
 export declare class ResumeServer {
   /**
-   * `resume_buffer` bytes per duplex and direction; a detached duplex
-   * waits `resume_timeout_ms`.
+   * `resume_buffer` bytes per duplex and direction, within
+   * `max_bytes_per_connection` for the duplexes one connection opened
+   * and `max_bytes` for all; a detached duplex waits `resume_timeout_ms`.
    */
-  constructor(resumeBuffer: number, resumeTimeoutMs: number)
-  /** A duplex opened with resume: its secret, for the answer to `open`. */
-  open(duplex: number, id: string): string
+  constructor(resumeBuffer: number, resumeTimeoutMs: number, maxBytesPerConnection: number, maxBytes: number)
+  /**
+   * A duplex opened with resume on `connection` (the registry's key):
+   * its secret, for the answer to `open`.
+   */
+  open(duplex: number, id: string, connection: number): string
   /** Bytes the duplex may take into its resume buffer now. */
   room(duplex: number): number
   /** The last count acknowledged to the client (the keep-alive's ack). */

@@ -73,7 +73,9 @@ module.exports = Object.freeze({
         ACK_DELAY_MS: 200,
         ATTEMPT_TIMEOUT_MS: 10000,
         FIRST_RECONNECT_DELAY_MS: 250,
-        MAX_RECONNECT_DELAY_MS: 2000
+        MAX_RECONNECT_DELAY_MS: 2000,
+        MAX_BYTES_PER_CONNECTION: 67108864,
+        MAX_BYTES: 1073741824
     }),
     WAIT: Object.freeze({
         WS_CLOSE_MS: 5000,

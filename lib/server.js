@@ -192,7 +192,7 @@ class Http2DuplexServer extends EventEmitter {
         super();
         this.http2_server = http2_server;
         this.path = path;
-        /** @type {Options & typeof RECEIVE_WINDOWS & { keepalive_interval: number, resume_buffer: number, resume_timeout: number }} */
+        /** @type {Options & typeof RECEIVE_WINDOWS & { keepalive_interval: number, resume_buffer: number, resume_timeout: number, max_resume_bytes_per_connection: number, max_resume_bytes: number }} */
         this.options = {
             close_timeout: DEFAULTS.CLOSE_TIMEOUT_MS,
             autoDestroy: true,
@@ -200,6 +200,8 @@ class Http2DuplexServer extends EventEmitter {
             keepalive_interval: DEFAULTS.KEEPALIVE_INTERVAL_MS,
             resume_buffer: RESUME.BUFFER,
             resume_timeout: RESUME.TIMEOUT_MS,
+            max_resume_bytes_per_connection: RESUME.MAX_BYTES_PER_CONNECTION,
+            max_resume_bytes: RESUME.MAX_BYTES,
             websocket: true,
             scope: 'session',
             check_origin: true,
@@ -238,10 +240,7 @@ class Http2DuplexServer extends EventEmitter {
             fail: (entry, err, warn) => this.#fail(/** @type {Entry} */ (entry), err, warn),
             warn: err => this.emit('warning', err)
         });
-        const { resume_buffer, resume_timeout, keepalive_interval } = this.options;
-        this.#resumption = resume_buffer > 0 ?
-            new ServerResumption(resume_buffer, resume_timeout, keepalive_interval) :
-            null;
+        this.#resumption = this.options.resume_buffer > 0 ? new ServerResumption(this.options) : null;
         this.limits = this.#registry.limits();
         this.sessions = new Set();
         this.common_headers = {
@@ -496,7 +495,8 @@ class Http2DuplexServer extends EventEmitter {
     async new_stream(stream, headers, flags, raw_headers, duplexes, response_headers) {
         this.own_stream(stream);
         const scope = this.#scope_of(duplexes, stream.session);
-        const opened = this.#registry.openDuplex(scope.key, this.#connection_of(stream),
+        const connection = this.#connection_of(stream);
+        const opened = this.#registry.openDuplex(scope.key, connection,
             header(headers, HEADER.FRAMING), header(headers, HEADER.TUNNEL), this.#resumption !== null,
             performance.now());
         if (opened.kind === 'refused') {
@@ -512,7 +512,7 @@ class Http2DuplexServer extends EventEmitter {
             // the application gets the duplex it carries.
             this.#carriers.add(duplex);
             this.#track(entry, null, opened.watched);
-            this.#start_websocket(duplex, { ...tunnelled, scope, session: stream.session, resumable: true },
+            this.#start_websocket(duplex, { ...tunnelled, scope, connection, session: stream.session, resumable: true },
                 { headers, flags, raw_headers, duplexes, response_headers });
             return undefined;
         }
@@ -533,7 +533,8 @@ class Http2DuplexServer extends EventEmitter {
      */
     #open_websocket(stream, headers, flags, raw_headers, duplexes, response_headers) {
         const scope = this.#scope_of(duplexes, stream.session);
-        const opened = this.#registry.openWebSocket(scope.key, this.#connection_of(stream),
+        const connection = this.#connection_of(stream);
+        const opened = this.#registry.openWebSocket(scope.key, connection,
             header(headers, 'sec-websocket-protocol'), this.#resumption !== null, performance.now());
         if (opened.kind === 'refused') {
             this.#refuse(stream, opened.refusal, response_headers);
@@ -541,7 +542,7 @@ class Http2DuplexServer extends EventEmitter {
         }
         stream.respond({ ':status': 200, ...opened.headers, ...response_headers });
         const resumable = opened.headers['sec-websocket-protocol'] === WEBSOCKET.RESUME_SUBPROTOCOL;
-        this.#start_websocket(stream, { ...opened, scope, session: stream.session, resumable },
+        this.#start_websocket(stream, { ...opened, scope, connection, session: stream.session, resumable },
             { headers, flags, raw_headers, duplexes, response_headers });
     }
 
@@ -550,16 +551,16 @@ class Http2DuplexServer extends EventEmitter {
     // resumes another.
     /**
      * @param {any} stream
-     * @param {{ key: number, id: string, watched: boolean, scope: Scope, session: Session, resumable: boolean }} opened
+     * @param {{ key: number, id: string, watched: boolean, scope: Scope, connection: number, session: Session, resumable: boolean }} opened
      * @param {{ headers: Headers, flags: number, raw_headers: string[], duplexes: Duplexes, response_headers: ResponseHeaders }} request
      */
-    #start_websocket(stream, { key, id, watched, scope, session, resumable }, request) {
+    #start_websocket(stream, { key, id, watched, scope, connection, session, resumable }, request) {
         const resumption = resumable ? this.#resumption : null;
         // A resumable duplex outlives its session: its transport's failure
         // is the resume core's to judge, not the session's close.
         /** @type {Entry} */
         const entry = { id, key, scope, session: resumption ? undefined : session, duplex: null, resumable };
-        const settings = { id, key, max_message: this.limits.maxWriteBytes, window: this.limits.windowBytes };
+        const settings = { id, key, connection, max_message: this.limits.maxWriteBytes, window: this.limits.windowBytes };
         const { headers, flags, raw_headers, duplexes, response_headers } = request;
         const emit = () => this.emit('duplex', entry.duplex, id, headers, flags, raw_headers, duplexes,
             response_headers);

@@ -7,7 +7,7 @@ use http2_duplex_core as core;
 use napi_derive::napi;
 
 use core::resume::{self, Config};
-use core::DuplexKey;
+use core::{ConnectionKey, DuplexKey};
 
 use crate::refusal::Refusal;
 
@@ -119,22 +119,37 @@ pub struct JsResumeServer {
 
 #[napi]
 impl JsResumeServer {
-    /// `resume_buffer` bytes per duplex and direction; a detached duplex
-    /// waits `resume_timeout_ms`.
+    /// `resume_buffer` bytes per duplex and direction, within
+    /// `max_bytes_per_connection` for the duplexes one connection opened
+    /// and `max_bytes` for all; a detached duplex waits `resume_timeout_ms`.
     #[napi(constructor)]
-    pub fn new(resume_buffer: f64, resume_timeout_ms: f64) -> Self {
+    pub fn new(
+        resume_buffer: f64,
+        resume_timeout_ms: f64,
+        max_bytes_per_connection: f64,
+        max_bytes: f64,
+    ) -> Self {
         JsResumeServer {
-            inner: resume::Server::new(Config {
-                resume_buffer: resume_buffer as u64,
-                resume_timeout_ms: resume_timeout_ms as u64,
-            }),
+            inner: resume::Server::new(
+                Config {
+                    resume_buffer: resume_buffer as u64,
+                    resume_timeout_ms: resume_timeout_ms as u64,
+                },
+                resume::Budgets {
+                    per_connection: max_bytes_per_connection as u64,
+                    server: max_bytes as u64,
+                },
+            ),
         }
     }
 
-    /// A duplex opened with resume: its secret, for the answer to `open`.
+    /// A duplex opened with resume on `connection` (the registry's key):
+    /// its secret, for the answer to `open`.
     #[napi]
-    pub fn open(&mut self, duplex: i64, id: String) -> String {
-        self.inner.open(duplex_key(duplex), &id).encode()
+    pub fn open(&mut self, duplex: i64, id: String, connection: i64) -> String {
+        self.inner
+            .open(duplex_key(duplex), &id, ConnectionKey(connection as u64))
+            .encode()
     }
 
     /// Bytes the duplex may take into its resume buffer now.

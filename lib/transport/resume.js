@@ -24,12 +24,13 @@ class ServerResumption {
     #keepalive_interval;
 
     /**
-     * @param {number} resume_buffer
-     * @param {number} resume_timeout
-     * @param {number} keepalive_interval
+     * @param {{ resume_buffer: number, resume_timeout: number, keepalive_interval: number,
+     *   max_resume_bytes_per_connection: number, max_resume_bytes: number }} options
      */
-    constructor(resume_buffer, resume_timeout, keepalive_interval) {
-        this.#core = new ResumeServer(resume_buffer, resume_timeout);
+    constructor({ resume_buffer, resume_timeout, keepalive_interval, max_resume_bytes_per_connection,
+        max_resume_bytes }) {
+        this.#core = new ResumeServer(resume_buffer, resume_timeout, max_resume_bytes_per_connection,
+            max_resume_bytes);
         this.resume_buffer = resume_buffer;
         this.resume_timeout = resume_timeout;
         this.#keepalive_interval = keepalive_interval;
@@ -40,12 +41,13 @@ class ServerResumption {
     }
 
     /**
-     * A duplex opened with resume: its secret.
+     * A duplex opened with resume on `connection` (the registry's key): its secret.
      * @param {number} key
      * @param {string} id
+     * @param {number} connection
      * @param {ResumableDuplex} duplex
      */
-    open(key, id, duplex) {
+    open(key, id, connection, duplex) {
         this.#duplexes.set(key, duplex);
         if (this.#keepalive_interval > 0) {
             this.#keepalive_timer ??= setInterval(() => {
@@ -54,7 +56,7 @@ class ServerResumption {
                 }
             }, this.#keepalive_interval).unref();
         }
-        return this.#core.open(key, id);
+        return this.#core.open(key, id, connection);
     }
 
     /** @param {number} key */

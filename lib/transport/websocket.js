@@ -33,8 +33,8 @@ const JOIN_MAX = 64 * 1024;
  * The bytes of a resumable duplex the client has not acknowledged: what was
  * written, from the front of the queue, `sent` of them on the WebSocket.
  * @typedef {{
- *   key: number, queue: Buffer[], sent_index: number, sent_offset: number,
- *   room: number, ended: boolean, end_sent: boolean, final: Callback | null,
+ *   key: number, connection: number, queue: Buffer[], sent_index: number, sent_offset: number,
+ *   ended: boolean, end_sent: boolean, final: Callback | null,
  *   first: FirstMessage | null, talked: boolean, resending: boolean
  * }} Resumable
  */
@@ -74,11 +74,11 @@ class ServerWebSocketDuplex extends ServerDuplex {
     /**
      * @param {any} stream an RFC 8441 CONNECT stream, or a WebSocketUpgrade
      * @param {import('stream').DuplexOptions} options
-     * @param {{ id: string, key: number, max_message: number, window: number }} settings
+     * @param {{ id: string, key: number, connection: number, max_message: number, window: number }} settings
      * @param {(err: Error) => void} fail
      * @param {FirstMessage | null} [first]
      */
-    constructor(stream, options, { id, key, max_message, window }, fail, first = null) {
+    constructor(stream, options, { id, key, connection, max_message, window }, fail, first = null) {
         super(stream, options);
         this.transport = 'websocket';
         this.resumable = first !== null;
@@ -88,7 +88,7 @@ class ServerWebSocketDuplex extends ServerDuplex {
         if (first) {
             this.#endpoint.setResumable();
             this.#resumable = {
-                key, queue: [], sent_index: 0, sent_offset: 0, room: 0,
+                key, connection, queue: [], sent_index: 0, sent_offset: 0,
                 ended: false, end_sent: false, final: null, first, talked: false, resending: false
             };
         }
@@ -208,8 +208,7 @@ class ServerWebSocketDuplex extends ServerDuplex {
     #opened() {
         const resumable = /** @type {Resumable} */ (this.#resumable);
         const { resumption } = /** @type {FirstMessage} */ (resumable.first);
-        const secret = resumption.open(resumable.key, this.id, this);
-        resumable.room = resumption.room(resumable.key);
+        const secret = resumption.open(resumable.key, this.id, resumable.connection, this);
         resumable.talked = true;
         this.#act(this.#endpoint.sendResumable(this.id, secret, resumption.resume_buffer,
             resumption.resume_timeout, resumption.keepalive_interval));
@@ -313,16 +312,15 @@ class ServerWebSocketDuplex extends ServerDuplex {
             // Acks make room whether or not the buffer was full (Flow
             // follows only a Hold).
             this.#drop(action.bytes);
-            resumable.room = resumable.first?.resumption.room(resumable.key) ?? 0;
             if (this.#waiting) {
                 this.#send_waiting();
             }
             break;
         case 'hold':
-            resumable.room = 0;
+            // (Writes ask the core for room each time: this one's buffer,
+            // or its connection's or the server's, is full.)
             break;
         case 'flow':
-            resumable.room = resumable.first?.resumption.room(resumable.key) ?? 0;
             this.#send_waiting();
             break;
         case 'ack':
@@ -543,13 +541,12 @@ class ServerWebSocketDuplex extends ServerDuplex {
         const resumption = /** @type {FirstMessage} */ (resumable.first).resumption;
         while (waiting.chunks.length > 0) {
             const chunk = waiting.chunks[0];
-            const n = Math.min(chunk.length, resumable.room);
+            const n = Math.min(chunk.length, resumption.room(resumable.key));
             if (n === 0 && chunk.length > 0) {
                 return false;   // until acks make room
             }
             const piece = n === chunk.length ? chunk : chunk.subarray(0, n);
             resumable.queue.push(piece);
-            resumable.room -= n;
             resumption.write(resumable.key, n);
             if (n === chunk.length) {
                 waiting.chunks.shift();

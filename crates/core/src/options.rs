@@ -7,7 +7,7 @@ pub const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
 const MAX_I31: u64 = (1 << 31) - 1;
 
 /// `(option, smallest, largest)` for every numeric option.
-pub const NUMERIC_OPTIONS: [(&str, u64, u64); 17] = [
+pub const NUMERIC_OPTIONS: [(&str, u64, u64); 19] = [
     ("close_timeout", 0, MAX_I31),
     ("keepalive_interval", 0, MAX_I31),
     ("idle_timeout", 0, MAX_I31),
@@ -25,6 +25,8 @@ pub const NUMERIC_OPTIONS: [(&str, u64, u64); 17] = [
     ("highWaterMark", 0, MAX_SAFE_INTEGER),
     ("resume_buffer", 0, MAX_SAFE_INTEGER),
     ("resume_timeout", 0, MAX_I31),
+    ("max_resume_bytes_per_connection", 1, MAX_SAFE_INTEGER),
+    ("max_resume_bytes", 1, MAX_SAFE_INTEGER),
 ];
 
 /// Checks `value` for the numeric option `name`; `Err` says what is wrong.

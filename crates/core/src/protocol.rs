@@ -210,6 +210,13 @@ table! {
         FIRST_RECONNECT_DELAY_MS: u64 = 250;
         /// The longest wait between two resume attempts (ms).
         MAX_RECONNECT_DELAY_MS: u64 = 2_000;
+        /// `max_resume_bytes_per_connection`: what the resume buffers of the
+        /// duplexes one client connection opened keep together (16 full
+        /// buffers of the default size).
+        MAX_BYTES_PER_CONNECTION: u64 = 64 << 20;
+        /// `max_resume_bytes`: what all the server's resume buffers keep
+        /// together.
+        MAX_BYTES: u64 = 1 << 30;
     }
 }
 

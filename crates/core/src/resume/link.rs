@@ -74,7 +74,7 @@ impl Link {
     }
 
     /// Bytes in the adapter's queue: sent and not acknowledged.
-    fn queued(&self) -> u64 {
+    pub(super) fn queued(&self) -> u64 {
         self.data_sent() - self.counts.peer_acked.min(self.data_sent())
     }
 

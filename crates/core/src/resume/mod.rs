@@ -168,7 +168,7 @@ use std::fmt;
 
 pub use client::Client;
 pub use secret::Secret;
-pub use server::{Accepted, Server};
+pub use server::{Accepted, Budgets, Server};
 
 pub use crate::protocol::resume::{
     ACK_DELAY_MS, ATTEMPT_TIMEOUT_MS, BUFFER as RESUME_BUFFER, FIRST_RECONNECT_DELAY_MS,

@@ -9,9 +9,9 @@
 
 use std::collections::VecDeque;
 
-use crate::registry::DuplexKey;
+use crate::registry::{ConnectionKey, DuplexKey};
 
-use super::{Action, Client, Config, Counts, Server};
+use super::{Action, Budgets, Client, Config, Counts, Server};
 
 /// xorshift64*: deterministic per seed, no crate.
 struct Rng(u64);
@@ -148,9 +148,9 @@ impl Model {
             resume_timeout_ms: u64::MAX / 4,
         };
         let key = DuplexKey(7);
-        let mut server = Server::new(config);
+        let mut server = Server::new(config, Budgets::default());
         let id = "n1.duplex".to_owned();
-        let secret = server.open(key, &id).encode();
+        let secret = server.open(key, &id, ConnectionKey(1)).encode();
         let mut net = Net {
             live: None,
             next: 0,

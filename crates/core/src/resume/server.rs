@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use crate::registry::DuplexKey;
+use crate::registry::{ConnectionKey, DuplexKey};
 
 use super::link::{Link, Role};
 use super::{Action, Config, Counts, Error, Secret};
@@ -38,11 +38,34 @@ enum Attachment {
     },
 }
 
+/// What the resume buffers of a server keep together, at most: those of
+/// the duplexes one client connection opened, and all of them, so that no
+/// client's unacknowledged bytes grow the server's memory without bound
+/// and one connection cannot take the room every other client needs. A
+/// duplex's room is the least of its own buffer's and its budgets'.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Budgets {
+    pub per_connection: u64,
+    pub server: u64,
+}
+
+impl Default for Budgets {
+    fn default() -> Self {
+        Budgets {
+            per_connection: crate::protocol::resume::MAX_BYTES_PER_CONNECTION,
+            server: crate::protocol::resume::MAX_BYTES,
+        }
+    }
+}
+
 #[derive(Debug)]
 struct Entry {
     id: String,
     secret: Secret,
     link: Link,
+    connection: ConnectionKey,
+    /// [`Action::Hold`] was answered and no [`Action::Flow`] since.
+    held: bool,
     attachment: Attachment,
     /// The timers as they are in [`Server::timers`].
     ack_timer: Option<u64>,
@@ -63,25 +86,38 @@ impl Entry {
 #[derive(Debug)]
 pub struct Server {
     config: Config,
+    budgets: Budgets,
     duplexes: HashMap<DuplexKey, Entry>,
     ids: HashMap<String, DuplexKey>,
     timers: BTreeSet<(u64, DuplexKey, Timer)>,
+    /// Bytes in the resume buffers, by the connection that opened their
+    /// duplex (only those with some), and in all.
+    queued_by_connection: HashMap<ConnectionKey, u64>,
+    queued: u64,
+    /// Duplexes answered [`Action::Hold`], to flow when room comes back.
+    holding: BTreeSet<DuplexKey>,
 }
 
 impl Server {
-    pub fn new(config: Config) -> Self {
+    pub fn new(config: Config, budgets: Budgets) -> Self {
         Server {
             config,
+            budgets,
             duplexes: HashMap::new(),
             ids: HashMap::new(),
             timers: BTreeSet::new(),
+            queued_by_connection: HashMap::new(),
+            queued: 0,
+            holding: BTreeSet::new(),
         }
     }
 
-    /// A duplex whose client asked for resume opened, attached to its
-    /// transport: its secret, for the open's answer with the id (unique
-    /// among the server's duplexes, as the registry makes them).
-    pub fn open(&mut self, duplex: DuplexKey, id: &str) -> Secret {
+    /// A duplex whose client asked for resume opened on `connection`,
+    /// attached to its transport: its secret, for the open's answer with
+    /// the id (unique among the server's duplexes, as the registry makes
+    /// them). Its buffer counts against `connection`'s budget for as long
+    /// as it lives, whichever connection resumes it.
+    pub fn open(&mut self, duplex: DuplexKey, id: &str, connection: ConnectionKey) -> Secret {
         let secret = Secret::generate();
         self.ids.insert(id.to_owned(), duplex);
         self.duplexes.insert(
@@ -90,6 +126,8 @@ impl Server {
                 id: id.to_owned(),
                 secret: secret.clone(),
                 link: Link::new(&self.config, Role::Server),
+                connection,
+                held: false,
                 attachment: Attachment::Attached,
                 ack_timer: None,
                 expiry_timer: None,
@@ -103,11 +141,21 @@ impl Server {
         self.duplexes.get(&duplex).map(|entry| entry.link.counts())
     }
 
-    /// Bytes the duplex may write now (0 when full, ended or unknown).
+    /// Bytes the duplex may write now (0 when full, ended or unknown): its
+    /// buffer's room, within its connection's and the server's budgets.
     pub fn room(&self, duplex: DuplexKey) -> u64 {
-        self.duplexes
-            .get(&duplex)
-            .map_or(0, |entry| entry.link.room())
+        self.duplexes.get(&duplex).map_or(0, |entry| {
+            let by_connection = self
+                .queued_by_connection
+                .get(&entry.connection)
+                .copied()
+                .unwrap_or(0);
+            entry
+                .link
+                .room()
+                .min(self.budgets.per_connection.saturating_sub(by_connection))
+                .min(self.budgets.server.saturating_sub(self.queued))
+        })
     }
 
     /// The application wrote `n` bytes: queue them, and send them when
@@ -118,13 +166,22 @@ impl Server {
         n: u64,
         out: &mut Vec<(DuplexKey, Action)>,
     ) -> bool {
-        let Some(entry) = self.duplexes.get_mut(&duplex) else {
+        if n > self.room(duplex) {
             return false;
-        };
+        }
+        let entry = self.duplexes.get_mut(&duplex).expect("room() found it");
         let mut actions = Vec::new();
-        let taken = entry.link.write(n, &mut actions);
-        out.extend(actions.into_iter().map(|action| (duplex, action)));
-        taken
+        entry.link.write(n, &mut actions);
+        self.account(duplex, n, 0);
+        if self.room(duplex) == 0 {
+            let entry = self.duplexes.get_mut(&duplex).expect("found above");
+            if !entry.held {
+                entry.held = true;
+                self.holding.insert(duplex);
+                out.push((duplex, Action::Hold));
+            }
+        }
+        true
     }
 
     /// The application ended its side: send the end when attached.
@@ -237,7 +294,10 @@ impl Server {
             attempt: None,
             downtime_ms,
         });
+        let before = entry.link.queued();
         let received = entry.link.resume(count, now, &mut actions);
+        let released = before - entry.link.queued();
+        self.account(duplex, 0, released);
         self.settle(duplex, now, actions, out);
         Ok(Accepted { duplex, received })
     }
@@ -245,7 +305,11 @@ impl Server {
     /// The duplex is gone (destroyed by the application, or broken): a
     /// resume of it is [`Error::Unknown`].
     pub fn remove(&mut self, duplex: DuplexKey) {
+        if let Some(queued) = self.duplexes.get(&duplex).map(|e| e.link.queued()) {
+            self.account(duplex, 0, queued);
+        }
         if let Some(entry) = self.duplexes.remove(&duplex) {
+            self.holding.remove(&duplex);
             self.ids.remove(&entry.id);
             for (at, timer) in [
                 (entry.ack_timer, Timer::Ack),
@@ -306,8 +370,47 @@ impl Server {
     ) {
         if let Some(entry) = self.duplexes.get_mut(&duplex) {
             let mut actions = Vec::new();
+            let before = entry.link.queued();
             step(&mut entry.link, &mut actions);
+            let after = entry.link.queued();
+            self.account(
+                duplex,
+                after.saturating_sub(before),
+                before.saturating_sub(after),
+            );
             self.settle(duplex, now, actions, out);
+        }
+    }
+
+    /// `added` bytes came into the duplex's buffer, `released` left it:
+    /// its connection's and the server's counts follow.
+    fn account(&mut self, duplex: DuplexKey, added: u64, released: u64) {
+        let Some(entry) = self.duplexes.get(&duplex) else {
+            return;
+        };
+        let connection = entry.connection;
+        let by_connection = self.queued_by_connection.entry(connection).or_default();
+        *by_connection = *by_connection + added - released;
+        if *by_connection == 0 {
+            self.queued_by_connection.remove(&connection);
+        }
+        self.queued = self.queued + added - released;
+    }
+
+    /// Duplexes held for room that have some again flow.
+    fn flow_with_room(&mut self, out: &mut Vec<(DuplexKey, Action)>) {
+        let flowing: Vec<DuplexKey> = self
+            .holding
+            .iter()
+            .copied()
+            .filter(|&duplex| self.room(duplex) > 0)
+            .collect();
+        for duplex in flowing {
+            self.holding.remove(&duplex);
+            if let Some(entry) = self.duplexes.get_mut(&duplex) {
+                entry.held = false;
+            }
+            out.push((duplex, Action::Flow));
         }
     }
 
@@ -321,11 +424,19 @@ impl Server {
         out: &mut Vec<(DuplexKey, Action)>,
     ) {
         let failed = actions.iter().any(|a| matches!(a, Action::Fail(_)));
-        out.extend(actions.into_iter().map(|action| (duplex, action)));
+        // Room is the server's to judge, across duplexes: not the link's.
+        out.extend(
+            actions
+                .into_iter()
+                .filter(|action| !matches!(action, Action::Hold | Action::Flow))
+                .map(|action| (duplex, action)),
+        );
         if failed {
             self.remove(duplex);
+            self.flow_with_room(out);
             return;
         }
+        self.flow_with_room(out);
         if let Some(entry) = self.duplexes.get_mut(&duplex) {
             if entry.link.is_done() && !matches!(entry.attachment, Attachment::Complete { .. }) {
                 entry.attachment = Attachment::Complete {
@@ -367,11 +478,14 @@ mod tests {
     const ID: &str = "n1.abc";
 
     fn server(resume_buffer: u64) -> (Server, String) {
-        let mut server = Server::new(Config {
-            resume_buffer,
-            resume_timeout_ms: 30_000,
-        });
-        let secret = server.open(KEY, ID).encode();
+        let mut server = Server::new(
+            Config {
+                resume_buffer,
+                resume_timeout_ms: 30_000,
+            },
+            Budgets::default(),
+        );
+        let secret = server.open(KEY, ID, ConnectionKey(1)).encode();
         (server, secret)
     }
 
@@ -406,6 +520,60 @@ mod tests {
         server.handle_ack(KEY, 101, 0, &mut out);
         assert_eq!(taken(&mut out), [Action::Drop { bytes: 70 }]);
         assert_eq!(server.room(KEY), 0);
+    }
+
+    // One connection's duplexes share its budget, and all share the
+    // server's: an ack anywhere in it flows every duplex held for room.
+    #[test]
+    fn resume_buffers_are_bounded_per_connection_and_server() {
+        let mut server = Server::new(
+            Config {
+                resume_buffer: 80,
+                resume_timeout_ms: 30_000,
+            },
+            Budgets {
+                per_connection: 100,
+                server: 150,
+            },
+        );
+        let (a, b, other) = (DuplexKey(1), DuplexKey(2), DuplexKey(3));
+        server.open(a, "a", ConnectionKey(1));
+        server.open(b, "b", ConnectionKey(1));
+        server.open(other, "c", ConnectionKey(2));
+        let mut out = Vec::new();
+        assert!(server.handle_write(a, 80, &mut out));
+        assert_eq!(server.room(b), 20, "what the connection has left");
+        assert_eq!(server.room(other), 70, "what the server has left");
+        assert!(!server.handle_write(b, 21, &mut out));
+        assert!(server.handle_write(b, 20, &mut out));
+        assert_eq!(server.room(other), 50);
+        assert!(server.handle_write(other, 50, &mut out));
+        assert_eq!(
+            std::mem::take(&mut out),
+            [(a, Action::Hold), (b, Action::Hold), (other, Action::Hold)]
+        );
+        server.handle_ack(a, 50, 0, &mut out);
+        assert_eq!(
+            std::mem::take(&mut out),
+            [
+                (a, Action::Drop { bytes: 50 }),
+                (a, Action::Flow),
+                (b, Action::Flow),
+                (other, Action::Flow)
+            ]
+        );
+        assert_eq!(
+            [server.room(a), server.room(b), server.room(other)],
+            [50, 50, 30]
+        );
+        // A duplex gone gives its bytes back.
+        server.remove(b);
+        assert_eq!([server.room(a), server.room(other)], [50, 30]);
+        server.remove(other);
+        assert_eq!(server.room(a), 50);
+        assert_eq!((server.queued, server.queued_by_connection.len()), (30, 1));
+        server.remove(a);
+        assert_eq!((server.queued, server.queued_by_connection.len()), (0, 0));
     }
 
     #[test]
