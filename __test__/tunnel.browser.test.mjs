@@ -4,7 +4,7 @@
 // → proxy → server) its duplex outlives cuts of its connection, byte-exact both ways.
 // A duplex opened on a WebSocket resumes on a tunnel once the server takes no more
 // WebSockets. A page on another origin gets nothing from a tunnel unless the server's
-// cors grants its origin.
+// cors grants its origin. A server without resume answers the carrier as a plain duplex.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -140,6 +140,24 @@ function suite(name, path, launch, { streaming = false } = {}) {
                 }
             } finally {
                 s.server.duplex_server.off('duplex', on_duplex);
+            }
+        });
+
+        test('a server without resume answers the carrier as a plain duplex: used as one, not resumable', { timeout: 60000 }, async () => {
+            const plain = await start_echo_server({ options: { resume_buffer: 0 } });
+            const page = await s.browser.page(`${plain.origin}/page.html`);
+            try {
+                const result = await page.page.evaluate(echo_in_page, {
+                    client_url: OUR_CLIENT, url: `${plain.origin}${DUPLEX_PATH}`, total: 1048576, chunk: 65536,
+                    options: { transport: 'per-write' }
+                });
+                assert.equal(result.error, null);
+                assert.deepEqual([result.resumable, result.tunnel, result.transport], [false, false, 'per-write']);
+                assert.equal(result.received_hash, result.sent_hash);
+                assert.equal(await plain.received.get(result.id).done, result.sent_hash);
+            } finally {
+                await page.close();
+                await plain.close();
             }
         });
 
