@@ -276,3 +276,34 @@ test('resume: a client that resumes again and again cannot make an unread duplex
     assert.equal(close_of(closing).code, 1008);
     assert.equal(warnings.at(-1).code, 'ERR_HTTP2_DUPLEX_WS_CREDIT');
 });
+
+// The resume buffers of one connection's duplexes share its budget; another
+// connection's duplex is not held by them, and an ack on one duplex of the
+// connection lets the other go on.
+test('resume: one connection\'s resume buffers share max_resume_bytes_per_connection; other connections are not held', async t => {
+    const budget = 100 * 1024;
+    const { s } = await server(t, { max_resume_bytes_per_connection: budget });
+    const session = s.connect();
+    const opened = [];
+    s.server.on('duplex', duplex => opened.push(duplex));
+    const open_on = async on => {
+        const { stream } = await open_rfc8441(on, '/duplex', OFFER);
+        const until = read_frames(stream);
+        stream.write(frame(1, 'open'));
+        await until(f => f.some(x => x.opcode === 1));
+        return { stream, until, duplex: opened.at(-1) };
+    };
+    const [a, b, other] = [await open_on(session), await open_on(session), await open_on(s.connect())];
+    const data = randomBytes(80 * 1024);
+    for (const each of [a, b, other]) {
+        each.duplex.write(data);
+    }
+    await a.until(f => binary(f).length === data.length);
+    const held = await b.until(f => binary(f).length >= budget - data.length);
+    assert.equal(binary(await other.until(f => binary(f).length === data.length)).length, data.length,
+        'another connection has its own budget');
+    // b's piece beyond the budget waits for an ack on the connection.
+    assert.equal(binary(held).length, budget - data.length);
+    a.stream.write(frame(1, `ack ${data.length}`));
+    assert.equal(sha256(binary(await b.until(f => binary(f).length === data.length))), sha256(data));
+});
