@@ -331,7 +331,7 @@ test('tunnel: close(4001) tears the carrier down at once; a carrier lost without
         assert.deepEqual(seen, [['error'], ['close', 1006, '', false]]);
     }
     {
-        // The server breaks RFC 6455: a Close names why, and the tunnel fails.
+        // The server breaks RFC 6455: a Close naming why is written, and the tunnel fails.
         const { carrier, seen } = await open_tunnel();
         carrier.server(Buffer.from([0x82, 0x80, 0, 0, 0, 0]));
         await tick();

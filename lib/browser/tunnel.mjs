@@ -225,7 +225,6 @@ function close_event(code, reason, wasClean) {
 export class TunnelSocket extends EventTarget {
     constructor(url, protocols, open_carrier, carrier) {
         super();
-        this.url = url;
         this.protocol = '';
         this.readyState = CONNECTING;
         this.tunnel = true;
@@ -328,7 +327,8 @@ export class TunnelSocket extends EventTarget {
         this.dispatchEvent(close_event(code, reason, true));
     }
 
-    // The server broke RFC 6455: the tunnel fails, as a browser fails a WebSocket.
+    // The server broke RFC 6455: the tunnel fails, as a browser fails a WebSocket (a
+    // Close naming why is written first; the carrier goes at once, so it may not arrive).
     _fail(code) {
         this._write(small_frame(OPCODE.CLOSE, close_payload(code)));
         this._lost();
