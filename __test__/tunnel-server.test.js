@@ -5,12 +5,14 @@
 // on a WebSocket, and the other way round.
 const test = require('node:test');
 const assert = require('node:assert/strict');
+const http = require('http');
 const { once } = require('events');
 const { randomBytes } = require('crypto');
 const { start_server, request } = require('../support/h2');
 const { ws_frame, read_frames, open_rfc8441 } = require('../support/ws-frames');
 const { open_tunnel } = require('../support/tunnel');
 const { HEADER, WEBSOCKET } = require('../lib/protocol');
+const { Http2DuplexServer } = require('..');
 
 const frame = (opcode, payload) => ws_frame(opcode, payload, { masked: true });
 const texts = frames => frames.filter(f => f.opcode === 1).map(f => f.payload.toString());
@@ -180,4 +182,37 @@ test('tunnel: a detached duplex left past resume_timeout is gone, with no error 
     await closed;
     assert.equal(s.server.stats().duplexes, 0);
     assert.ok(warnings.some(w => w.code === 'ERR_HTTP2_DUPLEX_RESUME_TIMEOUT'));
+});
+
+// HTTP/1.1 (a plain http.Server, as behind a proxy that speaks it to its
+// nodes): the carrier's GET and POSTs are requests of their own, and a
+// duplex whose GET was cut resumes on a new one.
+test('tunnel: over HTTP/1.1 a tunnel opens, echoes, and resumes after its GET is cut', async t => {
+    const http_server = http.createServer();
+    const server = new Http2DuplexServer(http_server, '/duplex', { keepalive_interval: 0 });
+    const warnings = [];
+    server.on('warning', w => warnings.push(w));
+    http_server.listen(0, '127.0.0.1');
+    await once(http_server, 'listening');
+    t.after(() => {
+        server.detach();
+        http_server.closeAllConnections();
+        http_server.close();
+    });
+    const origin = `http://127.0.0.1:${http_server.address().port}`;
+    const opened = once(server, 'duplex');
+    const first = await tunnel(origin, WEBSOCKET.OPEN_MESSAGE);
+    const [duplex, id] = await opened;
+    assert.equal(duplex.transport, 'tunnel');
+    const [, , secret] = texts(first.frames)[0].split(' ');
+    const read = once(duplex, 'data');
+    await first.send(frame(2, 'over HTTP/1.1'));
+    assert.equal(String((await read)[0]), 'over HTTP/1.1');
+    first.get.destroy();
+    duplex.write('while cut');
+    const second = await tunnel(origin, `${WEBSOCKET.RESUME_PREFIX}${id} ${secret} 0`);
+    assert.equal(texts(second.frames)[0], `${WEBSOCKET.RESUMED_PREFIX}13`);
+    assert.equal(String(binary(await second.until(f => binary(f).length >= 9))), 'while cut');
+    assert.equal(duplex.destroyed, false);
+    assert.deepEqual(warnings.filter(w => /RESUME/.test(w.code)), []);
 });
