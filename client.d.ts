@@ -130,11 +130,15 @@ export interface MakeOptions extends DuplexOptions, Omit<RequestInit, 'body' | '
      * when the server refuses the resume, with ERR_HTTP2_DUPLEX_RESUME_TIMEOUT when it was
      * not resumed within the server's resume_timeout, with ERR_HTTP2_DUPLEX_RESUME_ACK when
      * the server acknowledged what was never sent. A server without resume selects
-     * http2-duplex.1: the duplex is as without the option. The fetch paths do not resume:
-     * 'auto' falls back to them without resume (`resumable` false); 'streaming' and
-     * 'per-write' refuse it (ERR_HTTP2_DUPLEX_INVALID_OPTION). What was written is kept
-     * (not copied) until the server acknowledges it, at most the server's resume_buffer
-     * (a write beyond it waits): do not modify a chunk once written. Default false.
+     * http2-duplex.1: the duplex is as without the option. On the fetch paths ('streaming',
+     * 'per-write', and 'auto' where no WebSocket opens or an option only fetch honours is
+     * given) http2-duplex.2 goes through a WebSocket tunnel over a GET and POST duplex that
+     * honours those options (`tunnel` true; docs/protocol.md "Resume on the fetch paths");
+     * a server without resume answers with a plain duplex (`resumable` false). A duplex
+     * opened on a WebSocket ('auto') resumes on tunnels once a WebSocket for a resume
+     * fails before the server answers it. What was written is kept (not copied) until
+     * the server acknowledges it, at most the server's resume_buffer (a write beyond it
+     * waits): do not modify a chunk once written. Default false.
      */
     resume?: boolean;
     /**
@@ -167,8 +171,13 @@ export interface FetchDuplex extends Duplex {
      */
     readonly id: string;
     readonly url: string;
-    /** The transport in use. */
+    /** The transport in use; for a tunnel, its carrier's ('streaming' or 'per-write'). */
     readonly transport: Transport;
+    /**
+     * Whether the duplex goes through a WebSocket tunnel over the fetch paths (`resume:
+     * true` where no WebSocket is used); it may change when the duplex is resumed.
+     */
+    readonly tunnel: boolean;
     /** Whether the duplex outlives its WebSocket (`resume: true`, and the server resumes). */
     readonly resumable: boolean;
     /** A resume: the attempt (from 1 per failure) and ms since the failure. */
