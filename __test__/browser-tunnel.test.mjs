@@ -484,7 +484,7 @@ function stand_in_fetch(tunnel) {
     const requests = [];
     const fetch = async (url, init) => {
         const headers = new Headers(init.headers);
-        requests.push({ url, method: init.method || 'GET', headers, body: init.body });
+        requests.push({ url, method: init.method || 'GET', headers, body: init.body, signal: init.signal });
         if ((init.method || 'GET') === 'GET') {
             let controller;
             const body = new ReadableStream({ start: c => { controller = c; } });
@@ -533,4 +533,26 @@ test("make(): transport 'per-write' with resume tunnels (the carrier takes the f
     assert.equal(no_resume.requests[0].headers.get(HEADER.TUNNEL), null);
     assert.deepEqual([d.resumable, d.tunnel], [false, false]);
     d.destroy();
+});
+
+test('make(): a signal aborted while the tunnel opens rejects; the tunnel closes (a Close each way), then its carrier', async () => {
+    const fetch = stand_in_fetch('http2-duplex.2');
+    const abort = new AbortController();
+    const making = make('https://h/duplex', { resume: true, transport: 'per-write', fetch, signal: abort.signal });
+    const posts = () => fetch.requests.filter(r => r.method === 'POST');
+    while (posts().length < 1) {
+        await tick();
+    }
+    abort.abort();
+    await assert.rejects(making, { code: 'ERR_HTTP2_DUPLEX_WS_CLOSED' });
+    while (posts().length < 2) {
+        await tick();
+    }
+    // close() without a code, as a failed open closes a WebSocket: a Close without a status.
+    assert.deepEqual(client_frames(Buffer.from(posts()[1].body)), [{ opcode: OPCODE.CLOSE, payload: Buffer.alloc(0) }]);
+    fetch.server(server_frame(OPCODE.CLOSE, close_payload(1000)));
+    while (!posts().some(r => r.headers.get(HEADER.END) === 'true')) {
+        await tick();
+    }
+    fetch.end();
 });
