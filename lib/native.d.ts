@@ -195,6 +195,7 @@ export type PostAction =
   | { kind: 'fail'; duplex: number; refusal: Refusal; warn: boolean }
   | { kind: 'end'; duplex: number }
   | { kind: 'write'; duplex: number; data: Buffer }
+  | { kind: 'send-ack'; duplex: number }
   | { kind: 'close-get'; duplex: number }
   | { kind: 'end-writable'; duplex: number }
   | { kind: 'destroy-with-get-error'; duplex: number }

@@ -11,7 +11,7 @@ use napi_derive::napi;
 use core::get_post::{Action, Cut, PostKey, SessionDuplex};
 use core::liveness::LivenessAction;
 use core::protocol::defaults;
-use core::tick::{TickAction, Ticks};
+use core::tick::{KeepAlive, TickAction, Ticks};
 use core::{ConnectionKey, DuplexKey, ScopeKey};
 use core::{DestroyedGet, GetError};
 
@@ -140,6 +140,10 @@ pub enum PostAction {
     Write {
         duplex: i64,
         data: Buffer,
+    },
+    /// Send the resumable duplex's last ack again (a keep-alive).
+    SendAck {
+        duplex: i64,
     },
     CloseGet {
         duplex: i64,
@@ -281,6 +285,9 @@ fn tick_actions(actions: Vec<TickAction>) -> Vec<PostAction> {
                 duplex: duplex.0 as i64,
                 data: data.to_vec().into(),
             },
+            TickAction::SendAck { duplex } => PostAction::SendAck {
+                duplex: duplex.0 as i64,
+            },
         })
         .collect()
 }
@@ -415,8 +422,13 @@ impl JsRegistry {
     ) -> Opened {
         let framed = core::framing::wants_framing(framing.as_deref());
         let limits = self.inner.limits().clone();
-        let Some(carried) = core::tunnel_subprotocol(tunnel.as_deref(), resumes) else {
-            return self.open(scope, connection, framed, now, |id| {
+        let keepalive = if framed {
+            KeepAlive::PingFrame
+        } else {
+            KeepAlive::None
+        };
+        let Some(carried) = core::resume_subprotocol(tunnel.as_deref(), resumes) else {
+            return self.open(scope, connection, framed, keepalive, now, |id| {
                 core::open_answer_headers(id, &limits, framed, None)
             });
         };
@@ -427,7 +439,7 @@ impl JsRegistry {
             Ok((tunnelled, carrier)) => Opened::Opened {
                 key: carrier.key.0 as i64,
                 framed,
-                watched: self.ticks.watch(carrier.key, now as u64, framed),
+                watched: self.ticks.watch(carrier.key, now as u64, keepalive),
                 headers: header_map(core::open_answer_headers(
                     &carrier.id,
                     &limits,
@@ -437,7 +449,7 @@ impl JsRegistry {
                 id: carrier.id,
                 tunnelled: Some(Tunnelled {
                     key: tunnelled.key.0 as i64,
-                    watched: self.ticks.watch(tunnelled.key, now as u64, false),
+                    watched: self.ticks.watch(tunnelled.key, now as u64, KeepAlive::Ack),
                     id: tunnelled.id,
                     protocol: carried.to_owned(),
                 }),
@@ -459,7 +471,12 @@ impl JsRegistry {
         resumes: bool,
         now: f64,
     ) -> Opened {
-        self.open(scope, connection, false, now, |id| {
+        let keepalive = if core::resume_subprotocol(protocols.as_deref(), resumes).is_some() {
+            KeepAlive::Ack
+        } else {
+            KeepAlive::None
+        };
+        self.open(scope, connection, false, keepalive, now, |id| {
             core::websocket_answer_headers(id, protocols.as_deref(), resumes)
         })
     }
@@ -469,6 +486,7 @@ impl JsRegistry {
         scope: i64,
         connection: i64,
         framed: bool,
+        keepalive: KeepAlive,
         now: f64,
         headers: impl FnOnce(&str) -> Vec<(&'static str, String)>,
     ) -> Opened {
@@ -479,7 +497,7 @@ impl JsRegistry {
             Ok(opened) => Opened::Opened {
                 key: opened.key.0 as i64,
                 framed,
-                watched: self.ticks.watch(opened.key, now as u64, framed),
+                watched: self.ticks.watch(opened.key, now as u64, keepalive),
                 headers: header_map(headers(&opened.id)),
                 id: opened.id,
                 tunnelled: None,

@@ -392,6 +392,10 @@ class GetPostTransport {
             case 'write':
                 this.#host.entry(action.duplex)?.duplex.write_body(action.data);
                 break;
+            case 'send-ack':
+                // (A resumable duplex's keep-alive: the server's ticks carry it.)
+                this.#host.entry(action.duplex)?.duplex.send_ack_again();
+                break;
             case 'close-get':
                 this.#host.entry(action.duplex)?.duplex.stream.close();
                 break;

@@ -2,14 +2,14 @@
 'use strict';
 // Resume on the server (http2-duplex.2, docs/protocol.md "Resume"): one core
 // ResumeServer decides for every resumable duplex; this hands its actions to
-// their duplexes, keeps its one timer, and sends the keep-alive acks by which
-// a client tells a hung connection from a quiet one.
+// their duplexes and keeps its one timer. (The keep-alive acks by which a
+// client tells a hung connection from a quiet one are the server's ticks'.)
 const { ResumeServer } = require('../native');
 const { DeadlineTimer } = require('./deadline');
 
 /**
  * @typedef {import('../native').ResumeAction} ResumeAction
- * @typedef {{ resume_action(action: ResumeAction): void, keepalive(): void }} ResumableDuplex
+ * @typedef {{ resume_action(action: ResumeAction): void }} ResumableDuplex
  */
 
 const now = () => performance.now();
@@ -19,9 +19,6 @@ class ServerResumption {
     /** @type {Map<number, ResumableDuplex>} */
     #duplexes = new Map();
     #deadline = new DeadlineTimer(() => this.act(this.#core.handleTimeout(now())));
-    /** @type {NodeJS.Timeout | null} */
-    #keepalive_timer = null;
-    #keepalive_interval;
 
     /**
      * @param {{ resume_buffer: number, resume_timeout: number, keepalive_interval: number,
@@ -33,11 +30,8 @@ class ServerResumption {
             max_resume_bytes);
         this.resume_buffer = resume_buffer;
         this.resume_timeout = resume_timeout;
-        this.#keepalive_interval = keepalive_interval;
-    }
-
-    get keepalive_interval() {
-        return this.#keepalive_interval;
+        // (told the client at open)
+        this.keepalive_interval = keepalive_interval;
     }
 
     /**
@@ -49,13 +43,6 @@ class ServerResumption {
      */
     open(key, id, connection, duplex) {
         this.#duplexes.set(key, duplex);
-        if (this.#keepalive_interval > 0) {
-            this.#keepalive_timer ??= setInterval(() => {
-                for (const each of this.#duplexes.values()) {
-                    each.keepalive();
-                }
-            }, this.#keepalive_interval).unref();
-        }
         return this.#core.open(key, id, connection);
     }
 
@@ -127,10 +114,6 @@ class ServerResumption {
     remove(key) {
         this.#core.remove(key);
         this.#duplexes.delete(key);
-        if (this.#duplexes.size === 0 && this.#keepalive_timer) {
-            clearInterval(this.#keepalive_timer);
-            this.#keepalive_timer = null;
-        }
         this.#arm();
     }
 

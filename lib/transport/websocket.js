@@ -64,8 +64,6 @@ class ServerWebSocketDuplex extends ServerDuplex {
     // http2-duplex.2 only.
     /** @type {Resumable | null} */
     #resumable = null;
-    // Something was sent since the last keep-alive check.
-    #said = false;
 
     // `fail(err)`: the server's handling of a client that broke the duplex.
     // `id` goes to the client in the first message (docs/websocket.md). With
@@ -82,6 +80,8 @@ class ServerWebSocketDuplex extends ServerDuplex {
         super(stream, options);
         this.transport = 'websocket';
         this.resumable = first !== null;
+        // Something was sent since the server's last tick (its keep-alives).
+        this.written = false;
         this.#fail = fail;
         this.#endpoint = new WsEndpoint(max_message, window);
         this.id = id;
@@ -167,7 +167,7 @@ class ServerWebSocketDuplex extends ServerDuplex {
             case 'send':
                 if (this.stream) {
                     this.stream.write(action.data);
-                    this.#said = true;
+                    this.written = true;
                 }
                 break;
             case 'credit':
@@ -289,14 +289,11 @@ class ServerWebSocketDuplex extends ServerDuplex {
         stream?.destroy();
     }
 
-    // Server keep-alive: a client hears from a quiet duplex at least once
-    // per interval (its last ack again), so that it can tell a hung
-    // connection.
-    keepalive() {
+    // The server's ticks found the duplex silent for keepalive_interval:
+    // its last ack again, so that its client can tell a hung connection.
+    send_ack_again() {
         const resumable = this.#resumable;
-        const said = this.#said;
-        this.#said = false;
-        if (resumable?.talked && !said && this.#writable_stream()) {
+        if (resumable?.talked && this.#writable_stream()) {
             const acked = resumable.first?.resumption.acked_to_peer(resumable.key);
             if (acked !== null && acked !== undefined) {
                 this.#act(this.#endpoint.sendAck(acked));
@@ -596,7 +593,7 @@ class ServerWebSocketDuplex extends ServerDuplex {
     /** @param {Buffer} payload */
     #send_frame(payload) {
         const header = /** @type {Buffer} */ (this.#frame_header);
-        this.#said = true;
+        this.written = true;
         if (payload.length <= COPY_BELOW) {
             this.stream.write(Buffer.concat([header, payload], header.length + payload.length));
         } else {

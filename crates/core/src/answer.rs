@@ -48,7 +48,7 @@ pub fn websocket_answer_headers(
     resumes: bool,
 ) -> Vec<(&'static str, String)> {
     let mut headers = vec![(header::ID, id.to_owned())];
-    if let Some(tunnelled) = tunnel_subprotocol(asked, resumes) {
+    if let Some(tunnelled) = resume_subprotocol(asked, resumes) {
         headers.push(("sec-websocket-protocol", tunnelled.to_owned()));
     } else if offered(asked, SUBPROTOCOL) {
         headers.push(("sec-websocket-protocol", SUBPROTOCOL.to_owned()));
@@ -56,11 +56,12 @@ pub fn websocket_answer_headers(
     headers
 }
 
-/// The subprotocol a tunnel carries (docs/protocol.md "Resume on the fetch
-/// paths"), given the GET's `http2-duplex-tunnel` (`asked`): only the one
-/// with resume, when the server `resumes`; `None`: the GET opens a plain
-/// duplex.
-pub fn tunnel_subprotocol(asked: Option<&str>, resumes: bool) -> Option<&'static str> {
+/// The subprotocol with resume, when the client offered it (`asked`: its
+/// `sec-websocket-protocol`, or a tunnel's `http2-duplex-tunnel`) and the
+/// server `resumes`: what a WebSocket selects first, and the only one a
+/// tunnel carries (docs/protocol.md "Resume on the fetch paths"); `None`: a
+/// tunnel's GET opens a plain duplex.
+pub fn resume_subprotocol(asked: Option<&str>, resumes: bool) -> Option<&'static str> {
     (resumes && offered(asked, RESUME_SUBPROTOCOL)).then_some(RESUME_SUBPROTOCOL)
 }
 
@@ -129,10 +130,10 @@ mod tests {
     #[test]
     fn a_tunnel_carries_only_the_subprotocol_with_resume() {
         let both = Some("http2-duplex.2, http2-duplex.1");
-        assert_eq!(tunnel_subprotocol(both, true), Some(RESUME_SUBPROTOCOL));
-        assert_eq!(tunnel_subprotocol(both, false), None);
+        assert_eq!(resume_subprotocol(both, true), Some(RESUME_SUBPROTOCOL));
+        assert_eq!(resume_subprotocol(both, false), None);
         for asked in [None, Some("http2-duplex.1"), Some("http2-duplex.20")] {
-            assert_eq!(tunnel_subprotocol(asked, true), None, "{asked:?}");
+            assert_eq!(resume_subprotocol(asked, true), None, "{asked:?}");
         }
     }
 }

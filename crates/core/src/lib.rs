@@ -31,7 +31,7 @@ pub mod tick;
 pub mod websocket;
 
 pub use answer::{
-    open_answer_headers, tunnel_subprotocol, websocket_answer_headers, EXPOSED_HEADERS,
+    open_answer_headers, resume_subprotocol, websocket_answer_headers, EXPOSED_HEADERS,
 };
 pub use code::Code;
 pub use get_close::{

@@ -1,11 +1,15 @@
 //! The periodic check of a server's duplexes and sessions: the idle timeout
 //! ends duplexes with no traffic, a framed GET whose body was silent for the
-//! keep-alive interval gets a PING frame (proxies close idle responses), and
+//! keep-alive interval gets a PING frame (proxies close idle responses), a
+//! resumable duplex silent as long sends its last ack again (its client's
+//! sign that the connection is alive, crate::resume), and
 //! an HTTP/2 session or HTTP/1.1 WebSocket silent as long gets a PING and is
 //! destroyed when it does not answer ([`crate::liveness`]). The caller runs one timer
 //! every [`Ticks::interval`] ms while anything is watched, and passes the
 //! duplexes with traffic, the GETs written to and the sessions heard from
 //! since its last check (flags on its side, not a call per write).
+
+use std::collections::HashSet;
 
 use bytes::Bytes;
 
@@ -26,13 +30,28 @@ pub enum TickAction {
     },
     /// Write these bytes to the duplex's GET body.
     Write { duplex: DuplexKey, data: Bytes },
+    /// Send the resumable duplex's last ack again.
+    SendAck { duplex: DuplexKey },
+}
+
+/// What keeps a silent duplex's transport alive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeepAlive {
+    /// Nothing: its client does not look for silence.
+    None,
+    /// A PING frame on its framed GET body.
+    PingFrame,
+    /// Its last ack again (http2-duplex.2).
+    Ack,
 }
 
 #[derive(Debug)]
 pub struct Ticks {
     idle: IdleDeadlines,
-    /// Framed GETs, by when their body was last written to.
+    /// Framed GETs and resumable duplexes, by when they last sent.
     keepalive: Silences,
+    /// Those of them kept alive by acks.
+    acked: HashSet<DuplexKey>,
     /// HTTP/2 sessions and HTTP/1.1 WebSockets' connections, by when they
     /// were last heard from.
     sessions: Liveness,
@@ -44,6 +63,7 @@ impl Ticks {
         Ticks {
             idle: IdleDeadlines::new(idle_timeout_ms),
             keepalive: Silences::new(keepalive_interval_ms),
+            acked: HashSet::new(),
             sessions: Liveness::new(keepalive_interval_ms),
         }
     }
@@ -61,20 +81,24 @@ impl Ticks {
         }
     }
 
-    /// A duplex opened at `now`; `framed`: its GET body is framed.
+    /// A duplex opened at `now`, kept alive by `keepalive` when silent.
     /// Returns whether it is watched (the caller's timer must run).
-    pub fn watch(&mut self, duplex: DuplexKey, now: u64, framed: bool) -> bool {
+    pub fn watch(&mut self, duplex: DuplexKey, now: u64, keepalive: KeepAlive) -> bool {
         self.idle.watch(duplex, now);
-        if framed {
+        if keepalive != KeepAlive::None {
             self.keepalive.watch(duplex, now);
         }
-        self.idle.is_on() || (framed && self.keepalive.is_on())
+        if keepalive == KeepAlive::Ack {
+            self.acked.insert(duplex);
+        }
+        self.idle.is_on() || (keepalive != KeepAlive::None && self.keepalive.is_on())
     }
 
     /// The duplex closed.
     pub fn unwatch(&mut self, duplex: DuplexKey) {
         self.idle.unwatch(duplex);
         self.keepalive.unwatch(duplex);
+        self.acked.remove(&duplex);
     }
 
     /// Duplexes watched by either.
@@ -104,8 +128,8 @@ impl Ticks {
         self.sessions.handle_tick(now, heard, out);
     }
 
-    /// The check at `now`: `active` saw traffic, `written` had their GET
-    /// body written to, since the last check.
+    /// The check at `now`: `active` saw traffic, `written` sent something
+    /// (on their GET body, or their WebSocket) since the last check.
     pub fn handle_tick(
         &mut self,
         now: u64,
@@ -115,6 +139,7 @@ impl Ticks {
     ) {
         for duplex in self.idle.check(now, active) {
             self.keepalive.unwatch(duplex);
+            self.acked.remove(&duplex);
             out.push(TickAction::Fail {
                 duplex,
                 rejection: self.idle.expired(),
@@ -122,12 +147,16 @@ impl Ticks {
         }
         let silent = self.keepalive.silent(now, written);
         for &duplex in &silent {
-            out.push(TickAction::Write {
-                duplex,
-                data: Bytes::from_static(&PING_FRAME),
+            out.push(if self.acked.contains(&duplex) {
+                TickAction::SendAck { duplex }
+            } else {
+                TickAction::Write {
+                    duplex,
+                    data: Bytes::from_static(&PING_FRAME),
+                }
             });
         }
-        // A PING is a write: the next one is due a whole interval later.
+        // A keep-alive is a write: the next one is due a whole interval later.
         self.keepalive.silent(now, silent);
     }
 }
@@ -164,7 +193,7 @@ mod tests {
                     assert_eq!(&data[..], &[1, 0, 0, 0, 0], "a PING frame");
                     Some(*duplex)
                 }
-                TickAction::Fail { .. } => None,
+                TickAction::Fail { .. } | TickAction::SendAck { .. } => None,
             })
             .collect()
     }
@@ -173,7 +202,7 @@ mod tests {
     fn off_watches_nothing_and_needs_no_timer() {
         let mut ticks = Ticks::new(0, 0);
         assert_eq!(ticks.interval(), None);
-        assert!(!ticks.watch(A, 0, true));
+        assert!(!ticks.watch(A, 0, KeepAlive::PingFrame));
         assert!(tick(&mut ticks, 1_000_000, &[], &[]).is_empty());
     }
 
@@ -184,16 +213,16 @@ mod tests {
         assert_eq!(Ticks::new(100, 20_000).interval(), Some(25));
         // Keep-alives alone watch only framed GETs.
         let mut ticks = Ticks::new(0, 20_000);
-        assert!(!ticks.watch(A, 0, false));
-        assert!(ticks.watch(B, 0, true));
+        assert!(!ticks.watch(A, 0, KeepAlive::None));
+        assert!(ticks.watch(B, 0, KeepAlive::PingFrame));
         assert_eq!(ticks.watched(), 1);
     }
 
     #[test]
     fn a_silent_framed_get_is_pinged_every_interval_and_a_written_one_is_not() {
         let mut ticks = Ticks::new(0, 100);
-        ticks.watch(A, 0, true);
-        ticks.watch(B, 0, true);
+        ticks.watch(A, 0, KeepAlive::PingFrame);
+        ticks.watch(B, 0, KeepAlive::PingFrame);
         // B is written to between checks; A stays silent.
         assert!(pinged(&tick(&mut ticks, 25, &[], &[B])).is_empty());
         assert!(pinged(&tick(&mut ticks, 75, &[], &[B])).is_empty());
@@ -228,7 +257,7 @@ mod tests {
     #[test]
     fn an_idle_duplex_fails_once_and_is_no_longer_pinged() {
         let mut ticks = Ticks::new(100, 50);
-        ticks.watch(A, 0, true);
+        ticks.watch(A, 0, KeepAlive::PingFrame);
         let out = tick(&mut ticks, 50, &[], &[]);
         assert_eq!(pinged(&out), vec![A]);
         // The PING is no traffic for the idle timeout.
@@ -238,5 +267,31 @@ mod tests {
             "{out:?}"
         );
         assert!(tick(&mut ticks, 1000, &[], &[]).is_empty());
+    }
+
+    #[test]
+    fn a_silent_resumable_duplex_sends_its_ack_again_every_interval() {
+        let mut ticks = Ticks::new(0, 100);
+        assert!(ticks.watch(A, 0, KeepAlive::Ack));
+        ticks.watch(B, 0, KeepAlive::PingFrame);
+        assert_eq!(
+            tick(&mut ticks, 50, &[], &[A]),
+            [],
+            "nothing is due half an interval in"
+        );
+        assert_eq!(
+            tick(&mut ticks, 100, &[], &[]),
+            [TickAction::Write {
+                duplex: B,
+                data: Bytes::from_static(&PING_FRAME)
+            }],
+            "A sent at 50"
+        );
+        assert_eq!(
+            tick(&mut ticks, 150, &[], &[]),
+            [TickAction::SendAck { duplex: A }]
+        );
+        ticks.unwatch(A);
+        assert!(!tick(&mut ticks, 300, &[], &[]).contains(&TickAction::SendAck { duplex: A }));
     }
 }
