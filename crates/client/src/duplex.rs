@@ -19,6 +19,7 @@ use http2_duplex_core::framing::{wants_framing, Frame, FrameDecoder, FRAMING_VER
 use http2_duplex_core::protocol::{defaults, value};
 use tokio::sync::watch;
 
+use crate::end::End;
 use crate::pool::{Conn, Target};
 use crate::{Error, Options};
 
@@ -34,13 +35,6 @@ const WRITE_STREAM: &str = "POST (write) stream";
 /// answer to the end POST (the server's `close_timeout` default).
 pub(crate) const END_ANSWER_TIMEOUT: Duration =
     Duration::from_millis(defaults::CLOSE_TIMEOUT_MS as u64);
-
-#[derive(Clone, Debug)]
-enum End {
-    Done,
-    Destroyed,
-    Failed(Error),
-}
 
 #[derive(Clone, Debug, Default)]
 struct Status {
@@ -357,11 +351,10 @@ impl StreamingDuplex {
             return outcome;
         }
         let Some(body) = side.body.as_mut() else {
-            return match inner.end() {
-                Some(End::Destroyed) => Err(Error::Destroyed),
-                Some(End::Failed(err)) => Err(err),
-                _ => Ok(None),
-            };
+            return inner
+                .end()
+                .and_then(|end| end.error())
+                .map_or(Ok(None), Err);
         };
         if side.unreleased > 0 {
             let n = std::mem::take(&mut side.unreleased);
@@ -538,15 +531,11 @@ impl StreamingDuplex {
     /// sides ended) or was destroyed, `Some(error)` when it failed.
     pub async fn closed(&self) -> Option<Error> {
         let mut status = self.inner.status.subscribe();
-        let end = status
+        status
             .wait_for(|s| s.end.is_some())
             .await
             .ok()
-            .and_then(|s| s.end.clone());
-        match end {
-            Some(End::Failed(err)) => Some(err),
-            _ => None,
-        }
+            .and_then(|s| s.end.as_ref().and_then(End::failure))
     }
 
     /// Destroy the duplex: tell the server (an end POST with
@@ -604,10 +593,7 @@ impl Inner {
     }
 
     fn end_error(&self) -> Error {
-        match self.end() {
-            Some(End::Failed(err)) => err,
-            _ => Error::Destroyed,
-        }
+        self.end().map_or(Error::Destroyed, |end| end.write_error())
     }
 
     /// Apply `change`; when both sides are now done, the duplex is done.

@@ -12,6 +12,7 @@
 //! the server stops when the caller stops calling [`Duplex::read`].
 
 mod duplex;
+mod end;
 mod error;
 mod pool;
 mod resume;

@@ -20,25 +20,27 @@
 
 use std::collections::VecDeque;
 use std::future::poll_fn;
-use std::sync::{Arc, Mutex};
+use std::ops::Deref;
+use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Buf, Bytes};
 use http::HeaderMap;
-use http2_duplex_core::protocol::close;
 use http2_duplex_core::protocol::websocket::RESUME_QUERY;
 use http2_duplex_core::resume::{Action as ResumeAction, Client as Core, Config, Refusal};
-use http2_duplex_core::websocket::{
-    Action as WsAction, Endpoint, ResumableDuplex, DESTROYED_REASON, MAX_HEADER_LEN,
-};
+use http2_duplex_core::websocket::{Action as WsAction, Endpoint, ResumableDuplex, MAX_HEADER_LEN};
 use http2_duplex_core::Code;
-use tokio::sync::{watch, Notify};
+use tokio::sync::Notify;
 use tokio::task::AbortHandle;
 
+use crate::end::End;
 use crate::pool::{Conn, Target};
 use crate::transport::Transport;
-use crate::ws::{lost, Inlet, NoRoom, Opened, Outlet, WsDuplex, CLOSE_TIMEOUT, MAX_FRAME, WINDOW};
+use crate::ws::{
+    close_destroyed, lost, masked_frame, AppSide, HasAppSide, Inlet, NoRoom, Opened, Outlet,
+    Shared, WebSocketDuplex, WsDuplex, CLOSE_TIMEOUT, MAX_FRAME, WINDOW,
+};
 use crate::{upgrade, Client, Error, Options};
 
 /// How long the first WebSocket may take to answer `open`.
@@ -98,14 +100,6 @@ fn resume_target(target: &Target, id: &str) -> Target {
     Target::parse(&url).unwrap_or_else(|_| target.clone())
 }
 
-#[derive(Clone, Debug)]
-enum End {
-    /// Complete: everything acknowledged both ways.
-    Done,
-    Destroyed,
-    Failed(Error),
-}
-
 /// One WebSocket carrying the duplex.
 struct Link {
     endpoint: Endpoint,
@@ -128,7 +122,7 @@ impl Link {
     }
 }
 
-struct State {
+pub(crate) struct State {
     core: Core,
     secret: String,
     link: Option<Link>,
@@ -144,40 +138,45 @@ struct State {
     written: u64,
     /// Bytes sent on the current link (an offset, `acked..=written`).
     wire: u64,
-    /// `end()` was called (the core counts the end).
-    write_end: bool,
     /// The current link carried the end.
     end_on_wire: bool,
-    /// Data received and not yet read.
-    queue: VecDeque<Bytes>,
-    /// Bytes handed to the reader whose credit is not yet given back.
-    unreported: u64,
     /// Bytes delivered by earlier links and not yet given back: their
     /// credit is no later link's.
     stale: u64,
-    read_end: bool,
-    end: Option<End>,
+    /// What the application sees (its `write_end`: the core counts the
+    /// end).
+    app: AppSide,
     /// `(attempt, downtime ms)` of each resume, for `resumed()`.
     resumes: Vec<(u32, u64)>,
     /// When the timer task is due (ms), as the core last said.
     timer_at: Option<u64>,
 }
 
+impl HasAppSide for State {
+    fn app(&mut self) -> &mut AppSide {
+        &mut self.app
+    }
+}
+
+/// The duplex as a plain WebSocket duplex shares it (its state, change
+/// signal and writers' turn), and what resuming adds.
 struct Inner {
-    id: String,
+    shared: Shared<State>,
     /// The runtime the duplex's tasks run on: calls may come from other
     /// threads (the Node client's JS thread reads, writes and destroys).
     runtime: tokio::runtime::Handle,
     epoch: Instant,
     dial: Dial,
-    state: Mutex<State>,
-    /// Bumped on every change a read, write, `closed` or the sender may
-    /// care about.
-    changed: watch::Sender<u64>,
     /// Wakes the timer task when the core's next timeout came earlier.
     timer: Notify,
-    /// Serves writes (and `end`) one at a time, in order.
-    writer: tokio::sync::Mutex<()>,
+}
+
+impl Deref for Inner {
+    type Target = Shared<State>;
+
+    fn deref(&self) -> &Shared<State> {
+        &self.shared
+    }
 }
 
 /// A resumable duplex. Cheap to clone; clones are the same duplex.
@@ -246,33 +245,29 @@ impl ResumeDuplex {
             ..dial
         };
         let inner = Arc::new(Inner {
-            id,
+            shared: Shared::new(
+                id,
+                State {
+                    core: Core::new(config, keepalive_ms, 0),
+                    secret,
+                    link: None,
+                    generation: 0,
+                    attempt: None,
+                    unacked: VecDeque::new(),
+                    acked: 0,
+                    written: 0,
+                    wire: 0,
+                    end_on_wire: false,
+                    stale: 0,
+                    app: AppSide::default(),
+                    resumes: Vec::new(),
+                    timer_at: None,
+                },
+            ),
             runtime: tokio::runtime::Handle::current(),
             epoch: Instant::now(),
             dial,
-            state: Mutex::new(State {
-                core: Core::new(config, keepalive_ms, 0),
-                secret,
-                link: None,
-                generation: 0,
-                attempt: None,
-                unacked: VecDeque::new(),
-                acked: 0,
-                written: 0,
-                wire: 0,
-                write_end: false,
-                end_on_wire: false,
-                queue: VecDeque::new(),
-                unreported: 0,
-                stale: 0,
-                read_end: false,
-                end: None,
-                resumes: Vec::new(),
-                timer_at: None,
-            }),
-            changed: watch::channel(0).0,
             timer: Notify::new(),
-            writer: tokio::sync::Mutex::new(()),
         });
         {
             let mut state = inner.state.lock().unwrap();
@@ -285,67 +280,20 @@ impl ResumeDuplex {
         Ok(ResumeDuplex { inner })
     }
 
-    pub fn id(&self) -> &str {
-        &self.inner.id
-    }
-
     /// The next resume after the first `seen` ones: `(attempt, downtime
     /// ms)`; `None` once the duplex is over.
     pub async fn resumed(&self, seen: usize) -> Option<(u32, u64)> {
-        let mut changed = self.inner.changed.subscribe();
-        loop {
-            {
-                let state = self.inner.state.lock().unwrap();
-                if let Some(resume) = state.resumes.get(seen) {
-                    return Some(*resume);
-                }
-                if state.end.is_some() {
-                    return None;
-                }
-            }
-            if changed.changed().await.is_err() {
-                return None;
-            }
-        }
-    }
-
-    /// Everything the server sent that is available now (waiting for at
-    /// least one byte), or `None` once the server ended. Each call first
-    /// gives back the credit of what the previous call returned.
-    pub async fn read(&self) -> Result<Option<Bytes>, Error> {
         let inner = &self.inner;
-        loop {
-            let mut changed = inner.changed.subscribe();
-            {
-                let mut state = inner.state.lock().unwrap();
-                let state = &mut *state;
-                let taken = std::mem::take(&mut state.unreported);
-                let stale = taken.min(state.stale);
-                state.stale -= stale;
-                let consumed = taken - stale;
-                if let Some(link) = state.link.as_mut().filter(|_| consumed > 0) {
-                    let mut actions = Vec::new();
-                    link.endpoint.consumed(consumed, &mut actions);
-                    apply_ws(inner, state, actions);
+        inner
+            .on_change(|| {
+                let state = inner.state.lock().unwrap();
+                match state.resumes.get(seen) {
+                    Some(resume) => Some(Some(*resume)),
+                    None => state.app.end.is_some().then_some(None),
                 }
-                match &state.end {
-                    Some(End::Failed(err)) => return Err(err.clone()),
-                    Some(End::Destroyed) => return Err(Error::Destroyed),
-                    _ => {}
-                }
-                if !state.queue.is_empty() {
-                    let data = crate::ws::concat(&mut state.queue);
-                    state.unreported = data.len() as u64;
-                    return Ok(Some(data));
-                }
-                if state.read_end {
-                    return Ok(None);
-                }
-            }
-            if changed.changed().await.is_err() {
-                return Err(Error::Destroyed);
-            }
-        }
+            })
+            .await
+            .flatten()
     }
 
     /// Resolves once all of `data` is in the resume buffer (the sender
@@ -359,7 +307,7 @@ impl ResumeDuplex {
             {
                 let mut state = inner.state.lock().unwrap();
                 let state = &mut *state;
-                check_writable(state)?;
+                state.app.check_writable()?;
                 let room = state.core.room();
                 if room > 0 {
                     let n = data.len().min(room as usize);
@@ -386,7 +334,7 @@ impl ResumeDuplex {
         let mut state = inner.state.lock().unwrap();
         let state = &mut *state;
         if data.is_empty()
-            || check_writable(state).is_err()
+            || state.app.check_writable().is_err()
             || state.core.room() < data.len() as u64
         {
             return false;
@@ -403,86 +351,54 @@ impl ResumeDuplex {
     pub async fn end(&self) -> Result<(), Error> {
         let inner = &self.inner;
         let _turn = inner.writer.lock().await;
-        {
-            let mut state = inner.state.lock().unwrap();
-            let state = &mut *state;
-            if !state.write_end && state.end.is_none() {
-                state.write_end = true;
-                state.core.handle_end();
-                reschedule(inner, state);
-                inner.changed.send_modify(|n| *n += 1);
-            }
-        }
-        loop {
-            let mut changed = inner.changed.subscribe();
-            {
+        inner.count_end();
+        inner
+            .on_change(|| {
                 let state = inner.state.lock().unwrap();
-                match &state.end {
-                    Some(End::Failed(err)) => return Err(err.clone()),
-                    Some(End::Destroyed) => return Err(Error::Destroyed),
-                    Some(End::Done) => return Ok(()),
-                    None => {}
+                if let Some(end) = &state.app.end {
+                    return Some(end.error().map_or(Ok(()), Err));
                 }
                 let counts = state.core.counts();
-                if counts.peer_acked == counts.sent {
-                    return Ok(());
-                }
-            }
-            if changed.changed().await.is_err() {
-                return Err(Error::Destroyed);
-            }
+                (counts.peer_acked == counts.sent).then_some(Ok(()))
+            })
+            .await
+            .unwrap_or(Err(Error::Destroyed))
+    }
+}
+
+impl WebSocketDuplex for ResumeDuplex {
+    type State = State;
+
+    fn shared(&self) -> &Shared<State> {
+        &self.inner
+    }
+
+    /// What earlier links delivered is no current link's credit.
+    fn give_back(&self, state: &mut State, n: u64) {
+        let stale = n.min(state.stale);
+        state.stale -= stale;
+        let consumed = n - stale;
+        if let Some(link) = state.link.as_mut().filter(|_| consumed > 0) {
+            let mut actions = Vec::new();
+            link.endpoint.consumed(consumed, &mut actions);
+            apply_ws(&self.inner, state, actions);
         }
     }
 
-    /// Resolves when the duplex is over: `None` when it completed or was
-    /// destroyed, `Some(error)` when it failed.
-    pub async fn closed(&self) -> Option<Error> {
-        let mut changed = self.inner.changed.subscribe();
-        loop {
-            match &self.inner.state.lock().unwrap().end {
-                Some(End::Failed(err)) => return Some(err.clone()),
-                Some(_) => return None,
-                None => {}
-            }
-            if changed.changed().await.is_err() {
-                return None;
-            }
-        }
-    }
-
-    /// Destroys the duplex: a Close 1001 to the server on the WebSocket in
-    /// use (none while detached: the server gives up after its resume
-    /// timeout). Idempotent.
-    pub fn destroy(&self) {
+    /// The Close goes on the WebSocket in use; none while detached (the
+    /// server gives up after its resume timeout).
+    fn tell_destroyed(&self, state: &mut State) {
         let inner = &self.inner;
-        let mut state = inner.state.lock().unwrap();
-        let state = &mut *state;
-        if state.end.is_some() {
-            return;
-        }
-        state.end = Some(End::Destroyed);
-        state.queue.clear();
         if let Some(attempt) = state.attempt.take() {
             attempt.abort();
         }
         if let Some(link) = state.link.as_mut() {
-            let mut actions = Vec::new();
-            link.endpoint
-                .close(close::GOING_AWAY, DESTROYED_REASON, &mut actions);
+            let actions = close_destroyed(&mut link.endpoint);
             apply_ws(inner, state, actions);
             close_later(inner, state.generation);
         }
         inner.timer.notify_one();
-        inner.changed.send_modify(|n| *n += 1);
-    }
-}
-
-fn check_writable(state: &State) -> Result<(), Error> {
-    match &state.end {
-        Some(End::Failed(err)) => Err(err.clone()),
-        Some(_) => Err(Error::Destroyed),
-        None if state.write_end => Err(Error::WriteAfterEnd),
-        None => Ok(()),
+        inner.signal();
     }
 }
 
@@ -494,7 +410,7 @@ fn queue_write(inner: &Arc<Inner>, state: &mut State, data: Bytes) {
     state.written += data.len() as u64;
     state.unacked.push_back(data);
     apply_resume(inner, state, actions);
-    inner.changed.send_modify(|n| *n += 1);
+    inner.signal();
 }
 
 /// Reads the first WebSocket until the server's `resumable` answer:
@@ -604,14 +520,14 @@ async fn read_link(inner: Arc<Inner>, generation: u64, mut inlet: Inlet) {
 /// The link went without a Close: the duplex detaches, unless it is over.
 fn link_failed(inner: &Arc<Inner>, state: &mut State) {
     drop_link(state, false);
-    if state.end.is_none() {
+    if state.app.end.is_none() {
         let mut actions = Vec::new();
         state
             .core
             .handle_transport_failed(inner.now(), &mut actions);
         apply_resume(inner, state, actions);
     }
-    inner.changed.send_modify(|n| *n += 1);
+    inner.signal();
 }
 
 /// Abandons the link (and, `hung`, its HTTP/2 connection): what it
@@ -624,7 +540,8 @@ fn drop_link(state: &mut State, hung: bool) {
             }
         }
         link.abandon();
-        state.stale = state.unreported + state.queue.iter().map(|b| b.len() as u64).sum::<u64>();
+        state.stale =
+            state.app.unreported + state.app.queue.iter().map(|b| b.len() as u64).sum::<u64>();
     }
 }
 
@@ -632,6 +549,19 @@ impl Inner {
     /// The core's clock: ms since the duplex opened.
     fn now(&self) -> u64 {
         self.epoch.elapsed().as_millis() as u64
+    }
+
+    /// The application ended its side: the core counts the end (once, on
+    /// a duplex not over), and the sender sends it.
+    fn count_end(&self) {
+        let mut state = self.state.lock().unwrap();
+        let state = &mut *state;
+        if !state.app.write_end && state.app.end.is_none() {
+            state.app.write_end = true;
+            state.core.handle_end();
+            reschedule(self, state);
+            self.signal();
+        }
     }
 }
 
@@ -645,13 +575,13 @@ fn apply_ws(inner: &Arc<Inner>, state: &mut State, actions: Vec<WsAction>) {
             WsAction::Send(frame) => send_frame(state, frame),
             WsAction::Deliver(data) => {
                 state.core.handle_data(data.len() as u64, now, &mut out);
-                if state.end.is_none() {
-                    state.queue.push_back(data);
+                if state.app.end.is_none() {
+                    state.app.queue.push_back(data);
                 }
             }
             WsAction::End => {
                 state.core.handle_peer_end(now, &mut out);
-                state.read_end = true;
+                state.app.read_end = true;
             }
             WsAction::Credit => state.core.handle_heard(now),
             WsAction::Ack { count } => state.core.handle_ack(count, now, &mut out),
@@ -682,7 +612,7 @@ fn apply_ws(inner: &Arc<Inner>, state: &mut State, actions: Vec<WsAction>) {
                     }
                     link.reader.abort();
                 }
-                if state.end.is_none() {
+                if state.app.end.is_none() {
                     let err = match violation {
                         Some(violation) => Error::WsViolation(violation),
                         None => Error::WsClosed {
@@ -701,7 +631,7 @@ fn apply_ws(inner: &Arc<Inner>, state: &mut State, actions: Vec<WsAction>) {
         }
     }
     reschedule(inner, state);
-    inner.changed.send_modify(|n| *n += 1);
+    inner.signal();
 }
 
 /// Writes a frame to the link's stream. A stream closed for sending says
@@ -757,17 +687,17 @@ fn apply_resume(inner: &Arc<Inner>, state: &mut State, actions: Vec<ResumeAction
             } => {
                 // Nothing to send again unless a Resend follows.
                 state.wire = state.written;
-                state.end_on_wire = state.write_end;
+                state.end_on_wire = state.app.write_end;
                 state.resumes.push((attempt.unwrap_or(0), downtime_ms));
             }
             ResumeAction::Resend { from, end } => {
                 debug_assert_eq!(from, state.acked, "the queue starts at the resend");
                 state.wire = from;
-                state.end_on_wire = state.write_end && !end;
+                state.end_on_wire = state.app.write_end && !end;
             }
             ResumeAction::Complete => {
-                if state.end.is_none() {
-                    state.end = Some(End::Done);
+                if state.app.end.is_none() {
+                    state.app.end = Some(End::Done);
                 }
                 if let Some(link) = state.link.as_mut() {
                     let mut frames = Vec::new();
@@ -787,15 +717,12 @@ fn apply_resume(inner: &Arc<Inner>, state: &mut State, actions: Vec<ResumeAction
         }
     }
     reschedule(inner, state);
-    inner.changed.send_modify(|n| *n += 1);
+    inner.signal();
 }
 
 /// Records a failure (the first one wins); the duplex is over.
 fn fail(state: &mut State, err: Error) {
-    if state.end.is_none() {
-        state.end = Some(End::Failed(err));
-        state.queue.clear();
-    }
+    state.app.fail(err);
     if let Some(attempt) = state.attempt.take() {
         attempt.abort();
     }
@@ -842,7 +769,7 @@ fn reschedule(inner: &Inner, state: &State) {
         (Some(_), None) => true,
         (None, _) => false,
     };
-    if earlier || state.end.is_some() {
+    if earlier || state.app.end.is_some() {
         inner.timer.notify_one();
     }
 }
@@ -852,7 +779,7 @@ async fn timer(inner: Arc<Inner>) {
     loop {
         let due = {
             let mut state = inner.state.lock().unwrap();
-            if state.end.is_some() {
+            if state.app.end.is_some() {
                 return;
             }
             state.timer_at = state.core.poll_timeout();
@@ -884,7 +811,7 @@ async fn reconnect(inner: Arc<Inner>, generation: u64, count: u64) {
     let opened = inner.dial.open().await;
     let mut state = inner.state.lock().unwrap();
     let state = &mut *state;
-    if state.generation != generation || state.end.is_some() {
+    if state.generation != generation || state.app.end.is_some() {
         if let Ok(mut opened) = opened {
             opened.outlet.send_reset();
         }
@@ -923,7 +850,7 @@ async fn pump(inner: Arc<Inner>) {
         let want = {
             let mut state = inner.state.lock().unwrap();
             let state = &mut *state;
-            if state.end.is_some() {
+            if state.app.end.is_some() {
                 return;
             }
             next_send(&inner, state)
@@ -973,7 +900,7 @@ fn next_send(inner: &Arc<Inner>, state: &mut State) -> Option<(u64, usize)> {
             .min(MAX_FRAME as u64) as usize;
         return (want > 0).then_some((state.generation, want));
     }
-    if state.write_end && !state.end_on_wire {
+    if state.app.write_end && !state.end_on_wire {
         state.end_on_wire = true;
         let mut actions = Vec::new();
         link.endpoint.end(&mut actions);
@@ -1014,8 +941,8 @@ fn poll_capacity(
 }
 
 /// Sends one frame from the queue at `wire`, within `capacity`: one
-/// piece of one write (a slice, not a copy), copied once as it is masked.
-/// Whether it sent one.
+/// piece of one write, copied once as it is masked (the queue keeps it as
+/// written, for a resend). Whether it sent one.
 fn send_data(state: &mut State, capacity: usize) -> bool {
     let Some(link) = state.link.as_mut().filter(|l| l.answered) else {
         return false;
@@ -1027,7 +954,7 @@ fn send_data(state: &mut State, capacity: usize) -> bool {
     let mut piece = None;
     for chunk in &state.unacked {
         if offset < chunk.len() {
-            piece = Some(chunk.slice(offset..));
+            piece = Some(&chunk[offset..]);
             break;
         }
         offset -= chunk.len();
@@ -1044,20 +971,8 @@ fn send_data(state: &mut State, capacity: usize) -> bool {
         send.reserve_capacity(0);
         return false;
     }
-    // Header and payload in one buffer: room for the longest header, the
-    // payload after it, masked in place (the queue keeps the original).
-    let mut frame = BytesMut::with_capacity(MAX_HEADER_LEN + n);
-    frame.resize(MAX_HEADER_LEN, 0);
-    frame.extend_from_slice(&piece[..n]);
-    let mut payload = frame.split_off(MAX_HEADER_LEN);
-    let (header, len) = link
-        .endpoint
-        .data_frame(&mut payload)
-        .expect("within the credit");
-    frame[MAX_HEADER_LEN - len..].copy_from_slice(&header[..len]);
-    frame.advance(MAX_HEADER_LEN - len);
-    frame.unsplit(payload);
-    let sent = send.send_data(frame.freeze(), false);
+    let frame = masked_frame(&mut link.endpoint, &piece[..n]);
+    let sent = send.send_data(frame, false);
     send.reserve_capacity(0);
     if sent.is_err() {
         link.send = None;

@@ -9,7 +9,7 @@ use std::task::{Context, Poll, Waker};
 use crate::duplex::{extra_headers, StreamingDuplex};
 use crate::pool::Target;
 use crate::resume::{self, Dial, ResumeDuplex};
-use crate::ws::{OpenError, Opened, WsDuplex};
+use crate::ws::{OpenError, Opened, WebSocketDuplex, WsDuplex};
 use crate::{upgrade, Bytes, Client, Error, Options};
 
 /// Which transport [`crate::Client::open`] uses.

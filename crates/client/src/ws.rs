@@ -20,13 +20,14 @@ use std::sync::{Arc, LazyLock, Mutex};
 use std::task::Poll;
 use std::time::Duration;
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use h2::{Reason, RecvStream, SendStream};
 use http::{HeaderMap, HeaderValue, Method, Request};
 use http2_duplex_core::protocol::websocket::RESUME_SUBPROTOCOL;
 use http2_duplex_core::protocol::{close, value, wait};
 use http2_duplex_core::websocket::{
-    Action, Endpoint, DESTROYED_REASON, INITIAL_CREDIT, MAX_HEADER_LEN, SUBPROTOCOL, VERSION,
+    mask_in_place, Action, Endpoint, DESTROYED_REASON, INITIAL_CREDIT, MAX_HEADER_LEN, SUBPROTOCOL,
+    VERSION,
 };
 use http2_duplex_core::Code;
 use tokio::io::{AsyncReadExt, ReadHalf};
@@ -35,6 +36,7 @@ use tokio::sync::watch;
 use crate::duplex::{
     request, status_error, END_ANSWER_TIMEOUT, HEADER_DESTROYED, HEADER_END, HEADER_ID,
 };
+use crate::end::End;
 use crate::pool::{Conn, Target};
 use crate::upgrade::{Io, SocketOutlet};
 use crate::Error;
@@ -50,14 +52,6 @@ pub(crate) const MAX_FRAME: usize = 256 * 1024;
 pub(crate) const CLOSE_TIMEOUT: Duration = Duration::from_millis(wait::WS_CLOSE_MS as u64);
 
 const STREAM: &str = "WebSocket stream";
-
-#[derive(Clone, Debug)]
-enum End {
-    /// Both directions ended and the close handshake is through.
-    Done,
-    Destroyed,
-    Failed(Error),
-}
 
 /// Where the WebSocket's frames go.
 pub(crate) enum Outlet {
@@ -207,32 +201,214 @@ impl Inlet {
     }
 }
 
-struct State {
-    endpoint: Endpoint,
-    send: Option<Outlet>,
-    /// Data received and not yet read.
-    queue: VecDeque<Bytes>,
-    /// Bytes handed to the reader whose credit is not yet given back: given
-    /// back on the next read, i.e. once the application wants more.
-    unreported: u64,
-    /// The server ended its direction.
-    read_end: bool,
-    /// `end()` was called.
-    write_end: bool,
-    /// The close handshake is over (or the stream failed).
-    finished: bool,
-    end: Option<End>,
+/// A WebSocket duplex, plain or resumable, as its callers and tasks share
+/// it: its state (`S`, which holds what the application sees) and the
+/// means to wait for its changes and to take turns writing.
+pub(crate) struct Shared<S> {
+    pub id: String,
+    pub state: Mutex<S>,
+    /// Bumped on every change a waiting call or task may care about.
+    pub changed: watch::Sender<u64>,
+    /// Serves writes (and `end`) one at a time, in order.
+    pub writer: tokio::sync::Mutex<()>,
 }
 
-struct Inner {
-    id: String,
-    state: Mutex<State>,
-    /// Bumped on every change a waiting read, write or `closed` may care
-    /// about.
-    changed: watch::Sender<u64>,
-    /// Serves writes (and `end`) one at a time, in order.
-    writer: tokio::sync::Mutex<()>,
+/// A duplex's state that holds what the application sees of it.
+pub(crate) trait HasAppSide {
+    fn app(&mut self) -> &mut AppSide;
 }
+
+/// A WebSocket duplex, plain or resumable: how it is read, closed and
+/// destroyed.
+pub(crate) trait WebSocketDuplex {
+    type State: HasAppSide;
+
+    fn shared(&self) -> &Shared<Self::State>;
+
+    /// Gives back the credit of `n` bytes the application consumed.
+    fn give_back(&self, state: &mut Self::State, n: u64);
+
+    /// Whether the duplex ends on its own, so that a destroy does nothing.
+    fn ends_on_its_own(_state: &Self::State) -> bool {
+        false
+    }
+
+    /// Tells the server the duplex was destroyed (it is marked so): a
+    /// Close 1001 ([`close_destroyed`]) where a WebSocket is in use.
+    fn tell_destroyed(&self, state: &mut Self::State);
+
+    fn id(&self) -> &str {
+        &self.shared().id
+    }
+
+    /// Everything the server sent that is available now (waiting for at
+    /// least one byte), or `None` once the server ended. Each call first
+    /// gives back the credit of what the previous call returned.
+    async fn read(&self) -> Result<Option<Bytes>, Error> {
+        let shared = self.shared();
+        shared
+            .on_change(|| {
+                let mut state = shared.state.lock().unwrap();
+                let consumed = std::mem::take(&mut state.app().unreported);
+                if consumed > 0 {
+                    self.give_back(&mut state, consumed);
+                }
+                state.app().read_now()
+            })
+            .await
+            .unwrap_or(Err(Error::Destroyed))
+    }
+
+    /// Resolves when the duplex is over: `None` when it was done or
+    /// destroyed, `Some(error)` when it failed.
+    async fn closed(&self) -> Option<Error> {
+        let shared = self.shared();
+        shared
+            .on_change(|| shared.state.lock().unwrap().app().end.clone())
+            .await
+            .and_then(|end| end.failure())
+    }
+
+    /// Destroys the duplex: what was received and not read is dropped and
+    /// the server told. Idempotent.
+    fn destroy(&self) {
+        let mut state = self.shared().state.lock().unwrap();
+        if Self::ends_on_its_own(&state) || !state.app().destroy() {
+            return;
+        }
+        self.tell_destroyed(&mut state);
+    }
+}
+
+impl<S> Shared<S> {
+    pub(crate) fn new(id: String, state: S) -> Self {
+        Shared {
+            id,
+            state: Mutex::new(state),
+            changed: watch::channel(0).0,
+            writer: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// Wakes whatever waits for a change.
+    pub(crate) fn signal(&self) {
+        self.changed.send_modify(|n| *n += 1);
+    }
+
+    /// Calls `now` until it has an answer: at once, then after every
+    /// change. `None`: the signal is gone.
+    pub(crate) async fn on_change<T>(&self, mut now: impl FnMut() -> Option<T>) -> Option<T> {
+        let mut seen = self.changed.subscribe();
+        loop {
+            if let Some(answer) = now() {
+                return Some(answer);
+            }
+            if seen.changed().await.is_err() {
+                return None;
+            }
+        }
+    }
+}
+
+/// What the application sees of a WebSocket duplex, plain or resumable.
+#[derive(Default)]
+pub(crate) struct AppSide {
+    /// Data received and not yet read.
+    pub queue: VecDeque<Bytes>,
+    /// Bytes handed to the reader whose credit is not yet given back: given
+    /// back on the next read, i.e. once the application wants more.
+    pub unreported: u64,
+    /// The server ended its direction.
+    pub read_end: bool,
+    /// `end()` was called.
+    pub write_end: bool,
+    pub end: Option<End>,
+}
+
+impl AppSide {
+    /// A read's answer now, if it has one: the data received (its credit
+    /// given back on the next read), the end, or why no more comes.
+    pub(crate) fn read_now(&mut self) -> Option<Result<Option<Bytes>, Error>> {
+        if let Some(err) = self.end.as_ref().and_then(End::error) {
+            return Some(Err(err));
+        }
+        if !self.queue.is_empty() {
+            let data = concat(&mut self.queue);
+            self.unreported = data.len() as u64;
+            return Some(Ok(Some(data)));
+        }
+        // (A resumable duplex is done only after the server's end came.)
+        (self.read_end || matches!(self.end, Some(End::Done))).then_some(Ok(None))
+    }
+
+    /// Whether the application may write.
+    pub(crate) fn check_writable(&self) -> Result<(), Error> {
+        match &self.end {
+            Some(end) => Err(end.write_error()),
+            None if self.write_end => Err(Error::WriteAfterEnd),
+            None => Ok(()),
+        }
+    }
+
+    /// Records a failure (the first end wins); what was not read is lost.
+    pub(crate) fn fail(&mut self, err: Error) {
+        if self.end.is_none() {
+            self.end = Some(End::Failed(err));
+            self.queue.clear();
+        }
+    }
+
+    /// Marks the duplex destroyed, dropping what was not read; false when
+    /// it had ended already.
+    pub(crate) fn destroy(&mut self) -> bool {
+        if self.end.is_some() {
+            return false;
+        }
+        self.end = Some(End::Destroyed);
+        self.queue.clear();
+        true
+    }
+}
+
+/// The Close a destroyed duplex sends the server: 1001, going away.
+pub(crate) fn close_destroyed(endpoint: &mut Endpoint) -> Vec<Action> {
+    let mut actions = Vec::new();
+    endpoint.close(close::GOING_AWAY, DESTROYED_REASON, &mut actions);
+    actions
+}
+
+/// One binary frame of `payload`, header and payload in one buffer (one
+/// DATA frame, one write to a socket), counted as sent: `payload` must be
+/// within the credit. The payload is copied, then masked in the frame:
+/// `payload` stays as it is (a resume may send it again).
+pub(crate) fn masked_frame(endpoint: &mut Endpoint, payload: &[u8]) -> Bytes {
+    let (header, len) = endpoint
+        .data_header(payload.len() as u64)
+        .expect("within the credit");
+    let mut frame = BytesMut::with_capacity(len + payload.len());
+    frame.extend_from_slice(&header[..len]);
+    frame.extend_from_slice(payload);
+    // A client's header ends with the frame's mask key.
+    let key = header[len - 4..len].try_into().expect("4 bytes");
+    mask_in_place(&mut frame[len..], key, 0);
+    frame.freeze()
+}
+
+pub(crate) struct State {
+    endpoint: Endpoint,
+    send: Option<Outlet>,
+    /// The close handshake is over (or the stream failed).
+    finished: bool,
+    app: AppSide,
+}
+
+impl HasAppSide for State {
+    fn app(&mut self) -> &mut AppSide {
+        &mut self.app
+    }
+}
+
+type Inner = Shared<State>;
 
 /// A duplex over one WebSocket. Cheap to clone; clones are the same duplex.
 #[derive(Clone)]
@@ -401,67 +577,21 @@ impl WsDuplex {
         let mut endpoint = Endpoint::client(WINDOW as usize, WINDOW);
         let mut actions = Vec::new();
         endpoint.open(&mut actions);
-        let inner = Arc::new(Inner {
+        let inner = Arc::new(Shared::new(
             id,
-            state: Mutex::new(State {
+            State {
                 endpoint,
                 send: Some(outlet),
-                queue: VecDeque::new(),
-                unreported: 0,
-                read_end: false,
-                write_end: false,
                 finished: false,
-                end: None,
-            }),
-            changed: watch::channel(0).0,
-            writer: tokio::sync::Mutex::new(()),
-        });
+                app: AppSide::default(),
+            },
+        ));
         {
             let mut state = inner.state.lock().unwrap();
             inner.apply(&mut state, actions);
         }
         tokio::spawn(drive(inner.clone(), inlet));
         WsDuplex { inner }
-    }
-
-    pub fn id(&self) -> &str {
-        &self.inner.id
-    }
-
-    /// Everything the server sent that is available now (waiting for at
-    /// least one byte), or `None` once the server ended. Each call first
-    /// gives back the credit of what the previous call returned.
-    pub async fn read(&self) -> Result<Option<Bytes>, Error> {
-        let inner = &self.inner;
-        loop {
-            let mut changed = inner.changed.subscribe();
-            {
-                let mut state = inner.state.lock().unwrap();
-                let state = &mut *state;
-                let consumed = std::mem::take(&mut state.unreported);
-                if consumed > 0 && !state.finished {
-                    let mut actions = Vec::new();
-                    state.endpoint.consumed(consumed, &mut actions);
-                    inner.apply(state, actions);
-                }
-                match &state.end {
-                    Some(End::Failed(err)) => return Err(err.clone()),
-                    Some(End::Destroyed) => return Err(Error::Destroyed),
-                    _ => {}
-                }
-                if !state.queue.is_empty() {
-                    let data = concat(&mut state.queue);
-                    state.unreported = data.len() as u64;
-                    return Ok(Some(data));
-                }
-                if state.read_end || matches!(state.end, Some(End::Done)) {
-                    return Ok(None);
-                }
-            }
-            if changed.changed().await.is_err() {
-                return Err(Error::Destroyed);
-            }
-        }
     }
 
     /// Resolves once all of `data` is handed to the stream, as far as the
@@ -478,7 +608,7 @@ impl WsDuplex {
                 // The server's credit.
                 let want = {
                     let mut state = inner.state.lock().unwrap();
-                    let closed_under_us = state.send.is_none() && state.end.is_none();
+                    let closed_under_us = state.send.is_none() && state.app.end.is_none();
                     if !closed_under_us {
                         inner.check_writable(&state)?;
                     }
@@ -513,7 +643,7 @@ impl WsDuplex {
                 };
                 let mut state = inner.state.lock().unwrap();
                 let state = &mut *state;
-                if state.send.is_none() && state.end.is_none() {
+                if state.send.is_none() && state.app.end.is_none() {
                     continue;
                 }
                 inner.check_writable(state)?;
@@ -576,20 +706,8 @@ impl WsDuplex {
             send.reserve_capacity(0);
             return false;
         }
-        // Header and payload in one buffer (one DATA frame): room for the
-        // longest header, the payload after it, masked in place.
-        let mut frame = BytesMut::with_capacity(need);
-        frame.resize(MAX_HEADER_LEN, 0);
-        frame.extend_from_slice(data);
-        let mut payload = frame.split_off(MAX_HEADER_LEN);
-        let (header, len) = state
-            .endpoint
-            .data_frame(&mut payload)
-            .expect("within the credit");
-        frame[MAX_HEADER_LEN - len..].copy_from_slice(&header[..len]);
-        frame.advance(MAX_HEADER_LEN - len);
-        frame.unsplit(payload);
-        let sent = send.send_data(frame.freeze(), false);
+        let frame = masked_frame(&mut state.endpoint, data);
+        let sent = send.send_data(frame, false);
         send.reserve_capacity(0);
         if sent.is_err() {
             // The stream closed under the write (see `apply`): `write`
@@ -606,63 +724,48 @@ impl WsDuplex {
         let _turn = inner.writer.lock().await;
         let mut state = inner.state.lock().unwrap();
         let state = &mut *state;
-        if state.write_end {
+        if state.app.write_end {
             return Ok(());
         }
-        match &state.end {
-            Some(End::Failed(err)) => return Err(err.clone()),
-            Some(End::Destroyed) => return Err(Error::Destroyed),
-            _ => {}
+        if let Some(err) = state.app.end.as_ref().and_then(End::error) {
+            return Err(err);
         }
-        state.write_end = true;
+        state.app.write_end = true;
         let mut actions = Vec::new();
         state.endpoint.end(&mut actions);
         inner.apply(state, actions);
         Ok(())
     }
+}
 
-    /// Resolves when the duplex is over: `None` when it finished or was
-    /// destroyed, `Some(error)` when it failed.
-    pub async fn closed(&self) -> Option<Error> {
-        let mut changed = self.inner.changed.subscribe();
-        loop {
-            match &self.inner.state.lock().unwrap().end {
-                Some(End::Failed(err)) => return Some(err.clone()),
-                Some(_) => return None,
-                None => {}
-            }
-            if changed.changed().await.is_err() {
-                return None;
-            }
+impl WebSocketDuplex for WsDuplex {
+    type State = State;
+
+    fn shared(&self) -> &Shared<State> {
+        &self.inner
+    }
+
+    fn give_back(&self, state: &mut State, n: u64) {
+        if !state.finished {
+            let mut actions = Vec::new();
+            state.endpoint.consumed(n, &mut actions);
+            self.inner.apply(state, actions);
         }
     }
 
-    /// Destroys the duplex: a Close 1001 to the server unless both
-    /// directions already ended (the close handshake then finishes on its
-    /// own). Idempotent.
-    pub fn destroy(&self) {
-        let inner = &self.inner;
-        let mut state = inner.state.lock().unwrap();
-        let state = &mut *state;
-        if state.end.is_some() {
-            return;
-        }
-        if state.endpoint.both_ended() {
-            return;
-        }
-        state.end = Some(End::Destroyed);
-        state.queue.clear();
-        let mut actions = Vec::new();
-        state
-            .endpoint
-            .close(close::GOING_AWAY, DESTROYED_REASON, &mut actions);
-        inner.apply(state, actions);
-        inner.changed.send_modify(|n| *n += 1);
+    /// Both directions ended: the close handshake finishes on its own.
+    fn ends_on_its_own(state: &State) -> bool {
+        state.endpoint.both_ended()
+    }
+
+    fn tell_destroyed(&self, state: &mut State) {
+        let actions = close_destroyed(&mut state.endpoint);
+        self.inner.apply(state, actions);
     }
 }
 
 /// The pieces of one read as one buffer: copied only when there are several.
-pub(crate) fn concat(queue: &mut VecDeque<Bytes>) -> Bytes {
+fn concat(queue: &mut VecDeque<Bytes>) -> Bytes {
     if queue.len() == 1 {
         return queue.pop_front().expect("one piece");
     }
@@ -673,18 +776,16 @@ pub(crate) fn concat(queue: &mut VecDeque<Bytes>) -> Bytes {
     buf.freeze()
 }
 
-impl Inner {
+impl Shared<State> {
     fn check_writable(&self, state: &State) -> Result<(), Error> {
-        match &state.end {
-            Some(End::Failed(err)) => Err(err.clone()),
-            Some(_) => Err(Error::Destroyed),
-            None if state.write_end => Err(Error::WriteAfterEnd),
-            None if state.send.is_none() || state.endpoint.close_sent() => Err(Error::WsClosed {
+        state.app.check_writable()?;
+        if state.send.is_none() || state.endpoint.close_sent() {
+            return Err(Error::WsClosed {
                 code: None,
                 reason: "the WebSocket is closing".to_string(),
-            }),
-            None => Ok(()),
+            });
         }
+        Ok(())
     }
 
     /// Waits until the stream may take a frame header and some payload.
@@ -711,11 +812,11 @@ impl Inner {
         for action in actions {
             match action {
                 Action::Deliver(data) => {
-                    if state.end.is_none() {
-                        state.queue.push_back(data);
+                    if state.app.end.is_none() {
+                        state.app.queue.push_back(data);
                     }
                 }
-                Action::End => state.read_end = true,
+                Action::End => state.app.read_end = true,
                 Action::Send(frame) => {
                     if let Some(send) = state.send.as_mut() {
                         // The stream is closed for sending: the server (or a
@@ -754,13 +855,13 @@ impl Inner {
                                     .to_string(),
                         })
                     };
-                    if state.end.is_none() {
-                        state.end = Some(outcome);
+                    if state.app.end.is_none() {
+                        state.app.end = Some(outcome);
                     }
                 }
             }
         }
-        self.changed.send_modify(|n| *n += 1);
+        self.signal();
     }
 
     /// Records a failure (the first one wins) and resets the stream; returns
@@ -768,20 +869,13 @@ impl Inner {
     /// finish stays readable: a connection reset after the close handshake
     /// (a proxy closing its side) loses nothing.
     fn fail(&self, state: &mut State, err: Error) -> Error {
-        if state.end.is_none() {
-            state.end = Some(End::Failed(err.clone()));
-            state.queue.clear();
-        }
+        state.app.fail(err.clone());
         state.finished = true;
         if let Some(mut send) = state.send.take() {
             send.send_reset();
         }
-        self.changed.send_modify(|n| *n += 1);
-        match &state.end {
-            Some(End::Failed(first)) => first.clone(),
-            Some(End::Destroyed) => Error::Destroyed,
-            _ => err,
-        }
+        self.signal();
+        state.app.end.as_ref().and_then(End::error).unwrap_or(err)
     }
 }
 
@@ -809,7 +903,7 @@ async fn drive(inner: Arc<Inner>, mut inlet: Inlet) {
     loop {
         {
             let state = inner.state.lock().unwrap();
-            let closing = state.finished || matches!(state.end, Some(End::Destroyed));
+            let closing = state.finished || matches!(state.app.end, Some(End::Destroyed));
             if closing && deadline.is_none() {
                 deadline = Some(tokio::time::Instant::now() + CLOSE_TIMEOUT);
             }
@@ -862,4 +956,31 @@ async fn drive(inner: Arc<Inner>, mut inlet: Inlet) {
     }
     drop(state);
     drop(inlet);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http2_duplex_core::websocket::{encode_header, Opcode};
+
+    #[test]
+    fn a_masked_frame_is_the_header_then_the_payload_masked_with_its_key() {
+        let mut endpoint = Endpoint::client(WINDOW as usize, WINDOW);
+        endpoint.open(&mut Vec::new());
+        // Not a multiple of the key's length.
+        let payload: Vec<u8> = (0..3 * 8 * 1024 + 5).map(|i| (i * 7 % 251) as u8).collect();
+        let frame = masked_frame(&mut endpoint, &payload);
+        let key: [u8; 4] = frame[4..8].try_into().unwrap();
+        let (header, len) = encode_header(Opcode::Binary, true, payload.len() as u64, Some(key));
+        assert_eq!(len, 8);
+        assert_eq!(frame[..len], header[..len]);
+        let mut unmasked = frame[len..].to_vec();
+        mask_in_place(&mut unmasked, key, 0);
+        assert_eq!(unmasked, payload);
+        assert_eq!(
+            endpoint.send_credit(),
+            INITIAL_CREDIT - payload.len() as u64,
+            "counted as sent"
+        );
+    }
 }
