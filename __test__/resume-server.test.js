@@ -6,7 +6,7 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const { once } = require('events');
 const { randomBytes, createHash } = require('crypto');
-const { start_server } = require('../support/h2');
+const { serve } = require('../support/h2');
 const { ws_frame, read_frames, open_rfc8441 } = require('../support/ws-frames');
 
 // Not events.once: it listens for 'error', which would count as the application's.
@@ -33,14 +33,6 @@ const close_of = frames => {
     return close && { code: close.payload.readUInt16BE(0), reason: close.payload.subarray(2).toString() };
 };
 
-async function server(t, options) {
-    const s = await start_server({ keepalive_interval: 0, ...options });
-    t.after(s.close);
-    const warnings = [];
-    s.server.on('warning', w => warnings.push(w));
-    return { s, warnings };
-}
-
 async function open_duplex(s) {
     const opened = once(s.server, 'duplex');
     const ws = await connect(s, 'open');
@@ -54,7 +46,7 @@ async function open_duplex(s) {
 }
 
 test('resume: the server selects http2-duplex.2 when offered and answers open with id, secret and options', async t => {
-    const { s, warnings } = await server(t, { resume_buffer: 65536, resume_timeout: 5000, keepalive_interval: 300 });
+    const { s, warnings } = await serve(t, { resume_buffer: 65536, resume_timeout: 5000, keepalive_interval: 300 });
     const { duplex, secret, buffer, timeout, keepalive } = await open_duplex(s);
     assert.match(secret, /^[A-Za-z0-9_-]{22}$/);
     assert.deepEqual([buffer, timeout, keepalive], [65536, 5000, 300]);
@@ -63,7 +55,7 @@ test('resume: the server selects http2-duplex.2 when offered and answers open wi
 });
 
 test('resume: resume_buffer 0 selects http2-duplex.1 as before', async t => {
-    const { s } = await server(t, { resume_buffer: 0 });
+    const { s } = await serve(t, { resume_buffer: 0 });
     const opened = once(s.server, 'duplex');
     const session = s.connect();
     const { stream, headers } = await open_rfc8441(session, '/duplex', OFFER);
@@ -75,7 +67,7 @@ test('resume: resume_buffer 0 selects http2-duplex.1 as before', async t => {
 });
 
 test('resume: after a reset, a new WebSocket resumes byte-exact both ways, and the duplex completes', async t => {
-    const { s, warnings } = await server(t, { node_id: 'n1' });
+    const { s, warnings } = await serve(t, { node_id: 'n1' });
     const { ws, duplex, id, secret } = await open_duplex(s);
     const resumed = once(duplex, 'resumed');
     const closed = closing_of(duplex);
@@ -125,7 +117,7 @@ test('resume: after a reset, a new WebSocket resumes byte-exact both ways, and t
 });
 
 test('resume: a wrong secret, an unknown id or a count out of range is refused with a Close, a warning, and harms nothing', async t => {
-    const { s, warnings } = await server(t);
+    const { s, warnings } = await serve(t);
     const { ws, duplex, id, secret } = await open_duplex(s);
     duplex.on('error', err => assert.fail(err));
     duplex.write(Buffer.alloc(10));
@@ -152,7 +144,7 @@ test('resume: a wrong secret, an unknown id or a count out of range is refused w
 });
 
 test('resume: a duplex not resumed within its resume_timeout fails with RESUME_TIMEOUT and is gone from stats()', async t => {
-    const { s, warnings } = await server(t, { resume_timeout: 300 });
+    const { s, warnings } = await serve(t, { resume_timeout: 300 });
     const { ws, duplex } = await open_duplex(s);
     const errors = [];
     duplex.on('error', err => errors.push(err));
@@ -171,7 +163,7 @@ test('resume: a duplex not resumed within its resume_timeout fails with RESUME_T
 });
 
 test('resume: an application with no error listener survives a client that never resumes', async t => {
-    const { s, warnings } = await server(t, { resume_timeout: 100 });
+    const { s, warnings } = await serve(t, { resume_timeout: 100 });
     const { ws, duplex } = await open_duplex(s);
     const closed = closing_of(duplex);
     ws.stream.close(0x8);
@@ -180,7 +172,7 @@ test('resume: an application with no error listener survives a client that never
 });
 
 test('resume: the server keeps at most resume_buffer unacknowledged bytes: write() waits for acks, never loses', async t => {
-    const { s } = await server(t, { resume_buffer: 64 * 1024 });
+    const { s } = await serve(t, { resume_buffer: 64 * 1024 });
     const { ws, duplex } = await open_duplex(s);
     const data = randomBytes(256 * 1024);
     let finished = false;
@@ -199,7 +191,7 @@ test('resume: the server keeps at most resume_buffer unacknowledged bytes: write
 });
 
 test('resume: an abandoned WebSocket (Close 4001) detaches the duplex; a plain Close still ends it', async t => {
-    const { s, warnings } = await server(t);
+    const { s, warnings } = await serve(t);
     const { ws, duplex, id, secret } = await open_duplex(s);
     duplex.on('error', () => {});
     ws.stream.write(frame(8, Buffer.concat([Buffer.from([0x0f, 0xa1]), Buffer.from('resuming')])));
@@ -214,14 +206,14 @@ test('resume: an abandoned WebSocket (Close 4001) detaches the duplex; a plain C
 });
 
 test('resume: the server sends its last ack as a keep-alive when it has nothing else to send', async t => {
-    const { s } = await server(t, { keepalive_interval: 50 });
+    const { s } = await serve(t, { keepalive_interval: 50 });
     const { ws } = await open_duplex(s);
     const frames = await ws.until(f => texts(f).filter(x => x === 'ack 0').length >= 2);
     assert.ok(texts(frames).filter(x => x === 'ack 0').length >= 2);
 });
 
 test('resume: acks that come before the buffer is full make room too', { timeout: 10000 }, async t => {
-    const { s } = await server(t, { resume_buffer: 64 * 1024 });
+    const { s } = await serve(t, { resume_buffer: 64 * 1024 });
     const { ws, duplex } = await open_duplex(s);
     const data = randomBytes(4 * 48 * 1024);
     const piece = i => data.subarray(i * 48 * 1024, (i + 1) * 48 * 1024);
@@ -248,7 +240,7 @@ test('resume: acks that come before the buffer is full make room too', { timeout
 
 test('resume: a client that resumes again and again cannot make an unread duplex hold more than a window', { timeout: 20000 }, async t => {
     const window = 1024 * 1024;
-    const { s, warnings } = await server(t, { window_bytes: window });
+    const { s, warnings } = await serve(t, { window_bytes: window });
     const { ws, duplex, id, secret } = await open_duplex(s);
     duplex.on('error', () => {});
     duplex.pause();
@@ -282,7 +274,7 @@ test('resume: a client that resumes again and again cannot make an unread duplex
 // connection lets the other go on.
 test('resume: one connection\'s resume buffers share max_resume_bytes_per_connection; other connections are not held', async t => {
     const budget = 100 * 1024;
-    const { s } = await server(t, { max_resume_bytes_per_connection: budget });
+    const { s } = await serve(t, { max_resume_bytes_per_connection: budget });
     const session = s.connect();
     const opened = [];
     s.server.on('duplex', duplex => opened.push(duplex));

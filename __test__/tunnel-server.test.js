@@ -8,7 +8,7 @@ const assert = require('node:assert/strict');
 const http = require('http');
 const { once } = require('events');
 const { randomBytes } = require('crypto');
-const { start_server, request } = require('../support/h2');
+const { serve, request } = require('../support/h2');
 const { ws_frame, read_frames, open_rfc8441 } = require('../support/ws-frames');
 const { open_tunnel } = require('../support/tunnel');
 const { HEADER, WEBSOCKET } = require('../lib/protocol');
@@ -18,14 +18,6 @@ const frame = (opcode, payload) => ws_frame(opcode, payload, { masked: true });
 const texts = frames => frames.filter(f => f.opcode === 1).map(f => f.payload.toString());
 const binary = frames => Buffer.concat(frames.filter(f => f.opcode === 2).map(f => f.payload));
 const closing_of = duplex => new Promise(resolve => duplex.on('close', resolve));
-
-async function server(t, options) {
-    const s = await start_server({ keepalive_interval: 0, ...options });
-    t.after(s.close);
-    const warnings = [];
-    s.server.on('warning', w => warnings.push(w));
-    return { s, warnings };
-}
 
 // A tunnel whose first message is `first`: its carrier and the frames read.
 async function tunnel(session, first, options) {
@@ -48,7 +40,7 @@ async function open_duplex(s, session = s.connect()) {
 }
 
 test('tunnel: a GET asking for http2-duplex.2 carries a resumable duplex that echoes, counted once', async t => {
-    const { s, warnings } = await server(t, { max_duplexes_per_connection: 1 });
+    const { s, warnings } = await serve(t, { max_duplexes_per_connection: 1 });
     const { t: carrier, duplex, id } = await open_duplex(s);
     assert.equal(carrier.headers[HEADER.TUNNEL], WEBSOCKET.RESUME_SUBPROTOCOL);
     assert.notEqual(carrier.id, id, 'the carrier has an id of its own');
@@ -66,7 +58,7 @@ test('tunnel: a GET asking for http2-duplex.2 carries a resumable duplex that ec
 });
 
 test('tunnel: without resume (resume_buffer 0) the GET opens a plain duplex', async t => {
-    const { s } = await server(t, { resume_buffer: 0 });
+    const { s } = await serve(t, { resume_buffer: 0 });
     const opened = once(s.server, 'duplex');
     const carrier = await open_tunnel(s.connect());
     const [duplex, id] = await opened;
@@ -81,7 +73,7 @@ test('tunnel: without resume (resume_buffer 0) the GET opens a plain duplex', as
 });
 
 test('tunnel: a page on another origin gets no tunnel the cors option does not grant', async t => {
-    const { s, warnings } = await server(t, {});
+    const { s, warnings } = await serve(t, {});
     let opened = false;
     s.server.on('duplex', () => { opened = true; });
     const carrier = await open_tunnel(s.connect(), { extra: { origin: 'https://evil.example' } });
@@ -93,7 +85,7 @@ test('tunnel: a page on another origin gets no tunnel the cors option does not g
 });
 
 test('tunnel: a preflight may ask for the tunnel header, and an answer exposes it', async t => {
-    const { s } = await server(t, { cors: { origins: ['https://app.example'] } });
+    const { s } = await serve(t, { cors: { origins: ['https://app.example'] } });
     const answer = await request(s.connect(), {
         ':method': 'OPTIONS', ':path': '/duplex', origin: 'https://app.example',
         'access-control-request-method': 'GET'
@@ -107,7 +99,7 @@ test('tunnel: a preflight may ask for the tunnel header, and an answer exposes i
 // A cut connection detaches the duplex; a new tunnel on a new connection
 // resumes it, and each side sends again what the other lacks.
 test('tunnel: after its connection is cut, a new tunnel resumes the duplex byte-exact both ways', async t => {
-    const { s, warnings } = await server(t, { node_id: 'n1' });
+    const { s, warnings } = await serve(t, { node_id: 'n1' });
     const { t: first, session, duplex, id, secret } = await open_duplex(s);
     const errors = [];
     duplex.on('error', err => errors.push(err));
@@ -136,7 +128,7 @@ test('tunnel: after its connection is cut, a new tunnel resumes the duplex byte-
 // Across transports: a duplex opened on a WebSocket resumes on a tunnel,
 // and one opened on a tunnel resumes on a WebSocket.
 test('tunnel: a WebSocket duplex resumes on a tunnel, and a tunnel duplex on a WebSocket', async t => {
-    const { s } = await server(t, {});
+    const { s } = await serve(t, {});
     const opened = once(s.server, 'duplex');
     const ws_session = s.connect();
     const ws = await open_rfc8441(ws_session, '/duplex', `${WEBSOCKET.RESUME_SUBPROTOCOL}, ${WEBSOCKET.SUBPROTOCOL}`);
@@ -163,7 +155,7 @@ test('tunnel: a WebSocket duplex resumes on a tunnel, and a tunnel duplex on a W
 });
 
 test('tunnel: a resume with a wrong secret is refused with a Close naming the code and harms nothing', async t => {
-    const { s, warnings } = await server(t, {});
+    const { s, warnings } = await serve(t, {});
     const { duplex, id } = await open_duplex(s);
     const refused = await tunnel(s.connect(), `${WEBSOCKET.RESUME_PREFIX}${id} ${'A'.repeat(22)} 0`);
     const close = refused.frames.find(f => f.opcode === 8);
@@ -175,7 +167,7 @@ test('tunnel: a resume with a wrong secret is refused with a Close naming the co
 });
 
 test('tunnel: a detached duplex left past resume_timeout is gone, with no error listener needed', async t => {
-    const { s, warnings } = await server(t, { resume_timeout: 200 });
+    const { s, warnings } = await serve(t, { resume_timeout: 200 });
     const { session, duplex } = await open_duplex(s);
     const closed = closing_of(duplex);
     session.destroy();

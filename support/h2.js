@@ -38,6 +38,16 @@ async function start_server(options = {}, path = '/duplex') {
     return { http2_server, server, url, path, connect, close };
 }
 
+// A server for test `t` (closed after it) without keep-alives unless asked,
+// and the warnings it emits: { s, warnings }.
+async function serve(t, options) {
+    const s = await start_server({ keepalive_interval: 0, ...options });
+    t.after(s.close);
+    const warnings = [];
+    s.server.on('warning', w => warnings.push(w));
+    return { s, warnings };
+}
+
 // Sends a request and resolves to { status, headers, body }.
 async function request(session, headers, body) {
     const stream = session.request(headers, { endStream: body === undefined });
@@ -114,7 +124,7 @@ function read_bytes(readable, length) {
 }
 
 module.exports = {
-    start_server, one_duplex, request, open, post, next_duplex, read_bytes, cert
+    start_server, serve, one_duplex, request, open, post, next_duplex, read_bytes, cert
 };
 
 // Not `for await`: ending the loop destroys the stream, and a duplex whose
