@@ -829,7 +829,7 @@ impl Shared<State> {
                     }
                 }
                 Action::Credit => {}
-                // http2-duplex.2 only (not offered yet).
+                // http2-duplex.2 only: a resumable duplex is crate::resume's.
                 Action::Ack { .. }
                 | Action::Open
                 | Action::Resume(_)
