@@ -80,7 +80,9 @@ export interface ConnectOptions extends DuplexOptions {
      * server refuses the resume, with ERR_HTTP2_DUPLEX_RESUME_TIMEOUT when
      * it was not resumed within the server's resume timeout. WebSocket
      * only: with transport 'streaming' connect() throws
-     * ERR_HTTP2_DUPLEX_INVALID_OPTION.
+     * ERR_HTTP2_DUPLEX_INVALID_OPTION, and under 'auto' a server no
+     * WebSocket reaches gives a streaming duplex that is not resumable
+     * (`resumable` false; the browser client tunnels instead).
      */
     resume?: boolean;
     /** Connection pool (default: one shared by the process). */
