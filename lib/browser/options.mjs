@@ -74,8 +74,9 @@ export function fetch_only_options(options) {
 // WebSocket is tried (first, for 'auto'). Each option means the same on every
 // transport make() may use: 'auto' with an option only the fetch paths honour uses
 // them (with resume, through a WebSocket tunnel); an explicit transport that cannot
-// honour an option is a TypeError coded ERR_HTTP2_DUPLEX_INVALID_OPTION. `can_stream()`: whether this browser can stream
-// request bodies (asked only for transport 'streaming').
+// honour an option is a TypeError coded ERR_HTTP2_DUPLEX_INVALID_OPTION.
+// `can_stream()`: whether this browser can stream request bodies (asked only for
+// transport 'streaming').
 export function plan_transport(options, can_stream) {
     const transport = options?.transport ?? 'auto';
     if (!TRANSPORTS.includes(transport)) {

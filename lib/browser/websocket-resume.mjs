@@ -5,8 +5,8 @@
 // count. A duplex opened on a WebSocket tunnel (tunnel.mjs) resumes on tunnels; one
 // opened on a WebSocket resumes on WebSockets until an attempt fails before the
 // server's answer, then on tunnels (`opened.fallback`, transport 'auto': the hop may
-// not carry WebSockets any more). Credit is per WebSocket, as in http2-duplex.1; on a resumed one the client
-// starts with none (docs/protocol.md).
+// not carry WebSockets any more). Credit is per WebSocket, as in http2-duplex.1; on a
+// resumed one the client starts with none (docs/protocol.md).
 import protocol from '../protocol.js';
 import {
     WebSocketDuplex, websocket_url, close_error, message_bytes, carried_by, COUNT_PATTERN, CREDIT
@@ -242,17 +242,17 @@ export class ResumableWebSocketDuplex extends WebSocketDuplex {
     // 'close-transport': the attempt in flight hung, or the WebSocket carrying the duplex.
     _abandon() {
         if (this._attempt) {
-            this._fall_back(this._attempt);
+            this._fall_back();
             this._drop_attempt();
         } else {
             this._detach(this._ws, CLOSE.RESUMING);
         }
     }
 
-    // An attempt failed (or hung) before the server's answer: once a WebSocket's has,
-    // the duplex resumes on tunnels.
-    _fall_back(attempt) {
-        if (this._fallback && !attempt.ws.tunnel) {
+    // An attempt failed (or hung) before the server's answer: a duplex with a
+    // fallback resumes on tunnels from now on.
+    _fall_back() {
+        if (this._fallback) {
             this._WebSocket = this._fallback;
         }
     }
@@ -273,6 +273,7 @@ export class ResumableWebSocketDuplex extends WebSocketDuplex {
             ws = new this._WebSocket(resume_url(this.url, this.id), WEBSOCKET.RESUME_SUBPROTOCOL);
         } catch {
             // As a connection that failed: the core backs off.
+            this._fall_back();
             queueMicrotask(() => this._run(out => this._core.handle_transport_failed(now(), out)));
             return;
         }
@@ -280,7 +281,7 @@ export class ResumableWebSocketDuplex extends WebSocketDuplex {
         const attempt = { ws };
         const failed = () => {
             if (this._attempt === attempt) {
-                this._fall_back(attempt);
+                this._fall_back();
                 this._drop_attempt();
                 this._run(out => this._core.handle_transport_failed(now(), out));
             }
