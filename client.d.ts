@@ -136,9 +136,9 @@ export interface MakeOptions extends DuplexOptions, Omit<RequestInit, 'body' | '
      * honours those options (`tunnel` true; docs/protocol.md "Resume on the fetch paths");
      * a server without resume answers with a plain duplex (`resumable` false). A duplex
      * opened on a WebSocket ('auto') resumes on tunnels once a WebSocket for a resume
-     * fails before the server answers it. What was written is kept (not copied) until
-     * the server acknowledges it, at most the server's resume_buffer (a write beyond it
-     * waits): do not modify a chunk once written. Default false.
+     * fails to open. What was written is kept (not copied) until the server
+     * acknowledges it, at most the server's resume_buffer (a write beyond it waits): do
+     * not modify a chunk once written. Default false.
      */
     resume?: boolean;
     /**

@@ -440,7 +440,7 @@ class StandInWebSocket extends EventTarget {
     }
 }
 
-test('duplex on a WebSocket: resumes on WebSockets until an attempt fails to open, then on tunnels', async () => {
+test('duplex on a WebSocket: resumes on WebSockets until one fails to open, then on tunnels', async () => {
     StandInWebSocket.made = [];
     const { Tunnel, opens } = tunnels();
     const ws = new StandInWebSocket('wss://localhost/duplex');
@@ -459,13 +459,20 @@ test('duplex on a WebSocket: resumes on WebSockets until an attempt fails to ope
     ws2.dispatchEvent(Object.assign(new Event('message'), { data: 'resumed 0' }));
     assert.deepEqual([duplex.transport, duplex.tunnel], ['websocket', false]);
     ws2.closed(1006);
-    // This attempt fails before it opens: the next is a tunnel.
+    // This attempt opens, then is cut before the answer: WebSockets get through.
     const ws3 = StandInWebSocket.made[2];
+    ws3.opened();
     ws3.closed(1006);
+    while (StandInWebSocket.made.length < 4) {
+        await new Promise(resolve => setTimeout(resolve, 10));
+    }
+    assert.equal(opens.length, 0, 'still WebSockets');
+    // This one fails before it opens: the next is a tunnel.
+    StandInWebSocket.made[3].closed(1006);
     while (opens.length < 1) {
         await new Promise(resolve => setTimeout(resolve, 10));
     }
-    assert.equal(StandInWebSocket.made.length, 3);
+    assert.equal(StandInWebSocket.made.length, 4);
     assert.equal(opens[0].url, 'https://localhost/duplex?resume=n1');
     const carrier = new StandInCarrier();
     opens[0].answer(carrier);

@@ -3,8 +3,8 @@
 // its actions: it keeps what it wrote until the server acknowledged it, opens a new
 // WebSocket to the same URL when one failed or hung, and resends from the server's
 // count. A duplex opened on a WebSocket tunnel (tunnel.mjs) resumes on tunnels; one
-// opened on a WebSocket resumes on WebSockets until an attempt fails before the
-// server's answer, then on tunnels (`opened.fallback`, transport 'auto': the hop may
+// opened on a WebSocket resumes on WebSockets until one fails to open (or hangs
+// opening), then on tunnels (`opened.fallback`, transport 'auto': the hop may
 // not carry WebSockets any more). Credit is per WebSocket, as in http2-duplex.1; on a
 // resumed one the client starts with none (docs/protocol.md).
 import protocol from '../protocol.js';
@@ -242,17 +242,18 @@ export class ResumableWebSocketDuplex extends WebSocketDuplex {
     // 'close-transport': the attempt in flight hung, or the WebSocket carrying the duplex.
     _abandon() {
         if (this._attempt) {
-            this._fall_back();
+            this._fall_back(this._attempt);
             this._drop_attempt();
         } else {
             this._detach(this._ws, CLOSE.RESUMING);
         }
     }
 
-    // An attempt failed (or hung) before the server's answer: a duplex with a
-    // fallback resumes on tunnels from now on.
-    _fall_back() {
-        if (this._fallback) {
+    // An attempt failed or hung: if its WebSocket never opened (or none could be made),
+    // a duplex with a fallback resumes on tunnels from now on. One that opened and was
+    // cut says WebSockets get through.
+    _fall_back(attempt) {
+        if (this._fallback && !attempt?.opened) {
             this._WebSocket = this._fallback;
         }
     }
@@ -281,12 +282,13 @@ export class ResumableWebSocketDuplex extends WebSocketDuplex {
         const attempt = { ws };
         const failed = () => {
             if (this._attempt === attempt) {
-                this._fall_back();
+                this._fall_back(attempt);
                 this._drop_attempt();
                 this._run(out => this._core.handle_transport_failed(now(), out));
             }
         };
         const on_open = () => {
+            attempt.opened = true;
             if (ws.protocol === WEBSOCKET.RESUME_SUBPROTOCOL) {
                 ws.send(`${WEBSOCKET.RESUME_PREFIX}${this.id} ${this._secret} ${count}`);
             } else {
