@@ -300,3 +300,12 @@ if (!sizes.no_node) {
         throw new Error(`bench/resume.mjs exited with code ${code}`);
     }
 }
+
+// Resume in Chromium (bench/resume-browser.mjs): a process of its own, with its servers and browser.
+if (sizes.browsers.includes('chromium')) {
+    console.log('\nResume in Chromium (bench/resume-browser.mjs)');
+    const [code] = await once(fork(new URL('resume-browser.mjs', import.meta.url), sizes.quick ? ['--quick'] : []), 'exit');
+    if (code !== 0) {
+        throw new Error(`bench/resume-browser.mjs exited with code ${code}`);
+    }
+}

@@ -174,3 +174,101 @@ export function first_error_in_page() {
         look();
     });
 }
+
+// In the page (bench/resume-browser.mjs): the time on a clock the bench's process shares
+// (ms since the epoch, as fine as performance.now()).
+export function clock_in_page() {
+    return performance.timeOrigin + performance.now();
+}
+
+// In the page (bench/resume-browser.mjs): `count` 64 B round trips, one after another, on
+// the duplex of open_in_page: each one's ms from the write to its whole echo, and when
+// the last echo was whole (clock_in_page's clock). Rejects on the duplex's error.
+export async function round_trips_in_page(count) {
+    const { duplex } = window.resume_test;
+    const times = [];
+    let end = performance.now();
+    for (let i = 0; i < count; i++) {
+        const start = performance.now();
+        await new Promise((resolve, reject) => {
+            let pending = 64;
+            const on_data = data => {
+                pending -= data.length;
+                if (pending <= 0) {
+                    duplex.off('data', on_data);
+                    duplex.off('error', reject);
+                    resolve();
+                }
+            };
+            duplex.on('data', on_data);
+            duplex.once('error', reject);
+            duplex.write(new Uint8Array(64).fill(1));
+        });
+        end = performance.now();
+        times.push(end - start);
+    }
+    return { times, echoed_at: performance.timeOrigin + end };
+}
+
+// In the page: destroys the duplex of open_in_page; its events.
+export function destroy_in_page() {
+    window.resume_test.duplex.destroy();
+    return window.resume_test.events;
+}
+
+// In the page: a request that opens the page's HTTP/2 connection again after a cut
+// (Chromium opens a WebSocket over HTTP/2 only on a connection it has).
+export async function reconnect_page_in_page() {
+    await (await fetch(location.href, { cache: 'no-store' })).arrayBuffer();
+}
+
+// In the page: how long make(url, options) takes to open a duplex (ms); then destroys it.
+export async function setup_time_in_page({ client_url, url, options }) {
+    const { default: make } = await import(client_url);
+    const start = performance.now();
+    const duplex = await make(url, options);
+    const ms = performance.now() - start;
+    duplex.destroy();
+    return { ms, transport: duplex.transport, tunnel: duplex.tunnel, resumable: duplex.resumable };
+}
+
+// In the page: a new duplex (make(url, options)) echoes `bytes` random bytes written 64 KiB
+// at a time, backpressure honoured: ms from the first write to the echo's end, and
+// whether the echo is what was sent.
+export async function echo_rate_in_page({ client_url, url, bytes, options }) {
+    const { default: make } = await import(client_url);
+    const sent = new Uint8Array(bytes);
+    for (let off = 0; off < bytes; off += 65536) {
+        crypto.getRandomValues(sent.subarray(off, off + 65536));
+    }
+    const received = new Uint8Array(bytes);
+    const duplex = await make(url, options);
+    let got = 0;
+    let error = null;
+    const done = new Promise(resolve => {
+        duplex.on('data', data => {
+            received.set(data.subarray(0, Math.max(0, Math.min(data.length, bytes - got))), got);
+            got += data.length;
+        });
+        duplex.on('end', resolve);
+        duplex.on('error', err => {
+            error = err.code || err.message;
+            resolve();
+        });
+    });
+    const start = performance.now();
+    for (let off = 0; off < bytes && !error; off += 65536) {
+        if (!duplex.write(sent.subarray(off, off + 65536))) {
+            await Promise.race([new Promise(resolve => duplex.once('drain', resolve)), done]);
+        }
+    }
+    duplex.end();
+    await done;
+    const ms = performance.now() - start;
+    const [a, b] = [new Uint32Array(sent.buffer), new Uint32Array(received.buffer)];
+    let same = got === bytes;
+    for (let i = 0; same && i < a.length; i++) {
+        same = a[i] === b[i];
+    }
+    return { ms, got, same, error, transport: duplex.transport, tunnel: duplex.tunnel, resumable: duplex.resumable };
+}
