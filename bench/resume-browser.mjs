@@ -21,7 +21,8 @@
 //   and off, interleaved, direct (no proxy), median MiB/s of `--repeat` runs each, and
 //   the ratio (target ≥ 0.95). For a tunnel, "off" is the plain fetch transport of the
 //   same kind (a GET with one POST per write, or with a streaming POST).
-// Prints a markdown table and writes bench/results/resume-browser.json.
+// Prints a markdown table and, unless --quick or --transports, writes
+// bench/results/resume-browser.json.
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { start_server, DUPLEX_PATH, OUR_CLIENT } from '../support/browser/server.mjs';
@@ -311,9 +312,9 @@ async function main() {
             transports: Object.fromEntries(transports.map(({ key, ...t }) => [key, t])), resumed, cost
         };
         console.log(format(report));
-        // Some transports only: not the results.
-        if (transports.length < TRANSPORTS.length) {
-            console.log(`\n${report.seconds.toFixed(0)} s; --transports: bench/results/resume-browser.json not written`);
+        // A quick run, or some transports only: not the results.
+        if (quick || transports.length < TRANSPORTS.length) {
+            console.log(`\n${report.seconds.toFixed(0)} s; ${quick ? '--quick' : '--transports'}: bench/results/resume-browser.json not written`);
             return;
         }
         mkdirSync(new URL('results/', import.meta.url), { recursive: true });
