@@ -135,8 +135,8 @@ export interface MakeOptions extends DuplexOptions, Omit<RequestInit, 'body' | '
      * given) http2-duplex.2 goes through a WebSocket tunnel over a GET and POST duplex that
      * honours those options (`tunnel` true; docs/protocol.md "Resume on the fetch paths");
      * a server without resume answers with a plain duplex (`resumable` false). A duplex
-     * opened on a WebSocket ('auto') resumes on tunnels once a WebSocket for a resume
-     * fails to open. What was written is kept (not copied) until the server
+     * opened on a WebSocket ('auto') resumes on the kind (WebSocket or tunnel) that last
+     * resumed it, each failed attempt trying the other kind next. What was written is kept (not copied) until the server
      * acknowledges it, at most the server's resume_buffer (a write beyond it waits): do
      * not modify a chunk once written. Default false.
      */

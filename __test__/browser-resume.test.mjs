@@ -509,8 +509,9 @@ function run_model(seed) {
     const below = n => Math.floor(random() * n);
     const resume_buffer = 1 + below(64);
     const KEY = 7;
-    const server = new ResumeServer(resume_buffer, 2 ** 40);
-    const secret = server.open(KEY, 'n1.duplex');
+    // (budgets the duplex never reaches: its buffer bounds it)
+    const server = new ResumeServer(resume_buffer, 2 ** 40, resume_buffer, resume_buffer);
+    const secret = server.open(KEY, 'n1.duplex', 1);
     const client = new ResumeClient({ resume_buffer, resume_timeout_ms: 2 ** 40, keepalive_interval_ms: 1000 }, 0);
     let now = 0;
     let live = 1;       // the connection that carries messages

@@ -440,7 +440,15 @@ class StandInWebSocket extends EventTarget {
     }
 }
 
-test('duplex on a WebSocket: resumes on WebSockets until one fails to open, then on tunnels', async () => {
+// Waits for the core's backoff to make the next attempt (250 ms and up).
+async function next_attempt(made) {
+    const before = made.length;
+    while (made.length === before) {
+        await new Promise(resolve => setTimeout(resolve, 10));
+    }
+}
+
+test("duplex on a WebSocket ('auto'): resumes on the kind that last resumed it, each failed attempt trying the other", async () => {
     StandInWebSocket.made = [];
     const { Tunnel, opens } = tunnels();
     const ws = new StandInWebSocket('wss://localhost/duplex');
@@ -459,23 +467,23 @@ test('duplex on a WebSocket: resumes on WebSockets until one fails to open, then
     ws2.dispatchEvent(Object.assign(new Event('message'), { data: 'resumed 0' }));
     assert.deepEqual([duplex.transport, duplex.tunnel], ['websocket', false]);
     ws2.closed(1006);
-    // This attempt opens, then is cut before the answer: WebSockets get through.
+    // The next attempt is a WebSocket again; it opens, then is cut before the answer:
+    // the one after is a tunnel.
     const ws3 = StandInWebSocket.made[2];
     ws3.opened();
     ws3.closed(1006);
-    while (StandInWebSocket.made.length < 4) {
-        await new Promise(resolve => setTimeout(resolve, 10));
-    }
-    assert.equal(opens.length, 0, 'still WebSockets');
-    // This one fails before it opens: the next is a tunnel.
-    StandInWebSocket.made[3].closed(1006);
-    while (opens.length < 1) {
-        await new Promise(resolve => setTimeout(resolve, 10));
-    }
-    assert.equal(StandInWebSocket.made.length, 4);
+    await next_attempt(opens);
+    assert.equal(StandInWebSocket.made.length, 3);
     assert.equal(opens[0].url, 'https://localhost/duplex?resume=n1');
+    // A tunnel that cannot work (WebKit's POSTs on other connections): back to WebSockets.
+    opens[0].refuse(new TypeError('Load failed'));
+    await next_attempt(StandInWebSocket.made);
+    assert.equal(opens.length, 1);
+    // That one fails before it opens: a tunnel again, which resumes.
+    StandInWebSocket.made[3].closed(1006);
+    await next_attempt(opens);
     const carrier = new StandInCarrier();
-    opens[0].answer(carrier);
+    opens[1].answer(carrier);
     await tick();
     assert.deepEqual(carrier.texts(), [`resume n1.x ${SECRET} 0`]);
     carrier.server(server_frame(OPCODE.TEXT, 'resumed 0'));

@@ -81,8 +81,8 @@ if (missing && !process.env.CI) {
                     `(downtime ms: ${result.resumed.map(r => r.downtime).join(' ')}), proxy: ${cuts} cuts, ` +
                     `${stalls} stalls, ${stats.accepted - before.accepted} connections, seed ${plan.seed}`);
                 assert.equal(result.error, null, `no error (seed ${plan.seed}): ${JSON.stringify({ ...result, sent_hash: undefined, received_hash: undefined })}`);
-                // 'auto' falls back to the fetch paths (which do not resume) when no WebSocket opens.
-                assert.equal(result.transport, 'websocket');
+                // (A resume attempt cut before its answer may move it to a tunnel for a while.)
+                assert.ok(['websocket', 'per-write', 'streaming'].includes(result.transport), result.transport);
                 assert.equal(result.resumable, true);
                 assert.equal(result.got, TOTAL);
                 assert.equal(result.received_hash, result.sent_hash, 'the echo is what was sent');

@@ -3,9 +3,11 @@
 // its actions: it keeps what it wrote until the server acknowledged it, opens a new
 // WebSocket to the same URL when one failed or hung, and resends from the server's
 // count. A duplex opened on a WebSocket tunnel (tunnel.mjs) resumes on tunnels; one
-// opened on a WebSocket resumes on WebSockets until one fails to open (or hangs
-// opening), then on tunnels (`opened.fallback`, transport 'auto': the hop may
-// not carry WebSockets any more). Credit is per WebSocket, as in http2-duplex.1; on a
+// opened on a WebSocket under transport 'auto' (`opened.fallback`) resumes on the kind
+// that last resumed it, and each attempt that fails tries the other kind next: a hop
+// that no longer carries WebSockets gets a tunnel, and a browser whose tunnels cannot
+// work (WebKit's POSTs on other connections, under scope 'session') is never left
+// with tunnels alone. Credit is per WebSocket, as in http2-duplex.1; on a
 // resumed one the client starts with none (docs/protocol.md).
 import protocol from '../protocol.js';
 import {
@@ -56,7 +58,8 @@ export class ResumableWebSocketDuplex extends WebSocketDuplex {
     _setup({ ws, resumable, fallback }) {
         this.resumable = true;
         this._WebSocket = ws.constructor;
-        this._fallback = fallback;  // the tunnel class a failed WebSocket attempt switches to
+        // The other kind an attempt that failed switches to, if any (WebSocket ⇄ tunnel).
+        this._other = fallback;
         this._secret = resumable.secret;
         this._core = new ResumeClient(resumable, now());
         // What was written and not acknowledged: the application's chunks (or their
@@ -242,19 +245,18 @@ export class ResumableWebSocketDuplex extends WebSocketDuplex {
     // 'close-transport': the attempt in flight hung, or the WebSocket carrying the duplex.
     _abandon() {
         if (this._attempt) {
-            this._fall_back(this._attempt);
+            this._fall_back();
             this._drop_attempt();
         } else {
             this._detach(this._ws, CLOSE.RESUMING);
         }
     }
 
-    // An attempt failed or hung: if its WebSocket never opened (or none could be made),
-    // a duplex with a fallback resumes on tunnels from now on. One that opened and was
-    // cut says WebSockets get through.
-    _fall_back(attempt) {
-        if (this._fallback && !attempt?.opened) {
-            this._WebSocket = this._fallback;
+    // An attempt failed or hung (none could be made, or it was not answered): the next
+    // is of the other kind, if the duplex has one.
+    _fall_back() {
+        if (this._other) {
+            [this._WebSocket, this._other] = [this._other, this._WebSocket];
         }
     }
 
@@ -282,13 +284,12 @@ export class ResumableWebSocketDuplex extends WebSocketDuplex {
         const attempt = { ws };
         const failed = () => {
             if (this._attempt === attempt) {
-                this._fall_back(attempt);
+                this._fall_back();
                 this._drop_attempt();
                 this._run(out => this._core.handle_transport_failed(now(), out));
             }
         };
         const on_open = () => {
-            attempt.opened = true;
             if (ws.protocol === WEBSOCKET.RESUME_SUBPROTOCOL) {
                 ws.send(`${WEBSOCKET.RESUME_PREFIX}${this.id} ${this._secret} ${count}`);
             } else {
