@@ -1,9 +1,11 @@
 // Resume in the Node client: connect(url, { resume: true }) against an
 // Http2DuplexServer, through support/fault-proxy.mjs. A resumable duplex
 // (http2-duplex.2) survives cuts and hangs of its connection byte-exact on
-// both WebSocket paths (RFC 8441 and the HTTP/1.1 upgrade), fails with the
-// server's refusal or the resume timeout, and without resume at the server
-// works as before (http2-duplex.1).
+// both WebSocket paths (RFC 8441 and the HTTP/1.1 upgrade) and through a
+// tunnel over the streaming transport (docs/protocol.md "Resume on the
+// fetch paths"), fails with the server's refusal or the resume timeout, and
+// without resume at the server works as before (http2-duplex.1, or a plain
+// streaming duplex).
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
@@ -24,14 +26,26 @@ const ca = readFileSync(new URL('ca.pem', certs));
 // 2 × 200 + 1000 ms of silence.
 const KEEPALIVE = { keepalive_interval: 200 };
 
+// Each path: the transport asked for (and then in use), and its big echo's
+// faults (the tunnel's smaller: it is the slowest path).
 const PATHS = {
     'RFC 8441 (WebSocket over HTTP/2)': {
+        transport: 'websocket',
+        echo: { mib: 64, cuts: 20, stalls: 3 },
         opened_by: headers => headers[':method'] === 'CONNECT'
     },
     'the HTTP/1.1 upgrade': {
+        transport: 'websocket',
+        echo: { mib: 64, cuts: 20, stalls: 3 },
         http2: { allowHTTP1: true },
         server: { websocket: 'http1' },
         opened_by: headers => headers.upgrade === 'websocket'
+    },
+    'a tunnel (transport streaming)': {
+        transport: 'streaming',
+        tunnel: true,
+        echo: { mib: 32, cuts: 12, stalls: 2 },
+        opened_by: headers => headers['http2-duplex-tunnel'] === 'http2-duplex.2'
     }
 };
 
@@ -150,17 +164,21 @@ const sha256 = data => createHash('sha256').update(data).digest('hex');
 
 for (const [name, path] of Object.entries(PATHS)) {
     describe(`resume over ${name}`, () => {
-        test('a 64 MiB echo under 20 cuts and 3 stalls arrives whole both ways (SHA-256), no error on either side', async t => {
+        const { mib, cuts, stalls } = path.echo;
+        const tunnel = path.tunnel === true;
+        test(`a ${mib} MiB echo under ${cuts} cuts and ${stalls} stalls arrives whole both ways (SHA-256), no error on either side`, async t => {
             const seed = process.env.FAULT_SEED === undefined ? undefined : Number(process.env.FAULT_SEED);
-            const data = randomBytes(64 << 20);
-            const plan = fault_plan({ seed, bytes: data.length, cuts: 20, stalls: 3 });
+            const data = randomBytes(mib << 20);
+            const plan = fault_plan({ seed, bytes: data.length, cuts, stalls });
             t.diagnostic(`seed ${plan.seed} (FAULT_SEED=${plan.seed} replays it)`);
             const echo = await echo_server(t, path, KEEPALIVE);
             const proxy = await proxy_to(t, echo.port);
             const started = Date.now();
             const client = await connect(`https://localhost:${proxy.port}/dx`,
-                { ca, pool: new ConnectionPool(), transport: 'websocket', resume: true });
+                { ca, pool: new ConnectionPool(), transport: path.transport, resume: true });
             assert.equal(client.resumable, true);
+            assert.equal(client.transport, path.transport);
+            assert.equal(client.tunnel, tunnel);
             const client_seen = watch(client);
             const resumed = [];
             client.on('resumed', info => resumed.push(info));
@@ -199,7 +217,9 @@ for (const [name, path] of Object.entries(PATHS)) {
             assert.equal(hash.digest('hex'), sha256(data), `seed ${plan.seed}`);
             assert.equal(server_side.bytes, data.length + 'before the faults'.length);
             assert.equal(proxy.pending_faults, 0, 'every fault of the plan happened');
-            assert.ok(resumed.length >= 20, `resumes ${resumed.length}`);
+            assert.ok(resumed.length >= cuts, `resumes ${resumed.length}`);
+            // Its resumes went the way it opened.
+            assert.equal(client.tunnel, tunnel);
             assert.ok(resumed.every(r => r.attempt >= 1 && r.downtime >= 0), JSON.stringify(resumed));
             assert.equal(echo.warnings.filter(w => !/RESUME|ABNORMAL|SESSION|RESET|CONNECTION/.test(w.code)).length, 0,
                 JSON.stringify(echo.warnings.map(w => w.code)));
@@ -221,7 +241,7 @@ for (const [name, path] of Object.entries(PATHS)) {
             });
             const proxy = await proxy_to(t, started.port);
             const client = await connect(`https://localhost:${proxy.port}/dx`,
-                { ca, pool: new ConnectionPool(), transport: 'websocket', resume: true });
+                { ca, pool: new ConnectionPool(), transport: path.transport, resume: true });
             const client_seen = watch(client);
             let resumed = 0;
             client.on('resumed', () => resumed++);
@@ -246,7 +266,7 @@ for (const [name, path] of Object.entries(PATHS)) {
         test('a server that is gone (a new one on the same port): ERR_HTTP2_DUPLEX_RESUME_UNKNOWN within 1 s of reaching it', async t => {
             const first = await echo_server(t, path, KEEPALIVE);
             const client = await connect(`https://localhost:${first.port}/dx`,
-                { ca, pool: new ConnectionPool(), transport: 'websocket', resume: true });
+                { ca, pool: new ConnectionPool(), transport: path.transport, resume: true });
             assert.equal(client.resumable, true);
             const client_seen = watch(client);
             await echo_once(client, 'hello');
@@ -266,12 +286,13 @@ for (const [name, path] of Object.entries(PATHS)) {
             assert.equal(client_seen.ended, false);
         });
 
-        test('resume off at the server (resume_buffer 0): the duplex is http2-duplex.1 (resumable false) and works', async t => {
+        test(`resume off at the server (resume_buffer 0): the duplex is ${tunnel ? 'a plain streaming duplex' : 'http2-duplex.1'} (resumable false) and works`, async t => {
             const echo = await echo_server(t, path, { ...KEEPALIVE, resume_buffer: 0 });
             const client = await connect(`https://localhost:${echo.port}/dx`,
-                { ca, pool: new ConnectionPool(), transport: 'websocket', resume: true });
+                { ca, pool: new ConnectionPool(), transport: path.transport, resume: true });
             assert.equal(client.resumable, false);
-            assert.equal(client.transport, 'websocket');
+            assert.equal(client.transport, path.transport);
+            assert.equal(client.tunnel, false);
             const client_seen = watch(client);
             let resumed = 0;
             client.on('resumed', () => resumed++);
@@ -290,7 +311,7 @@ for (const [name, path] of Object.entries(PATHS)) {
             const echo = await echo_server(t, path, { ...KEEPALIVE, resume_timeout: 600 });
             const proxy = await proxy_to(t, echo.port);
             const client = await connect(`https://localhost:${proxy.port}/dx`,
-                { ca, pool: new ConnectionPool(), transport: 'websocket', resume: true });
+                { ca, pool: new ConnectionPool(), transport: path.transport, resume: true });
             const client_seen = watch(client);
             await echo_once(client, 'hello');
             proxy.refuse();
@@ -306,37 +327,91 @@ for (const [name, path] of Object.entries(PATHS)) {
 }
 
 describe('resume options', () => {
-    test("resume with transport 'streaming' (or a non-boolean resume) is ERR_HTTP2_DUPLEX_INVALID_OPTION", async () => {
+    test("resume with transport 'per-write' (not the Node client's) or a non-boolean resume is ERR_HTTP2_DUPLEX_INVALID_OPTION", async () => {
         const url = 'https://localhost:1/dx';
-        await assert.rejects(connect(url, { ca, transport: 'streaming', resume: true }),
-            { code: 'ERR_HTTP2_DUPLEX_INVALID_OPTION' });
         await assert.rejects(connect(url, { ca, transport: 'per-write', resume: true }),
             { code: 'ERR_HTTP2_DUPLEX_INVALID_OPTION' });
         await assert.rejects(connect(url, { ca, resume: 'yes' }),
             { code: 'ERR_HTTP2_DUPLEX_INVALID_OPTION' });
     });
 
-    test("transport 'auto' (the default) with resume: a resumable WebSocket that survives a cut", async t => {
+    // What 'auto' with resume opens, by what the server serves.
+    const AUTO = {
+        'a resumable WebSocket': {
+            path: PATHS['RFC 8441 (WebSocket over HTTP/2)'],
+            transport: 'websocket',
+            tunnel: false,
+            offered: headers => headers['sec-websocket-protocol'] === 'http2-duplex.2, http2-duplex.1'
+        },
+        'with no WebSocket at the server (websocket: false), a tunnel': {
+            path: { server: { websocket: false } },
+            transport: 'streaming',
+            tunnel: true,
+            offered: PATHS['a tunnel (transport streaming)'].opened_by
+        }
+    };
+    for (const [what, way] of Object.entries(AUTO)) {
+        test(`transport 'auto' (the default) with resume: ${what} that survives a cut`, async t => {
+            const echo = await echo_server(t, way.path, KEEPALIVE);
+            const proxy = await proxy_to(t, echo.port);
+            const client = await connect(`https://localhost:${proxy.port}/dx`,
+                { ca, pool: new ConnectionPool(), resume: true });
+            assert.equal(client.transport, way.transport);
+            assert.equal(client.tunnel, way.tunnel);
+            assert.equal(client.resumable, true);
+            const client_seen = watch(client);
+            await echo_once(client, 'before');
+            assert.ok(way.offered(echo.duplexes[0].headers), JSON.stringify(echo.duplexes[0].headers));
+            const resumed = once(client, 'resumed');
+            proxy.cut_all();
+            const [info] = await within(resumed, 10_000, "the client's 'resumed'");
+            assert.equal(info.attempt, 1);
+            assert.ok(info.downtime >= 0 && info.downtime < 5_000, JSON.stringify(info));
+            assert.equal(client.tunnel, way.tunnel);
+            await echo_once(client, 'after');
+            client.end();
+            client.resume();
+            await within(client_seen.closed, 10_000, "the client's 'close'");
+            assert.equal(client_seen.error, null);
+            assert.equal(echo.duplexes[0].seen.error, null);
+        });
+    }
+
+    test('a WebSocket duplex whose resume finds the WebSocket refused resumes on a tunnel, byte-exact', async t => {
         const echo = await echo_server(t, PATHS['RFC 8441 (WebSocket over HTTP/2)'], KEEPALIVE);
+        // Once set, a CONNECT is answered 403 before the duplex server sees
+        // it: a hop that takes no WebSockets.
+        let refuse_websockets = false;
+        echo.http2_server.on('session', session => session.prependListener('stream', (stream, headers) => {
+            if (refuse_websockets && headers[':method'] === 'CONNECT') {
+                stream.respond({ ':status': 403 });
+                stream.end();
+            }
+        }));
         const proxy = await proxy_to(t, echo.port);
         const client = await connect(`https://localhost:${proxy.port}/dx`,
-            { ca, pool: new ConnectionPool(), resume: true });
-        assert.equal(client.transport, 'websocket');
-        assert.equal(client.resumable, true);
-        assert.equal(echo.duplexes[0].headers['sec-websocket-protocol'], 'http2-duplex.2, http2-duplex.1');
+            { ca, pool: new ConnectionPool(), transport: 'websocket', resume: true });
+        assert.equal(client.tunnel, false);
         const client_seen = watch(client);
-        await echo_once(client, 'before');
+        const chunks = [];
+        client.on('data', chunk => chunks.push(chunk));
+        const before = randomBytes(1 << 20);
+        client.write(before);
+        refuse_websockets = true;
         const resumed = once(client, 'resumed');
         proxy.cut_all();
-        const [info] = await within(resumed, 10_000, "the client's 'resumed'");
-        assert.equal(info.attempt, 1);
-        assert.ok(info.downtime >= 0 && info.downtime < 5_000, JSON.stringify(info));
-        await echo_once(client, 'after');
-        client.end();
-        client.resume();
+        await within(resumed, 10_000, "the client's 'resumed'");
+        assert.equal(client.tunnel, true);
+        assert.equal(client.transport, 'streaming');
+        const after = randomBytes(1 << 20);
+        client.end(after);
         await within(client_seen.closed, 10_000, "the client's 'close'");
-        assert.equal(client_seen.error, null);
-        assert.equal(echo.duplexes[0].seen.error, null);
+        assert.equal(client_seen.error, null, client_seen.error?.message);
+        assert.equal(sha256(Buffer.concat(chunks)), sha256(Buffer.concat([before, after])));
+        const server_side = echo.duplexes[0];
+        await within(server_side.seen.closed, 10_000, "the server duplex's 'close'");
+        assert.equal(server_side.seen.error, null);
+        assert.ok(server_side.resumes >= 1, `${server_side.resumes} resumes at the server`);
     });
 
     test('without resume the client offers http2-duplex.1 only: not resumable on a server with resume', async t => {

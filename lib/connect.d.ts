@@ -72,17 +72,20 @@ export interface ConnectOptions extends DuplexOptions {
      */
     transport?: 'auto' | 'websocket' | 'streaming' | 'fetch';
     /**
-     * Offer resume (default false): the WebSocket subprotocol
-     * http2-duplex.2 before http2-duplex.1. A duplex the server makes
-     * resumable survives cuts and hangs of its connection: the client
-     * reconnects and resumes it byte-exact, and it emits 'resumed'. It fails
-     * with ERR_HTTP2_DUPLEX_RESUME_UNKNOWN, _REFUSED or _COUNT when the
-     * server refuses the resume, with ERR_HTTP2_DUPLEX_RESUME_TIMEOUT when
-     * it was not resumed within the server's resume timeout. WebSocket
-     * only: with transport 'streaming' connect() throws
-     * ERR_HTTP2_DUPLEX_INVALID_OPTION, and under 'auto' a server no
-     * WebSocket reaches gives a streaming duplex that is not resumable
-     * (`resumable` false; the browser client tunnels instead).
+     * Offer resume (default false): http2-duplex.2 (docs/protocol.md
+     * "Resume"). A duplex the server makes resumable survives cuts and
+     * hangs of its connection: the client reconnects and resumes it
+     * byte-exact, and it emits 'resumed'. On a WebSocket the subprotocol
+     * http2-duplex.2 is offered before http2-duplex.1; where no WebSocket
+     * is used (transport 'streaming', or 'auto' where no WebSocket reaches
+     * the server) http2-duplex.2 goes through a tunnel over the GET and
+     * streaming POST (`tunnel` true; docs/protocol.md "Resume on the fetch
+     * paths"). A duplex resumes on tunnels once it is on one, or once a
+     * WebSocket for its resume cannot open. A server without resume
+     * answers with a plain duplex (`resumable` false). It fails with
+     * ERR_HTTP2_DUPLEX_RESUME_UNKNOWN, _REFUSED or _COUNT when the server
+     * refuses the resume, with ERR_HTTP2_DUPLEX_RESUME_TIMEOUT when it was
+     * not resumed within the server's resume timeout.
      */
     resume?: boolean;
     /** Connection pool (default: one shared by the process). */
@@ -94,9 +97,18 @@ export interface ConnectOptions extends DuplexOptions {
 export interface ClientDuplex extends Duplex {
     /** The duplex id the server gave ('' over a WebSocket when the server names none). */
     readonly id: string;
-    /** The transport in use (7.0.0 said 'fetch' for 'streaming'). */
+    /**
+     * The transport in use (7.0.0 said 'fetch' for 'streaming'); for a
+     * tunnel, its carrier's ('streaming'). It may change when the duplex
+     * is resumed.
+     */
     readonly transport: 'websocket' | 'streaming';
-    /** Whether the server selected resume (http2-duplex.2) for the duplex. */
+    /**
+     * Whether the duplex goes through a tunnel (http2-duplex.2 over the
+     * GET and streaming POST) now; it may change when it is resumed.
+     */
+    readonly tunnel: boolean;
+    /** Whether the server selected resume (http2-duplex.2) for the duplex, over a WebSocket or a tunnel. */
     readonly resumable: boolean;
     /** A resume: the attempt (from 1 per failure) and ms since the failure. */
     on(event: 'resumed', listener: (resumed: { attempt: number; downtime: number }) => void): this;

@@ -91,9 +91,6 @@ class ClientDuplex extends Duplex {
         this._ErrorClass = ErrorClass;
         this._reading = false;
         this.id = handle.id;
-        // 'websocket' (one WebSocket stream) or 'streaming' (a GET and a
-        // streaming POST): the browser client's names.
-        this.transport = handle.transport;
         // The server selected resume: the duplex outlives its connection.
         this.resumable = handle.resumable;
         // Reads that are not there at once come here (before any async call
@@ -107,6 +104,18 @@ class ClientDuplex extends Duplex {
                 this.destroy(await this._error(done.failure));
             }
         }).catch(err => this.destroy(err));
+    }
+
+    // 'websocket' (one WebSocket stream) or 'streaming' (a GET and a
+    // streaming POST, a tunnel's carrier too): the browser client's names.
+    // A resumable duplex's may change when it is resumed.
+    get transport() {
+        return this._handle.transport;
+    }
+
+    // http2-duplex.2 goes through a tunnel over the streaming transport now.
+    get tunnel() {
+        return this._handle.tunnel;
     }
 
     // 'resumed' ({ attempt, downtime }) for each resume, until the duplex is over.
@@ -236,9 +245,9 @@ class ClientDuplex extends Duplex {
 // offers RFC 8441, else over an HTTP/1.1 upgrade, else a GET and a streaming
 // POST; 'websocket'; 'streaming', which 7.0.0 called 'fetch'; the Rust client
 // checks it), resume (default false: offer resume, the WebSocket
-// subprotocol http2-duplex.2; a duplex the server makes resumable survives
-// cuts and hangs of its connection and emits 'resumed'; not with transport
-// 'streaming'),
+// subprotocol http2-duplex.2, through a tunnel where no WebSocket is used;
+// a duplex the server makes resumable survives cuts and hangs of its
+// connection and emits 'resumed'),
 // ResponseError (class used for non-2xx answers, to the GET or later to the
 // streaming POST), and any Duplex option (highWaterMark, …). Every error has
 // a stable `code` (lib/error-codes.js).

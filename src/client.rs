@@ -23,7 +23,7 @@ pub struct ClientOpenOptions {
     pub headers: Option<HashMap<String, String>>,
     /// 'auto' (default), 'websocket' or 'streaming' ('fetch', 7.0.0's name).
     pub transport: Option<String>,
-    /// Offer resume (WebSocket subprotocol http2-duplex.2).
+    /// Offer resume (http2-duplex.2, over a WebSocket or a tunnel).
     pub resume: Option<bool>,
 }
 
@@ -256,10 +256,18 @@ impl ClientDuplex {
         self.inner.id().to_string()
     }
 
-    /// 'websocket' or 'streaming'.
+    /// 'websocket' or 'streaming' (a tunnel's carrier too); may change
+    /// when a resumable duplex is resumed.
     #[napi(getter)]
     pub fn transport(&self) -> String {
         self.inner.transport().as_str().to_string()
+    }
+
+    /// Whether the duplex goes through a tunnel (http2-duplex.2 over the
+    /// streaming transport) now.
+    #[napi(getter)]
+    pub fn tunnel(&self) -> bool {
+        self.inner.tunnel()
     }
 
     /// Whether the server selected resume (http2-duplex.2).

@@ -98,7 +98,7 @@ impl ReadSide {
 }
 
 /// What the GET body carries: the preamble, then the raw data or frames.
-struct BodyDecoder {
+pub(crate) struct BodyDecoder {
     /// The one-byte preamble `a` is still to be stripped.
     preamble: bool,
     /// Decodes the body after the preamble when the server answered
@@ -109,7 +109,7 @@ struct BodyDecoder {
 }
 
 impl BodyDecoder {
-    fn new(framed: bool) -> Self {
+    pub(crate) fn new(framed: bool) -> Self {
         BodyDecoder {
             preamble: true,
             frames: framed.then(FrameDecoder::new),
@@ -118,7 +118,7 @@ impl BodyDecoder {
     }
 
     /// Whether a body that ends now ends without its END frame.
-    fn truncated(&self) -> bool {
+    pub(crate) fn truncated(&self) -> bool {
         self.frames
             .as_ref()
             .is_some_and(|frames| frames.finish().is_err())
@@ -127,7 +127,7 @@ impl BodyDecoder {
     /// Takes one piece of the GET body: appends the duplex data it carries
     /// to `out` (slices of `chunk`, not copies). True once the server's END
     /// frame came.
-    fn take_chunk(&mut self, mut chunk: Bytes, out: &mut Vec<Bytes>) -> bool {
+    pub(crate) fn take_chunk(&mut self, mut chunk: Bytes, out: &mut Vec<Bytes>) -> bool {
         if self.preamble && !chunk.is_empty() {
             self.preamble = false;
             chunk.advance(value::PREAMBLE.len());
@@ -244,58 +244,97 @@ pub(crate) fn status_error<T>(response: &http::Response<T>) -> Error {
     }
 }
 
+/// Sends the duplex's GET (framed, `more` headers besides) and waits for
+/// its answer, which must be a success.
+pub(crate) async fn get(
+    conn: &Conn,
+    target: &Target,
+    extra: &HeaderMap,
+    more: &[(&'static str, &str)],
+) -> Result<http::Response<RecvStream>, Error> {
+    let mut headers = vec![(HEADER_FRAMING, FRAMING_VERSION)];
+    headers.extend_from_slice(more);
+    // A GET refused unprocessed (REFUSED_STREAM) may be sent again (RFC
+    // 9113 section 8.7): HAProxy refuses some in a burst of 100 opens.
+    let mut refused = 0;
+    let response = loop {
+        let (response, _) =
+            send(conn, request(Method::GET, target, extra, &headers)?, true).await?;
+        match response.await {
+            Err(e) if e.reason() == Some(h2::Reason::REFUSED_STREAM) && refused < 3 => {
+                refused += 1;
+            }
+            answered => break answered.map_err(Error::from_h2)?,
+        }
+    };
+    if !response.status().is_success() {
+        return Err(status_error(&response));
+    }
+    Ok(response)
+}
+
+/// The duplex id a GET's answer names.
+pub(crate) fn answer_id<T>(response: &http::Response<T>) -> Result<String, Error> {
+    response
+        .headers()
+        .get(HEADER_ID)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .ok_or(Error::MissingId)
+}
+
+/// Whether a GET's answer says its body is framed.
+pub(crate) fn answer_framed<T>(response: &http::Response<T>) -> bool {
+    wants_framing(
+        response
+            .headers()
+            .get(HEADER_FRAMING)
+            .and_then(|v| v.to_str().ok()),
+    )
+}
+
+/// Starts the duplex `id`'s one streaming POST: its answer and its body.
+pub(crate) async fn post(
+    conn: &Conn,
+    target: &Target,
+    extra: &HeaderMap,
+    id: &str,
+) -> Result<(ResponseFuture, SendStream<Bytes>), Error> {
+    let post = request(
+        Method::POST,
+        target,
+        extra,
+        &[
+            (HEADER_ID, id),
+            (HEADER_SINGLE, value::TRUE),
+            ("content-type", value::CONTENT_TYPE),
+        ],
+    )?;
+    send(conn, post, false).await
+}
+
 impl StreamingDuplex {
     pub(crate) async fn open(
         target: Target,
         extra: HeaderMap,
         conn: Arc<Conn>,
     ) -> Result<Self, Error> {
-        // A GET refused unprocessed (REFUSED_STREAM) may be sent again (RFC
-        // 9113 section 8.7): HAProxy refuses some in a burst of 100 opens.
-        let mut refused = 0;
-        let response = loop {
-            let get = request(
-                Method::GET,
-                &target,
-                &extra,
-                &[(HEADER_FRAMING, FRAMING_VERSION)],
-            )?;
-            let (response, _) = send(&conn, get, true).await?;
-            match response.await {
-                Err(e) if e.reason() == Some(h2::Reason::REFUSED_STREAM) && refused < 3 => {
-                    refused += 1;
-                }
-                answered => break answered.map_err(Error::from_h2)?,
-            }
-        };
-        if !response.status().is_success() {
-            return Err(status_error(&response));
-        }
-        let id = response
-            .headers()
-            .get(HEADER_ID)
-            .and_then(|v| v.to_str().ok())
-            .ok_or(Error::MissingId)?
-            .to_string();
-        let framed = wants_framing(
-            response
-                .headers()
-                .get(HEADER_FRAMING)
-                .and_then(|v| v.to_str().ok()),
-        );
+        let response = get(&conn, &target, &extra, &[]).await?;
+        StreamingDuplex::answered(target, extra, conn, response).await
+    }
+
+    /// The duplex whose GET `response` answered: starts its POST.
+    pub(crate) async fn answered(
+        target: Target,
+        extra: HeaderMap,
+        conn: Arc<Conn>,
+        response: http::Response<RecvStream>,
+    ) -> Result<Self, Error> {
+        let id = answer_id(&response)?;
+        let framed = answer_framed(&response);
         let body = response.into_body();
 
-        let post = request(
-            Method::POST,
-            &target,
-            &extra,
-            &[
-                (HEADER_ID, &id),
-                (HEADER_SINGLE, value::TRUE),
-                ("content-type", value::CONTENT_TYPE),
-            ],
-        )?;
-        let (post_response, post_body) = send(&conn, post, false).await?;
+        let (post_response, post_body) = post(&conn, &target, &extra, &id).await?;
         let lost = conn.lost.clone();
 
         let inner = Arc::new(Inner {

@@ -3,7 +3,9 @@
 //! http2-duplex.1) over an RFC 8441 extended CONNECT stream where the
 //! server offers it, else over an HTTP/1.1 connection of its own (RFC 6455
 //! upgrade), else protocol version 1 (one GET for the server's writes, one
-//! streaming POST for the client's).
+//! streaming POST for the client's). With resume ([`Options::resume`]),
+//! http2-duplex.2 over the WebSocket, or through a tunnel over the GET and
+//! POST where no WebSocket is used.
 //!
 //! Duplexes opened through one [`Client`] to one origin share one HTTP/2
 //! connection, which closes when its last duplex does. Backpressure works in
@@ -18,6 +20,7 @@ mod pool;
 mod resume;
 mod tls;
 mod transport;
+mod tunnel;
 mod upgrade;
 mod ws;
 
@@ -44,8 +47,10 @@ pub struct Options {
     pub transport: Transport,
     /// Offer resume (the WebSocket subprotocol http2-duplex.2): a duplex
     /// the server makes resumable outlives cuts and hangs of its
-    /// connection (docs/protocol.md "Resume"). WebSocket transports only:
-    /// [`Transport::Streaming`] with it is an invalid option.
+    /// connection (docs/protocol.md "Resume"). Where no WebSocket is used
+    /// ([`Transport::Streaming`], or [`Transport::Auto`] falling back) it
+    /// goes through a tunnel over the streaming transport (docs/protocol.md
+    /// "Resume on the fetch paths").
     pub resume: bool,
 }
 

@@ -1,5 +1,7 @@
 //! A resumable duplex: a WebSocket of subprotocol http2-duplex.2
-//! (docs/protocol.md "Resume") whose duplex outlives its connection. The
+//! (docs/protocol.md "Resume"), or a tunnel carrying its bytes over the
+//! streaming transport (crate::tunnel), whose duplex outlives its
+//! connection. The
 //! core's `resume::Client` makes every decision (counts, acks, the resume
 //! buffer's room, hang detection, reconnect and backoff, give-up,
 //! completion); this module carries them out:
@@ -13,8 +15,9 @@
 //!   stream and reader task. When it fails, or the core finds it hung, the
 //!   duplex detaches and the core says when to open the next one
 //!   ([`ResumeAction::Reconnect`]): [`Dial`] opens it as the duplex's first
-//!   WebSocket was opened, and it asks to resume with the duplex's id,
-//!   secret and count.
+//!   WebSocket was opened (a tunnel once the duplex is on one, or where no
+//!   WebSocket opens), and it asks to resume with the duplex's id, secret
+//!   and count.
 //! - A monotonic clock (ms since the duplex opened) is passed to the core;
 //!   the timer task calls it back when it said.
 
@@ -36,18 +39,18 @@ use tokio::task::AbortHandle;
 
 use crate::end::End;
 use crate::pool::{Conn, Target};
-use crate::transport::Transport;
 use crate::ws::{
     close_destroyed, lost, masked_frame, AppSide, HasAppSide, Inlet, NoRoom, Opened, Outlet,
     Shared, WebSocketDuplex, WsDuplex, CLOSE_TIMEOUT, MAX_FRAME, WINDOW,
 };
-use crate::{upgrade, Client, Error, Options};
+use crate::{tunnel, upgrade, Client, Error, Options};
 
 /// How long the first WebSocket may take to answer `open`.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How the duplex opens a WebSocket again: to the same URL, through the
-/// same pool, the way the first was opened.
+/// same pool, the way the first was opened; a tunnel where the duplex is
+/// on one, or where no WebSocket opens.
 pub(crate) struct Dial {
     pub client: Client,
     pub target: Target,
@@ -56,7 +59,9 @@ pub(crate) struct Dial {
 }
 
 impl Dial {
-    async fn open(&self) -> Result<Opened, Error> {
+    /// A WebSocket for a resume, or (`tunnel`, or where the connection
+    /// does not carry WebSockets) a tunnel.
+    async fn open(&self, tunnel: bool) -> Result<Opened, Error> {
         let Dial {
             client,
             target,
@@ -68,13 +73,18 @@ impl Dial {
             Err(Error::NoHttp2 { .. }) => None,
             Err(e) => return Err(e),
         };
-        let opened = match conn {
+        let opened = match &conn {
+            Some(conn) if tunnel => return tunnel::resume(target, extra, conn.clone()).await,
             Some(conn) if conn.offers_websocket().await => {
-                WsDuplex::connect(target, extra, conn, true).await
+                WsDuplex::connect(target, extra, conn.clone(), true).await
             }
-            page => upgrade::open(target, extra, options, page).await,
+            page => upgrade::open(target, extra, options, page.clone()).await,
         };
-        opened.map_err(|e| e.error)
+        match (opened, conn) {
+            (Ok(opened), _) => Ok(opened),
+            (Err(e), Some(conn)) if e.fall_back => tunnel::resume(target, extra, conn).await,
+            (Err(e), _) => Err(e.error),
+        }
     }
 }
 
@@ -148,6 +158,8 @@ pub(crate) struct State {
     app: AppSide,
     /// `(attempt, downtime ms)` of each resume, for `resumed()`.
     resumes: Vec<(u32, u64)>,
+    /// The current (or last) link is a tunnel: its resumes go over tunnels.
+    tunnel: bool,
     /// When the timer task is due (ms), as the core last said.
     timer_at: Option<u64>,
 }
@@ -261,6 +273,7 @@ impl ResumeDuplex {
                     stale: 0,
                     app: AppSide::default(),
                     resumes: Vec::new(),
+                    tunnel: false,
                     timer_at: None,
                 },
             ),
@@ -278,6 +291,11 @@ impl ResumeDuplex {
         inner.runtime.spawn(timer(inner.clone()));
         inner.runtime.spawn(pump(inner.clone()));
         Ok(ResumeDuplex { inner })
+    }
+
+    /// Whether the duplex is on a tunnel now (its current or last link).
+    pub fn tunnel(&self) -> bool {
+        self.inner.state.lock().unwrap().tunnel
     }
 
     /// The next resume after the first `seen` ones: `(attempt, downtime
@@ -474,6 +492,7 @@ fn install(
     answered: bool,
 ) {
     let conn = inlet.h2_conn();
+    state.tunnel = inlet.is_tunnel();
     let reader = inner
         .runtime
         .spawn(read_link(inner.clone(), state.generation, inlet))
@@ -500,8 +519,9 @@ async fn read_link(inner: Arc<Inner>, generation: u64, mut inlet: Inlet) {
         if state.generation != generation {
             return;
         }
+        // The close handshake is over (`WsAction::Finished`).
         let Some(link) = state.link.as_mut() else {
-            return;
+            break;
         };
         match data {
             Ok(Some(chunk)) => {
@@ -515,6 +535,9 @@ async fn read_link(inner: Arc<Inner>, generation: u64, mut inlet: Inlet) {
             }
         }
     }
+    // The server ends its side after the Closes: reading it to its end
+    // (for a while) ends the link without a reset.
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, inlet.finish()).await;
 }
 
 /// The link went without a Close: the duplex detaches, unless it is over.
@@ -605,12 +628,12 @@ fn apply_ws(inner: &Arc<Inner>, state: &mut State, actions: Vec<WsAction>) {
             WsAction::Finished {
                 code, violation, ..
             } => {
-                // The close handshake is over: end the stream.
+                // The close handshake is over: end the stream (the
+                // reader reads the server's end, see `read_link`).
                 if let Some(mut link) = state.link.take() {
                     if let Some(mut send) = link.send.take() {
                         let _ = send.send_data(Bytes::new(), true);
                     }
-                    link.reader.abort();
                 }
                 if state.app.end.is_none() {
                     let err = match violation {
@@ -808,7 +831,8 @@ async fn timer(inner: Arc<Inner>) {
 /// One resume attempt: a new WebSocket asking to resume the duplex,
 /// having received `count` units.
 async fn reconnect(inner: Arc<Inner>, generation: u64, count: u64) {
-    let opened = inner.dial.open().await;
+    let tunnel = inner.state.lock().unwrap().tunnel;
+    let opened = inner.dial.open(tunnel).await;
     let mut state = inner.state.lock().unwrap();
     let state = &mut *state;
     if state.generation != generation || state.app.end.is_some() {
@@ -980,17 +1004,6 @@ fn send_data(state: &mut State, capacity: usize) -> bool {
     }
     state.wire += n as u64;
     true
-}
-
-/// Whether `options` may ask for resume.
-pub(crate) fn check_options(options: &Options) -> Result<(), Error> {
-    if options.resume && options.transport == Transport::Streaming {
-        return Err(Error::InvalidOption(
-            "resume needs the WebSocket transport ('auto' or 'websocket'), not 'streaming'"
-                .to_string(),
-        ));
-    }
-    Ok(())
 }
 
 #[cfg(test)]

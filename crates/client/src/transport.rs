@@ -1,14 +1,17 @@
 //! The duplex of [`crate::Client::open`]: over a WebSocket (an RFC 8441
 //! extended CONNECT stream where the server offers it, else an HTTP/1.1
 //! connection after an RFC 6455 upgrade), else over the streaming
-//! protocol (a GET and a streaming POST).
+//! protocol (a GET and a streaming POST; with resume, a tunnel through
+//! them).
 
 use std::future::Future;
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use crate::duplex::{extra_headers, StreamingDuplex};
-use crate::pool::Target;
-use crate::resume::{self, Dial, ResumeDuplex};
+use crate::pool::{Conn, Target};
+use crate::resume::{Dial, ResumeDuplex};
+use crate::tunnel::{self, Carried};
 use crate::ws::{OpenError, Opened, WebSocketDuplex, WsDuplex};
 use crate::{upgrade, Bytes, Client, Error, Options};
 
@@ -17,14 +20,15 @@ use crate::{upgrade, Bytes, Client, Error, Options};
 pub enum Transport {
     /// A WebSocket: over HTTP/2 where the server offers RFC 8441 (its
     /// SETTINGS), else over HTTP/1.1 (an RFC 6455 upgrade on a connection
-    /// of its own); the streaming transport where the WebSocket cannot
-    /// open.
+    /// of its own); the streaming transport (with resume, a tunnel) where
+    /// the WebSocket cannot open.
     #[default]
     Auto,
     /// Only a WebSocket (over HTTP/2 or HTTP/1.1, as for `Auto`): fails if
     /// the server serves neither.
     WebSocket,
-    /// Only the streaming transport (what 6.x servers speak).
+    /// Only the streaming transport (what 6.x servers speak); with resume,
+    /// a tunnel over it.
     Streaming,
 }
 
@@ -74,7 +78,6 @@ pub struct Duplex {
 
 impl Duplex {
     pub(crate) async fn open(client: &Client, url: &str, options: &Options) -> Result<Self, Error> {
-        resume::check_options(options)?;
         let target = Target::parse(url)?;
         let extra = extra_headers(options)?;
         let dial = || Dial {
@@ -128,13 +131,28 @@ impl Duplex {
                 }
             }
         }
-        Ok(Duplex {
-            kind: Kind::Streaming(StreamingDuplex::open(target, extra, conn).await?),
-        })
+        Duplex::fetch(dial(), conn).await
     }
 
-    /// The duplex of a WebSocket that opened: resumable if the server
-    /// selected http2-duplex.2.
+    /// The streaming transport: with resume, a tunnel, or the plain duplex
+    /// a server without resume answers it with.
+    async fn fetch(dial: Dial, conn: Arc<Conn>) -> Result<Self, Error> {
+        if !dial.options.resume {
+            let plain = StreamingDuplex::open(dial.target, dial.extra, conn).await?;
+            return Ok(Duplex {
+                kind: Kind::Streaming(plain),
+            });
+        }
+        match tunnel::open(&dial.target, &dial.extra, conn).await? {
+            Carried::Tunnel(opened) => Duplex::ws(opened, move || dial).await,
+            Carried::Plain(plain) => Ok(Duplex {
+                kind: Kind::Streaming(plain),
+            }),
+        }
+    }
+
+    /// The duplex of a WebSocket (or tunnel) that opened: resumable if the
+    /// server selected http2-duplex.2.
     async fn ws(opened: Opened, dial: impl FnOnce() -> Dial) -> Result<Self, Error> {
         let kind = if opened.resumable {
             Kind::Resume(ResumeDuplex::start(opened, dial()).await?)
@@ -176,16 +194,25 @@ impl Duplex {
         }
     }
 
-    /// The transport in use: [`Transport::WebSocket`] or [`Transport::Streaming`].
+    /// The transport in use: [`Transport::WebSocket`] or
+    /// [`Transport::Streaming`] (a tunnel's carrier too). A resumable
+    /// duplex's may change when it is resumed.
     pub fn transport(&self) -> Transport {
-        match self.kind {
+        match &self.kind {
             Kind::Streaming(_) => Transport::Streaming,
+            Kind::Resume(d) if d.tunnel() => Transport::Streaming,
             Kind::Ws(_) | Kind::Resume(_) => Transport::WebSocket,
         }
     }
 
+    /// Whether the duplex goes through a tunnel (http2-duplex.2 over the
+    /// streaming transport) now; it may change when it is resumed.
+    pub fn tunnel(&self) -> bool {
+        matches!(&self.kind, Kind::Resume(d) if d.tunnel())
+    }
+
     /// Whether the duplex outlives its connection: the server selected
-    /// resume (http2-duplex.2) for its WebSocket.
+    /// resume (http2-duplex.2) for its WebSocket or tunnel.
     pub fn resumable(&self) -> bool {
         matches!(self.kind, Kind::Resume(_))
     }

@@ -38,6 +38,7 @@ use crate::duplex::{
 };
 use crate::end::End;
 use crate::pool::{Conn, Target};
+use crate::tunnel::TunnelInlet;
 use crate::upgrade::{Io, SocketOutlet};
 use crate::Error;
 
@@ -55,7 +56,7 @@ const STREAM: &str = "WebSocket stream";
 
 /// Where the WebSocket's frames go.
 pub(crate) enum Outlet {
-    /// The extended CONNECT stream.
+    /// The extended CONNECT stream, or a tunnel's POST (crate::tunnel).
     H2(SendStream<Bytes>),
     /// The upgraded HTTP/1.1 connection.
     Socket(SocketOutlet),
@@ -139,6 +140,8 @@ pub(crate) enum Inlet {
         buffer: BytesMut,
         _page: Option<Arc<Conn>>,
     },
+    /// A tunnel's GET (crate::tunnel).
+    Tunnel(Box<TunnelInlet>),
 }
 
 /// How much one read of an upgraded socket may take.
@@ -181,6 +184,16 @@ impl Inlet {
                     Err(e) => Err(connection_failed(&e)),
                 }
             }
+            Inlet::Tunnel(tunnel) => tunnel.data().await,
+        }
+    }
+
+    /// Reads the stream to its end, dropping what comes; for a tunnel,
+    /// the POST's answer too.
+    pub(crate) async fn finish(&mut self) {
+        while let Ok(Some(_)) = self.data().await {}
+        if let Inlet::Tunnel(tunnel) = self {
+            tunnel.answered().await;
         }
     }
 
@@ -188,6 +201,7 @@ impl Inlet {
     pub(crate) fn lost(&self) -> Option<watch::Receiver<Option<String>>> {
         match self {
             Inlet::H2 { conn, .. } => Some(conn.lost.clone()),
+            Inlet::Tunnel(tunnel) => Some(tunnel.conn().lost.clone()),
             Inlet::Socket { .. } => None,
         }
     }
@@ -196,8 +210,14 @@ impl Inlet {
     pub(crate) fn h2_conn(&self) -> Option<Arc<Conn>> {
         match self {
             Inlet::H2 { conn, .. } => Some(conn.clone()),
+            Inlet::Tunnel(tunnel) => Some(tunnel.conn().clone()),
             Inlet::Socket { .. } => None,
         }
+    }
+
+    /// Whether this is a tunnel's GET.
+    pub(crate) fn is_tunnel(&self) -> bool {
+        matches!(self, Inlet::Tunnel(_))
     }
 }
 
