@@ -1,7 +1,8 @@
 // npm run bench:resume [-- --quick | --cuts=n --repeat=n --mib=n]
-// Resume (docs/protocol.md "Resume") with the Node client, per WebSocket
-// transport (RFC 8441 over HTTP/2, the RFC 6455 upgrade over HTTP/1.1), the
-// server in a child process:
+// Resume (docs/protocol.md "Resume") with the Node client, per transport
+// (a WebSocket: RFC 8441 over HTTP/2, the RFC 6455 upgrade over HTTP/1.1; a
+// tunnel over the GET and streaming POST, against the plain streaming
+// transport for "off"), the server in a child process:
 // - time to the first resumed byte: through support/fault-proxy.mjs, which
 //   cuts every connection `--cuts` times, each time with nothing in flight and
 //   at once a 64 B write: from the cut to its echo read back (p50, p99; the
@@ -75,7 +76,7 @@ async function round_trip(duplex) {
     return echoed;
 }
 
-async function time_to_resumed_byte(websocket, cuts) {
+async function time_to_resumed_byte({ websocket, transport }, cuts) {
     const server = await start_server(websocket);
     const proxy = await start_fault_proxy({ target: { host: '127.0.0.1', port: server.port } });
     const url = `https://localhost:${proxy.port}/duplex`;
@@ -85,11 +86,11 @@ async function time_to_resumed_byte(websocket, cuts) {
         for (let i = 0; i < 10; i++) {
             const pool = new ConnectionPool();
             const start = performance.now();
-            const duplex = await connect(url, { resume: true, ca, pool });
+            const duplex = await connect(url, { resume: true, transport, ca, pool });
             setups.push(performance.now() - start);
             duplex.destroy();
         }
-        const duplex = await connect(url, { resume: true, ca, pool: new ConnectionPool() });
+        const duplex = await connect(url, { resume: true, transport, ca, pool: new ConnectionPool() });
         let resumes = 0;
         duplex.on('resumed', () => resumes++);
         duplex.on('error', err => { throw err; });
@@ -112,7 +113,7 @@ async function time_to_resumed_byte(websocket, cuts) {
         const rtt = median(rtts);
         duplex.destroy();
         return {
-            transport: duplex.transport, websocket, cuts, resumes,
+            transport: duplex.transport, tunnel: duplex.tunnel, websocket, cuts, resumes,
             p50: median(gaps), p99: percentile(gaps, 0.99), setup: median(setups), rtt,
             target: median(setups) + 2 * rtt
         };
@@ -122,8 +123,8 @@ async function time_to_resumed_byte(websocket, cuts) {
     }
 }
 
-async function echo(server, url, resume, data) {
-    const duplex = await connect(url, { resume, ca });
+async function echo(server, url, { resume, transport }, data) {
+    const duplex = await connect(url, { resume, transport, ca });
     const hash = createHash('sha256');
     let received = 0;
     duplex.on('data', chunk => {
@@ -154,17 +155,17 @@ async function echo(server, url, resume, data) {
     return { rate: mib / seconds, cpu };
 }
 
-async function ack_cost(websocket, repeat, mib) {
+async function ack_cost({ websocket, transport }, repeat, mib) {
     const server = await start_server(websocket);
     const url = `https://localhost:${server.port}/duplex`;
     const data = randomBytes(mib * 2 ** 20);
     const on = [];
     const off = [];
     try {
-        await echo(server, url, true, data.subarray(0, 2 ** 20));
+        await echo(server, url, { resume: true, transport }, data.subarray(0, 2 ** 20));
         for (let i = 0; i < repeat; i++) {
-            off.push(await echo(server, url, false, data));
-            on.push(await echo(server, url, true, data));
+            off.push(await echo(server, url, { resume: false, transport }, data));
+            on.push(await echo(server, url, { resume: true, transport }, data));
         }
     } finally {
         server.stop();
@@ -172,7 +173,7 @@ async function ack_cost(websocket, repeat, mib) {
     const rates = runs => runs.map(run => run.rate);
     const cpu = (runs, side) => median(runs.map(run => run.cpu[side]));
     return {
-        websocket, on: median(rates(on)), off: median(rates(off)), ratio: median(rates(on)) / median(rates(off)),
+        on: median(rates(on)), off: median(rates(off)), ratio: median(rates(on)) / median(rates(off)),
         cpu: {
             on: { server: cpu(on, 'server'), client: cpu(on, 'client') },
             off: { server: cpu(off, 'server'), client: cpu(off, 'client') }
@@ -186,11 +187,15 @@ async function main() {
     const load_before = loadavg()[0];
     const resumed = [];
     const cost = [];
-    for (const websocket of ['http2', 'http1']) {
-        resumed.push(await time_to_resumed_byte(websocket, cuts));
-        cost.push(await ack_cost(websocket, repeat, mib));
+    const kinds = [
+        { name: 'WebSocket over HTTP/2 (RFC 8441)', websocket: 'http2', transport: 'auto' },
+        { name: 'WebSocket over HTTP/1.1', websocket: 'http1', transport: 'auto' },
+        { name: 'tunnel (GET + streaming POST; off: streaming)', websocket: 'http2', transport: 'streaming' }
+    ];
+    for (const kind of kinds) {
+        resumed.push({ name: kind.name, ...await time_to_resumed_byte(kind, cuts) });
+        cost.push(await ack_cost(kind, repeat, mib));
     }
-    const name = { http2: 'WebSocket over HTTP/2 (RFC 8441)', http1: 'WebSocket over HTTP/1.1' };
     const ms = v => v.toFixed(1);
     const lines = [
         `Resume, Node client (load ${load_before.toFixed(2)} → ${loadavg()[0].toFixed(2)}; ${cuts} cuts, ${mib} MiB echo × ${repeat})`,
@@ -201,7 +206,7 @@ async function main() {
     for (let i = 0; i < resumed.length; i++) {
         const r = resumed[i];
         const c = cost[i];
-        lines.push(`| ${name[r.websocket]} | ${ms(r.p50)} / ${ms(r.p99)} ${r.p50 <= r.target ? 'met' : 'missed'} | ` +
+        lines.push(`| ${r.name} | ${ms(r.p50)} / ${ms(r.p99)} ${r.p50 <= r.target ? 'met' : 'missed'} | ` +
             `${ms(r.target)} (${ms(r.setup)} + 2 × ${ms(r.rtt)}) | ${c.on.toFixed(0)} / ${c.off.toFixed(0)} | ` +
             `${c.ratio.toFixed(2)} ${c.ratio >= 0.95 ? 'met' : 'missed'} | ` +
             `${c.cpu.on.server.toFixed(2)} / ${c.cpu.off.server.toFixed(2)}, ` +
