@@ -153,7 +153,7 @@ async function setup_time(t, echo, page, url) {
 
 // One cut of a new duplex with nothing in flight, then at once a 64 B write: from the
 // cut to its echo (ms), the write to its echo (ms, the page's own), the round trips
-// before and after, the WebSockets the resume opened, and its downtime.
+// before and after, the WebSockets the resume opened, its downtime and attempts.
 async function cut_once(t, echo, page, url, page_clock) {
     await call(page, reconnect_page_in_page);
     const before_open = echo.websockets();
@@ -173,7 +173,8 @@ async function cut_once(t, echo, page, url, page_clock) {
     }
     return {
         gap: echoed.echoed_at - page_clock.offset - cut_at, write_to_echo: echoed.times[0], rtts, resumed_over,
-        downtimes: events.filter(e => e.resumed).map(e => e.resumed.downtime)
+        downtimes: events.filter(e => e.resumed).map(e => e.resumed.downtime),
+        attempts: events.filter(e => e.resumed).map(e => e.resumed.attempt)
     };
 }
 
@@ -198,6 +199,8 @@ async function time_to_resumed_byte(t, echo, page, cuts) {
     const gaps = samples.map(sample => sample.gap);
     const write_to_echo = samples.map(sample => sample.write_to_echo);
     const downtimes = samples.flatMap(sample => sample.downtimes);
+    // Resumes that took more than one attempt (each failed one costs a back-off).
+    const retried = samples.flatMap(sample => sample.attempts).filter(attempt => attempt > 1).length;
     const resumed_over = { h2: 0, h1: 0 };
     for (const { resumed_over: { h2, h1 } } of samples) {
         resumed_over.h2 += h2;
@@ -205,7 +208,7 @@ async function time_to_resumed_byte(t, echo, page, cuts) {
     }
     const rtt = median(samples.flatMap(sample => sample.rtts));
     return {
-        cuts, resumes: downtimes.length, resumed_over, setups_over, page_clock, runs: { gaps, setups },
+        cuts, resumes: downtimes.length, retried, resumed_over, setups_over, page_clock, runs: { gaps, setups },
         p50: median(gaps), p99: percentile(gaps, 0.99), write_to_echo: { p50: median(write_to_echo), p99: percentile(write_to_echo, 0.99) },
         downtime_p50: median(downtimes), setup: median(setups), rtt, target: median(setups) + 2 * rtt
     };
@@ -272,7 +275,7 @@ function format(report) {
         const r = report.resumed[t.key];
         const c = report.cost[t.key];
         lines.push(`| ${t.name} | ${ms(r.p50)} / ${ms(r.p99)} ${r.p50 <= r.target ? 'met' : 'missed'} | ` +
-            `${ms(r.target)} (${ms(r.setup)} + 2 × ${ms(r.rtt)}) | ${over(r)} (${r.resumes} resumes) | ` +
+            `${ms(r.target)} (${ms(r.setup)} + 2 × ${ms(r.rtt)}) | ${over(r)} (${r.resumes} resumes, ${r.retried} on a later attempt) | ` +
             `${c.on.toFixed(1)} / ${c.off.toFixed(1)} | ${t.off} | ${c.ratio.toFixed(2)} ${c.ratio >= 0.95 ? 'met' : 'missed'} |`);
     }
     return lines.join('\n');
