@@ -160,12 +160,12 @@ async function cut_once(t, echo, page, url, page_clock) {
     check_carrier(t, 'cut', await call(page, open_in_page, { client_url: OUR_CLIENT, url, options: { transport: t.transport } }), true);
     check_websockets(t, 'cut', since(before_open, echo.websockets()));
     const rtts = (await call(page, round_trips_in_page, ROUND_TRIPS)).times;
-    const before_cut = echo.websockets();
+    const before_cut = { ...echo.websockets(), connections: echo.proxy.stats().accepted };
     const cut_at = clock();
     echo.proxy.cut_all();
     const echoed = await call(page, round_trips_in_page, 1);
     rtts.push(...(await call(page, round_trips_in_page, ROUND_TRIPS)).times);
-    const resumed_over = since(before_cut, echo.websockets());
+    const resumed_over = { ...since(before_cut, echo.websockets()), connections: echo.proxy.stats().accepted - before_cut.connections };
     const events = await call(page, destroy_in_page);
     const failed = events.filter(e => e.error || e.end);
     if (failed.length > 0) {
@@ -201,10 +201,11 @@ async function time_to_resumed_byte(t, echo, page, cuts) {
     const downtimes = samples.flatMap(sample => sample.downtimes);
     // Resumes that took more than one attempt (each failed one costs a back-off).
     const retried = samples.flatMap(sample => sample.attempts).filter(attempt => attempt > 1).length;
-    const resumed_over = { h2: 0, h1: 0 };
-    for (const { resumed_over: { h2, h1 } } of samples) {
-        resumed_over.h2 += h2;
-        resumed_over.h1 += h1;
+    const resumed_over = { h2: 0, h1: 0, connections: 0 };
+    for (const sample of samples) {
+        for (const key of Object.keys(resumed_over)) {
+            resumed_over[key] += sample.resumed_over[key];
+        }
     }
     const rtt = median(samples.flatMap(sample => sample.rtts));
     return {
@@ -260,7 +261,7 @@ async function clock_offset(page) {
 
 function format(report) {
     const ms = v => v.toFixed(1);
-    const over = r => Object.entries(r.resumed_over).filter(([, n]) => n > 0)
+    const over = r => Object.entries(r.resumed_over).filter(([version, n]) => version !== 'connections' && n > 0)
         .map(([version, n]) => `${n} ${version === 'h2' ? 'HTTP/2' : 'HTTP/1.1'} WebSocket${n === 1 ? '' : 's'}`).join(', ') ||
         'the tunnel';
     const lines = [
@@ -275,7 +276,7 @@ function format(report) {
         const r = report.resumed[t.key];
         const c = report.cost[t.key];
         lines.push(`| ${t.name} | ${ms(r.p50)} / ${ms(r.p99)} ${r.p50 <= r.target ? 'met' : 'missed'} | ` +
-            `${ms(r.target)} (${ms(r.setup)} + 2 × ${ms(r.rtt)}) | ${over(r)} (${r.resumes} resumes, ${r.retried} on a later attempt) | ` +
+            `${ms(r.target)} (${ms(r.setup)} + 2 × ${ms(r.rtt)}) | ${over(r)} (${r.resumes} resumes, ${r.retried} on a later attempt; ${r.resumed_over.connections} connections) | ` +
             `${c.on.toFixed(1)} / ${c.off.toFixed(1)} | ${t.off} | ${c.ratio.toFixed(2)} ${c.ratio >= 0.95 ? 'met' : 'missed'} |`);
     }
     return lines.join('\n');
