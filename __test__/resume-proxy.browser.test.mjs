@@ -3,9 +3,10 @@
 // (node_id, so a resume that reached the wrong node would fail RESUME_UNKNOWN). The
 // page, loaded through the proxy (same origin as its duplexes), echoes a few MiB with
 // make(url, { resume: true }) while the fault proxy cuts its connections: over a
-// WebSocket, and over a tunnel (the 'per-write' transport), whose resuming GET routes by
-// ?resume=<node> and whose POSTs by their id. Byte-exact both ways (SHA-256), resumed,
-// one node saw the duplex, and no node was asked to resume a duplex it does not know.
+// WebSocket, and over a tunnel ('per-write' asked for, or 'auto' through an HAProxy that
+// passes no WebSockets), whose resuming GET routes by ?resume=<node> and whose POSTs by
+// their id. Byte-exact both ways (SHA-256), resumed, one node saw the duplex, and no
+// node was asked to resume a duplex it does not know.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
