@@ -5,14 +5,15 @@
 // has no RFC 8441: each WebSocket is an HTTP/1.1 upgrade on a connection of its own
 // (allowHTTP1), which the proxy can cut or stall. The page runs under plain WebDriver, so
 // its functions cross as source text (execute/async), not as playwright/puppeteer calls.
-import { test, describe, before, after } from 'node:test';
+import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { DUPLEX_PATH, OUR_CLIENT } from '../support/browser/server.mjs';
 import {
     start_echo_server, echo_in_page, open_in_page, first_error_in_page
 } from '../support/browser/resume-pages.mjs';
+import { fault_stage } from '../support/browser/fault-stage.mjs';
 import { launch_webkit, webkit_missing } from '../support/browser/browsers.mjs';
-import { start_fault_proxy, fault_plan } from '../support/fault-proxy.mjs';
+import { fault_plan } from '../support/fault-proxy.mjs';
 
 const TOTAL = Number(process.env.RESUME_TEST_BYTES || 64 * 1024 * 1024);
 const CUTS = 8;
@@ -54,18 +55,7 @@ if (missing && !process.env.CI) {
     });
 } else {
     describe('webkit: resume over HTTP/1.1 WebSockets through a fault proxy', () => {
-        const s = {};
-        before(async () => {
-            [s.browser, s.server] = await Promise.all([launch_webkit(), start_echo_server()]);
-            s.target = { host: '127.0.0.1', port: s.server.http2_server.address().port };
-            s.proxy = await start_fault_proxy({ target: s.target });
-            s.origin = `https://127.0.0.1:${s.proxy.port}`;
-        });
-        after(async () => {
-            await s.browser?.close();
-            await s.proxy?.close();
-            await s.server?.close();
-        });
+        const s = fault_stage(launch_webkit);
 
         test(`${TOTAL / 1048576} MiB echo under ${CUTS} cuts and ${STALLS} stall: byte-exact both ways, no error, resumed`, { timeout: 120000 }, async () => {
             const plan = fault_plan({ bytes: TOTAL, cuts: CUTS, stalls: STALLS });

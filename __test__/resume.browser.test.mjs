@@ -4,7 +4,7 @@
 // no longer knows it. The server takes HTTP/1.1 WebSockets only (websocket 'http1'), so
 // each WebSocket is a connection of its own that the proxy can cut or stall; a hang is
 // seen after 2 × keepalive_interval + 1 s.
-import { test, describe, before, after } from 'node:test';
+import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { DUPLEX_PATH, OUR_CLIENT } from '../support/browser/server.mjs';
@@ -12,8 +12,9 @@ import {
     KEEPALIVE_MS, start_echo_server, echo_in_page, open_in_page, echo_once_in_page, events_in_page,
     first_error_in_page
 } from '../support/browser/resume-pages.mjs';
+import { fault_stage } from '../support/browser/fault-stage.mjs';
 import { launch_chromium, launch_firefox } from '../support/browser/browsers.mjs';
-import { start_fault_proxy, fault_plan } from '../support/fault-proxy.mjs';
+import { fault_plan } from '../support/fault-proxy.mjs';
 
 const TOTAL = Number(process.env.RESUME_TEST_BYTES || 64 * 1024 * 1024);
 
@@ -29,18 +30,7 @@ function suite(name, path, launch, { offline = false } = {}) {
         return;
     }
     describe(`${name}: resume over WebSocket (http2-duplex.2) through a fault proxy`, () => {
-        const s = {};
-        before(async () => {
-            [s.browser, s.server] = await Promise.all([launch(), start_echo_server()]);
-            s.target = { host: '127.0.0.1', port: s.server.http2_server.address().port };
-            s.proxy = await start_fault_proxy({ target: s.target });
-            s.origin = `https://127.0.0.1:${s.proxy.port}`;
-        });
-        after(async () => {
-            await s.browser?.close();
-            await s.proxy?.close();
-            await s.server?.close();
-        });
+        const s = fault_stage(launch);
 
         // Each WebSocket of its own connection: cuts and stalls.
         test(`${TOTAL / 1048576} MiB echo under 20 cuts and 3 stalls: byte-exact both ways, no error, resumed`, { timeout: 120000 }, async () => {

@@ -5,7 +5,7 @@
 // A duplex opened on a WebSocket resumes on a tunnel once the server takes no more
 // WebSockets. A page on another origin gets nothing from a tunnel unless the server's
 // cors grants its origin. A server without resume answers the carrier as a plain duplex.
-import { test, describe, before, after } from 'node:test';
+import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { DUPLEX_PATH, OUR_CLIENT, start_server } from '../support/browser/server.mjs';
@@ -13,8 +13,9 @@ import {
     start_echo_server, echo_in_page, open_in_page, echo_once_in_page, events_in_page, carried_in_page,
     make_in_page
 } from '../support/browser/resume-pages.mjs';
+import { fault_stage } from '../support/browser/fault-stage.mjs';
 import { launch_chromium, launch_firefox } from '../support/browser/browsers.mjs';
-import { start_fault_proxy, fault_plan } from '../support/fault-proxy.mjs';
+import { fault_plan } from '../support/fault-proxy.mjs';
 
 const TOTAL = Number(process.env.TUNNEL_TEST_BYTES || 16 * 1024 * 1024);
 // Cuts per echo: each costs a resend of up to the resume buffer (4 MiB) each way, and
@@ -40,18 +41,7 @@ function suite(name, path, launch, { streaming = false } = {}) {
         return;
     }
     describe(`${name}: resume through a WebSocket tunnel over the fetch paths`, () => {
-        const s = {};
-        before(async () => {
-            [s.browser, s.server] = await Promise.all([launch(), start_echo_server()]);
-            s.target = { host: '127.0.0.1', port: s.server.http2_server.address().port };
-            s.proxy = await start_fault_proxy({ target: s.target });
-            s.origin = `https://127.0.0.1:${s.proxy.port}`;
-        });
-        after(async () => {
-            await s.browser?.close();
-            await s.proxy?.close();
-            await s.server?.close();
-        });
+        const s = fault_stage(launch);
 
         async function echo_under_cuts(transport) {
             const cuts = CUTS[transport];
