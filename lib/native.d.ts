@@ -8,8 +8,16 @@ export type ClientDone =
 
 export declare class ClientDuplex {
   get id(): string
-  /** 'websocket' or 'streaming'. */
+  /**
+   * 'websocket' or 'streaming' (a tunnel's carrier too); may change
+   * when a resumable duplex is resumed.
+   */
   get transport(): string
+  /**
+   * Whether the duplex goes through a tunnel (http2-duplex.2 over the
+   * streaming transport) now.
+   */
+  get tunnel(): boolean
   /** Whether the server selected resume (http2-duplex.2). */
   get resumable(): boolean
   /**
@@ -71,7 +79,7 @@ export interface ClientOpenOptions {
   headers?: Record<string, string>
   /** 'auto' (default), 'websocket' or 'streaming' ('fetch', 7.0.0's name). */
   transport?: string
-  /** Offer resume (WebSocket subprotocol http2-duplex.2). */
+  /** Offer resume (http2-duplex.2, over a WebSocket or a tunnel). */
   resume?: boolean
 }
 
