@@ -375,8 +375,11 @@ export declare class ResumeServer {
   handleTransportFailed(duplex: number, now: number): void
   /** A client's `resume id secret count`. */
   handleResume(id: string, secret: string, count: number, now: number): ResumeAnswer
-  /** The duplex is gone: a resume of it is refused as unknown. */
-  remove(duplex: number): void
+  /**
+   * The duplex is gone: a resume of it is refused as unknown; the
+   * duplexes its buffer left room for flow.
+   */
+  remove(duplex: number): Array<ResumeAction>
   /** When `handleTimeout` is next due, if ever. */
   pollTimeout(): number | null
   handleTimeout(now: number): Array<ResumeAction>

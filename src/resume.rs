@@ -237,10 +237,13 @@ impl JsResumeServer {
         }
     }
 
-    /// The duplex is gone: a resume of it is refused as unknown.
+    /// The duplex is gone: a resume of it is refused as unknown; the
+    /// duplexes its buffer left room for flow.
     #[napi]
-    pub fn remove(&mut self, duplex: i64) {
-        self.inner.remove(duplex_key(duplex));
+    pub fn remove(&mut self, duplex: i64) -> Vec<ResumeAction> {
+        let mut out = Vec::new();
+        self.inner.remove(duplex_key(duplex), &mut out);
+        resume_actions(out)
     }
 
     /// When `handleTimeout` is next due, if ever.

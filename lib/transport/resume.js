@@ -112,9 +112,9 @@ class ServerResumption {
 
     /** @param {number} key */
     remove(key) {
-        this.#core.remove(key);
         this.#duplexes.delete(key);
-        this.#arm();
+        // (Flow for the duplexes its buffer left room for.)
+        this.act(this.#core.remove(key));
     }
 
     /** @param {ResumeAction[]} actions */

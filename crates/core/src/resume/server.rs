@@ -299,15 +299,25 @@ impl Server {
         let released = before - entry.link.queued();
         self.account(duplex, 0, released);
         self.settle(duplex, now, actions, out);
+        if released > 0 {
+            self.flow_with_room(out);
+        }
         Ok(Accepted { duplex, received })
     }
 
     /// The duplex is gone (destroyed by the application, or broken): a
-    /// resume of it is [`Error::Unknown`].
-    pub fn remove(&mut self, duplex: DuplexKey) {
-        if let Some(queued) = self.duplexes.get(&duplex).map(|e| e.link.queued()) {
-            self.account(duplex, 0, queued);
+    /// resume of it is [`Error::Unknown`]. What its buffer held is room
+    /// again for the duplexes that share its budgets.
+    pub fn remove(&mut self, duplex: DuplexKey, out: &mut Vec<(DuplexKey, Action)>) {
+        if self.forget(duplex) {
+            self.flow_with_room(out);
         }
+    }
+
+    /// Forgets the duplex; whether its buffer held anything.
+    fn forget(&mut self, duplex: DuplexKey) -> bool {
+        let queued = self.duplexes.get(&duplex).map_or(0, |e| e.link.queued());
+        self.account(duplex, 0, queued);
         if let Some(entry) = self.duplexes.remove(&duplex) {
             self.holding.remove(&duplex);
             self.ids.remove(&entry.id);
@@ -320,6 +330,7 @@ impl Server {
                 }
             }
         }
+        queued > 0
     }
 
     /// When [`Server::handle_timeout`] is next due (ms), if ever.
@@ -351,7 +362,7 @@ impl Server {
                         let timeout_ms = self.config.resume_timeout_ms;
                         entry.link.fail(Error::Timeout { timeout_ms }, &mut actions);
                     } else {
-                        self.remove(duplex);
+                        self.remove(duplex, out);
                         continue;
                     }
                 }
@@ -379,6 +390,11 @@ impl Server {
                 before.saturating_sub(after),
             );
             self.settle(duplex, now, actions, out);
+            // Only bytes leaving a buffer make room: the duplexes held for
+            // it are looked at then, not on every message.
+            if after < before {
+                self.flow_with_room(out);
+            }
         }
     }
 
@@ -432,11 +448,9 @@ impl Server {
                 .map(|action| (duplex, action)),
         );
         if failed {
-            self.remove(duplex);
-            self.flow_with_room(out);
+            self.remove(duplex, out);
             return;
         }
-        self.flow_with_room(out);
         if let Some(entry) = self.duplexes.get_mut(&duplex) {
             if entry.link.is_done() && !matches!(entry.attachment, Attachment::Complete { .. }) {
                 entry.attachment = Attachment::Complete {
@@ -567,13 +581,43 @@ mod tests {
             [50, 50, 30]
         );
         // A duplex gone gives its bytes back.
-        server.remove(b);
+        server.remove(b, &mut out);
+        assert_eq!(std::mem::take(&mut out), [], "nothing was held");
         assert_eq!([server.room(a), server.room(other)], [50, 30]);
-        server.remove(other);
+        server.remove(other, &mut out);
         assert_eq!(server.room(a), 50);
         assert_eq!((server.queued, server.queued_by_connection.len()), (30, 1));
-        server.remove(a);
+        server.remove(a, &mut out);
         assert_eq!((server.queued, server.queued_by_connection.len()), (0, 0));
+    }
+
+    // A duplex held by its connection's budget alone (nothing of its own to
+    // be acknowledged) flows when another duplex of the connection is gone.
+    #[test]
+    fn a_duplex_gone_makes_room_for_the_others_of_its_connection() {
+        let mut server = Server::new(
+            Config {
+                resume_buffer: 80,
+                resume_timeout_ms: 30_000,
+            },
+            Budgets {
+                per_connection: 100,
+                server: 1000,
+            },
+        );
+        let (full, idle) = (DuplexKey(1), DuplexKey(2));
+        server.open(full, "full", ConnectionKey(1));
+        server.open(idle, "idle", ConnectionKey(1));
+        let mut out = Vec::new();
+        assert!(server.handle_write(full, 80, &mut out));
+        assert!(server.handle_write(idle, 20, &mut out));
+        assert_eq!(
+            std::mem::take(&mut out),
+            [(full, Action::Hold), (idle, Action::Hold)]
+        );
+        server.remove(full, &mut out);
+        assert_eq!(out, [(idle, Action::Flow)]);
+        assert_eq!(server.room(idle), 60);
     }
 
     #[test]
@@ -810,7 +854,7 @@ mod tests {
         let mut out = Vec::new();
         server.handle_data(KEY, 1, 0, &mut out);
         server.handle_transport_failed(KEY, 0);
-        server.remove(KEY);
+        server.remove(KEY, &mut Vec::new());
         assert_eq!(server.poll_timeout(), None);
         assert_eq!(
             server.handle_resume(ID, &secret, 0, 0, &mut out),
