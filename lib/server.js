@@ -483,7 +483,9 @@ class Http2DuplexServer extends EventEmitter {
         return true;
     }
 
-    // 6.x API: opens a duplex on a GET stream; resolves to it (undefined when refused).
+    // 6.x API: opens a duplex on a GET stream; resolves to it (undefined when refused,
+    // and for a tunnel's carrier, whose duplex comes with 'duplex' once the client's
+    // first message opens it).
     /**
      * @param {Stream} stream
      * @param {Headers} headers
